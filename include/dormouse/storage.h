@@ -1,0 +1,113 @@
+/*
+ * storage: the engines behind Dormouse, behind one interface.
+ *
+ * An engine runs jobs.  A job is "run this Query message's SQL on connection
+ * C and encode the reply as PostgreSQL backend messages".  The SQLite engine
+ * (the default) owns a fixed pool of worker threads; every SQLite call,
+ * including opening and closing a database file, happens on a worker, never
+ * on the caller's (event loop) thread.  The upstream PostgreSQL engine (later)
+ * relays at the wire level and implements the same lifecycle calls.
+ *
+ * Threads and ownership:
+ *  - storage_engine_new/free, storage_db_new/free, storage_conn_new/free and
+ *    storage_job_submit are called from the owner's thread (the event loop).
+ *  - A submitted job belongs to the engine until its `done` callback runs; the
+ *    callback runs on a worker thread and must only hand the job back to its
+ *    owner (e.g. push it on a locked queue and wake the loop).
+ *  - A connection runs at most one job at a time: the owner submits the next
+ *    job for a connection only after the previous one is done.  A worker owns
+ *    the connection's sqlite3 handle while it runs that connection's job.
+ *  - storage_conn_interrupt() may be called from any thread at any time.
+ *
+ * Only this module includes sqlite3.h and pg_query.h.
+ */
+#ifndef DORMOUSE_STORAGE_H
+#define DORMOUSE_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dormouse/wire.h"
+
+typedef enum storage_kind {
+    STORAGE_SQLITE = 0,
+    STORAGE_POSTGRES,
+} storage_kind;
+
+const char *storage_kind_str(storage_kind k);
+
+typedef struct storage_options {
+    const char *data_dir;  /* SQLite files live at data_dir/NAME.db; copied */
+    int workers;           /* SQLite worker threads (>= 1) */
+    int busy_timeout_ms;   /* how long a writer waits for the lock before 40001 */
+    bool synchronous_full; /* PRAGMA synchronous=FULL (default) instead of NORMAL */
+} storage_options;
+
+typedef struct storage_engine storage_engine;
+typedef struct storage_db storage_db;
+typedef struct storage_conn storage_conn;
+
+/* Starts the worker threads. Returns NULL with a message in err on failure. */
+storage_engine *storage_engine_new(const storage_options *opt, char *err, size_t errlen);
+/* Runs every job already submitted, then stops and joins the workers.
+ * Every storage_conn must have been closed and freed before. NULL is a no-op. */
+void storage_engine_free(storage_engine *e);
+
+/* A tenant database handle. Touches no file: the SQLite file is created (WAL
+ * mode) by the first STORAGE_JOB_OPEN on a connection to it. `name` must
+ * already be validated by the caller (pool_db_name_valid). */
+storage_db *storage_db_new(storage_engine *e, const char *name);
+/* All its connections must be freed first. NULL is a no-op. */
+void storage_db_free(storage_db *db);
+const char *storage_db_name(const storage_db *db);
+const char *storage_db_path(const storage_db *db);
+
+/* A session's connection to a database. No I/O until its first job. */
+storage_conn *storage_conn_new(storage_db *db);
+/* The connection must be idle (no job in flight) and either never opened or
+ * closed by a STORAGE_JOB_CLOSE. NULL is a no-op. */
+void storage_conn_free(storage_conn *c);
+/* Interrupts the statement running on c, if any: it fails with 57014.
+ * Safe from any thread; a no-op when nothing runs. */
+void storage_conn_interrupt(storage_conn *c);
+
+typedef enum storage_job_kind {
+    STORAGE_JOB_OPEN = 0, /* open (creating if needed) the database file */
+    STORAGE_JOB_QUERY,    /* run a simple-protocol Query message */
+    STORAGE_JOB_CLOSE,    /* roll back any open transaction, close the file */
+} storage_job_kind;
+
+const char *storage_job_kind_str(storage_job_kind k);
+
+typedef struct storage_job storage_job;
+typedef void (*storage_job_done_fn)(storage_job *job);
+
+struct storage_job {
+    /* set by the submitter */
+    storage_job_kind kind;
+    storage_conn *conn;
+    const char *sql;   /* QUERY: NUL-terminated; borrowed until done */
+    size_t sql_len;
+    storage_job_done_fn done; /* called once, on a worker thread */
+    void *udata;
+
+    /* set by the engine */
+    wire_buf out;   /* encoded replies, excluding ReadyForQuery; the submitter
+                     * initialises it and frees it after done */
+    char tx_status; /* after the job: 'I', 'T' or 'E' (for ReadyForQuery) */
+    bool failed;    /* OPEN failed (the reply in `out` is an ErrorResponse to
+                     * send with severity FATAL before closing), or the job
+                     * could not run at all */
+    uint64_t statements;    /* statements executed */
+    uint64_t rows_returned; /* DataRows sent */
+    uint64_t rows_affected; /* rows inserted, updated or deleted */
+    uint64_t wall_us;       /* time on the worker */
+
+    storage_job *next; /* engine's queue link */
+};
+
+/* Queues the job for a worker. Never blocks on SQLite. */
+void storage_job_submit(storage_engine *e, storage_job *job);
+
+#endif
