@@ -1,0 +1,114 @@
+/*
+ * proxy: the front of Dormouse.  It owns the event loop, every client socket,
+ * the client session state machine, authentication, configuration and
+ * logging.  It asks pool/ for backends and decides nothing about them.
+ *
+ * Threads: a proxy_server and everything it owns belong to the thread that
+ * runs proxy_server_run(); engines hand finished jobs back to it through a
+ * locked queue and an ev_async wake-up.  Logging may be called from any
+ * thread (one write(2) per line).
+ */
+#ifndef DORMOUSE_PROXY_H
+#define DORMOUSE_PROXY_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dormouse/pool.h"
+
+/* ---- logging ---- */
+
+typedef enum proxy_log_level {
+    PROXY_LOG_DEBUG = 0,
+    PROXY_LOG_INFO,
+    PROXY_LOG_WARNING,
+    PROXY_LOG_ERROR,
+} proxy_log_level;
+
+const char *proxy_log_level_str(proxy_log_level l);
+bool proxy_log_level_parse(const char *s, proxy_log_level *out);
+void proxy_log_set_level(proxy_log_level l);
+/* One line to stderr: "2026-11-26 08:00:00.123 UTC [pid] LEVEL message". */
+void proxy_log(proxy_log_level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- configuration ---- */
+
+typedef enum proxy_auth_type {
+    PROXY_AUTH_TRUST = 0,
+    PROXY_AUTH_MD5,
+    PROXY_AUTH_SCRAM,
+} proxy_auth_type;
+
+const char *proxy_auth_type_str(proxy_auth_type t);
+
+#define PROXY_MAX_DATABASE_RULES 256
+
+/* Every setting Dormouse has, with PgBouncer's names where the concept is the same. */
+typedef struct proxy_config {
+    char config_file[PATH_MAX]; /* where it was loaded from, for SIGHUP */
+    char listen_addr[256];
+    int listen_port;
+    char unix_socket_dir[PATH_MAX]; /* "" = no Unix socket */
+    char data_dir[PATH_MAX];
+    proxy_auth_type auth_type;
+    char auth_file[PATH_MAX]; /* "" = none */
+    int max_client_conn;
+    proxy_log_level log_level;
+    uint32_t max_packet_size;
+    int sqlite_workers;
+    int sqlite_busy_timeout_ms;
+    bool sqlite_synchronous_full;
+    pool_db_rule databases[PROXY_MAX_DATABASE_RULES];
+    int ndatabases;
+} proxy_config;
+
+/* Command-line overrides; NULL/0 fields leave the file's value. */
+typedef struct proxy_config_overrides {
+    const char *listen_addr;
+    int listen_port;
+    const char *data_dir;
+    const char *unix_socket_dir;
+    const char *log_level;
+} proxy_config_overrides;
+
+/* Defaults: 127.0.0.1:6432, data_dir ./data, trust, `* = engine=sqlite`. */
+void proxy_config_defaults(proxy_config *cfg);
+/* Defaults, then the file (NULL: none), then the overrides. false with
+ * "file:line: message" in err on any unknown key or bad value. */
+bool proxy_config_load(proxy_config *cfg, const char *path, const proxy_config_overrides *ov,
+                       char *err, size_t errlen);
+
+/* ---- the auth file (PgBouncer's userlist.txt) ---- */
+
+typedef struct proxy_userlist proxy_userlist;
+
+/* Lines: "user" "secret" where secret is plain, md5<hex> or SCRAM-SHA-256$...;
+ * ';' and '#' start comments. Plain secrets get a SCRAM verifier derived once
+ * here, so logins never run PBKDF2 on the loop. */
+proxy_userlist *proxy_userlist_load(const char *path, char *err, size_t errlen);
+void proxy_userlist_free(proxy_userlist *u);
+/* The stored secret for user, or NULL. */
+const char *proxy_userlist_secret(const proxy_userlist *u, const char *user);
+/* The SCRAM verifier for user (parsed or derived from a plain secret), or NULL
+ * when the user is unknown or only an md5 hash is stored. */
+const wire_scram_verifier *proxy_userlist_verifier(const proxy_userlist *u, const char *user);
+int proxy_userlist_count(const proxy_userlist *u);
+
+/* ---- the server ---- */
+
+typedef struct proxy_server proxy_server;
+
+/* Binds the listeners and starts the engines. NULL with a message on failure.
+ * cfg is copied. */
+proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overrides *ov,
+                               char *err, size_t errlen);
+/* Runs the loop until a shutdown completes (SIGTERM/SIGINT, or
+ * proxy_server_shutdown); returns the exit status. */
+int proxy_server_run(proxy_server *s);
+/* Starts a graceful shutdown, as SIGTERM does. Loop thread only. */
+void proxy_server_shutdown(proxy_server *s);
+void proxy_server_free(proxy_server *s);
+
+#endif

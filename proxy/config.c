@@ -1,0 +1,239 @@
+/*
+ * Configuration: one struct (proxy_config) filled from defaults, then the INI
+ * file (parsed by inih), then the command line.  Unknown keys and bad values
+ * are errors naming the file and line, so a typo never silently falls back to
+ * a default.  Keys follow PgBouncer's names where the concept is the same.
+ */
+#include "dormouse/proxy.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct config_parse {
+    proxy_config *cfg;
+    char err[512];
+    int line;
+} config_parse;
+
+const char *proxy_auth_type_str(proxy_auth_type t)
+{
+    switch (t) {
+    case PROXY_AUTH_TRUST:
+        return "trust";
+    case PROXY_AUTH_MD5:
+        return "md5";
+    case PROXY_AUTH_SCRAM:
+        return "scram-sha-256";
+    }
+    return "unknown";
+}
+
+void proxy_config_defaults(proxy_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "127.0.0.1");
+    cfg->listen_port = 6432;
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
+    cfg->auth_type = PROXY_AUTH_TRUST;
+    cfg->max_client_conn = 10000;
+    cfg->log_level = PROXY_LOG_INFO;
+    cfg->max_packet_size = WIRE_MAX_PACKET_SIZE_DEFAULT;
+    cfg->sqlite_workers = 4;
+    cfg->sqlite_busy_timeout_ms = 5000;
+    cfg->sqlite_synchronous_full = true;
+    snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
+    cfg->databases[0].engine = STORAGE_SQLITE;
+    cfg->ndatabases = 1;
+}
+
+static bool config_int(const char *value, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool config_string(char *dst, size_t dstlen, const char *value)
+{
+    size_t n = strlen(value);
+    if (n >= dstlen)
+        return false;
+    memcpy(dst, value, n + 1);
+    return true;
+}
+
+#define CONFIG_FAIL(cp, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cp)->err[0]) /* inih goes on after an error: keep the first */                     \
+            snprintf((cp)->err, sizeof((cp)->err), __VA_ARGS__);                                   \
+        return 0;                                                                                  \
+    } while (0)
+
+static int config_dormouse_key(config_parse *cp, const char *name, const char *value)
+{
+    proxy_config *cfg = cp->cfg;
+    long v;
+
+    if (!strcmp(name, "listen_addr")) {
+        if (!config_string(cfg->listen_addr, sizeof(cfg->listen_addr), value))
+            CONFIG_FAIL(cp, "listen_addr is too long");
+    } else if (!strcmp(name, "listen_port")) {
+        if (!config_int(value, 0, 65535, &v))
+            CONFIG_FAIL(cp, "listen_port must be a port number, not \"%s\"", value);
+        cfg->listen_port = (int)v;
+    } else if (!strcmp(name, "unix_socket_dir")) {
+        if (!config_string(cfg->unix_socket_dir, sizeof(cfg->unix_socket_dir), value))
+            CONFIG_FAIL(cp, "unix_socket_dir is too long");
+    } else if (!strcmp(name, "data_dir")) {
+        if (!*value || !config_string(cfg->data_dir, sizeof(cfg->data_dir), value))
+            CONFIG_FAIL(cp, "data_dir must be a directory path");
+    } else if (!strcmp(name, "auth_type")) {
+        if (!strcasecmp(value, "trust"))
+            cfg->auth_type = PROXY_AUTH_TRUST;
+        else if (!strcasecmp(value, "md5"))
+            cfg->auth_type = PROXY_AUTH_MD5;
+        else if (!strcasecmp(value, "scram-sha-256"))
+            cfg->auth_type = PROXY_AUTH_SCRAM;
+        else
+            CONFIG_FAIL(cp, "auth_type must be trust, md5 or scram-sha-256, not \"%s\"", value);
+    } else if (!strcmp(name, "auth_file")) {
+        if (!config_string(cfg->auth_file, sizeof(cfg->auth_file), value))
+            CONFIG_FAIL(cp, "auth_file is too long");
+    } else if (!strcmp(name, "max_client_conn")) {
+        if (!config_int(value, 1, 1000000, &v))
+            CONFIG_FAIL(cp, "max_client_conn must be between 1 and 1000000");
+        cfg->max_client_conn = (int)v;
+    } else if (!strcmp(name, "log_level")) {
+        if (!proxy_log_level_parse(value, &cfg->log_level))
+            CONFIG_FAIL(cp, "log_level must be debug, info, warning or error, not \"%s\"", value);
+    } else if (!strcmp(name, "max_packet_size")) {
+        if (!config_int(value, 1024, 1L << 30, &v))
+            CONFIG_FAIL(cp, "max_packet_size must be between 1024 and 1073741824");
+        cfg->max_packet_size = (uint32_t)v;
+    } else if (!strcmp(name, "sqlite_workers")) {
+        if (!config_int(value, 1, 256, &v))
+            CONFIG_FAIL(cp, "sqlite_workers must be between 1 and 256");
+        cfg->sqlite_workers = (int)v;
+    } else if (!strcmp(name, "sqlite_busy_timeout")) {
+        if (!config_int(value, 0, 3600000, &v))
+            CONFIG_FAIL(cp, "sqlite_busy_timeout must be milliseconds between 0 and 3600000");
+        cfg->sqlite_busy_timeout_ms = (int)v;
+    } else if (!strcmp(name, "sqlite_synchronous")) {
+        if (!strcasecmp(value, "full"))
+            cfg->sqlite_synchronous_full = true;
+        else if (!strcasecmp(value, "normal"))
+            cfg->sqlite_synchronous_full = false;
+        else
+            CONFIG_FAIL(cp, "sqlite_synchronous must be full or normal");
+    } else {
+        CONFIG_FAIL(cp, "unknown setting \"%s\" in [dormouse]", name);
+    }
+    return 1;
+}
+
+static int config_handler(void *user, const char *section, const char *name, const char *value
+#if INI_HANDLER_LINENO
+                          ,
+                          int lineno
+#endif
+)
+{
+    config_parse *cp = user;
+#if INI_HANDLER_LINENO
+    cp->line = lineno;
+#endif
+    if (!strcmp(section, "dormouse") || !strcmp(section, "pgbouncer"))
+        return config_dormouse_key(cp, name, value);
+    if (!strcmp(section, "databases")) {
+        proxy_config *cfg = cp->cfg;
+        pool_db_rule rule;
+        char err[256];
+        memset(&rule, 0, sizeof(rule));
+        if (strlen(name) >= sizeof(rule.name))
+            CONFIG_FAIL(cp, "database name \"%s\" is longer than 63 bytes", name);
+        snprintf(rule.name, sizeof(rule.name), "%s", name);
+        if (strcmp(name, "*") != 0 && !pool_db_name_valid(name, err, sizeof(err)))
+            CONFIG_FAIL(cp, "%s", err);
+        if (!pool_db_rule_parse(value, &rule, err, sizeof(err)))
+            CONFIG_FAIL(cp, "database \"%s\": %s", name, err);
+        for (int i = 0; i < cfg->ndatabases; i++) {
+            if (!strcmp(cfg->databases[i].name, name)) {
+                cfg->databases[i] = rule;
+                return 1;
+            }
+        }
+        if (cfg->ndatabases >= PROXY_MAX_DATABASE_RULES)
+            CONFIG_FAIL(cp, "too many [databases] entries (at most %d)",
+                        PROXY_MAX_DATABASE_RULES);
+        cfg->databases[cfg->ndatabases++] = rule;
+        return 1;
+    }
+    CONFIG_FAIL(cp, "unknown section [%s]", section);
+}
+
+bool proxy_config_load(proxy_config *cfg, const char *path, const proxy_config_overrides *ov,
+                       char *err, size_t errlen)
+{
+    proxy_config_defaults(cfg);
+    if (path) {
+        config_parse cp = {.cfg = cfg};
+        /* A [databases] section replaces the default wildcard rule. */
+        cfg->ndatabases = 0;
+        if (!config_string(cfg->config_file, sizeof(cfg->config_file), path)) {
+            snprintf(err, errlen, "%s: path too long", path);
+            return false;
+        }
+        int rc = ini_parse(path, config_handler, &cp);
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: cannot open the configuration file", path);
+            return false;
+        }
+        if (rc > 0) {
+            if (cp.err[0])
+                snprintf(err, errlen, "%s:%d: %s", path, rc, cp.err);
+            else
+                snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+            return false;
+        }
+        if (cfg->ndatabases == 0) {
+            snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
+            cfg->databases[0].engine = STORAGE_SQLITE;
+            cfg->ndatabases = 1;
+        }
+    }
+    if (ov) {
+        if (ov->listen_addr &&
+            !config_string(cfg->listen_addr, sizeof(cfg->listen_addr), ov->listen_addr)) {
+            snprintf(err, errlen, "--listen: address too long");
+            return false;
+        }
+        if (ov->listen_port > 0)
+            cfg->listen_port = ov->listen_port;
+        if (ov->data_dir && !config_string(cfg->data_dir, sizeof(cfg->data_dir), ov->data_dir)) {
+            snprintf(err, errlen, "--data-dir: path too long");
+            return false;
+        }
+        if (ov->unix_socket_dir && !config_string(cfg->unix_socket_dir,
+                                                  sizeof(cfg->unix_socket_dir),
+                                                  ov->unix_socket_dir)) {
+            snprintf(err, errlen, "--unix-socket-dir: path too long");
+            return false;
+        }
+        if (ov->log_level && !proxy_log_level_parse(ov->log_level, &cfg->log_level)) {
+            snprintf(err, errlen, "--log-level: expected debug, info, warning or error");
+            return false;
+        }
+    }
+    if (cfg->auth_type != PROXY_AUTH_TRUST && !cfg->auth_file[0]) {
+        snprintf(err, errlen, "auth_type = %s needs an auth_file",
+                 proxy_auth_type_str(cfg->auth_type));
+        return false;
+    }
+    return true;
+}

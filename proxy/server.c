@@ -1,0 +1,387 @@
+/*
+ * The server: one libev loop that owns the listening sockets, every client
+ * socket, the signal watchers and the hand-back of finished engine jobs.
+ *
+ * Engine workers finish jobs on their own threads; their `done` callback
+ * (server_job_done) only pushes the job on a locked list and wakes the loop
+ * with ev_async; the loop then gives each job back to its session.
+ *
+ * Shutdown (SIGTERM/SIGINT): stop accepting; idle sessions are told 57P01 and
+ * closed; sessions with a running statement close after it finishes and its
+ * result is sent; once every session is freed the loop ends and the engine
+ * drains and closes.  A second signal interrupts running statements.
+ * SIGHUP reloads the configuration file.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void server_close_listeners(proxy_server *srv)
+{
+    for (int i = 0; i < srv->nlisteners; i++) {
+        proxy_listener *l = &srv->listeners[i];
+        if (l->fd < 0)
+            continue;
+        ev_io_stop(srv->loop, &l->io);
+        close(l->fd);
+        l->fd = -1;
+        if (l->is_unix)
+            unlink(l->path);
+    }
+}
+
+static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    proxy_listener *l = container_of(w, proxy_listener, io);
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            if (errno == ECONNABORTED)
+                continue;
+            proxy_log(PROXY_LOG_WARNING, "accept failed: %s", strerror(errno));
+            return;
+        }
+        session_accept(l->server, fd, (struct sockaddr *)&ss, sl, l->is_unix);
+    }
+}
+
+static bool server_listen_tcp(proxy_server *srv, char *err, size_t errlen)
+{
+    const char *host = srv->cfg.listen_addr;
+    char port[16];
+    struct addrinfo hints, *res = NULL;
+
+    if (!host[0])
+        return true;
+    if (strcmp(host, "*") == 0)
+        host = NULL;
+    snprintf(port, sizeof(port), "%d", srv->cfg.listen_port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "listen_addr %s: %s", srv->cfg.listen_addr, gai_strerror(rc));
+        return false;
+    }
+    for (struct addrinfo *ai = res; ai && srv->nlisteners < PROXY_MAX_LISTENERS - 1;
+         ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+            snprintf(err, errlen, "cannot listen on %s:%d: %s", srv->cfg.listen_addr,
+                     srv->cfg.listen_port, strerror(errno));
+            close(fd);
+            freeaddrinfo(res);
+            return false;
+        }
+        proxy_listener *l = &srv->listeners[srv->nlisteners++];
+        l->fd = fd;
+        l->server = srv;
+        l->is_unix = false;
+        char hostbuf[NI_MAXHOST];
+        getnameinfo(ai->ai_addr, ai->ai_addrlen, hostbuf, sizeof(hostbuf), NULL, 0,
+                    NI_NUMERICHOST);
+        proxy_log(PROXY_LOG_INFO, "listening on %s:%d", hostbuf, srv->cfg.listen_port);
+    }
+    freeaddrinfo(res);
+    return true;
+}
+
+static bool server_listen_unix(proxy_server *srv, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    if (!srv->cfg.unix_socket_dir[0])
+        return true;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
+                     srv->cfg.unix_socket_dir, srv->cfg.listen_port);
+    if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+        snprintf(err, errlen, "unix_socket_dir is too long for a socket path");
+        return false;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return false;
+    }
+    /* A stale socket file from a crashed run is removed only if nobody answers on it. */
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+        snprintf(err, errlen, "%s is in use by another server", sun.sun_path);
+        close(fd);
+        return false;
+    }
+    close(fd);
+    unlink(sun.sun_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", sun.sun_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    chmod(sun.sun_path, 0777);
+    proxy_listener *l = &srv->listeners[srv->nlisteners++];
+    l->fd = fd;
+    l->server = srv;
+    l->is_unix = true;
+    snprintf(l->path, sizeof(l->path), "%s", sun.sun_path);
+    proxy_log(PROXY_LOG_INFO, "listening on unix:%s", sun.sun_path);
+    return true;
+}
+
+/* Worker thread: hand the job back to the loop. */
+static void server_job_done(storage_job *job)
+{
+    proxy_session *s = job->udata;
+    proxy_server *srv = s->server;
+    job->next = NULL;
+    pthread_mutex_lock(&srv->jobs_lock);
+    if (srv->jobs_done_tail)
+        srv->jobs_done_tail->next = job;
+    else
+        srv->jobs_done_head = job;
+    srv->jobs_done_tail = job;
+    pthread_mutex_unlock(&srv->jobs_lock);
+    ev_async_send(srv->loop, &srv->jobs_async);
+}
+
+void server_submit_job(proxy_server *srv, storage_job *job)
+{
+    job->done = server_job_done;
+    storage_job_submit(srv->sqlite, job);
+}
+
+static void server_jobs_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    proxy_server *srv = container_of(w, proxy_server, jobs_async);
+    pthread_mutex_lock(&srv->jobs_lock);
+    storage_job *job = srv->jobs_done_head;
+    srv->jobs_done_head = srv->jobs_done_tail = NULL;
+    pthread_mutex_unlock(&srv->jobs_lock);
+    while (job) {
+        storage_job *next = job->next;
+        session_on_job_done(job->udata, job);
+        job = next;
+    }
+}
+
+void server_session_closed(proxy_server *srv, proxy_session *s)
+{
+    s->zombie_next = srv->zombies;
+    srv->zombies = s;
+}
+
+/* Runs after each loop iteration's callbacks: frees sessions closed during them. */
+static void server_reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+    proxy_server *srv = container_of(w, proxy_server, reaper);
+    while (srv->zombies) {
+        proxy_session *s = srv->zombies;
+        srv->zombies = s->zombie_next;
+        session_free(s);
+    }
+    if (srv->shutting_down && !srv->sessions) {
+        proxy_log(PROXY_LOG_INFO, "all clients are gone; shutting down");
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+void proxy_server_shutdown(proxy_server *srv)
+{
+    srv->shutdown_signals++;
+    if (srv->shutting_down) {
+        /* Second request: stop waiting for running statements. */
+        proxy_log(PROXY_LOG_INFO, "immediate shutdown: interrupting running statements");
+        for (proxy_session *s = srv->sessions; s; s = s->next)
+            if (s->backend)
+                storage_conn_interrupt(s->backend);
+        return;
+    }
+    srv->shutting_down = true;
+    proxy_log(PROXY_LOG_INFO, "shutting down: no new connections; running statements finish");
+    server_close_listeners(srv);
+    proxy_session *s = srv->sessions;
+    while (s) {
+        proxy_session *next = s->next;
+        session_shutdown(s);
+        s = next;
+    }
+}
+
+static void server_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    proxy_server *srv = w->data;
+    if (w->signum == SIGHUP) {
+        char err[512];
+        proxy_config cfg;
+        proxy_log(PROXY_LOG_INFO, "SIGHUP: reloading %s", srv->cfg.config_file[0] ?
+                  srv->cfg.config_file : "(no configuration file)");
+        if (!proxy_config_load(&cfg, srv->cfg.config_file[0] ? srv->cfg.config_file : NULL,
+                               &srv->ov, err, sizeof(err))) {
+            proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s", err);
+            return;
+        }
+        proxy_userlist *users = NULL;
+        if (cfg.auth_file[0]) {
+            users = proxy_userlist_load(cfg.auth_file, err, sizeof(err));
+            if (!users) {
+                proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s",
+                          err);
+                return;
+            }
+        }
+        if (strcmp(cfg.listen_addr, srv->cfg.listen_addr) != 0 ||
+            cfg.listen_port != srv->cfg.listen_port ||
+            strcmp(cfg.unix_socket_dir, srv->cfg.unix_socket_dir) != 0 ||
+            strcmp(cfg.data_dir, srv->cfg.data_dir) != 0 ||
+            cfg.sqlite_workers != srv->cfg.sqlite_workers)
+            proxy_log(PROXY_LOG_WARNING, "listen addresses, data_dir and sqlite_workers change "
+                                         "only on restart");
+        /* Keep what cannot change without a restart. */
+        snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", srv->cfg.listen_addr);
+        cfg.listen_port = srv->cfg.listen_port;
+        snprintf(cfg.unix_socket_dir, sizeof(cfg.unix_socket_dir), "%s", srv->cfg.unix_socket_dir);
+        snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv->cfg.data_dir);
+        cfg.sqlite_workers = srv->cfg.sqlite_workers;
+        proxy_userlist_free(srv->users);
+        srv->users = users;
+        srv->cfg = cfg;
+        proxy_log_set_level(cfg.log_level);
+        pool_set_rules(srv->pool, cfg.databases, cfg.ndatabases);
+        proxy_log(PROXY_LOG_INFO, "configuration reloaded (%d users in the auth file)",
+                  proxy_userlist_count(users));
+        return;
+    }
+    proxy_log(PROXY_LOG_INFO, "received %s", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    proxy_server_shutdown(srv);
+}
+
+proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overrides *ov,
+                               char *err, size_t errlen)
+{
+    proxy_server *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->cfg = *cfg;
+    if (ov)
+        srv->ov = *ov;
+    for (int i = 0; i < PROXY_MAX_LISTENERS; i++)
+        srv->listeners[i].fd = -1;
+    pthread_mutex_init(&srv->jobs_lock, NULL);
+    srv->next_session_id = 1;
+    proxy_log_set_level(cfg->log_level);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (cfg->auth_file[0]) {
+        srv->users = proxy_userlist_load(cfg->auth_file, err, errlen);
+        if (!srv->users)
+            goto fail;
+    }
+    if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
+        goto fail;
+    }
+    storage_options so = {
+        .data_dir = cfg->data_dir,
+        .workers = cfg->sqlite_workers,
+        .busy_timeout_ms = cfg->sqlite_busy_timeout_ms,
+        .synchronous_full = cfg->sqlite_synchronous_full,
+    };
+    srv->sqlite = storage_engine_new(&so, err, errlen);
+    if (!srv->sqlite)
+        goto fail;
+    srv->pool = pool_new(srv->sqlite);
+    if (!srv->pool) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    pool_set_rules(srv->pool, cfg->databases, cfg->ndatabases);
+
+    srv->loop = ev_default_loop(EVFLAG_AUTO);
+    if (!srv->loop) {
+        snprintf(err, errlen, "cannot initialise the event loop");
+        goto fail;
+    }
+    if (!server_listen_tcp(srv, err, errlen) || !server_listen_unix(srv, err, errlen))
+        goto fail;
+    if (srv->nlisteners == 0) {
+        snprintf(err, errlen, "nothing to listen on: set listen_addr or unix_socket_dir");
+        goto fail;
+    }
+    for (int i = 0; i < srv->nlisteners; i++) {
+        ev_io_init(&srv->listeners[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
+        ev_io_start(srv->loop, &srv->listeners[i].io);
+    }
+    ev_async_init(&srv->jobs_async, server_jobs_cb);
+    ev_async_start(srv->loop, &srv->jobs_async);
+    ev_check_init(&srv->reaper, server_reaper_cb);
+    ev_check_start(srv->loop, &srv->reaper);
+    ev_signal_init(&srv->sigterm, server_signal_cb, SIGTERM);
+    ev_signal_init(&srv->sigint, server_signal_cb, SIGINT);
+    ev_signal_init(&srv->sighup, server_signal_cb, SIGHUP);
+    srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
+    ev_signal_start(srv->loop, &srv->sigterm);
+    ev_signal_start(srv->loop, &srv->sigint);
+    ev_signal_start(srv->loop, &srv->sighup);
+    return srv;
+fail:
+    proxy_server_free(srv);
+    return NULL;
+}
+
+int proxy_server_run(proxy_server *srv)
+{
+    proxy_log(PROXY_LOG_INFO, "dormouse %s ready: data_dir %s, auth_type %s, %d SQLite workers",
+              DORMOUSE_VERSION, srv->cfg.data_dir, proxy_auth_type_str(srv->cfg.auth_type),
+              srv->cfg.sqlite_workers);
+    ev_run(srv->loop, 0);
+    return srv->exit_status;
+}
+
+void proxy_server_free(proxy_server *srv)
+{
+    if (!srv)
+        return;
+    server_close_listeners(srv);
+    /* Sessions still here (run() ended early): close them and let the engine
+     * finish their jobs before anything is freed. */
+    for (proxy_session *s = srv->sessions; s; s = s->next)
+        if (s->backend)
+            storage_conn_interrupt(s->backend);
+    storage_engine_free(srv->sqlite); /* drains every submitted job */
+    srv->sqlite = NULL;
+    pool_free(srv->pool);
+    proxy_userlist_free(srv->users);
+    if (srv->loop) {
+        ev_async_stop(srv->loop, &srv->jobs_async);
+        ev_check_stop(srv->loop, &srv->reaper);
+        ev_signal_stop(srv->loop, &srv->sigterm);
+        ev_signal_stop(srv->loop, &srv->sigint);
+        ev_signal_stop(srv->loop, &srv->sighup);
+    }
+    pthread_mutex_destroy(&srv->jobs_lock);
+    free(srv);
+}

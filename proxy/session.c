@@ -1,0 +1,772 @@
+/*
+ * Client sessions: one per client socket, owned by the loop thread.
+ *
+ *   STARTUP --startup packet--> AUTH --password/SASL ok--> OPENING --open ok--> IDLE
+ *      |  (trust) ----------------------------------------> OPENING
+ *   IDLE / IN_TX / FAILED_TX --Query--> BUSY --job done--> IDLE / IN_TX / FAILED_TX
+ *   any --EOF, Terminate, fatal error, shutdown--> CLOSING --backend closed--> freed
+ *
+ *   from          event                         to            done by
+ *   STARTUP       StartupMessage, trust         OPENING       session_start_backend
+ *   STARTUP       StartupMessage, md5/scram     AUTH          session_handle_startup
+ *   AUTH          password / SASL ok            OPENING       session_start_backend
+ *   OPENING       OPEN job done                 IDLE          session_on_job_done
+ *   IDLE..FAILED  Query                         BUSY          session_handle_query
+ *   BUSY          QUERY job done                by tx status  session_on_job_done
+ *   any           close                         CLOSING       session_close
+ *
+ * session_set_state() is the only place that changes s->state, and keeps the
+ * server's per-state counters true.  Every failure that ends a session goes
+ * through session_fatal() (ErrorResponse + log + close); every close through
+ * session_close(), which never frees: the session is freed by the server's
+ * reaper after the callbacks of the current loop iteration, once its backend
+ * has finished any job and been closed on an engine worker.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void session_process(proxy_session *s);
+
+const char *session_state_str(session_state st)
+{
+    switch (st) {
+    case SESSION_STARTUP:
+        return "startup";
+    case SESSION_AUTH:
+        return "auth";
+    case SESSION_OPENING:
+        return "opening";
+    case SESSION_IDLE:
+        return "idle";
+    case SESSION_IN_TX:
+        return "in transaction";
+    case SESSION_FAILED_TX:
+        return "failed transaction";
+    case SESSION_BUSY:
+        return "busy";
+    case SESSION_CLOSING:
+        return "closing";
+    case SESSION_NSTATES:
+        break;
+    }
+    return "unknown";
+}
+
+static bool session_transition_allowed(session_state from, session_state to)
+{
+    if (to == SESSION_CLOSING)
+        return from != SESSION_CLOSING;
+    switch (from) {
+    case SESSION_STARTUP:
+        return to == SESSION_AUTH || to == SESSION_OPENING;
+    case SESSION_AUTH:
+        return to == SESSION_OPENING;
+    case SESSION_OPENING:
+        return to == SESSION_IDLE;
+    case SESSION_IDLE:
+    case SESSION_IN_TX:
+    case SESSION_FAILED_TX:
+        return to == SESSION_BUSY;
+    case SESSION_BUSY:
+        return to == SESSION_IDLE || to == SESSION_IN_TX || to == SESSION_FAILED_TX;
+    default:
+        return false;
+    }
+}
+
+static void session_set_state(proxy_session *s, session_state to)
+{
+    if (!session_transition_allowed(s->state, to)) {
+        proxy_log(PROXY_LOG_ERROR, "C-%u: impossible session transition %s -> %s", s->id,
+                  session_state_str(s->state), session_state_str(to));
+        abort();
+    }
+    s->server->state_count[s->state]--;
+    s->server->state_count[to]++;
+    s->state = to;
+}
+
+static session_state session_state_for_tx(char tx)
+{
+    return tx == 'T' ? SESSION_IN_TX : tx == 'E' ? SESSION_FAILED_TX : SESSION_IDLE;
+}
+
+static void session_peer_format(proxy_session *s, const struct sockaddr *sa, bool is_unix)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (is_unix) {
+        snprintf(s->peer, sizeof(s->peer), "unix");
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        snprintf(s->peer, sizeof(s->peer), "%s:%u", host, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(s->peer, sizeof(s->peer), "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(s->peer, sizeof(s->peer), "?");
+    }
+}
+
+void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, socklen_t salen,
+                    bool is_unix)
+{
+    proxy_session *s = calloc(1, sizeof(*s));
+    if (!s) {
+        close(fd);
+        proxy_log(PROXY_LOG_ERROR, "out of memory accepting a client");
+        return;
+    }
+    s->server = srv;
+    s->fd = fd;
+    s->id = srv->next_session_id++;
+    if (srv->next_session_id == 0)
+        srv->next_session_id = 1;
+    if (RAND_bytes((unsigned char *)&s->cancel_key, sizeof(s->cancel_key)) != 1)
+        s->cancel_key = (uint32_t)random();
+    s->state = SESSION_STARTUP;
+    s->tx_status = 'I';
+    wire_buf_init(&s->in);
+    wire_buf_init(&s->out);
+    wire_buf_init(&s->job.out);
+    session_peer_format(s, sa, is_unix);
+    if (!is_unix) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    srv->state_count[SESSION_STARTUP]++;
+    srv->nclients++;
+    s->over_limit = srv->nclients > srv->cfg.max_client_conn;
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+
+    ev_io_init(&s->rio, session_read_cb, fd, EV_READ);
+    ev_io_init(&s->wio, session_write_cb, fd, EV_WRITE);
+    ev_io_start(srv->loop, &s->rio);
+    slog(s, PROXY_LOG_DEBUG, "connection accepted");
+}
+
+/* Sends what can be sent now; arms the write watcher for the rest. Returns
+ * false when the socket failed (the caller closes). */
+static bool session_flush(proxy_session *s)
+{
+    if (s->socket_closed)
+        return true;
+    if (s->out.oom) {
+        slog(s, PROXY_LOG_ERROR, "out of memory building a reply");
+        return false;
+    }
+    while (s->out.len > 0) {
+        ssize_t n = write(s->fd, s->out.data, s->out.len);
+        if (n > 0) {
+            wire_buf_consume(&s->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        slog(s, PROXY_LOG_DEBUG, "write failed: %s", n < 0 ? strerror(errno) : "closed");
+        return false;
+    }
+    if (s->out.len > 0)
+        ev_io_start(s->server->loop, &s->wio);
+    else
+        ev_io_stop(s->server->loop, &s->wio);
+    return true;
+}
+
+static void session_close_backend(proxy_session *s)
+{
+    if (s->job_in_flight)
+        return; /* session_on_job_done comes back here */
+    if (s->backend && s->backend_opened) {
+        wire_buf_reset(&s->job.out);
+        s->job.kind = STORAGE_JOB_CLOSE;
+        s->job.conn = s->backend;
+        s->job.sql = NULL;
+        s->job.sql_len = 0;
+        s->job.udata = s;
+        s->job_in_flight = true;
+        server_submit_job(s->server, &s->job);
+        return;
+    }
+    if (s->backend) {
+        pool_backend_release(s->db, s->backend);
+        s->backend = NULL;
+    }
+    server_session_closed(s->server, s);
+}
+
+/* The one way a session ends. Sends what is queued (best effort), closes the
+ * socket, then lets the backend finish and close before the session is freed. */
+static void session_close(proxy_session *s, const char *reason)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    slog(s, s->state >= SESSION_IDLE ? PROXY_LOG_INFO : PROXY_LOG_DEBUG, "closing: %s", reason);
+    if (s->out.len > 0 && !s->out.oom) {
+        ssize_t n = write(s->fd, s->out.data, s->out.len);
+        (void)n;
+    }
+    ev_io_stop(s->server->loop, &s->rio);
+    ev_io_stop(s->server->loop, &s->wio);
+    close(s->fd);
+    s->fd = -1;
+    s->socket_closed = true;
+    s->server->nclients--;
+    session_set_state(s, SESSION_CLOSING);
+    session_close_backend(s);
+}
+
+static void session_put_error(proxy_session *s, const char *severity, const char *sqlstate,
+                              const char *message)
+{
+    wire_error e = {.severity = severity, .sqlstate = sqlstate, .message = message};
+    wire_put_error(&s->out, &e);
+}
+
+/* The one error path that ends a session: FATAL ErrorResponse, log, close. */
+static void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    slog(s, PROXY_LOG_WARNING, "FATAL %s: %s", sqlstate, msg);
+    session_put_error(s, "FATAL", sqlstate, msg);
+    session_close(s, msg);
+}
+
+void session_free(proxy_session *s)
+{
+    proxy_server *srv = s->server;
+    assert(s->state == SESSION_CLOSING && !s->job_in_flight && !s->backend);
+    srv->state_count[s->state]--;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    wire_scram_server_free(s->scram);
+    wire_buf_free(&s->in);
+    wire_buf_free(&s->out);
+    wire_buf_free(&s->job.out);
+    free(s->job_sql);
+    free(s);
+}
+
+static void session_copy_name(char *dst, const char *src)
+{
+    /* PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes. */
+    snprintf(dst, WIRE_NAME_MAX, "%s", src ? src : "");
+}
+
+static void session_start_backend(proxy_session *s)
+{
+    s->backend = pool_backend_acquire(s->db);
+    if (!s->backend) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return;
+    }
+    session_set_state(s, SESSION_OPENING);
+    ev_io_stop(s->server->loop, &s->rio);
+    wire_buf_reset(&s->job.out);
+    s->job.kind = STORAGE_JOB_OPEN;
+    s->job.conn = s->backend;
+    s->job.sql = NULL;
+    s->job.sql_len = 0;
+    s->job.udata = s;
+    s->job_in_flight = true;
+    server_submit_job(s->server, &s->job);
+}
+
+static void session_auth_failed(proxy_session *s)
+{
+    session_fatal(s, WIRE_SQLSTATE_INVALID_PASSWORD, "password authentication failed for user \"%s\"",
+                  s->user);
+}
+
+/* Returns true when the session is still usable. */
+static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
+{
+    for (proxy_session *t = s->server->sessions; t; t = t->next) {
+        if (t->id != st->cancel_pid || t == s)
+            continue;
+        if (CRYPTO_memcmp(&t->cancel_key, &st->cancel_key, sizeof(t->cancel_key)) != 0)
+            break;
+        if (t->state == SESSION_BUSY && t->backend) {
+            slog(t, PROXY_LOG_INFO, "cancel request from %s", s->peer);
+            storage_conn_interrupt(t->backend);
+        }
+        break;
+    }
+    /* The protocol sends no reply to a CancelRequest. */
+    session_close(s, "cancel request handled");
+    return false;
+}
+
+static bool session_handle_startup(proxy_session *s, const wire_frame *f)
+{
+    wire_startup st;
+    char err[256];
+    proxy_server *srv = s->server;
+
+    switch (wire_startup_parse(f->body, f->body_len, &st)) {
+    case WIRE_STARTUP_SSL:
+    case WIRE_STARTUP_GSSENC:
+        /* No TLS or GSSAPI yet: 'N' and the client goes on in plaintext. */
+        if (s->ssl_answered && st.kind == WIRE_STARTUP_SSL) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "duplicate SSL negotiation request");
+            return false;
+        }
+        s->ssl_answered = true;
+        wire_buf_put_u8(&s->out, 'N');
+        return true;
+    case WIRE_STARTUP_CANCEL:
+        return session_handle_cancel(s, &st);
+    case WIRE_STARTUP_BAD_VERSION:
+        session_fatal(s, WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED, "%s", st.error);
+        return false;
+    case WIRE_STARTUP_INVALID:
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "%s", st.error);
+        return false;
+    case WIRE_STARTUP_NORMAL:
+        break;
+    }
+
+    session_copy_name(s->user, st.user);
+    session_copy_name(s->application_name, st.application_name);
+    if (st.database && strlen(st.database) >= WIRE_NAME_MAX) {
+        session_copy_name(s->database, st.database);
+        session_fatal(s, WIRE_SQLSTATE_INVALID_CATALOG_NAME,
+                      "database name is longer than %d bytes", WIRE_NAME_MAX - 1);
+        return false;
+    }
+    session_copy_name(s->database, st.database);
+    slog(s, PROXY_LOG_DEBUG, "startup (application_name=%s)", s->application_name);
+
+    if (srv->shutting_down) {
+        session_fatal(s, WIRE_SQLSTATE_CANNOT_CONNECT_NOW, "the database system is shutting down");
+        return false;
+    }
+    if (s->over_limit) {
+        session_fatal(s, WIRE_SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+        return false;
+    }
+    if (!s->user[0]) {
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                      "no PostgreSQL user name specified in startup packet");
+        return false;
+    }
+    s->db = pool_db_get(srv->pool, s->database, err, sizeof(err));
+    if (!s->db) {
+        session_fatal(s, WIRE_SQLSTATE_INVALID_CATALOG_NAME, "%s", err);
+        return false;
+    }
+
+    const char *secret = proxy_userlist_secret(srv->users, s->user);
+    switch (srv->cfg.auth_type) {
+    case PROXY_AUTH_TRUST:
+        if (srv->users && !secret) {
+            session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION, "role \"%s\" does not exist",
+                          s->user);
+            return false;
+        }
+        session_start_backend(s);
+        return false; /* nothing more to read until the backend is open */
+    case PROXY_AUTH_MD5:
+        /* As PostgreSQL: a user whose secret is a SCRAM verifier logs in with SCRAM. */
+        if (!secret || strncmp(secret, "SCRAM-SHA-256$", 14) != 0) {
+            if (RAND_bytes(s->md5_salt, sizeof(s->md5_salt)) != 1) {
+                session_fatal(s, WIRE_SQLSTATE_INTERNAL_ERROR, "cannot draw a random salt");
+                return false;
+            }
+            wire_put_auth_md5(&s->out, s->md5_salt);
+            session_set_state(s, SESSION_AUTH);
+            return true;
+        }
+        /* fall through */
+    case PROXY_AUTH_SCRAM: {
+        static const char *const mechs[] = {"SCRAM-SHA-256"};
+        wire_put_auth_sasl(&s->out, mechs, 1);
+        s->sasl_started = true;
+        session_set_state(s, SESSION_AUTH);
+        return true;
+    }
+    }
+    return false;
+}
+
+static bool session_handle_auth(proxy_session *s, const wire_frame *f)
+{
+    proxy_server *srv = s->server;
+    char err[256] = "";
+
+    if (f->type != 'p') {
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                      "expected password response, got message type %d", (int)(uint8_t)f->type);
+        return false;
+    }
+    if (!s->sasl_started) {
+        const char *password;
+        if (!wire_password_parse(f, &password)) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid password packet");
+            return false;
+        }
+        const char *secret = proxy_userlist_secret(srv->users, s->user);
+        if (!secret || !wire_md5_check(secret, s->user, s->md5_salt, password)) {
+            session_auth_failed(s);
+            return false;
+        }
+        session_start_backend(s);
+        return false;
+    }
+
+    wire_buf msg;
+    wire_buf_init(&msg);
+    wire_scram_status rc;
+    if (!s->scram) {
+        const char *mech;
+        const uint8_t *data;
+        size_t len;
+        if (!wire_sasl_initial_parse(f, &mech, &data, &len)) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "malformed SASLInitialResponse");
+            return false;
+        }
+        if (strcmp(mech, "SCRAM-SHA-256") != 0) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                          "client selected an invalid SASL authentication mechanism");
+            return false;
+        }
+        s->scram = wire_scram_server_new(proxy_userlist_verifier(srv->users, s->user), s->user,
+                                         NULL);
+        if (!s->scram) {
+            session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+            return false;
+        }
+        rc = wire_scram_server_first(s->scram, data, len, &msg, err, sizeof(err));
+        if (rc == WIRE_SCRAM_CONTINUE)
+            wire_put_auth_sasl_continue(&s->out, msg.data, msg.len);
+    } else {
+        const uint8_t *data;
+        size_t len;
+        if (!wire_sasl_response_parse(f, &data, &len)) {
+            wire_buf_free(&msg);
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "malformed SASLResponse");
+            return false;
+        }
+        rc = wire_scram_server_final(s->scram, data, len, &msg, err, sizeof(err));
+        if (rc == WIRE_SCRAM_OK)
+            wire_put_auth_sasl_final(&s->out, msg.data, msg.len);
+        else if (rc == WIRE_SCRAM_CONTINUE)
+            rc = WIRE_SCRAM_FAIL_PROTOCOL;
+    }
+    wire_buf_free(&msg);
+    switch (rc) {
+    case WIRE_SCRAM_CONTINUE:
+        return true;
+    case WIRE_SCRAM_OK:
+        wire_scram_server_free(s->scram);
+        s->scram = NULL;
+        session_start_backend(s);
+        return false;
+    case WIRE_SCRAM_FAIL_AUTH:
+        if (err[0])
+            slog(s, PROXY_LOG_DEBUG, "SCRAM: %s", err);
+        session_auth_failed(s);
+        return false;
+    case WIRE_SCRAM_FAIL_PROTOCOL:
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "%s",
+                      err[0] ? err : "malformed SCRAM message");
+        return false;
+    }
+    return false;
+}
+
+static bool session_handle_query(proxy_session *s, const wire_frame *f)
+{
+    const char *sql;
+    size_t len;
+    if (!wire_query_parse(f, &sql, &len)) {
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid Query message");
+        return false;
+    }
+    free(s->job_sql);
+    s->job_sql = malloc(len + 1);
+    if (!s->job_sql) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return false;
+    }
+    memcpy(s->job_sql, sql, len);
+    s->job_sql[len] = '\0';
+    slog(s, PROXY_LOG_DEBUG, "query: %.200s", s->job_sql);
+
+    session_set_state(s, SESSION_BUSY);
+    wire_buf_reset(&s->job.out);
+    s->job.kind = STORAGE_JOB_QUERY;
+    s->job.conn = s->backend;
+    s->job.sql = s->job_sql;
+    s->job.sql_len = len;
+    s->job.udata = s;
+    s->job_in_flight = true;
+    server_submit_job(s->server, &s->job);
+    return false; /* no further messages until the reply is out */
+}
+
+/* Handles one message in a ready state. Returns true to go on with the next. */
+static bool session_handle_ready(proxy_session *s, const wire_frame *f)
+{
+    switch (f->type) {
+    case 'Q':
+        if (s->discard_to_sync)
+            return true;
+        return session_handle_query(s, f);
+    case 'X':
+        session_close(s, "client sent Terminate");
+        return false;
+    case 'S':
+        s->discard_to_sync = false;
+        wire_put_ready(&s->out, s->tx_status);
+        return true;
+    case 'H':
+        return true;
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+        if (!s->discard_to_sync) {
+            session_put_error(s, "ERROR", WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
+                              "the extended query protocol is not supported yet: use the simple "
+                              "query protocol");
+            s->discard_to_sync = true;
+        }
+        return true;
+    case 'd':
+    case 'c':
+    case 'f':
+        /* CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does. */
+        return true;
+    default:
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid frontend message type %d",
+                      (int)(uint8_t)f->type);
+        return false;
+    }
+}
+
+/* Consumes complete messages from s->in while the state allows. */
+static void session_process(proxy_session *s)
+{
+    size_t off = 0;
+    bool go_on = true;
+
+    while (go_on && s->state != SESSION_CLOSING) {
+        if (s->state == SESSION_BUSY || s->state == SESSION_OPENING)
+            break;
+        wire_frame f;
+        wire_frame_status fs;
+        const uint8_t *p = s->in.data + off;
+        size_t avail = s->in.len - off;
+        if (s->state == SESSION_STARTUP)
+            fs = wire_startup_frame_parse(p, avail, &f);
+        else
+            fs = wire_frame_parse(p, avail, s->server->cfg.max_packet_size, &f);
+        if (fs == WIRE_FRAME_INCOMPLETE)
+            break;
+        if (fs == WIRE_FRAME_TOO_LARGE) {
+            if (s->state == SESSION_STARTUP)
+                session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
+            else
+                session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                              "message exceeds max_packet_size (%u bytes)",
+                              s->server->cfg.max_packet_size);
+            break;
+        }
+        if (fs != WIRE_FRAME_OK) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+            break;
+        }
+        off += f.total_len;
+        switch (s->state) {
+        case SESSION_STARTUP:
+            go_on = session_handle_startup(s, &f);
+            break;
+        case SESSION_AUTH:
+            go_on = session_handle_auth(s, &f);
+            break;
+        default:
+            go_on = session_handle_ready(s, &f);
+            break;
+        }
+    }
+    if (s->state == SESSION_CLOSING)
+        return;
+    wire_buf_consume(&s->in, off);
+    if (!session_flush(s)) {
+        session_close(s, "write failed");
+        return;
+    }
+    /* Read more only when messages can be handled and the client keeps up. */
+    bool can_read = s->state != SESSION_BUSY && s->state != SESSION_OPENING &&
+                    s->out.len < PROXY_OUTPUT_HIGH_WATER;
+    if (can_read)
+        ev_io_start(s->server->loop, &s->rio);
+    else
+        ev_io_stop(s->server->loop, &s->rio);
+}
+
+static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    proxy_session *s = container_of(w, proxy_session, rio);
+    if (!wire_buf_reserve(&s->in, PROXY_READ_CHUNK)) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return;
+    }
+    ssize_t n = read(s->fd, s->in.data + s->in.len, s->in.cap - s->in.len);
+    if (n == 0) {
+        session_close(s, "client closed the connection");
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        session_close(s, strerror(errno));
+        return;
+    }
+    s->in.len += (size_t)n;
+    session_process(s);
+}
+
+static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    proxy_session *s = container_of(w, proxy_session, wio);
+    if (!session_flush(s)) {
+        session_close(s, "write failed");
+        return;
+    }
+    if (s->want_close && s->out.len == 0) {
+        session_close(s, "shutdown");
+        return;
+    }
+    if (s->out.len < PROXY_OUTPUT_HIGH_WATER)
+        session_process(s);
+}
+
+static void session_send_welcome(proxy_session *s)
+{
+    char version[64];
+    snprintf(version, sizeof(version), "16.0 (Dormouse %s)", DORMOUSE_VERSION);
+    const char *params[][2] = {
+        {"server_version", version},
+        {"server_encoding", "UTF8"},
+        {"client_encoding", "UTF8"},
+        {"DateStyle", "ISO, MDY"},
+        {"IntervalStyle", "postgres"},
+        {"integer_datetimes", "on"},
+        {"standard_conforming_strings", "on"},
+        {"TimeZone", "UTC"},
+        {"application_name", s->application_name},
+        {"is_superuser", "off"},
+        {"session_authorization", s->user},
+        {"default_transaction_read_only", "off"},
+        {"in_hot_standby", "off"},
+    };
+    wire_put_auth_ok(&s->out);
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+        wire_put_parameter_status(&s->out, params[i][0], params[i][1]);
+    wire_put_backend_key(&s->out, s->id, s->cancel_key);
+    wire_put_ready(&s->out, 'I');
+}
+
+void session_on_job_done(proxy_session *s, storage_job *job)
+{
+    s->job_in_flight = false;
+    storage_job_kind kind = job->kind;
+
+    if (kind == STORAGE_JOB_CLOSE) {
+        s->backend_opened = false;
+        pool_backend_release(s->db, s->backend);
+        s->backend = NULL;
+        server_session_closed(s->server, s);
+        return;
+    }
+    if (kind == STORAGE_JOB_OPEN && !job->failed)
+        s->backend_opened = true;
+    if (kind == STORAGE_JOB_QUERY) {
+        free(s->job_sql);
+        s->job_sql = NULL;
+    }
+    if (s->state == SESSION_CLOSING) {
+        session_close_backend(s);
+        return;
+    }
+    if (job->out.oom) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory building the reply");
+        return;
+    }
+    if (kind == STORAGE_JOB_OPEN) {
+        if (job->failed) {
+            /* The engine's reply is a FATAL ErrorResponse saying why. */
+            wire_buf_append(&s->out, job->out.data, job->out.len);
+            slog(s, PROXY_LOG_WARNING, "cannot open the database");
+            session_close(s, "database open failed");
+            return;
+        }
+        session_set_state(s, SESSION_IDLE);
+        slog(s, PROXY_LOG_INFO, "login ok");
+        session_send_welcome(s);
+    } else {
+        wire_buf_append(&s->out, job->out.data, job->out.len);
+        s->tx_status = job->tx_status;
+        wire_put_ready(&s->out, s->tx_status);
+        session_set_state(s, session_state_for_tx(s->tx_status));
+    }
+    wire_buf_reset(&job->out);
+    if (s->server->shutting_down) {
+        session_put_error(s, "FATAL", WIRE_SQLSTATE_ADMIN_SHUTDOWN,
+                          "terminating connection due to administrator command");
+        s->want_close = true;
+        if (!session_flush(s) || s->out.len == 0)
+            session_close(s, "shutdown");
+        return;
+    }
+    session_process(s);
+}
+
+void session_shutdown(proxy_session *s)
+{
+    switch (s->state) {
+    case SESSION_CLOSING:
+        return;
+    case SESSION_BUSY:
+    case SESSION_OPENING:
+        /* session_on_job_done sends the result, then closes. */
+        s->want_close = true;
+        return;
+    default:
+        session_fatal(s, WIRE_SQLSTATE_ADMIN_SHUTDOWN,
+                      "terminating connection due to administrator command");
+        return;
+    }
+}

@@ -1,0 +1,170 @@
+/* Unit tests for proxy/config.c: defaults, every key, errors with line numbers, overrides. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dormouse/proxy.h"
+
+static char path[64];
+static proxy_config cfg;
+
+static void write_file(const char *text)
+{
+    strcpy(path, "/tmp/dm_cfg_XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void teardown(void)
+{
+    if (path[0])
+        unlink(path);
+    path[0] = '\0';
+}
+
+START_TEST(test_defaults)
+{
+    char err[256];
+    ck_assert(proxy_config_load(&cfg, NULL, NULL, err, sizeof(err)));
+    ck_assert_str_eq(cfg.listen_addr, "127.0.0.1");
+    ck_assert_int_eq(cfg.listen_port, 6432);
+    ck_assert_str_eq(cfg.data_dir, "./data");
+    ck_assert_int_eq(cfg.auth_type, PROXY_AUTH_TRUST);
+    ck_assert_uint_eq(cfg.max_packet_size, 64u * 1024 * 1024);
+    ck_assert_int_eq(cfg.ndatabases, 1);
+    ck_assert_str_eq(cfg.databases[0].name, "*");
+    ck_assert_int_eq(cfg.databases[0].engine, STORAGE_SQLITE);
+}
+END_TEST
+
+START_TEST(test_every_key)
+{
+    char err[256];
+    write_file("; comment\n"
+               "[dormouse]\n"
+               "listen_addr = 0.0.0.0\n"
+               "listen_port = 7000\n"
+               "unix_socket_dir = /tmp/socks\n"
+               "data_dir = /var/lib/dm\n"
+               "auth_type = scram-sha-256\n"
+               "auth_file = /etc/dm/users.txt\n"
+               "max_client_conn = 77\n"
+               "log_level = debug\n"
+               "max_packet_size = 4096\n"
+               "sqlite_workers = 3\n"
+               "sqlite_busy_timeout = 250\n"
+               "sqlite_synchronous = normal\n"
+               "[databases]\n"
+               "demo = engine=sqlite\n"
+               "* = engine=sqlite\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_str_eq(cfg.listen_addr, "0.0.0.0");
+    ck_assert_int_eq(cfg.listen_port, 7000);
+    ck_assert_str_eq(cfg.unix_socket_dir, "/tmp/socks");
+    ck_assert_str_eq(cfg.data_dir, "/var/lib/dm");
+    ck_assert_int_eq(cfg.auth_type, PROXY_AUTH_SCRAM);
+    ck_assert_str_eq(cfg.auth_file, "/etc/dm/users.txt");
+    ck_assert_int_eq(cfg.max_client_conn, 77);
+    ck_assert_int_eq(cfg.log_level, PROXY_LOG_DEBUG);
+    ck_assert_uint_eq(cfg.max_packet_size, 4096);
+    ck_assert_int_eq(cfg.sqlite_workers, 3);
+    ck_assert_int_eq(cfg.sqlite_busy_timeout_ms, 250);
+    ck_assert(!cfg.sqlite_synchronous_full);
+    ck_assert_int_eq(cfg.ndatabases, 2);
+    ck_assert_str_eq(cfg.databases[0].name, "demo");
+    ck_assert_str_eq(cfg.databases[1].name, "*");
+    ck_assert_str_eq(cfg.config_file, path);
+}
+END_TEST
+
+START_TEST(test_errors_name_the_line)
+{
+    char err[256];
+    write_file("[dormouse]\nlisten_port = 6432\nlisten_prot = 1\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":3: unknown setting \"listen_prot\"") != NULL, "%s", err);
+    teardown();
+
+    write_file("[dormouse]\nlisten_port = abc\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2: listen_port") != NULL, "%s", err);
+    teardown();
+
+    write_file("[dormouse]\nauth_type = password\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "auth_type") != NULL, "%s", err);
+    teardown();
+
+    write_file("[dormouse]\nauth_type = md5\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "needs an auth_file") != NULL, "%s", err);
+    teardown();
+
+    write_file("[databases]\na/b = engine=sqlite\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2:") != NULL, "%s", err);
+    teardown();
+
+    write_file("[databases]\ndemo = engine=mysql\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "unknown engine") != NULL, "%s", err);
+    teardown();
+
+    write_file("[elsewhere]\nx = 1\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "unknown section") != NULL, "%s", err);
+    teardown();
+
+    ck_assert(!proxy_config_load(&cfg, "/nonexistent/dm.ini", NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "cannot open") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(test_overrides_win)
+{
+    char err[256];
+    write_file("[dormouse]\nlisten_addr = 0.0.0.0\nlisten_port = 7000\ndata_dir = /a\n");
+    proxy_config_overrides ov = {.listen_addr = "127.0.0.2", .listen_port = 7001,
+                                 .data_dir = "/b", .unix_socket_dir = "/s", .log_level = "error"};
+    ck_assert(proxy_config_load(&cfg, path, &ov, err, sizeof(err)));
+    ck_assert_str_eq(cfg.listen_addr, "127.0.0.2");
+    ck_assert_int_eq(cfg.listen_port, 7001);
+    ck_assert_str_eq(cfg.data_dir, "/b");
+    ck_assert_str_eq(cfg.unix_socket_dir, "/s");
+    ck_assert_int_eq(cfg.log_level, PROXY_LOG_ERROR);
+    ov.log_level = "loud";
+    ck_assert(!proxy_config_load(&cfg, path, &ov, err, sizeof(err)));
+}
+END_TEST
+
+START_TEST(test_auth_type_str_every_value)
+{
+    ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_TRUST), "trust");
+    ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_MD5), "md5");
+    ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_SCRAM), "scram-sha-256");
+    ck_assert_str_eq(proxy_auth_type_str((proxy_auth_type)42), "unknown");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_every_key);
+    tcase_add_test(tc, test_errors_name_the_line);
+    tcase_add_test(tc, test_overrides_win);
+    tcase_add_test(tc, test_auth_type_str_every_value);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
