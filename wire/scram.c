@@ -1,0 +1,756 @@
+/*
+ * SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL speaks it, both sides.
+ *
+ * Server: client-first-message -> server-first-message -> client-final-message
+ * -> server-final-message.  The exchange ignores the SCRAM user name (the
+ * startup packet names the user) and supports no channel binding: the gs2
+ * header must be "n,," or "y,,", and "p=..." (SCRAM-SHA-256-PLUS) is a
+ * protocol error until there is TLS to bind to.  Any malformed message ends
+ * the exchange with FAIL_PROTOCOL; a wrong proof ends it with FAIL_AUTH.
+ *
+ * Unknown users get a "doomed" exchange, as in PostgreSQL: the server-first
+ * message carries a mock salt that is stable per user name for the life of
+ * the process (SHA-256 of the name and a random per-process secret) and the
+ * default iteration count, and the proof is checked against random keys and
+ * then rejected regardless, so a client cannot tell a missing user from a
+ * wrong password.  The per-process secret is the one piece of process-wide
+ * state in wire/: written once under call_once(), read-only afterwards.
+ *
+ * Client: the mirror image, for tests and for logging in to an upstream
+ * PostgreSQL.  It sends an empty SCRAM user name, as libpq does.
+ *
+ * Verifiers use PostgreSQL's text form:
+ *   SCRAM-SHA-256$<iterations>:<salt b64>$<StoredKey b64>:<ServerKey b64>
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "wire_internal.h"
+
+#define SCRAM_PREFIX "SCRAM-SHA-256$"
+#define SCRAM_RAW_NONCE_LEN 18    /* PostgreSQL's SCRAM_RAW_NONCE_LEN */
+#define SCRAM_DEFAULT_SALT_LEN 16 /* PostgreSQL's SCRAM_DEFAULT_SALT_LEN */
+
+const char *wire_scram_status_str(wire_scram_status s)
+{
+    switch (s) {
+    case WIRE_SCRAM_CONTINUE:
+        return "continue";
+    case WIRE_SCRAM_OK:
+        return "ok";
+    case WIRE_SCRAM_FAIL_AUTH:
+        return "authentication failed";
+    case WIRE_SCRAM_FAIL_PROTOCOL:
+        return "protocol violation";
+    }
+    return "unknown";
+}
+
+/* ---- key derivation ---- */
+
+/* SaltedPassword = Hi(password, salt, i); ClientKey = HMAC(SaltedPassword,
+ * "Client Key"); StoredKey = H(ClientKey); ServerKey = HMAC(SaltedPassword,
+ * "Server Key").  client_key may be NULL. */
+static bool derive_keys(const char *password, const uint8_t *salt, size_t salt_len, int iterations,
+                        uint8_t client_key[WIRE_SCRAM_KEY_LEN],
+                        uint8_t stored_key[WIRE_SCRAM_KEY_LEN],
+                        uint8_t server_key[WIRE_SCRAM_KEY_LEN])
+{
+    uint8_t salted[WIRE_SCRAM_KEY_LEN];
+    uint8_t ck[WIRE_SCRAM_KEY_LEN];
+    size_t plen = strlen(password);
+    bool ok = plen <= INT_MAX && salt_len <= INT_MAX && iterations > 0 &&
+              PKCS5_PBKDF2_HMAC(password, (int)plen, salt, (int)salt_len, iterations, EVP_sha256(),
+                                (int)sizeof salted, salted) == 1 &&
+              wire_hmac_sha256(salted, sizeof salted, "Client Key", 10, ck) &&
+              wire_sha256(ck, sizeof ck, stored_key) &&
+              wire_hmac_sha256(salted, sizeof salted, "Server Key", 10, server_key);
+    if (ok && client_key)
+        memcpy(client_key, ck, sizeof ck);
+    OPENSSL_cleanse(salted, sizeof salted);
+    OPENSSL_cleanse(ck, sizeof ck);
+    return ok;
+}
+
+/* ---- verifiers ---- */
+
+/* A positive decimal int: digits only, no sign, no leading zero. */
+static bool parse_iterations(const char *s, size_t n, int *out)
+{
+    if (n == 0 || s[0] < '1' || s[0] > '9')
+        return false;
+    long long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+        if (v > INT_MAX)
+            return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+bool wire_scram_verifier_parse(const char *s, wire_scram_verifier *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s || strncmp(s, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) != 0)
+        return false;
+    const char *iter = s + strlen(SCRAM_PREFIX);
+    const char *colon = strchr(iter, ':');
+    if (!colon)
+        return false;
+    const char *salt = colon + 1;
+    const char *dollar = strchr(salt, '$');
+    if (!dollar)
+        return false;
+    const char *stored = dollar + 1;
+    const char *colon2 = strchr(stored, ':');
+    if (!colon2)
+        return false;
+    const char *server = colon2 + 1;
+
+    wire_scram_verifier v;
+    memset(&v, 0, sizeof v);
+    size_t n = 0;
+    bool ok =
+        parse_iterations(iter, (size_t)(colon - iter), &v.iterations) &&
+        wire_b64_decode(salt, (size_t)(dollar - salt), v.salt, sizeof v.salt, &v.salt_len) &&
+        v.salt_len > 0 &&
+        wire_b64_decode(stored, (size_t)(colon2 - stored), v.stored_key, sizeof v.stored_key, &n) &&
+        n == WIRE_SCRAM_KEY_LEN &&
+        wire_b64_decode(server, strlen(server), v.server_key, sizeof v.server_key, &n) &&
+        n == WIRE_SCRAM_KEY_LEN;
+    if (ok)
+        *out = v;
+    OPENSSL_cleanse(&v, sizeof v);
+    return ok;
+}
+
+/* salt NULL draws SCRAM_DEFAULT_SALT_LEN random bytes (salt_len is ignored),
+ * which is what a tool creating a new verifier wants. */
+bool wire_scram_verifier_from_password(const char *password, const uint8_t *salt, size_t salt_len,
+                                       int iterations, wire_scram_verifier *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!password || iterations <= 0)
+        return false;
+    if (salt) {
+        if (salt_len == 0 || salt_len > WIRE_SCRAM_SALT_MAX)
+            return false;
+        memcpy(out->salt, salt, salt_len);
+        out->salt_len = salt_len;
+    } else {
+        if (!wire_random_bytes(out->salt, SCRAM_DEFAULT_SALT_LEN))
+            return false;
+        out->salt_len = SCRAM_DEFAULT_SALT_LEN;
+    }
+    out->iterations = iterations;
+    if (!derive_keys(password, out->salt, out->salt_len, iterations, NULL, out->stored_key,
+                     out->server_key)) {
+        memset(out, 0, sizeof *out);
+        return false;
+    }
+    return true;
+}
+
+static bool verifier_usable(const wire_scram_verifier *v)
+{
+    return v->iterations > 0 && v->salt_len > 0 && v->salt_len <= WIRE_SCRAM_SALT_MAX;
+}
+
+bool wire_scram_verifier_format(const wire_scram_verifier *v, char *out, size_t outlen)
+{
+    char salt[WIRE_SCRAM_SALT_MAX / 3 * 4 + 8];
+    char stored[WIRE_SCRAM_KEY_LEN / 3 * 4 + 8];
+    char server[WIRE_SCRAM_KEY_LEN / 3 * 4 + 8];
+    if (!out || outlen == 0)
+        return false;
+    out[0] = '\0';
+    if (!verifier_usable(v))
+        return false;
+    wire_b64_encode(v->salt, v->salt_len, salt);
+    wire_b64_encode(v->stored_key, WIRE_SCRAM_KEY_LEN, stored);
+    wire_b64_encode(v->server_key, WIRE_SCRAM_KEY_LEN, server);
+    int n = snprintf(out, outlen, SCRAM_PREFIX "%d:%s$%s:%s", v->iterations, salt, stored, server);
+    if (n < 0 || (size_t)n >= outlen) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+/* ---- message parsing helpers ---- */
+
+/* A cursor over a SCRAM message, which is not NUL-terminated. */
+typedef struct cursor {
+    const char *p;
+    const char *end;
+} cursor;
+
+/* Reads "<name>=<value>" up to the next ',' or the end; leaves p on the ','. */
+static bool take_attr(cursor *c, char name, const char **value, size_t *vlen)
+{
+    if (c->end - c->p < 2 || c->p[0] != name || c->p[1] != '=')
+        return false;
+    const char *v = c->p + 2;
+    const char *e = v;
+    while (e < c->end && *e != ',')
+        e++;
+    *value = v;
+    *vlen = (size_t)(e - v);
+    c->p = e;
+    return true;
+}
+
+static bool take_comma(cursor *c)
+{
+    if (c->p >= c->end || *c->p != ',')
+        return false;
+    c->p++;
+    return true;
+}
+
+static bool is_alpha(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* Reads any "<letter>=<value>"; returns the letter or 0 when malformed. */
+static char take_any_attr(cursor *c, const char **value, size_t *vlen)
+{
+    if (c->end - c->p < 2 || !is_alpha(c->p[0]) || c->p[1] != '=')
+        return 0;
+    char name = c->p[0];
+    return take_attr(c, name, value, vlen) ? name : 0;
+}
+
+/* RFC 5802 "printable": %x21-2B / %x2D-7E, i.e. visible ASCII except ','. */
+static bool is_printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x21 || s[i] > 0x7E || s[i] == ',')
+            return false;
+    return true;
+}
+
+static char *dup_mem(const void *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s)
+        return NULL;
+    if (n)
+        memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* A fresh nonce: base64 of SCRAM_RAW_NONCE_LEN random bytes; NULL on failure. */
+static char *random_nonce(void)
+{
+    uint8_t raw[SCRAM_RAW_NONCE_LEN];
+    char *s = malloc(wire_b64_encoded_len(sizeof raw) + 1);
+    if (!s || !wire_random_bytes(raw, sizeof raw)) {
+        free(s);
+        return NULL;
+    }
+    wire_b64_encode(raw, sizeof raw, s);
+    return s;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* AuthMessage = client-first-message-bare "," server-first-message ","
+ * client-final-message-without-proof.  Returns a malloc'ed buffer. */
+static uint8_t *auth_message(const char *cfb, size_t cfb_len, const char *sf, size_t sf_len,
+                             const char *cfwp, size_t cfwp_len, size_t *am_len)
+{
+    if (cfb_len > SIZE_MAX / 4 || sf_len > SIZE_MAX / 4 || cfwp_len > SIZE_MAX / 4)
+        return NULL;
+    size_t n = cfb_len + 1 + sf_len + 1 + cfwp_len;
+    uint8_t *am = malloc(n);
+    if (!am)
+        return NULL;
+    memcpy(am, cfb, cfb_len);
+    am[cfb_len] = ',';
+    memcpy(am + cfb_len + 1, sf, sf_len);
+    am[cfb_len + 1 + sf_len] = ',';
+    memcpy(am + cfb_len + 2 + sf_len, cfwp, cfwp_len);
+    *am_len = n;
+    return am;
+}
+
+/* ---- the per-process secret for mock salts ---- */
+
+static once_flag mock_once = ONCE_FLAG_INIT;
+static uint8_t mock_secret[32];
+static bool mock_secret_ok;
+
+static void mock_secret_init(void)
+{
+    mock_secret_ok = wire_random_bytes(mock_secret, sizeof mock_secret);
+}
+
+/* PostgreSQL's scram_mock_salt(): H(user || secret), cut to the default length. */
+static bool mock_salt(const char *user, uint8_t salt[SCRAM_DEFAULT_SALT_LEN])
+{
+    call_once(&mock_once, mock_secret_init);
+    if (!mock_secret_ok)
+        return false;
+    size_t ulen = strlen(user);
+    uint8_t *buf = malloc(ulen + sizeof mock_secret);
+    if (!buf)
+        return false;
+    memcpy(buf, user, ulen);
+    memcpy(buf + ulen, mock_secret, sizeof mock_secret);
+    uint8_t digest[WIRE_SHA256_LEN];
+    bool ok = wire_sha256(buf, ulen + sizeof mock_secret, digest);
+    OPENSSL_cleanse(buf, ulen + sizeof mock_secret);
+    free(buf);
+    if (ok)
+        memcpy(salt, digest, SCRAM_DEFAULT_SALT_LEN);
+    return ok;
+}
+
+/* ---- server ---- */
+
+enum scram_server_state { SS_FIRST, SS_FINAL, SS_DONE };
+
+struct wire_scram_server {
+    enum scram_server_state state;
+    bool doomed; /* unknown user: run the exchange, then fail */
+    wire_scram_verifier v;
+    char *server_nonce;
+    char gs2[4];             /* the client's gs2 header: "n,," or "y,," */
+    char *client_first_bare; /* for the AuthMessage */
+    size_t client_first_bare_len;
+    char *server_first;
+    size_t server_first_len;
+    char *nonce; /* client nonce + server nonce */
+    size_t nonce_len;
+};
+
+wire_scram_server *wire_scram_server_new(const wire_scram_verifier *verifier, const char *user,
+                                         const char *server_nonce)
+{
+    if (server_nonce &&
+        (server_nonce[0] == '\0' || !is_printable(server_nonce, strlen(server_nonce))))
+        return NULL;
+    wire_scram_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->state = SS_FIRST;
+    s->server_nonce = server_nonce ? dup_mem(server_nonce, strlen(server_nonce)) : random_nonce();
+    if (!s->server_nonce)
+        goto fail;
+    if (verifier && verifier_usable(verifier)) {
+        s->v = *verifier;
+    } else {
+        /* No usable secret: a doomed exchange with a stable mock salt and
+         * random keys that no proof can match. */
+        s->doomed = true;
+        s->v.iterations = WIRE_SCRAM_DEFAULT_ITERATIONS;
+        s->v.salt_len = SCRAM_DEFAULT_SALT_LEN;
+        if (!mock_salt(user ? user : "", s->v.salt) ||
+            !wire_random_bytes(s->v.stored_key, sizeof s->v.stored_key) ||
+            !wire_random_bytes(s->v.server_key, sizeof s->v.server_key))
+            goto fail;
+    }
+    return s;
+fail:
+    wire_scram_server_free(s);
+    return NULL;
+}
+
+void wire_scram_server_free(wire_scram_server *s)
+{
+    if (!s)
+        return;
+    free(s->server_nonce);
+    free(s->client_first_bare);
+    free(s->server_first);
+    free(s->nonce);
+    OPENSSL_cleanse(s, sizeof *s);
+    free(s);
+}
+
+/* Ends the exchange with a protocol error. */
+#define PROTO_FAIL(...)                                                                            \
+    do {                                                                                           \
+        set_err(err, errlen, __VA_ARGS__);                                                         \
+        s->state = SS_DONE;                                                                        \
+        return WIRE_SCRAM_FAIL_PROTOCOL;                                                           \
+    } while (0)
+
+wire_scram_status wire_scram_server_first(wire_scram_server *s, const uint8_t *msg, size_t len,
+                                          wire_buf *out, char *err, size_t errlen)
+{
+    if (s->state != SS_FIRST)
+        PROTO_FAIL("SCRAM exchange out of order: unexpected client-first-message");
+    if (!msg || len == 0)
+        PROTO_FAIL("malformed SCRAM message: the message is empty");
+    if (memchr(msg, 0, len))
+        PROTO_FAIL("malformed SCRAM message: the message contains a NUL byte");
+
+    cursor c = {(const char *)msg, (const char *)msg + len};
+    /* gs2-header: cbind-flag "," [authzid] "," */
+    char flag = *c.p;
+    if (flag == 'p')
+        PROTO_FAIL("channel binding is not supported: the client requested SCRAM-SHA-256-PLUS "
+                   "binding (\"p=\") but the connection does not use TLS");
+    if (flag != 'n' && flag != 'y')
+        PROTO_FAIL("malformed SCRAM message: unexpected channel-binding flag in "
+                   "client-first-message");
+    c.p++;
+    if (!take_comma(&c))
+        PROTO_FAIL("malformed SCRAM message: comma expected after the channel-binding flag");
+    if (c.p < c.end && *c.p == 'a')
+        PROTO_FAIL("client uses authorization identity, but it is not supported");
+    if (!take_comma(&c))
+        PROTO_FAIL("malformed SCRAM message: unexpected attribute in the gs2 header of "
+                   "client-first-message");
+    s->gs2[0] = flag;
+    s->gs2[1] = ',';
+    s->gs2[2] = ',';
+    s->gs2[3] = '\0';
+
+    const char *bare = c.p;
+    if (c.end - c.p >= 2 && c.p[0] == 'm' && c.p[1] == '=')
+        PROTO_FAIL("client requires an unsupported SCRAM extension");
+    const char *v;
+    size_t vlen;
+    /* The SCRAM user name is ignored: the startup packet named the user. */
+    if (!take_attr(&c, 'n', &v, &vlen))
+        PROTO_FAIL("malformed SCRAM message: expected attribute \"n\" in client-first-message");
+    if (!take_comma(&c) || !take_attr(&c, 'r', &v, &vlen))
+        PROTO_FAIL("malformed SCRAM message: expected attribute \"r\" in client-first-message");
+    if (vlen == 0 || !is_printable(v, vlen))
+        PROTO_FAIL("malformed SCRAM message: invalid client nonce in client-first-message");
+    const char *cnonce = v;
+    size_t cnonce_len = vlen;
+    while (c.p < c.end) {
+        if (!take_comma(&c) || !take_any_attr(&c, &v, &vlen))
+            PROTO_FAIL("malformed SCRAM message: garbage at the end of client-first-message");
+    }
+
+    /* server-first-message: r=<client nonce><server nonce>,s=<salt>,i=<iterations> */
+    size_t snonce_len = strlen(s->server_nonce);
+    char salt_b64[WIRE_SCRAM_SALT_MAX / 3 * 4 + 8];
+    wire_b64_encode(s->v.salt, s->v.salt_len, salt_b64);
+    char iter[16];
+    snprintf(iter, sizeof iter, "%d", s->v.iterations);
+
+    s->client_first_bare_len = (size_t)(c.end - bare);
+    s->client_first_bare = dup_mem(bare, s->client_first_bare_len);
+    s->nonce_len = cnonce_len + snonce_len;
+    s->nonce = malloc(s->nonce_len + 1);
+    if (!s->client_first_bare || !s->nonce)
+        PROTO_FAIL("out of memory");
+    memcpy(s->nonce, cnonce, cnonce_len);
+    memcpy(s->nonce + cnonce_len, s->server_nonce, snonce_len + 1);
+
+    s->server_first_len = 2 + s->nonce_len + 3 + strlen(salt_b64) + 3 + strlen(iter);
+    s->server_first = malloc(s->server_first_len + 1);
+    if (!s->server_first)
+        PROTO_FAIL("out of memory");
+    snprintf(s->server_first, s->server_first_len + 1, "r=%s,s=%s,i=%s", s->nonce, salt_b64, iter);
+
+    wire_buf_append(out, s->server_first, s->server_first_len);
+    if (out->oom)
+        PROTO_FAIL("out of memory");
+    s->state = SS_FINAL;
+    return WIRE_SCRAM_CONTINUE;
+}
+
+wire_scram_status wire_scram_server_final(wire_scram_server *s, const uint8_t *msg, size_t len,
+                                          wire_buf *out, char *err, size_t errlen)
+{
+    if (s->state != SS_FINAL)
+        PROTO_FAIL("SCRAM exchange out of order: unexpected client-final-message");
+    if (!msg || len == 0)
+        PROTO_FAIL("malformed SCRAM message: the message is empty");
+    if (memchr(msg, 0, len))
+        PROTO_FAIL("malformed SCRAM message: the message contains a NUL byte");
+
+    cursor c = {(const char *)msg, (const char *)msg + len};
+    const char *v;
+    size_t vlen;
+
+    /* c=: base64 of the gs2 header the client sent first (no binding data). */
+    if (!take_attr(&c, 'c', &v, &vlen))
+        PROTO_FAIL("malformed SCRAM message: expected attribute \"c\" in client-final-message");
+    uint8_t cbind[8];
+    size_t cbind_len = 0;
+    if (!wire_b64_decode(v, vlen, cbind, sizeof cbind, &cbind_len))
+        PROTO_FAIL("malformed SCRAM message: invalid channel-binding data in "
+                   "client-final-message");
+    if (cbind_len != 3 || memcmp(cbind, s->gs2, 3) != 0)
+        PROTO_FAIL("SCRAM channel binding check failed: the client-final-message does not "
+                   "repeat the gs2 header of the client-first-message");
+
+    if (!take_comma(&c) || !take_attr(&c, 'r', &v, &vlen))
+        PROTO_FAIL("malformed SCRAM message: expected attribute \"r\" in client-final-message");
+    if (vlen != s->nonce_len || memcmp(v, s->nonce, vlen) != 0)
+        PROTO_FAIL("SCRAM nonce mismatch");
+
+    /* Extensions may precede the proof, which is the last attribute. */
+    const char *proof = NULL;
+    size_t proof_len = 0;
+    const char *without_proof_end = NULL;
+    while (!proof) {
+        const char *comma = c.p;
+        if (c.p >= c.end)
+            PROTO_FAIL("malformed SCRAM message: could not find proof in client-final-message");
+        char name = 0;
+        if (!take_comma(&c) || !(name = take_any_attr(&c, &v, &vlen)))
+            PROTO_FAIL("malformed SCRAM message: malformed attribute in client-final-message");
+        if (name == 'p') {
+            proof = v;
+            proof_len = vlen;
+            without_proof_end = comma;
+        }
+    }
+    if (c.p != c.end)
+        PROTO_FAIL("malformed SCRAM message: garbage at the end of client-final-message");
+    uint8_t client_proof[WIRE_SCRAM_KEY_LEN];
+    size_t n = 0;
+    if (!wire_b64_decode(proof, proof_len, client_proof, sizeof client_proof, &n) ||
+        n != WIRE_SCRAM_KEY_LEN)
+        PROTO_FAIL("malformed SCRAM message: malformed proof in client-final-message");
+
+    size_t am_len = 0;
+    uint8_t *am = auth_message(s->client_first_bare, s->client_first_bare_len, s->server_first,
+                               s->server_first_len, (const char *)msg,
+                               (size_t)(without_proof_end - (const char *)msg), &am_len);
+    if (!am)
+        PROTO_FAIL("out of memory");
+
+    /* ClientKey = proof XOR HMAC(StoredKey, AuthMessage); H(ClientKey) == StoredKey. */
+    uint8_t sig[WIRE_SCRAM_KEY_LEN];
+    uint8_t client_key[WIRE_SCRAM_KEY_LEN];
+    uint8_t stored[WIRE_SCRAM_KEY_LEN];
+    uint8_t server_sig[WIRE_SCRAM_KEY_LEN];
+    bool computed = wire_hmac_sha256(s->v.stored_key, WIRE_SCRAM_KEY_LEN, am, am_len, sig);
+    if (computed) {
+        for (size_t i = 0; i < WIRE_SCRAM_KEY_LEN; i++)
+            client_key[i] = client_proof[i] ^ sig[i];
+        computed = wire_sha256(client_key, sizeof client_key, stored) &&
+                   wire_hmac_sha256(s->v.server_key, WIRE_SCRAM_KEY_LEN, am, am_len, server_sig);
+    }
+    bool match = computed && CRYPTO_memcmp(stored, s->v.stored_key, WIRE_SCRAM_KEY_LEN) == 0;
+    free(am);
+    OPENSSL_cleanse(client_key, sizeof client_key);
+    OPENSSL_cleanse(sig, sizeof sig);
+    s->state = SS_DONE;
+
+    if (!computed) {
+        set_err(err, errlen, "SCRAM: could not compute the client proof");
+        return WIRE_SCRAM_FAIL_PROTOCOL;
+    }
+    /* The same message for unknown users and wrong passwords, on purpose. */
+    if (!match || s->doomed) {
+        set_err(err, errlen, "SCRAM authentication failed: the client proof does not match");
+        return WIRE_SCRAM_FAIL_AUTH;
+    }
+
+    char sig_b64[WIRE_SCRAM_KEY_LEN / 3 * 4 + 8];
+    wire_b64_encode(server_sig, sizeof server_sig, sig_b64);
+    wire_buf_append(out, "v=", 2);
+    wire_buf_append(out, sig_b64, strlen(sig_b64));
+    if (out->oom) {
+        set_err(err, errlen, "out of memory");
+        return WIRE_SCRAM_FAIL_PROTOCOL;
+    }
+    return WIRE_SCRAM_OK;
+}
+
+#undef PROTO_FAIL
+
+/* ---- client ---- */
+
+enum scram_client_state { SC_NEW, SC_FIRST_SENT, SC_FINAL_SENT, SC_DONE };
+
+struct wire_scram_client {
+    enum scram_client_state state;
+    char *password;
+    char *client_nonce;
+    char *client_first_bare;
+    uint8_t server_signature[WIRE_SCRAM_KEY_LEN]; /* expected in server-final */
+};
+
+wire_scram_client *wire_scram_client_new(const char *password, const char *client_nonce)
+{
+    if (!password)
+        return NULL;
+    if (client_nonce &&
+        (client_nonce[0] == '\0' || !is_printable(client_nonce, strlen(client_nonce))))
+        return NULL;
+    wire_scram_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->state = SC_NEW;
+    c->password = dup_mem(password, strlen(password));
+    c->client_nonce = client_nonce ? dup_mem(client_nonce, strlen(client_nonce)) : random_nonce();
+    if (!c->password || !c->client_nonce) {
+        wire_scram_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void wire_scram_client_free(wire_scram_client *c)
+{
+    if (!c)
+        return;
+    if (c->password) {
+        OPENSSL_cleanse(c->password, strlen(c->password));
+        free(c->password);
+    }
+    free(c->client_nonce);
+    free(c->client_first_bare);
+    OPENSSL_cleanse(c, sizeof *c);
+    free(c);
+}
+
+/* "n,,n=,r=<nonce>": no channel binding, empty user name (as libpq). */
+bool wire_scram_client_first(wire_scram_client *c, wire_buf *out)
+{
+    if (c->state != SC_NEW)
+        return false;
+    size_t nlen = strlen(c->client_nonce);
+    c->client_first_bare = malloc(5 + nlen + 1);
+    if (!c->client_first_bare)
+        return false;
+    memcpy(c->client_first_bare, "n=,r=", 5);
+    memcpy(c->client_first_bare + 5, c->client_nonce, nlen + 1);
+    wire_buf_append(out, "n,,", 3);
+    wire_buf_append(out, c->client_first_bare, 5 + nlen);
+    if (out->oom)
+        return false;
+    c->state = SC_FIRST_SENT;
+    return true;
+}
+
+bool wire_scram_client_final(wire_scram_client *c, const uint8_t *server_first, size_t len,
+                             wire_buf *out)
+{
+    if (c->state != SC_FIRST_SENT)
+        return false;
+    c->state = SC_DONE; /* until proven otherwise */
+    if (!server_first || len == 0 || memchr(server_first, 0, len))
+        return false;
+
+    cursor cur = {(const char *)server_first, (const char *)server_first + len};
+    const char *nonce, *salt_b64, *iter;
+    size_t nonce_len, salt_b64_len, iter_len;
+    size_t cnonce_len = strlen(c->client_nonce);
+    if (!take_attr(&cur, 'r', &nonce, &nonce_len) || nonce_len <= cnonce_len ||
+        memcmp(nonce, c->client_nonce, cnonce_len) != 0 || !is_printable(nonce, nonce_len))
+        return false;
+    if (!take_comma(&cur) || !take_attr(&cur, 's', &salt_b64, &salt_b64_len) || salt_b64_len == 0)
+        return false;
+    int iterations = 0;
+    if (!take_comma(&cur) || !take_attr(&cur, 'i', &iter, &iter_len) ||
+        !parse_iterations(iter, iter_len, &iterations))
+        return false;
+    while (cur.p < cur.end) {
+        const char *v;
+        size_t vlen;
+        if (!take_comma(&cur) || !take_any_attr(&cur, &v, &vlen))
+            return false;
+    }
+
+    bool ok = false;
+    uint8_t *salt = malloc(wire_b64_decoded_max(salt_b64_len) + 1);
+    char *cfwp = NULL; /* client-final-message-without-proof */
+    uint8_t *am = NULL;
+    size_t salt_len = 0, am_len = 0;
+    uint8_t client_key[WIRE_SCRAM_KEY_LEN], stored_key[WIRE_SCRAM_KEY_LEN];
+    uint8_t server_key[WIRE_SCRAM_KEY_LEN], sig[WIRE_SCRAM_KEY_LEN];
+    uint8_t proof[WIRE_SCRAM_KEY_LEN];
+    char proof_b64[WIRE_SCRAM_KEY_LEN / 3 * 4 + 8];
+
+    if (!salt ||
+        !wire_b64_decode(salt_b64, salt_b64_len, salt, wire_b64_decoded_max(salt_b64_len) + 1,
+                         &salt_len) ||
+        salt_len == 0)
+        goto done;
+    size_t cfwp_len = 9 + nonce_len; /* "c=biws,r=" + nonce */
+    cfwp = malloc(cfwp_len + 1);
+    if (!cfwp)
+        goto done;
+    memcpy(cfwp, "c=biws,r=", 9);
+    memcpy(cfwp + 9, nonce, nonce_len);
+    cfwp[cfwp_len] = '\0';
+    am = auth_message(c->client_first_bare, strlen(c->client_first_bare),
+                      (const char *)server_first, len, cfwp, cfwp_len, &am_len);
+    if (!am)
+        goto done;
+    if (!derive_keys(c->password, salt, salt_len, iterations, client_key, stored_key, server_key) ||
+        !wire_hmac_sha256(stored_key, sizeof stored_key, am, am_len, sig) ||
+        !wire_hmac_sha256(server_key, sizeof server_key, am, am_len, c->server_signature))
+        goto done;
+    for (size_t i = 0; i < WIRE_SCRAM_KEY_LEN; i++)
+        proof[i] = client_key[i] ^ sig[i];
+    wire_b64_encode(proof, sizeof proof, proof_b64);
+    wire_buf_append(out, cfwp, cfwp_len);
+    wire_buf_append(out, ",p=", 3);
+    wire_buf_append(out, proof_b64, strlen(proof_b64));
+    ok = !out->oom;
+done:
+    free(salt);
+    free(cfwp);
+    free(am);
+    OPENSSL_cleanse(client_key, sizeof client_key);
+    OPENSSL_cleanse(stored_key, sizeof stored_key);
+    OPENSSL_cleanse(server_key, sizeof server_key);
+    OPENSSL_cleanse(sig, sizeof sig);
+    if (ok)
+        c->state = SC_FINAL_SENT;
+    return ok;
+}
+
+/* Accepts "v=<b64 ServerSignature>" (optionally followed by extensions);
+ * "e=<error>" or anything else is a failure. */
+bool wire_scram_client_verify(wire_scram_client *c, const uint8_t *server_final, size_t len)
+{
+    if (c->state != SC_FINAL_SENT)
+        return false;
+    c->state = SC_DONE;
+    if (!server_final || len == 0 || memchr(server_final, 0, len))
+        return false;
+    cursor cur = {(const char *)server_final, (const char *)server_final + len};
+    const char *v;
+    size_t vlen;
+    if (!take_attr(&cur, 'v', &v, &vlen))
+        return false;
+    uint8_t sig[WIRE_SCRAM_KEY_LEN];
+    size_t n = 0;
+    if (!wire_b64_decode(v, vlen, sig, sizeof sig, &n) || n != WIRE_SCRAM_KEY_LEN)
+        return false;
+    while (cur.p < cur.end) {
+        const char *e;
+        size_t elen;
+        if (!take_comma(&cur) || !take_any_attr(&cur, &e, &elen))
+            return false;
+    }
+    return CRYPTO_memcmp(sig, c->server_signature, WIRE_SCRAM_KEY_LEN) == 0;
+}
