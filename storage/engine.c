@@ -1,0 +1,289 @@
+/*
+ * engine.c: the SQLite engine's worker pool and the lifecycle of its handles.
+ *
+ * Threads.  storage_engine_new starts opt->workers threads that all wait on one
+ * FIFO queue (a mutex and a condition variable).  The owner's thread (the event
+ * loop) only ever queues jobs, so it never blocks on SQLite: every sqlite3 call,
+ * including opening and closing files, happens on a worker.
+ *
+ * Job life cycle:
+ *
+ *   owner: fill kind/conn/sql/done, wire_buf_init(&out)
+ *      │ storage_job_submit            (job now belongs to the engine)
+ *      ▼
+ *   queued ──► worker pops it ──► running: sqlite_conn_open / sqlite_query_run
+ *                                 / sqlite_conn_close append replies to `out`
+ *      ┌──────────────────────────────────┘
+ *      ▼
+ *   done(job) on the worker            (job belongs to the owner again)
+ *
+ * The owner submits at most one job per connection at a time, so a connection's
+ * sqlite3 handle is used by one worker at a time (hence SQLITE_OPEN_NOMUTEX).
+ * storage_engine_free lets the workers drain the queue, then joins them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sqlite_conn.h"
+#include "storage_internal.h"
+
+const char *storage_kind_str(storage_kind k)
+{
+    switch (k) {
+    case STORAGE_SQLITE:
+        return "sqlite";
+    case STORAGE_POSTGRES:
+        return "postgres";
+    }
+    return "unknown";
+}
+
+const char *storage_job_kind_str(storage_job_kind k)
+{
+    switch (k) {
+    case STORAGE_JOB_OPEN:
+        return "open";
+    case STORAGE_JOB_QUERY:
+        return "query";
+    case STORAGE_JOB_CLOSE:
+        return "close";
+    }
+    return "unknown";
+}
+
+static uint64_t storage_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A job that cannot run at all (no connection, unknown kind): an internal
+ * error, never a crash on the worker. */
+static void storage_job_reject(storage_job *job, const char *why)
+{
+    wire_error e = {.severity = "ERROR", .sqlstate = WIRE_SQLSTATE_INTERNAL_ERROR, .message = why};
+    wire_put_error(&job->out, &e);
+    job->failed = true;
+}
+
+static void storage_job_run(storage_job *job)
+{
+    uint64_t start = storage_now_us();
+
+    job->failed = false;
+    job->statements = 0;
+    job->rows_returned = 0;
+    job->rows_affected = 0;
+    job->tx_status = job->conn ? job->conn->tx_status : 'I';
+
+    if (!job->conn) {
+        storage_job_reject(job, "storage job without a connection");
+    } else {
+        switch (job->kind) {
+        case STORAGE_JOB_OPEN:
+            sqlite_conn_open(job);
+            break;
+        case STORAGE_JOB_QUERY:
+            sqlite_query_run(job);
+            break;
+        case STORAGE_JOB_CLOSE:
+            sqlite_conn_close(job);
+            break;
+        default:
+            storage_job_reject(job, "unknown storage job kind");
+            break;
+        }
+        job->tx_status = job->conn->tx_status;
+    }
+    job->wall_us = storage_now_us() - start;
+}
+
+static void *storage_worker_main(void *arg)
+{
+    storage_engine *e = arg;
+
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        while (!e->head && !e->stopping)
+            pthread_cond_wait(&e->cond, &e->lock);
+        storage_job *job = e->head;
+        if (!job)
+            break; /* stopping and drained */
+        e->head = job->next;
+        if (!e->head)
+            e->tail = NULL;
+        job->next = NULL;
+        pthread_mutex_unlock(&e->lock);
+
+        storage_job_run(job);
+        if (job->done)
+            job->done(job); /* the job is the owner's from here on */
+
+        pthread_mutex_lock(&e->lock);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+/* Stops and joins the first n threads; the queue is drained first. */
+static void storage_engine_stop(storage_engine *e, int n)
+{
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+    for (int i = 0; i < n; i++)
+        pthread_join(e->threads[i], NULL);
+}
+
+storage_engine *storage_engine_new(const storage_options *opt, char *err, size_t errlen)
+{
+    if (!opt || !opt->data_dir || !opt->data_dir[0]) {
+        snprintf(err, errlen, "storage: data_dir is required");
+        return NULL;
+    }
+    if (opt->workers < 1) {
+        snprintf(err, errlen, "storage: workers must be at least 1 (got %d)", opt->workers);
+        return NULL;
+    }
+    if (opt->busy_timeout_ms < 0) {
+        snprintf(err, errlen, "storage: busy_timeout_ms must not be negative");
+        return NULL;
+    }
+    if (!sqlite3_threadsafe()) {
+        snprintf(err, errlen, "storage: SQLite was built without thread support");
+        return NULL;
+    }
+
+    storage_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errlen, "storage: out of memory");
+        return NULL;
+    }
+    e->opt = *opt;
+    e->data_dir = strdup(opt->data_dir);
+    e->threads = calloc((size_t)opt->workers, sizeof(*e->threads));
+    if (!e->data_dir || !e->threads) {
+        snprintf(err, errlen, "storage: out of memory");
+        free(e->data_dir);
+        free(e->threads);
+        free(e);
+        return NULL;
+    }
+    e->opt.data_dir = e->data_dir;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->cond, NULL);
+
+    for (int i = 0; i < opt->workers; i++) {
+        int rc = pthread_create(&e->threads[i], NULL, storage_worker_main, e);
+        if (rc != 0) {
+            snprintf(err, errlen, "storage: cannot start worker thread: %s", strerror(rc));
+            storage_engine_stop(e, i);
+            e->nthreads = 0;
+            storage_engine_free(e);
+            return NULL;
+        }
+        e->nthreads = i + 1;
+    }
+    return e;
+}
+
+void storage_engine_free(storage_engine *e)
+{
+    if (!e)
+        return;
+    storage_engine_stop(e, e->nthreads);
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e->threads);
+    free(e->data_dir);
+    free(e);
+}
+
+void storage_job_submit(storage_engine *e, storage_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&e->lock);
+    if (e->tail)
+        e->tail->next = job;
+    else
+        e->head = job;
+    e->tail = job;
+    pthread_cond_signal(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+}
+
+storage_db *storage_db_new(storage_engine *e, const char *name)
+{
+    storage_db *db = calloc(1, sizeof(*db));
+    if (!db)
+        return NULL;
+    db->engine = e;
+    db->name = strdup(name);
+    if (db->name && asprintf(&db->path, "%s/%s.db", e->data_dir, name) < 0)
+        db->path = NULL;
+    if (!db->name || !db->path) {
+        free(db->name);
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+void storage_db_free(storage_db *db)
+{
+    if (!db)
+        return;
+    free(db->name);
+    free(db->path);
+    free(db);
+}
+
+const char *storage_db_name(const storage_db *db)
+{
+    return db->name;
+}
+
+const char *storage_db_path(const storage_db *db)
+{
+    return db->path;
+}
+
+storage_conn *storage_conn_new(storage_db *db)
+{
+    storage_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->db = db;
+    c->tx_status = 'I';
+    pthread_mutex_init(&c->lock, NULL);
+    atomic_init(&c->cancel, false);
+    return c;
+}
+
+void storage_conn_free(storage_conn *c)
+{
+    if (!c)
+        return;
+    /* Contract: closed by a CLOSE job (or never opened).  A handle still here
+     * is a caller bug; close it rather than leak a file descriptor. */
+    if (c->handle)
+        sqlite3_close_v2(c->handle);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void storage_conn_interrupt(storage_conn *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->active) {
+        atomic_store(&c->cancel, true);
+        sqlite3_interrupt(c->active);
+    }
+    pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,178 @@
+/*
+ * sqlite_conn.c: opening and closing a connection's SQLite handle.
+ *
+ * OPEN creates the file if needed and configures the handle for serving
+ * PostgreSQL clients: WAL journal (readers never block the writer), the
+ * configured synchronous level, a busy timeout after which a writer gives up
+ * with 40001, foreign keys enforced, defensive mode on, extension loading off,
+ * double-quoted strings as identifiers only (as in PostgreSQL), and a progress
+ * handler through which storage_conn_interrupt() cancels a running statement.
+ * CLOSE rolls back whatever is open and releases the handle.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sqlite_conn.h"
+#include "sqlite_error.h"
+
+/* How many VM instructions run between two checks of the cancel flag. */
+#define SQLITE_PROGRESS_OPS 1000
+
+static int sqlite_conn_progress(void *arg)
+{
+    storage_conn *c = arg;
+    return atomic_load_explicit(&c->cancel, memory_order_relaxed) ? 1 : 0;
+}
+
+int sqlite_conn_exec(storage_conn *c, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->handle, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && st) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        else
+            rc = sqlite3_extended_errcode(c->handle);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void sqlite_conn_rollback(storage_conn *c)
+{
+    /* A cancel that races with the rollback must not leave the transaction
+     * open behind the client's back: drop the flag and retry. */
+    for (int tries = 0; tries < 3 && !sqlite3_get_autocommit(c->handle); tries++) {
+        atomic_store(&c->cancel, false);
+        if (sqlite_conn_exec(c, "ROLLBACK") == SQLITE_OK)
+            break;
+    }
+}
+
+/* The FATAL reply to a failed OPEN. PostgreSQL says 3D000 when the database
+ * cannot be found; failures of the file itself are I/O errors. */
+static void sqlite_conn_open_failed(storage_job *job, int rc, const char *why)
+{
+    const char *sqlstate;
+    switch (rc & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        sqlstate = WIRE_SQLSTATE_INVALID_CATALOG_NAME;
+        break;
+    case SQLITE_NOMEM:
+        sqlstate = WIRE_SQLSTATE_OUT_OF_MEMORY;
+        break;
+    case SQLITE_FULL:
+        sqlstate = WIRE_SQLSTATE_DISK_FULL;
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        sqlstate = WIRE_SQLSTATE_DATA_CORRUPTED;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        sqlstate = WIRE_SQLSTATE_CANNOT_CONNECT_NOW;
+        break;
+    default:
+        sqlstate = WIRE_SQLSTATE_IO_ERROR;
+        break;
+    }
+    char msg[512];
+    snprintf(msg, sizeof(msg), "could not open database \"%s\": %s", job->conn->db->name, why);
+    wire_error e = {.severity = "FATAL", .sqlstate = sqlstate, .message = msg};
+    wire_put_error(&job->out, &e);
+    job->failed = true;
+}
+
+void sqlite_conn_open(storage_job *job)
+{
+    storage_conn *c = job->conn;
+    const storage_options *opt = &c->db->engine->opt;
+
+    if (c->handle) {
+        wire_error e = {.severity = "FATAL",
+                        .sqlstate = WIRE_SQLSTATE_INTERNAL_ERROR,
+                        .message = "storage connection is already open"};
+        wire_put_error(&job->out, &e);
+        job->failed = true;
+        return;
+    }
+
+    sqlite3 *h = NULL;
+    int rc = sqlite3_open_v2(
+        c->db->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite_conn_open_failed(job, rc, h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+        sqlite3_close_v2(h);
+        return;
+    }
+    sqlite3_extended_result_codes(h, 1);
+    sqlite3_db_config(h, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
+    sqlite3_db_config(h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+    sqlite3_db_config(h, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+    sqlite3_db_config(h, SQLITE_DBCONFIG_DQS_DDL, 0, (int *)NULL);
+    sqlite3_busy_timeout(h, opt->busy_timeout_ms);
+    c->handle = h;
+
+    /* The first statement touches the file: a directory we cannot write or a
+     * file that is not a database fails here. */
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(h, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = sqlite3_extended_errcode(h);
+        sqlite_conn_open_failed(job, rc, sqlite3_errmsg(h));
+        goto fail;
+    }
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    if (!mode || strcmp(mode, "wal") != 0) {
+        sqlite_conn_open_failed(job, SQLITE_IOERR, "cannot switch to WAL journal mode");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    const char *pragmas[] = {
+        opt->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+    };
+    for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
+        rc = sqlite_conn_exec(c, pragmas[i]);
+        if (rc != SQLITE_OK) {
+            sqlite_conn_open_failed(job, rc, sqlite3_errmsg(h));
+            goto fail;
+        }
+    }
+    sqlite3_progress_handler(h, SQLITE_PROGRESS_OPS, sqlite_conn_progress, c);
+    c->tx_status = 'I';
+    return;
+
+fail:
+    sqlite3_finalize(st);
+    sqlite3_close_v2(h);
+    c->handle = NULL;
+}
+
+void sqlite_conn_close(storage_job *job)
+{
+    storage_conn *c = job->conn;
+
+    pthread_mutex_lock(&c->lock);
+    c->active = NULL;
+    pthread_mutex_unlock(&c->lock);
+
+    if (c->handle) {
+        sqlite3_stmt *st;
+        while ((st = sqlite3_next_stmt(c->handle, NULL)) != NULL)
+            sqlite3_finalize(st);
+        sqlite_conn_rollback(c);
+        sqlite3_close_v2(c->handle);
+        c->handle = NULL;
+    }
+    c->tx_status = 'I';
+}

@@ -1,0 +1,501 @@
+/*
+ * sqlite_query.c: one simple-protocol Query message on a SQLite connection.
+ *
+ * The message is parsed whole by PostgreSQL's parser (statement.c); if that
+ * fails nothing runs.  Statements then run in order; the first error skips the
+ * rest.  Transaction control is done here, not by SQLite's own statements, so
+ * that the client sees PostgreSQL's transaction states ('I' idle, 'T' in a
+ * block, 'E' in a failed block):
+ *
+ *   from  statement                          to  done by sqlite_query_transaction
+ *   I     BEGIN / START TRANSACTION          T   SQLite BEGIN (deferred)
+ *   I     COMMIT / ROLLBACK                  I   WARNING 25P01, nothing to end
+ *   I     SAVEPOINT / RELEASE / ROLLBACK TO  I   ERROR 25P01
+ *   T     BEGIN                              T   WARNING 25001
+ *   T     COMMIT / ROLLBACK                  I   SQLite COMMIT / ROLLBACK
+ *   T     SAVEPOINT / RELEASE / ROLLBACK TO  T   SQLite SAVEPOINT / RELEASE / ROLLBACK TO
+ *   T     any error                          E   (sqlite_query_failed)
+ *   E     ROLLBACK TO x                      T   SQLite ROLLBACK TO x
+ *   E     ROLLBACK, or COMMIT                I   SQLite ROLLBACK; COMMIT answers ROLLBACK
+ *   E     anything else                      E   ERROR 25P02, not run
+ *
+ * A message of several statements starting in 'I' runs in an implicit block:
+ * BEGIN before its first statement, COMMIT after its last, and an error rolls
+ * all of it back.  An explicit BEGIN inside turns the implicit block into a
+ * normal one ('T', keeping what ran before); a COMMIT or ROLLBACK inside ends
+ * it with a warning; SAVEPOINT inside fails.  This is what PostgreSQL does.
+ * A single statement in 'I' runs in SQLite's autocommit mode.
+ *
+ * In 'E' the SQLite transaction stays open (SQLite already undid the failed
+ * statement) so that ROLLBACK TO SAVEPOINT can resume it.
+ *
+ * Replies: RowDescription (types from sqlite_types.c, decided after stepping
+ * to the first row), DataRows in text format, CommandComplete with
+ * PostgreSQL's tag; errors are mapped by sqlite_error.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_conn.h"
+#include "sqlite_error.h"
+#include "sqlite_types.h"
+#include "statement.h"
+
+typedef struct sqlite_query {
+    storage_job *job;
+    storage_conn *c;
+    const char *sql;
+    bool multi;    /* more than one statement: implicit block semantics */
+    bool implicit; /* the implicit block's BEGIN has been issued */
+
+    char *scratch; /* value formatting */
+    size_t scratch_cap;
+    sqlite_pg_type *types;
+    wire_column *cols;
+    int cols_cap;
+} sqlite_query;
+
+/* ---- replies ---- */
+
+static void sqlite_query_error(sqlite_query *q, const char *sqlstate, const char *message,
+                               const char *detail, int position)
+{
+    wire_error e = {
+        .severity = "ERROR",
+        .sqlstate = sqlstate,
+        .message = message,
+        .detail = detail && detail[0] ? detail : NULL,
+        .position = position,
+    };
+    wire_put_error(&q->job->out, &e);
+}
+
+static void sqlite_query_warning(sqlite_query *q, const char *sqlstate, const char *message)
+{
+    wire_error e = {.severity = "WARNING", .sqlstate = sqlstate, .message = message};
+    wire_put_notice(&q->job->out, &e);
+}
+
+static void sqlite_query_sqlite_error(sqlite_query *q, int rc, const char *msg)
+{
+    sqlite_pg_error pe;
+    sqlite_error_map(rc, msg, &pe);
+    sqlite_query_error(q, pe.sqlstate, pe.message, pe.detail, 0);
+}
+
+/* The last SQLite error on the connection's handle. */
+static void sqlite_query_handle_error(sqlite_query *q)
+{
+    sqlite_query_sqlite_error(q, sqlite3_extended_errcode(q->c->handle),
+                              sqlite3_errmsg(q->c->handle));
+}
+
+static void sqlite_query_complete(sqlite_query *q, const char *tag)
+{
+    wire_put_command_complete(&q->job->out, tag);
+    q->job->statements++;
+}
+
+/* ---- transaction state ---- */
+
+/* A statement failed: leave the state PostgreSQL would be in. */
+static void sqlite_query_failed(sqlite_query *q)
+{
+    storage_conn *c = q->c;
+    if (q->implicit) {
+        sqlite_conn_rollback(c);
+        q->implicit = false;
+        c->tx_status = 'I';
+    } else if (c->tx_status == 'T') {
+        c->tx_status = 'E';
+    } else if (c->tx_status == 'I' && !sqlite3_get_autocommit(c->handle)) {
+        sqlite_conn_rollback(c);
+    }
+}
+
+/* Runs an engine-issued statement; on failure reports it and returns false. */
+static bool sqlite_query_exec_ctl(sqlite_query *q, const char *sql)
+{
+    if (sqlite_conn_exec(q->c, sql) == SQLITE_OK)
+        return true;
+    sqlite_query_handle_error(q);
+    return false;
+}
+
+/* Ends the current block (explicit, implicit or failed) with COMMIT or
+ * ROLLBACK.  A failed COMMIT rolls back and reports the error: the client is
+ * then outside any block, as after a failed COMMIT in PostgreSQL. */
+static bool sqlite_query_end_block(sqlite_query *q, bool commit)
+{
+    storage_conn *c = q->c;
+    bool ok = true;
+    if (commit && !sqlite3_get_autocommit(c->handle) &&
+        sqlite_conn_exec(c, "COMMIT") != SQLITE_OK) {
+        sqlite_query_handle_error(q);
+        ok = false;
+    }
+    sqlite_conn_rollback(c); /* a no-op after a successful COMMIT */
+    q->implicit = false;
+    c->tx_status = 'I';
+    return ok;
+}
+
+static void sqlite_quote_ident(const char *name, char *buf, size_t len)
+{
+    size_t o = 0;
+    if (len < 3) {
+        buf[0] = '\0';
+        return;
+    }
+    buf[o++] = '"';
+    for (const char *p = name; *p && o + 3 < len; p++) {
+        if (*p == '"')
+            buf[o++] = '"';
+        buf[o++] = *p;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+}
+
+static bool sqlite_query_transaction(sqlite_query *q, const storage_stmt *s)
+{
+    storage_conn *c = q->c;
+    char sql[300], ident[260];
+
+    switch (s->tx) {
+    case STORAGE_TX_BEGIN:
+        if (c->tx_status == 'T') {
+            sqlite_query_warning(q, WIRE_SQLSTATE_ACTIVE_SQL_TRANSACTION,
+                                 "there is already a transaction in progress");
+        } else if (q->implicit) {
+            q->implicit = false; /* the implicit block becomes this block */
+            c->tx_status = 'T';
+        } else {
+            if (!sqlite_query_exec_ctl(q, "BEGIN"))
+                return false;
+            c->tx_status = 'T';
+        }
+        sqlite_query_complete(q, s->tag);
+        return true;
+
+    case STORAGE_TX_COMMIT:
+    case STORAGE_TX_ROLLBACK: {
+        bool in_block = c->tx_status != 'I';
+        bool commit = s->tx == STORAGE_TX_COMMIT && c->tx_status != 'E';
+        if (s->tx_chain && !in_block) {
+            snprintf(sql, sizeof(sql), "%s AND CHAIN can only be used in transaction blocks",
+                     s->tx == STORAGE_TX_COMMIT ? "COMMIT" : "ROLLBACK");
+            sqlite_query_error(q, WIRE_SQLSTATE_NO_ACTIVE_SQL_TRANSACTION, sql, NULL, 0);
+            return false;
+        }
+        if (!in_block)
+            sqlite_query_warning(q, WIRE_SQLSTATE_NO_ACTIVE_SQL_TRANSACTION,
+                                 "there is no transaction in progress");
+        if (in_block || q->implicit) {
+            if (!sqlite_query_end_block(q, commit))
+                return false;
+        }
+        if (s->tx_chain) {
+            if (!sqlite_query_exec_ctl(q, "BEGIN"))
+                return false;
+            c->tx_status = 'T';
+        }
+        sqlite_query_complete(q, commit ? "COMMIT" : "ROLLBACK");
+        return true;
+    }
+
+    case STORAGE_TX_SAVEPOINT:
+    case STORAGE_TX_RELEASE:
+    case STORAGE_TX_ROLLBACK_TO: {
+        const char *what = s->tx == STORAGE_TX_SAVEPOINT ? "SAVEPOINT"
+                           : s->tx == STORAGE_TX_RELEASE ? "RELEASE SAVEPOINT"
+                                                         : "ROLLBACK TO SAVEPOINT";
+        if (c->tx_status == 'I') {
+            snprintf(sql, sizeof(sql), "%s can only be used in transaction blocks", what);
+            sqlite_query_error(q, WIRE_SQLSTATE_NO_ACTIVE_SQL_TRANSACTION, sql, NULL, 0);
+            return false;
+        }
+        sqlite_quote_ident(s->savepoint ? s->savepoint : "", ident, sizeof(ident));
+        snprintf(sql, sizeof(sql), "%s %s", what, ident);
+        if (!sqlite_query_exec_ctl(q, sql))
+            return false;
+        if (s->tx == STORAGE_TX_ROLLBACK_TO)
+            c->tx_status = 'T';
+        sqlite_query_complete(q, s->tag);
+        return true;
+    }
+
+    case STORAGE_TX_PREPARED:
+    case STORAGE_TX_NONE:
+        break;
+    }
+    sqlite_query_error(q, WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
+                       "prepared transactions are not supported", NULL, 0);
+    return false;
+}
+
+/* ---- statements that SQLite runs ---- */
+
+static bool sqlite_query_reserve_cols(sqlite_query *q, int n)
+{
+    if (n <= q->cols_cap)
+        return true;
+    sqlite_pg_type *t = realloc(q->types, (size_t)n * sizeof(*t));
+    if (!t)
+        return false;
+    q->types = t;
+    wire_column *cols = realloc(q->cols, (size_t)n * sizeof(*cols));
+    if (!cols)
+        return false;
+    q->cols = cols;
+    q->cols_cap = n;
+    return true;
+}
+
+/* RowDescription for the statement positioned on its first row (has_row) or
+ * finished without rows. */
+static void sqlite_query_describe(sqlite_query *q, sqlite3_stmt *st, int ncols, bool has_row)
+{
+    for (int i = 0; i < ncols; i++) {
+        sqlite_pg_type *t = &q->types[i];
+        const char *decl = sqlite3_column_decltype(st, i);
+        if (decl) {
+            sqlite_type_from_decltype(decl, t);
+        } else {
+            int cls = has_row ? sqlite3_column_type(st, i) : SQLITE_NULL;
+            sqlite_type_from_value(cls, cls == SQLITE_INTEGER ? sqlite3_column_int64(st, i) : 0, t);
+        }
+        const char *name = sqlite3_column_name(st, i);
+        q->cols[i] = (wire_column){
+            .name = name ? name : "?column?",
+            .table_oid = 0,
+            .column = 0,
+            .type_oid = t->oid,
+            .type_len = t->len,
+            .type_mod = t->typmod,
+            .format = 0,
+        };
+    }
+    wire_put_row_description(&q->job->out, q->cols, ncols);
+}
+
+static bool sqlite_query_data_row(sqlite_query *q, sqlite3_stmt *st, int ncols)
+{
+    wire_buf *out = &q->job->out;
+    size_t start = wire_data_row_begin(out, (uint16_t)ncols);
+    for (int i = 0; i < ncols; i++) {
+        const char *v = NULL;
+        int32_t n = sqlite_value_format(&q->types[i], st, i, &q->scratch, &q->scratch_cap, &v);
+        if (n == -2) {
+            out->oom = true;
+            return false;
+        }
+        wire_data_row_field(out, v, n);
+    }
+    wire_msg_end(out, start);
+    return !out->oom;
+}
+
+/* Rows in the table a CREATE TABLE AS just filled (SQLite does not count
+ * them in sqlite3_changes). */
+static int64_t sqlite_query_count_rows(sqlite_query *q, const PgQuery__RangeVar *rel)
+{
+    char schema[260] = "", table[260], sql[600];
+    if (!rel || !rel->relname)
+        return 0;
+    if (rel->schemaname && rel->schemaname[0]) {
+        sqlite_quote_ident(rel->schemaname, schema, sizeof(schema));
+        strcat(schema, ".");
+    }
+    sqlite_quote_ident(rel->relname, table, sizeof(table));
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s%s", schema, table);
+
+    int64_t n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->c->handle, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
+{
+    sqlite3 *db = q->c->handle;
+    const char *text = q->sql + s->offset;
+    const char *end = text + s->len;
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+
+    int rc = sqlite3_prepare_v2(db, text, (int)s->len, &st, &tail);
+    if (rc != SQLITE_OK) {
+        sqlite_query_handle_error(q);
+        return false;
+    }
+    if (tail && tail < end) {
+        /* SQLite reads one PostgreSQL statement as several (e.g. a dollar-
+         * quoted string): refuse rather than run what the client did not
+         * mean. */
+        sqlite3_stmt *extra = NULL;
+        rc = sqlite3_prepare_v2(db, tail, (int)(end - tail), &extra, NULL);
+        sqlite3_finalize(extra);
+        if (rc != SQLITE_OK || extra) {
+            sqlite3_finalize(st);
+            sqlite_query_error(q, WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
+                               "statement is not supported by the SQLite engine",
+                               "SQLite reads it as more than one statement.", 0);
+            return false;
+        }
+    }
+    if (!st) { /* nothing SQLite would run */
+        sqlite_query_complete(q, s->tag);
+        return true;
+    }
+
+    uint64_t rows = 0;
+    int ncols = sqlite3_column_count(st);
+    rc = sqlite3_step(st);
+    if (ncols > 0 && (rc == SQLITE_ROW || rc == SQLITE_DONE)) {
+        if (!sqlite_query_reserve_cols(q, ncols)) {
+            sqlite3_finalize(st);
+            q->job->out.oom = true;
+            return false;
+        }
+        sqlite_query_describe(q, st, ncols, rc == SQLITE_ROW);
+        while (rc == SQLITE_ROW) {
+            if (!sqlite_query_data_row(q, st, ncols)) {
+                sqlite3_finalize(st);
+                return false;
+            }
+            rows++;
+            rc = sqlite3_step(st);
+        }
+    }
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        char msg[512];
+        int err = sqlite3_extended_errcode(db);
+        snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        sqlite_query_sqlite_error(q, err, msg);
+        return false;
+    }
+    int64_t changes = sqlite3_changes64(db);
+    sqlite3_finalize(st);
+    q->job->rows_returned += rows;
+
+    char tag[STORAGE_TAG_MAX + 32];
+    switch (s->kind) {
+    case STORAGE_STMT_SELECT:
+        snprintf(tag, sizeof(tag), "SELECT %llu", (unsigned long long)rows);
+        break;
+    case STORAGE_STMT_INSERT:
+        snprintf(tag, sizeof(tag), "INSERT 0 %lld", (long long)changes);
+        q->job->rows_affected += (uint64_t)changes;
+        break;
+    case STORAGE_STMT_UPDATE:
+    case STORAGE_STMT_DELETE:
+        snprintf(tag, sizeof(tag), "%s %lld", s->tag, (long long)changes);
+        q->job->rows_affected += (uint64_t)changes;
+        break;
+    case STORAGE_STMT_CREATE_TABLE_AS: {
+        const PgQuery__CreateTableAsStmt *ctas = s->node->create_table_as_stmt;
+        int64_t n = sqlite_query_count_rows(q, ctas->into ? ctas->into->rel : NULL);
+        snprintf(tag, sizeof(tag), "SELECT %lld", (long long)n);
+        q->job->rows_affected += (uint64_t)n;
+        break;
+    }
+    default:
+        snprintf(tag, sizeof(tag), "%s", s->tag);
+        break;
+    }
+    sqlite_query_complete(q, tag);
+    return true;
+}
+
+/* ---- the message ---- */
+
+static bool sqlite_query_one(sqlite_query *q, const storage_stmt *s)
+{
+    storage_conn *c = q->c;
+
+    if (atomic_load(&c->cancel)) {
+        sqlite_query_error(q, WIRE_SQLSTATE_QUERY_CANCELED,
+                           "canceling statement due to user request", NULL, 0);
+        return false;
+    }
+    bool exits_block = s->kind == STORAGE_STMT_TRANSACTION &&
+                       (s->tx == STORAGE_TX_COMMIT || s->tx == STORAGE_TX_ROLLBACK ||
+                        s->tx == STORAGE_TX_ROLLBACK_TO);
+    if (c->tx_status == 'E' && !exits_block) {
+        sqlite_query_error(q, WIRE_SQLSTATE_IN_FAILED_TRANSACTION,
+                           "current transaction is aborted, commands ignored until end of "
+                           "transaction block",
+                           NULL, 0);
+        return false;
+    }
+    if (s->kind == STORAGE_STMT_TRANSACTION)
+        return sqlite_query_transaction(q, s);
+
+    if (q->multi && c->tx_status == 'I' && !q->implicit) {
+        if (!sqlite_query_exec_ctl(q, "BEGIN"))
+            return false;
+        q->implicit = true;
+    }
+    return sqlite_query_statement(q, s);
+}
+
+void sqlite_query_run(storage_job *job)
+{
+    storage_conn *c = job->conn;
+    sqlite_query q = {.job = job, .c = c, .sql = job->sql};
+
+    if (!c->handle || !job->sql) {
+        wire_error e = {.severity = "ERROR",
+                        .sqlstate = WIRE_SQLSTATE_INTERNAL_ERROR,
+                        .message = c->handle ? "query without SQL" : "connection is not open"};
+        wire_put_error(&job->out, &e);
+        job->failed = true;
+        return;
+    }
+
+    storage_parse parsed;
+    storage_parse_error perr;
+    if (!storage_parse_query(job->sql, &parsed, &perr)) {
+        sqlite_query_error(&q, perr.sqlstate, perr.message, NULL, perr.position);
+        if (c->tx_status == 'T')
+            c->tx_status = 'E';
+        return;
+    }
+    if (parsed.n == 0) {
+        wire_put_empty_query(&job->out);
+        storage_parse_free(&parsed);
+        return;
+    }
+
+    pthread_mutex_lock(&c->lock);
+    c->active = c->handle;
+    atomic_store(&c->cancel, false);
+    pthread_mutex_unlock(&c->lock);
+
+    q.multi = parsed.n > 1;
+    bool ok = true;
+    for (size_t i = 0; i < parsed.n && ok; i++)
+        ok = sqlite_query_one(&q, &parsed.stmts[i]);
+    if (!ok)
+        sqlite_query_failed(&q);
+    else if (q.implicit)
+        sqlite_query_end_block(&q, true);
+
+    pthread_mutex_lock(&c->lock);
+    c->active = NULL;
+    atomic_store(&c->cancel, false);
+    pthread_mutex_unlock(&c->lock);
+
+    storage_parse_free(&parsed);
+    free(q.scratch);
+    free(q.types);
+    free(q.cols);
+}

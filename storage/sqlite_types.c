@@ -1,0 +1,445 @@
+/*
+ * sqlite_types.c: what a SQLite column is in PostgreSQL terms, and how its
+ * values print.
+ *
+ * SQLite keeps the declared type of a table column as written in CREATE TABLE
+ * (sqlite3_column_decltype); one table maps those names to type OIDs, lengths
+ * and output formats.  Expression columns have no declared type, so their type
+ * comes from the storage class of the first value.  Values then print the way
+ * PostgreSQL's output functions print them: shortest round-trip floats, t/f
+ * booleans, \x hex bytea.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dormouse/wire.h"
+#include "sqlite_types.h"
+
+#define SQLITE_PG_OID_TIMETZ 1266 /* not (yet) in wire.h */
+
+const char *sqlite_type_format_str(sqlite_type_format f)
+{
+    switch (f) {
+    case SQLITE_TYPE_FORMAT_TEXT:
+        return "text";
+    case SQLITE_TYPE_FORMAT_INT:
+        return "int";
+    case SQLITE_TYPE_FORMAT_FLOAT8:
+        return "float8";
+    case SQLITE_TYPE_FORMAT_FLOAT4:
+        return "float4";
+    case SQLITE_TYPE_FORMAT_NUMERIC:
+        return "numeric";
+    case SQLITE_TYPE_FORMAT_BOOL:
+        return "bool";
+    case SQLITE_TYPE_FORMAT_BYTEA:
+        return "bytea";
+    }
+    return "unknown";
+}
+
+/* How the "(...)" of a declaration becomes a typmod. */
+typedef enum sqlite_typmod_rule {
+    SQLITE_TYPMOD_NONE = 0,
+    SQLITE_TYPMOD_LENGTH,     /* varchar(n), char(n): n + 4 */
+    SQLITE_TYPMOD_LENGTH_ONE, /* char without (n) is char(1) */
+    SQLITE_TYPMOD_NUMERIC,    /* numeric(p[,s]): ((p << 16) | s) + 4 */
+    SQLITE_TYPMOD_PRECISION,  /* time(p), timestamp(p), interval(p): p */
+    SQLITE_TYPMOD_FLOAT,      /* float(p): float4 when p <= 24 */
+} sqlite_typmod_rule;
+
+typedef struct sqlite_type_entry {
+    const char *name; /* lower case, single spaces, without "(...)" */
+    uint32_t oid;
+    int16_t len;
+    sqlite_type_format format;
+    sqlite_typmod_rule typmod;
+} sqlite_type_entry;
+
+static const sqlite_type_entry sqlite_type_table[] = {
+    {"int", WIRE_OID_INT4, 4, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"integer", WIRE_OID_INT4, 4, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"int4", WIRE_OID_INT4, 4, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"serial", WIRE_OID_INT4, 4, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"serial4", WIRE_OID_INT4, 4, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"bigint", WIRE_OID_INT8, 8, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"int8", WIRE_OID_INT8, 8, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"bigserial", WIRE_OID_INT8, 8, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"serial8", WIRE_OID_INT8, 8, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"smallint", WIRE_OID_INT2, 2, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"int2", WIRE_OID_INT2, 2, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"smallserial", WIRE_OID_INT2, 2, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"serial2", WIRE_OID_INT2, 2, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"oid", WIRE_OID_OID, 4, SQLITE_TYPE_FORMAT_INT, SQLITE_TYPMOD_NONE},
+    {"text", WIRE_OID_TEXT, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+    {"varchar", WIRE_OID_VARCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH},
+    {"character varying", WIRE_OID_VARCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH},
+    {"char", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH_ONE},
+    {"character", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH_ONE},
+    {"bpchar", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH},
+    {"name", WIRE_OID_NAME, 64, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+    {"real", WIRE_OID_FLOAT4, 4, SQLITE_TYPE_FORMAT_FLOAT4, SQLITE_TYPMOD_NONE},
+    {"float4", WIRE_OID_FLOAT4, 4, SQLITE_TYPE_FORMAT_FLOAT4, SQLITE_TYPMOD_NONE},
+    {"double precision", WIRE_OID_FLOAT8, 8, SQLITE_TYPE_FORMAT_FLOAT8, SQLITE_TYPMOD_NONE},
+    {"double", WIRE_OID_FLOAT8, 8, SQLITE_TYPE_FORMAT_FLOAT8, SQLITE_TYPMOD_NONE},
+    {"float8", WIRE_OID_FLOAT8, 8, SQLITE_TYPE_FORMAT_FLOAT8, SQLITE_TYPMOD_NONE},
+    {"float", WIRE_OID_FLOAT8, 8, SQLITE_TYPE_FORMAT_FLOAT8, SQLITE_TYPMOD_FLOAT},
+    {"numeric", WIRE_OID_NUMERIC, -1, SQLITE_TYPE_FORMAT_NUMERIC, SQLITE_TYPMOD_NUMERIC},
+    {"decimal", WIRE_OID_NUMERIC, -1, SQLITE_TYPE_FORMAT_NUMERIC, SQLITE_TYPMOD_NUMERIC},
+    {"bytea", WIRE_OID_BYTEA, -1, SQLITE_TYPE_FORMAT_BYTEA, SQLITE_TYPMOD_NONE},
+    {"blob", WIRE_OID_BYTEA, -1, SQLITE_TYPE_FORMAT_BYTEA, SQLITE_TYPMOD_NONE},
+    {"boolean", WIRE_OID_BOOL, 1, SQLITE_TYPE_FORMAT_BOOL, SQLITE_TYPMOD_NONE},
+    {"bool", WIRE_OID_BOOL, 1, SQLITE_TYPE_FORMAT_BOOL, SQLITE_TYPMOD_NONE},
+    {"date", WIRE_OID_DATE, 4, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+    {"time", WIRE_OID_TIME, 8, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
+    {"time without time zone", WIRE_OID_TIME, 8, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
+    {"timetz", SQLITE_PG_OID_TIMETZ, 12, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
+    {"time with time zone", SQLITE_PG_OID_TIMETZ, 12, SQLITE_TYPE_FORMAT_TEXT,
+     SQLITE_TYPMOD_PRECISION},
+    {"timestamp", WIRE_OID_TIMESTAMP, 8, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
+    {"timestamp without time zone", WIRE_OID_TIMESTAMP, 8, SQLITE_TYPE_FORMAT_TEXT,
+     SQLITE_TYPMOD_PRECISION},
+    {"timestamptz", WIRE_OID_TIMESTAMPTZ, 8, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
+    {"timestamp with time zone", WIRE_OID_TIMESTAMPTZ, 8, SQLITE_TYPE_FORMAT_TEXT,
+     SQLITE_TYPMOD_PRECISION},
+    {"interval", WIRE_OID_INTERVAL, 16, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
+    {"uuid", WIRE_OID_UUID, 16, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+    {"json", WIRE_OID_JSON, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+    {"jsonb", WIRE_OID_JSONB, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+};
+
+static void sqlite_type_text(sqlite_pg_type *out)
+{
+    out->oid = WIRE_OID_TEXT;
+    out->len = -1;
+    out->typmod = -1;
+    out->format = SQLITE_TYPE_FORMAT_TEXT;
+}
+
+/* Splits a declaration into its lower-case name with single spaces and up to
+ * two integer modifiers.  Returns false for what no table entry can match
+ * (arrays, malformed modifiers, overlong names). */
+static bool sqlite_decltype_split(const char *decl, char *name, size_t namelen, long mods[2],
+                                  int *nmods)
+{
+    size_t n = 0;
+    bool space = false;
+    *nmods = 0;
+    for (const char *p = decl; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '(') {
+            if (*nmods > 0)
+                return false;
+            p++;
+            for (;;) {
+                while (isspace((unsigned char)*p))
+                    p++;
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (end == p || *nmods == 2)
+                    return false;
+                mods[(*nmods)++] = v;
+                p = end;
+                while (isspace((unsigned char)*p))
+                    p++;
+                if (*p == ',') {
+                    p++;
+                    continue;
+                }
+                if (*p != ')')
+                    return false;
+                break;
+            }
+            space = n > 0;
+            continue;
+        }
+        if (isspace(ch)) {
+            space = n > 0;
+            continue;
+        }
+        if (!isalnum(ch) && ch != '_')
+            return false;
+        if (n + 2 >= namelen)
+            return false;
+        if (space)
+            name[n++] = ' ';
+        space = false;
+        name[n++] = (char)tolower(ch);
+    }
+    name[n] = '\0';
+    return n > 0;
+}
+
+bool sqlite_type_from_decltype(const char *decl, sqlite_pg_type *out)
+{
+    char name[64];
+    long mods[2] = {0, 0};
+    int nmods = 0;
+
+    sqlite_type_text(out);
+    if (!decl || !sqlite_decltype_split(decl, name, sizeof(name), mods, &nmods))
+        return false;
+
+    for (size_t i = 0; i < sizeof(sqlite_type_table) / sizeof(sqlite_type_table[0]); i++) {
+        const sqlite_type_entry *t = &sqlite_type_table[i];
+        if (strcmp(t->name, name) != 0)
+            continue;
+        out->oid = t->oid;
+        out->len = t->len;
+        out->format = t->format;
+        out->typmod = -1;
+        switch (t->typmod) {
+        case SQLITE_TYPMOD_NONE:
+            break;
+        case SQLITE_TYPMOD_LENGTH_ONE:
+            out->typmod = nmods ? (int32_t)mods[0] + 4 : 5;
+            break;
+        case SQLITE_TYPMOD_LENGTH:
+            if (nmods)
+                out->typmod = (int32_t)mods[0] + 4;
+            break;
+        case SQLITE_TYPMOD_NUMERIC:
+            if (nmods)
+                out->typmod = (int32_t)((mods[0] << 16) | (nmods > 1 ? mods[1] : 0)) + 4;
+            break;
+        case SQLITE_TYPMOD_PRECISION:
+            if (nmods)
+                out->typmod = (int32_t)mods[0];
+            break;
+        case SQLITE_TYPMOD_FLOAT:
+            if (nmods && mods[0] <= 24) {
+                out->oid = WIRE_OID_FLOAT4;
+                out->len = 4;
+                out->format = SQLITE_TYPE_FORMAT_FLOAT4;
+            }
+            break;
+        }
+        return true;
+    }
+    return false;
+}
+
+void sqlite_type_from_value(int storage_class, sqlite3_int64 i, sqlite_pg_type *out)
+{
+    sqlite_type_text(out);
+    switch (storage_class) {
+    case SQLITE_INTEGER:
+        if (i >= INT32_MIN && i <= INT32_MAX) {
+            out->oid = WIRE_OID_INT4;
+            out->len = 4;
+        } else {
+            out->oid = WIRE_OID_INT8;
+            out->len = 8;
+        }
+        out->format = SQLITE_TYPE_FORMAT_INT;
+        break;
+    case SQLITE_FLOAT:
+        out->oid = WIRE_OID_FLOAT8;
+        out->len = 8;
+        out->format = SQLITE_TYPE_FORMAT_FLOAT8;
+        break;
+    case SQLITE_BLOB:
+        out->oid = WIRE_OID_BYTEA;
+        out->format = SQLITE_TYPE_FORMAT_BYTEA;
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- numbers ---- */
+
+/* The shortest decimal digits that read back as v (v finite, not zero-
+ * checked): digits without a dot into `digits`, the decimal exponent of the
+ * first digit into *exp10. */
+static int sqlite_shortest_digits(double v, bool as_float, char *digits, int *exp10)
+{
+    char tmp[40];
+    int max = as_float ? 9 : 17;
+    for (int prec = 1; prec <= max; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+        bool same = as_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v;
+        if (same || prec == max)
+            break;
+    }
+    /* tmp is [-]d[.ddd]e(+|-)xx */
+    const char *p = tmp;
+    if (*p == '-')
+        p++;
+    int n = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[n++] = *p;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = '\0';
+    *exp10 = atoi(p + 1);
+    return n;
+}
+
+/* Renders digits d1d2... x 10^exp10 in PostgreSQL's style: plain notation when
+ * low <= exp10 < high, else d.ddde[+-]xx. */
+static size_t sqlite_render_decimal(bool negative, const char *digits, int n, int exp10, int low,
+                                    int high, char *buf, size_t len)
+{
+    char out[400];
+    size_t o = 0;
+    if (negative)
+        out[o++] = '-';
+    if (exp10 < low || exp10 >= high) {
+        out[o++] = digits[0];
+        if (n > 1) {
+            out[o++] = '.';
+            memcpy(out + o, digits + 1, (size_t)n - 1);
+            o += (size_t)n - 1;
+        }
+        o += (size_t)snprintf(out + o, sizeof(out) - o, "e%c%02d", exp10 < 0 ? '-' : '+',
+                              exp10 < 0 ? -exp10 : exp10);
+    } else if (exp10 >= 0) {
+        for (int i = 0; i <= exp10; i++)
+            out[o++] = i < n ? digits[i] : '0';
+        if (n > exp10 + 1) {
+            out[o++] = '.';
+            for (int i = exp10 + 1; i < n; i++)
+                out[o++] = digits[i];
+        }
+    } else {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -exp10 - 1; i++)
+            out[o++] = '0';
+        memcpy(out + o, digits, (size_t)n);
+        o += (size_t)n;
+    }
+    out[o] = '\0';
+    snprintf(buf, len, "%s", out);
+    return o < len ? o : len - 1;
+}
+
+static size_t sqlite_format_special(double v, char *buf, size_t len)
+{
+    if (isnan(v))
+        return (size_t)snprintf(buf, len, "NaN");
+    return (size_t)snprintf(buf, len, "%s", v > 0 ? "Infinity" : "-Infinity");
+}
+
+size_t sqlite_format_float8(double v, char *buf, size_t len)
+{
+    if (!isfinite(v))
+        return sqlite_format_special(v, buf, len);
+    char digits[32];
+    int exp10;
+    int n = sqlite_shortest_digits(v, false, digits, &exp10);
+    return sqlite_render_decimal(signbit(v), digits, n, exp10, -4, 15, buf, len);
+}
+
+size_t sqlite_format_float4(float v, char *buf, size_t len)
+{
+    if (!isfinite(v))
+        return sqlite_format_special(v, buf, len);
+    char digits[32];
+    int exp10;
+    int n = sqlite_shortest_digits(v, true, digits, &exp10);
+    return sqlite_render_decimal(signbit(v), digits, n, exp10, -4, 6, buf, len);
+}
+
+size_t sqlite_format_numeric(double v, char *buf, size_t len)
+{
+    if (!isfinite(v))
+        return sqlite_format_special(v, buf, len);
+    if (v == 0)
+        return (size_t)snprintf(buf, len, "0");
+    char digits[32];
+    int exp10;
+    int n = sqlite_shortest_digits(v, false, digits, &exp10);
+    return sqlite_render_decimal(v < 0, digits, n, exp10, -1000, 1000, buf, len);
+}
+
+/* ---- values ---- */
+
+static bool sqlite_scratch_reserve(char **scratch, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return true;
+    size_t ncap = *cap ? *cap : 256;
+    while (ncap < need)
+        ncap *= 2;
+    char *p = realloc(*scratch, ncap);
+    if (!p)
+        return false;
+    *scratch = p;
+    *cap = ncap;
+    return true;
+}
+
+int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, char **scratch,
+                            size_t *scratch_cap, const char **out)
+{
+    int type = sqlite3_column_type(st, col);
+    if (type == SQLITE_NULL)
+        return -1;
+
+    if (type == SQLITE_BLOB || t->format == SQLITE_TYPE_FORMAT_BYTEA) {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = sqlite3_column_blob(st, col);
+        size_t n = (size_t)sqlite3_column_bytes(st, col);
+        if (!sqlite_scratch_reserve(scratch, scratch_cap, 2 * n + 3))
+            return -2;
+        char *o = *scratch;
+        *o++ = '\\';
+        *o++ = 'x';
+        for (size_t i = 0; i < n; i++) {
+            *o++ = hex[p[i] >> 4];
+            *o++ = hex[p[i] & 15];
+        }
+        *out = *scratch;
+        return (int32_t)(2 * n + 2);
+    }
+
+    if (t->format == SQLITE_TYPE_FORMAT_BOOL) {
+        bool truth;
+        if (type == SQLITE_TEXT) {
+            const char *s = (const char *)sqlite3_column_text(st, col);
+            if (strcasecmp(s, "t") == 0 || strcasecmp(s, "true") == 0)
+                truth = true;
+            else if (strcasecmp(s, "f") == 0 || strcasecmp(s, "false") == 0)
+                truth = false;
+            else {
+                *out = s;
+                return sqlite3_column_bytes(st, col);
+            }
+        } else {
+            truth = sqlite3_column_double(st, col) != 0;
+        }
+        *out = truth ? "t" : "f";
+        return 1;
+    }
+
+    bool float_out = type == SQLITE_FLOAT ||
+                     (type == SQLITE_INTEGER && (t->format == SQLITE_TYPE_FORMAT_FLOAT8 ||
+                                                 t->format == SQLITE_TYPE_FORMAT_FLOAT4));
+    if (float_out) {
+        if (!sqlite_scratch_reserve(scratch, scratch_cap, 512))
+            return -2;
+        double d = sqlite3_column_double(st, col);
+        size_t n;
+        if (t->format == SQLITE_TYPE_FORMAT_FLOAT4)
+            n = sqlite_format_float4((float)d, *scratch, *scratch_cap);
+        else if (t->format == SQLITE_TYPE_FORMAT_NUMERIC)
+            n = sqlite_format_numeric(d, *scratch, *scratch_cap);
+        else
+            n = sqlite_format_float8(d, *scratch, *scratch_cap);
+        *out = *scratch;
+        return (int32_t)n;
+    }
+
+    /* integers print in decimal, text as stored */
+    *out = (const char *)sqlite3_column_text(st, col);
+    if (!*out)
+        return -2;
+    return sqlite3_column_bytes(st, col);
+}

@@ -1,0 +1,386 @@
+/*
+ * statement.c: splitting and classifying a Query message with PostgreSQL's
+ * parser.
+ *
+ * The whole message is parsed once (pg_query_parse_protobuf), as PostgreSQL
+ * does before running any of it, so a syntax error anywhere means nothing
+ * runs.  Each RawStmt gives the statement's bytes (stmt_location, stmt_len; a
+ * zero length means "to the end") and its node; the node type decides how the
+ * engine runs it and what command tag PostgreSQL would answer.  The tag comes
+ * from a table of node types, refined by a few node fields (DROP TABLE vs DROP
+ * INDEX); an unknown node type falls back to its name in the protobuf schema
+ * ("create_conversion_stmt" -> "CREATE CONVERSION").  Nothing here looks at
+ * the SQL text itself.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+
+#include "dormouse/wire.h"
+#include "statement.h"
+
+const char *storage_stmt_kind_str(storage_stmt_kind k)
+{
+    switch (k) {
+    case STORAGE_STMT_UTILITY:
+        return "utility";
+    case STORAGE_STMT_SELECT:
+        return "select";
+    case STORAGE_STMT_INSERT:
+        return "insert";
+    case STORAGE_STMT_UPDATE:
+        return "update";
+    case STORAGE_STMT_DELETE:
+        return "delete";
+    case STORAGE_STMT_CREATE_TABLE_AS:
+        return "create_table_as";
+    case STORAGE_STMT_TRANSACTION:
+        return "transaction";
+    }
+    return "unknown";
+}
+
+const char *storage_tx_op_str(storage_tx_op op)
+{
+    switch (op) {
+    case STORAGE_TX_NONE:
+        return "none";
+    case STORAGE_TX_BEGIN:
+        return "begin";
+    case STORAGE_TX_COMMIT:
+        return "commit";
+    case STORAGE_TX_ROLLBACK:
+        return "rollback";
+    case STORAGE_TX_SAVEPOINT:
+        return "savepoint";
+    case STORAGE_TX_RELEASE:
+        return "release";
+    case STORAGE_TX_ROLLBACK_TO:
+        return "rollback_to";
+    case STORAGE_TX_PREPARED:
+        return "prepared";
+    }
+    return "unknown";
+}
+
+typedef struct storage_tag_entry {
+    PgQuery__Node__NodeCase node;
+    storage_stmt_kind kind;
+    const char *tag;
+} storage_tag_entry;
+
+/* Node types whose tag does not depend on the node's fields. */
+static const storage_tag_entry storage_tag_table[] = {
+    {PG_QUERY__NODE__NODE_SELECT_STMT, STORAGE_STMT_SELECT, "SELECT"},
+    {PG_QUERY__NODE__NODE_INSERT_STMT, STORAGE_STMT_INSERT, "INSERT"},
+    {PG_QUERY__NODE__NODE_UPDATE_STMT, STORAGE_STMT_UPDATE, "UPDATE"},
+    {PG_QUERY__NODE__NODE_DELETE_STMT, STORAGE_STMT_DELETE, "DELETE"},
+    {PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT, STORAGE_STMT_CREATE_TABLE_AS, "SELECT"},
+    {PG_QUERY__NODE__NODE_MERGE_STMT, STORAGE_STMT_UTILITY, "MERGE"},
+    {PG_QUERY__NODE__NODE_CREATE_STMT, STORAGE_STMT_UTILITY, "CREATE TABLE"},
+    {PG_QUERY__NODE__NODE_INDEX_STMT, STORAGE_STMT_UTILITY, "CREATE INDEX"},
+    {PG_QUERY__NODE__NODE_VIEW_STMT, STORAGE_STMT_UTILITY, "CREATE VIEW"},
+    {PG_QUERY__NODE__NODE_TRUNCATE_STMT, STORAGE_STMT_UTILITY, "TRUNCATE TABLE"},
+    {PG_QUERY__NODE__NODE_EXPLAIN_STMT, STORAGE_STMT_UTILITY, "EXPLAIN"},
+    {PG_QUERY__NODE__NODE_CREATE_SEQ_STMT, STORAGE_STMT_UTILITY, "CREATE SEQUENCE"},
+    {PG_QUERY__NODE__NODE_ALTER_SEQ_STMT, STORAGE_STMT_UTILITY, "ALTER SEQUENCE"},
+    {PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT, STORAGE_STMT_UTILITY, "SHOW"},
+    {PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT, STORAGE_STMT_UTILITY, "CREATE SCHEMA"},
+    {PG_QUERY__NODE__NODE_CREATE_TRIG_STMT, STORAGE_STMT_UTILITY, "CREATE TRIGGER"},
+    {PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT, STORAGE_STMT_UTILITY, "CREATE EXTENSION"},
+    {PG_QUERY__NODE__NODE_CREATE_ROLE_STMT, STORAGE_STMT_UTILITY, "CREATE ROLE"},
+    {PG_QUERY__NODE__NODE_ALTER_ROLE_STMT, STORAGE_STMT_UTILITY, "ALTER ROLE"},
+    {PG_QUERY__NODE__NODE_DROP_ROLE_STMT, STORAGE_STMT_UTILITY, "DROP ROLE"},
+    {PG_QUERY__NODE__NODE_CREATEDB_STMT, STORAGE_STMT_UTILITY, "CREATE DATABASE"},
+    {PG_QUERY__NODE__NODE_DROPDB_STMT, STORAGE_STMT_UTILITY, "DROP DATABASE"},
+    {PG_QUERY__NODE__NODE_ALTER_DATABASE_STMT, STORAGE_STMT_UTILITY, "ALTER DATABASE"},
+    {PG_QUERY__NODE__NODE_ALTER_DATABASE_SET_STMT, STORAGE_STMT_UTILITY, "ALTER DATABASE"},
+    {PG_QUERY__NODE__NODE_COMMENT_STMT, STORAGE_STMT_UTILITY, "COMMENT"},
+    {PG_QUERY__NODE__NODE_LOCK_STMT, STORAGE_STMT_UTILITY, "LOCK TABLE"},
+    {PG_QUERY__NODE__NODE_COPY_STMT, STORAGE_STMT_UTILITY, "COPY"},
+    {PG_QUERY__NODE__NODE_CHECK_POINT_STMT, STORAGE_STMT_UTILITY, "CHECKPOINT"},
+    {PG_QUERY__NODE__NODE_REINDEX_STMT, STORAGE_STMT_UTILITY, "REINDEX"},
+    {PG_QUERY__NODE__NODE_CLUSTER_STMT, STORAGE_STMT_UTILITY, "CLUSTER"},
+    {PG_QUERY__NODE__NODE_PREPARE_STMT, STORAGE_STMT_UTILITY, "PREPARE"},
+    {PG_QUERY__NODE__NODE_EXECUTE_STMT, STORAGE_STMT_UTILITY, "EXECUTE"},
+    {PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT, STORAGE_STMT_UTILITY, "DECLARE CURSOR"},
+    {PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT, STORAGE_STMT_UTILITY, "CLOSE CURSOR"},
+    {PG_QUERY__NODE__NODE_LISTEN_STMT, STORAGE_STMT_UTILITY, "LISTEN"},
+    {PG_QUERY__NODE__NODE_NOTIFY_STMT, STORAGE_STMT_UTILITY, "NOTIFY"},
+    {PG_QUERY__NODE__NODE_UNLISTEN_STMT, STORAGE_STMT_UTILITY, "UNLISTEN"},
+    {PG_QUERY__NODE__NODE_DO_STMT, STORAGE_STMT_UTILITY, "DO"},
+    {PG_QUERY__NODE__NODE_CALL_STMT, STORAGE_STMT_UTILITY, "CALL"},
+    {PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT, STORAGE_STMT_UTILITY, "CREATE DOMAIN"},
+    {PG_QUERY__NODE__NODE_CREATE_ENUM_STMT, STORAGE_STMT_UTILITY, "CREATE TYPE"},
+    {PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT, STORAGE_STMT_UTILITY, "CREATE TYPE"},
+    {PG_QUERY__NODE__NODE_CREATE_RANGE_STMT, STORAGE_STMT_UTILITY, "CREATE TYPE"},
+    {PG_QUERY__NODE__NODE_ALTER_ENUM_STMT, STORAGE_STMT_UTILITY, "ALTER TYPE"},
+    {PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT, STORAGE_STMT_UTILITY, "REFRESH MATERIALIZED VIEW"},
+    {PG_QUERY__NODE__NODE_LOAD_STMT, STORAGE_STMT_UTILITY, "LOAD"},
+};
+
+/* Object types whose name in a tag is not their enum name with spaces. */
+static const struct {
+    PgQuery__ObjectType type;
+    const char *name;
+} storage_object_names[] = {
+    {PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW, "MATERIALIZED VIEW"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_FDW, "FOREIGN DATA WRAPPER"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_SERVER, "SERVER"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_TSCONFIGURATION, "TEXT SEARCH CONFIGURATION"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_TSDICTIONARY, "TEXT SEARCH DICTIONARY"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_TSPARSER, "TEXT SEARCH PARSER"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_TSTEMPLATE, "TEXT SEARCH TEMPLATE"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_STATISTIC_EXT, "STATISTICS"},
+    {PG_QUERY__OBJECT_TYPE__OBJECT_LARGEOBJECT, "LARGE OBJECT"},
+};
+
+/* Upper-cases a schema name ("OBJECT_FOREIGN_TABLE", "create_conversion_stmt")
+ * into tag words after dropping `strip_prefix` and `strip_suffix`. */
+static void storage_tag_from_name(const char *verb, const char *name, const char *strip_prefix,
+                                  const char *strip_suffix, char *tag)
+{
+    size_t n = strlen(name);
+    size_t pre = strlen(strip_prefix);
+    size_t suf = strlen(strip_suffix);
+    if (n >= pre && strncmp(name, strip_prefix, pre) == 0) {
+        name += pre;
+        n -= pre;
+    }
+    if (n >= suf && strcmp(name + n - suf, strip_suffix) == 0)
+        n -= suf;
+    int w = snprintf(tag, STORAGE_TAG_MAX, "%s%s", verb, verb[0] ? " " : "");
+    size_t o = w > 0 ? (size_t)w : 0;
+    for (size_t i = 0; i < n && o + 1 < STORAGE_TAG_MAX; i++)
+        tag[o++] = name[i] == '_' ? ' ' : (char)toupper((unsigned char)name[i]);
+    tag[o] = '\0';
+}
+
+static void storage_tag_object(const char *verb, PgQuery__ObjectType type, char *tag)
+{
+    for (size_t i = 0; i < sizeof(storage_object_names) / sizeof(storage_object_names[0]); i++) {
+        if (storage_object_names[i].type == type) {
+            snprintf(tag, STORAGE_TAG_MAX, "%s %s", verb, storage_object_names[i].name);
+            return;
+        }
+    }
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&pg_query__object_type__descriptor, (int)type);
+    if (!v || type == PG_QUERY__OBJECT_TYPE__OBJECT_TYPE_UNDEFINED) {
+        snprintf(tag, STORAGE_TAG_MAX, "%s", verb);
+        return;
+    }
+    storage_tag_from_name(verb, v->name, "OBJECT_", "", tag);
+}
+
+static void storage_classify_transaction(const PgQuery__TransactionStmt *t, storage_stmt *s)
+{
+    s->kind = STORAGE_STMT_TRANSACTION;
+    s->tx_chain = t->chain;
+    s->savepoint = t->savepoint_name;
+    switch (t->kind) {
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
+        s->tx = STORAGE_TX_BEGIN;
+        snprintf(s->tag, sizeof(s->tag), "%s",
+                 t->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN
+                     ? "BEGIN"
+                     : "START TRANSACTION");
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
+        s->tx = STORAGE_TX_COMMIT;
+        snprintf(s->tag, sizeof(s->tag), "COMMIT");
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
+        s->tx = STORAGE_TX_ROLLBACK;
+        snprintf(s->tag, sizeof(s->tag), "ROLLBACK");
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
+        s->tx = STORAGE_TX_SAVEPOINT;
+        snprintf(s->tag, sizeof(s->tag), "SAVEPOINT");
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
+        s->tx = STORAGE_TX_RELEASE;
+        snprintf(s->tag, sizeof(s->tag), "RELEASE");
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+        s->tx = STORAGE_TX_ROLLBACK_TO;
+        snprintf(s->tag, sizeof(s->tag), "ROLLBACK");
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
+        s->tx = STORAGE_TX_PREPARED;
+        snprintf(s->tag, sizeof(s->tag), "PREPARE TRANSACTION");
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
+        s->tx = STORAGE_TX_PREPARED;
+        snprintf(s->tag, sizeof(s->tag), "COMMIT PREPARED");
+        break;
+    default:
+        s->tx = STORAGE_TX_PREPARED;
+        snprintf(s->tag, sizeof(s->tag), "ROLLBACK PREPARED");
+        break;
+    }
+}
+
+static void storage_classify(const PgQuery__Node *node, storage_stmt *s)
+{
+    s->node = node;
+    s->kind = STORAGE_STMT_UTILITY;
+    s->tx = STORAGE_TX_NONE;
+
+    for (size_t i = 0; i < sizeof(storage_tag_table) / sizeof(storage_tag_table[0]); i++) {
+        if (storage_tag_table[i].node == node->node_case) {
+            s->kind = storage_tag_table[i].kind;
+            snprintf(s->tag, sizeof(s->tag), "%s", storage_tag_table[i].tag);
+            return;
+        }
+    }
+
+    switch (node->node_case) {
+    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+        storage_classify_transaction(node->transaction_stmt, s);
+        return;
+    case PG_QUERY__NODE__NODE_DROP_STMT:
+        storage_tag_object("DROP", node->drop_stmt->remove_type, s->tag);
+        return;
+    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+        storage_tag_object("ALTER", node->alter_table_stmt->objtype, s->tag);
+        return;
+    case PG_QUERY__NODE__NODE_RENAME_STMT: {
+        const PgQuery__RenameStmt *r = node->rename_stmt;
+        PgQuery__ObjectType t = r->rename_type;
+        if (t == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN ||
+            t == PG_QUERY__OBJECT_TYPE__OBJECT_TABCONSTRAINT ||
+            t == PG_QUERY__OBJECT_TYPE__OBJECT_ATTRIBUTE)
+            t = r->relation_type;
+        storage_tag_object("ALTER", t, s->tag);
+        return;
+    }
+    case PG_QUERY__NODE__NODE_DEFINE_STMT:
+        storage_tag_object("CREATE", node->define_stmt->kind, s->tag);
+        return;
+    case PG_QUERY__NODE__NODE_VACUUM_STMT:
+        snprintf(s->tag, sizeof(s->tag), "%s",
+                 node->vacuum_stmt->is_vacuumcmd ? "VACUUM" : "ANALYZE");
+        return;
+    case PG_QUERY__NODE__NODE_GRANT_STMT:
+        snprintf(s->tag, sizeof(s->tag), "%s", node->grant_stmt->is_grant ? "GRANT" : "REVOKE");
+        return;
+    case PG_QUERY__NODE__NODE_FETCH_STMT:
+        snprintf(s->tag, sizeof(s->tag), "%s", node->fetch_stmt->ismove ? "MOVE" : "FETCH");
+        return;
+    case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+        snprintf(s->tag, sizeof(s->tag), "%s",
+                 node->create_function_stmt->is_procedure ? "CREATE PROCEDURE" : "CREATE FUNCTION");
+        return;
+    case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT: {
+        PgQuery__VariableSetKind k = node->variable_set_stmt->kind;
+        snprintf(s->tag, sizeof(s->tag), "%s",
+                 k == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ||
+                         k == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL
+                     ? "RESET"
+                     : "SET");
+        return;
+    }
+    case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+        snprintf(s->tag, sizeof(s->tag), "%s",
+                 node->deallocate_stmt->name && node->deallocate_stmt->name[0] ? "DEALLOCATE"
+                                                                               : "DEALLOCATE ALL");
+        return;
+    case PG_QUERY__NODE__NODE_DISCARD_STMT:
+        switch (node->discard_stmt->target) {
+        case PG_QUERY__DISCARD_MODE__DISCARD_PLANS:
+            snprintf(s->tag, sizeof(s->tag), "DISCARD PLANS");
+            break;
+        case PG_QUERY__DISCARD_MODE__DISCARD_SEQUENCES:
+            snprintf(s->tag, sizeof(s->tag), "DISCARD SEQUENCES");
+            break;
+        case PG_QUERY__DISCARD_MODE__DISCARD_TEMP:
+            snprintf(s->tag, sizeof(s->tag), "DISCARD TEMP");
+            break;
+        default:
+            snprintf(s->tag, sizeof(s->tag), "DISCARD ALL");
+            break;
+        }
+        return;
+    default:
+        break;
+    }
+
+    /* Not in the tables: the node's field name in the protobuf schema. */
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor, node->node_case);
+    if (f)
+        storage_tag_from_name("", f->name, "", "_stmt", s->tag);
+    else
+        snprintf(s->tag, sizeof(s->tag), "UNKNOWN");
+}
+
+bool storage_parse_query(const char *sql, storage_parse *out, storage_parse_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    err->sqlstate = WIRE_SQLSTATE_INTERNAL_ERROR;
+    err->message[0] = '\0';
+    err->position = 0;
+
+    PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql);
+    if (r.error) {
+        err->sqlstate = WIRE_SQLSTATE_SYNTAX_ERROR;
+        snprintf(err->message, sizeof(err->message), "%s",
+                 r.error->message ? r.error->message : "syntax error");
+        err->position = r.error->cursorpos;
+        pg_query_free_protobuf_parse_result(r);
+        return false;
+    }
+    out->tree =
+        pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
+    pg_query_free_protobuf_parse_result(r);
+    if (!out->tree) {
+        snprintf(err->message, sizeof(err->message), "cannot decode the parse tree");
+        return false;
+    }
+
+    size_t total = strlen(sql);
+    out->n = out->tree->n_stmts;
+    if (out->n) {
+        out->stmts = calloc(out->n, sizeof(*out->stmts));
+        if (!out->stmts) {
+            err->sqlstate = WIRE_SQLSTATE_OUT_OF_MEMORY;
+            snprintf(err->message, sizeof(err->message), "out of memory");
+            storage_parse_free(out);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        const PgQuery__RawStmt *raw = out->tree->stmts[i];
+        storage_stmt *s = &out->stmts[i];
+        size_t loc = raw->stmt_location > 0 ? (size_t)raw->stmt_location : 0;
+        if (loc > total)
+            loc = total;
+        size_t len = raw->stmt_len > 0 ? (size_t)raw->stmt_len : total - loc;
+        if (len > total - loc)
+            len = total - loc;
+        s->offset = loc;
+        s->len = len;
+        if (!raw->stmt) {
+            snprintf(err->message, sizeof(err->message), "statement without a parse tree");
+            storage_parse_free(out);
+            return false;
+        }
+        storage_classify(raw->stmt, s);
+    }
+    return true;
+}
+
+void storage_parse_free(storage_parse *p)
+{
+    if (!p)
+        return;
+    if (p->tree)
+        pg_query__parse_result__free_unpacked(p->tree, NULL);
+    free(p->stmts);
+    memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,74 @@
+/*
+ * statement.h: a Query message split into statements and classified by
+ * PostgreSQL's own parser (libpg_query).
+ *
+ * The parse tree stays alive with the result so that later stages (the SQL
+ * translator, the catalog emulation) can work on each statement's node.
+ */
+#ifndef DORMOUSE_STATEMENT_H
+#define DORMOUSE_STATEMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <pg_query/pg_query.pb-c.h>
+
+/* How the engine runs a statement and forms its command tag. */
+typedef enum storage_stmt_kind {
+    STORAGE_STMT_UTILITY = 0,     /* runs on SQLite; fixed tag, e.g. "CREATE TABLE" */
+    STORAGE_STMT_SELECT,          /* "SELECT n", n = rows returned */
+    STORAGE_STMT_INSERT,          /* "INSERT 0 n", n = rows inserted */
+    STORAGE_STMT_UPDATE,          /* "UPDATE n" */
+    STORAGE_STMT_DELETE,          /* "DELETE n" */
+    STORAGE_STMT_CREATE_TABLE_AS, /* "SELECT n", n = rows in the new table */
+    STORAGE_STMT_TRANSACTION,     /* BEGIN, COMMIT, ...: run by the engine itself */
+} storage_stmt_kind;
+
+const char *storage_stmt_kind_str(storage_stmt_kind k);
+
+/* The transaction control statements (TransactionStmt kinds). */
+typedef enum storage_tx_op {
+    STORAGE_TX_NONE = 0,
+    STORAGE_TX_BEGIN,       /* BEGIN, START TRANSACTION */
+    STORAGE_TX_COMMIT,      /* COMMIT, END */
+    STORAGE_TX_ROLLBACK,    /* ROLLBACK, ABORT */
+    STORAGE_TX_SAVEPOINT,   /* SAVEPOINT x */
+    STORAGE_TX_RELEASE,     /* RELEASE [SAVEPOINT] x */
+    STORAGE_TX_ROLLBACK_TO, /* ROLLBACK TO [SAVEPOINT] x */
+    STORAGE_TX_PREPARED,    /* PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED */
+} storage_tx_op;
+
+const char *storage_tx_op_str(storage_tx_op op);
+
+#define STORAGE_TAG_MAX 64
+
+typedef struct storage_stmt {
+    size_t offset; /* the statement's bytes in the message */
+    size_t len;
+    storage_stmt_kind kind;
+    char tag[STORAGE_TAG_MAX]; /* the command tag, or its verb for counted kinds */
+    storage_tx_op tx;
+    bool tx_chain;             /* COMMIT/ROLLBACK AND CHAIN */
+    const char *savepoint;     /* SAVEPOINT/RELEASE/ROLLBACK TO: the name, in the tree */
+    const PgQuery__Node *node; /* the statement's parse tree */
+} storage_stmt;
+
+typedef struct storage_parse {
+    PgQuery__ParseResult *tree;
+    storage_stmt *stmts;
+    size_t n; /* 0: the message is empty (whitespace, comments, semicolons) */
+} storage_parse;
+
+typedef struct storage_parse_error {
+    const char *sqlstate; /* 42601 for what the parser rejects, XX000/53200 otherwise */
+    char message[256];
+    int position; /* 1-based character position, 0 = none */
+} storage_parse_error;
+
+/* Parses a whole NUL-terminated message.  On failure nothing is allocated and
+ * err says why; PostgreSQL likewise runs nothing of a message it cannot
+ * parse. */
+bool storage_parse_query(const char *sql, storage_parse *out, storage_parse_error *err);
+void storage_parse_free(storage_parse *p);
+
+#endif

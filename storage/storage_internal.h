@@ -1,0 +1,59 @@
+/*
+ * storage_internal.h: the objects behind the opaque handles of storage.h,
+ * shared by the engine (threads and queue) and the SQLite job runners.
+ *
+ * Ownership and locking:
+ *  - storage_engine: the queue (head/tail/stopping) is protected by `lock`;
+ *    everything else is set at creation and read-only afterwards.
+ *  - storage_db: immutable after storage_db_new.
+ *  - storage_conn: `handle` and `tx_status` belong to the worker
+ *    running the connection's job (one at a time, by the contract of
+ *    storage.h).  `active` is protected by `lock` and is non-NULL only while a
+ *    QUERY job runs, so that storage_conn_interrupt() from any thread never
+ *    touches a handle being opened or closed.  `cancel` is read by SQLite's
+ *    progress handler without the lock.
+ */
+#ifndef DORMOUSE_STORAGE_INTERNAL_H
+#define DORMOUSE_STORAGE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <sqlite3.h>
+
+#include "dormouse/storage.h"
+
+struct storage_engine {
+    storage_options opt; /* opt.data_dir points at data_dir */
+    char *data_dir;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled when a job is queued or stopping is set */
+    storage_job *head;   /* FIFO of submitted jobs */
+    storage_job *tail;
+    bool stopping;
+
+    pthread_t *threads;
+    int nthreads;
+};
+
+struct storage_db {
+    storage_engine *engine;
+    char *name;
+    char *path; /* data_dir/NAME.db */
+};
+
+struct storage_conn {
+    storage_db *db;
+
+    /* worker-owned while a job runs */
+    sqlite3 *handle; /* NULL until a successful OPEN, and after CLOSE */
+    char tx_status;  /* 'I', 'T' or 'E' as seen by the client */
+
+    pthread_mutex_t lock;
+    sqlite3 *active;    /* the handle while a QUERY job runs, else NULL */
+    atomic_bool cancel; /* set by storage_conn_interrupt, cleared per job */
+};
+
+#endif
