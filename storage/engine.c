@@ -206,6 +206,12 @@ void storage_engine_free(storage_engine *e)
 void storage_job_submit(storage_engine *e, storage_job *job)
 {
     job->next = NULL;
+    if (job->kind == STORAGE_JOB_QUERY && job->conn) {
+        /* From here a cancel applies to this job, even before a worker takes it. */
+        pthread_mutex_lock(&job->conn->lock);
+        job->conn->queued = true;
+        pthread_mutex_unlock(&job->conn->lock);
+    }
     pthread_mutex_lock(&e->lock);
     if (e->tail)
         e->tail->next = job;
@@ -284,6 +290,8 @@ void storage_conn_interrupt(storage_conn *c)
     if (c->active) {
         atomic_store(&c->cancel, true);
         sqlite3_interrupt(c->active);
+    } else if (c->queued) {
+        atomic_store(&c->cancel, true); /* checked when the job starts */
     }
     pthread_mutex_unlock(&c->lock);
 }

@@ -447,7 +447,7 @@ static bool sqlite_query_one(sqlite_query *q, const storage_stmt *s)
     return sqlite_query_statement(q, s);
 }
 
-void sqlite_query_run(storage_job *job)
+static void sqlite_query_run_message(storage_job *job)
 {
     storage_conn *c = job->conn;
     sqlite_query q = {.job = job, .c = c, .sql = job->sql};
@@ -476,8 +476,7 @@ void sqlite_query_run(storage_job *job)
     }
 
     pthread_mutex_lock(&c->lock);
-    c->active = c->handle;
-    atomic_store(&c->cancel, false);
+    c->active = c->handle; /* a cancel that came while queued stays set */
     pthread_mutex_unlock(&c->lock);
 
     q.multi = parsed.n > 1;
@@ -491,11 +490,21 @@ void sqlite_query_run(storage_job *job)
 
     pthread_mutex_lock(&c->lock);
     c->active = NULL;
-    atomic_store(&c->cancel, false);
     pthread_mutex_unlock(&c->lock);
 
     storage_parse_free(&parsed);
     free(q.scratch);
     free(q.types);
     free(q.cols);
+}
+
+void sqlite_query_run(storage_job *job)
+{
+    storage_conn *c = job->conn;
+    sqlite_query_run_message(job);
+    /* Whatever path the message took, a cancel never outlives its job. */
+    pthread_mutex_lock(&c->lock);
+    c->queued = false;
+    atomic_store(&c->cancel, false);
+    pthread_mutex_unlock(&c->lock);
 }

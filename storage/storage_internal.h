@@ -53,7 +53,8 @@ struct storage_conn {
 
     pthread_mutex_t lock;
     sqlite3 *active;    /* the handle while a QUERY job runs, else NULL */
-    atomic_bool cancel; /* set by storage_conn_interrupt, cleared per job */
+    bool queued;        /* a QUERY job is submitted and not finished (under lock) */
+    atomic_bool cancel; /* set by storage_conn_interrupt, cleared when a QUERY job ends */
 };
 
 #endif

@@ -305,6 +305,42 @@ START_TEST(test_interrupt_long_query)
 }
 END_TEST
 
+/* A cancel that arrives while the job waits in the queue (every worker busy)
+ * still cancels it, as PostgreSQL cancels a query the backend has not started. */
+START_TEST(test_interrupt_while_queued)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    storage_conn *b = storage_conn_new(f.db);
+    st_open(&f, b);
+
+    async_job slow, queued;
+    async_submit(f.engine, f.conn, LONG_QUERY, &slow); /* occupies the only worker */
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    async_submit(f.engine, b, "select 1 as one", &queued);
+    storage_conn_interrupt(b);         /* b's job is still queued */
+    ck_assert(!async_done(&queued));
+    storage_conn_interrupt(f.conn);    /* frees the worker */
+    while (!async_done(&slow) || !async_done(&queued))
+        nanosleep(&pause, NULL);
+    char transcript[512];
+    st_render(&queued.job.out, transcript, sizeof(transcript));
+    ck_assert_str_eq(transcript, "E[57014]");
+    wire_buf_free(&slow.job.out);
+    wire_buf_free(&queued.job.out);
+
+    /* the cancel does not outlive its job */
+    st_result r;
+    st_submit_wait(f.engine, b, STORAGE_JOB_QUERY, "select 1 as one", &r);
+    ck_assert_str_eq(r.transcript, "T[one:23] D[1] C[SELECT 1]");
+    wire_buf_free(&r.out);
+    st_close(&f, b);
+    storage_conn_free(b);
+    st_teardown(&f);
+}
+END_TEST
+
 typedef struct interrupter {
     storage_conn *conn;
     atomic_bool stop;
@@ -360,6 +396,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_open_failure);
     tcase_add_test(tc, test_two_connections_wal);
     tcase_add_test(tc, test_interrupt_long_query);
+    tcase_add_test(tc, test_interrupt_while_queued);
     tcase_add_test(tc, test_interrupt_races_open_close);
     suite_add_tcase(s, tc);
     return s;
