@@ -94,7 +94,8 @@ struct proxy_session {
 
     wire_buf in, out;
     bool over_limit;      /* accepted above max_client_conn: refuse after startup */
-    bool ssl_answered;    /* an SSLRequest/GSSENCRequest was answered once */
+    bool ssl_answered;    /* an SSLRequest was answered */
+    bool gss_answered;    /* a GSSENCRequest was answered */
     bool socket_closed;   /* fd closed; nothing more to send */
     bool want_close;      /* close once the current job is done and output flushed */
     bool discard_to_sync; /* extended-protocol error: skip messages until Sync */

@@ -336,11 +336,16 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
     case WIRE_STARTUP_SSL:
     case WIRE_STARTUP_GSSENC:
         /* No TLS or GSSAPI yet: 'N' and the client goes on in plaintext. */
-        if (s->ssl_answered && st.kind == WIRE_STARTUP_SSL) {
-            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "duplicate SSL negotiation request");
+        /* libpq may ask for each once (GSSENC first, then SSL); a repeat is a violation. */
+        if (st.kind == WIRE_STARTUP_SSL ? s->ssl_answered : s->gss_answered) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "duplicate %s negotiation request",
+                          st.kind == WIRE_STARTUP_SSL ? "SSL" : "GSSAPI");
             return false;
         }
-        s->ssl_answered = true;
+        if (st.kind == WIRE_STARTUP_SSL)
+            s->ssl_answered = true;
+        else
+            s->gss_answered = true;
         wire_buf_put_u8(&s->out, 'N');
         return true;
     case WIRE_STARTUP_CANCEL:

@@ -17,6 +17,13 @@
  *      ▼
  *   done(job) on the worker            (job belongs to the owner again)
  *
+ * Writers.  A QUERY job that writes needs its database's write lock (db->writer).
+ * When another connection holds it, the job is parked, not run: it occupies no
+ * worker while it waits, so the writer's next job always finds one.  The lock
+ * is released when the holder's transaction ends (or it closes), and passes to
+ * the first parked job for that database; a parked job that waits longer than
+ * busy_timeout_ms fails with 40001.
+ *
  * The owner submits at most one job per connection at a time, so a connection's
  * sqlite3 handle is used by one worker at a time (hence SQLITE_OPEN_NOMUTEX).
  * storage_engine_free lets the workers drain the queue, then joins them.
@@ -27,6 +34,7 @@
 #include <time.h>
 
 #include "sqlite_conn.h"
+#include "statement.h"
 #include "storage_internal.h"
 
 const char *storage_kind_str(storage_kind k)
@@ -101,27 +109,151 @@ static void storage_job_run(storage_job *job)
     job->wall_us = storage_now_us() - start;
 }
 
+/* Does the job need its database's write lock?  Everything but reads and
+ * transaction control does; a message that cannot be parsed does not (it
+ * runs nothing).  Called without the engine lock. */
+static bool storage_job_writes(const storage_job *job)
+{
+    if (job->kind != STORAGE_JOB_QUERY || !job->sql)
+        return false;
+    storage_parse parsed;
+    storage_parse_error perr;
+    if (!storage_parse_query(job->sql, &parsed, &perr))
+        return false;
+    bool writes = false;
+    for (size_t i = 0; i < parsed.n && !writes; i++)
+        writes = parsed.stmts[i].kind != STORAGE_STMT_SELECT &&
+                 parsed.stmts[i].kind != STORAGE_STMT_TRANSACTION;
+    storage_parse_free(&parsed);
+    return writes;
+}
+
+static void storage_list_push(storage_job **head, storage_job **tail, storage_job *job)
+{
+    job->next = NULL;
+    if (*tail)
+        (*tail)->next = job;
+    else
+        *head = job;
+    *tail = job;
+}
+
+/* Gives up the write lock of c's database if c holds it and its transaction
+ * is over; hands it to the first parked job for that database, which goes to
+ * the front of the run queue.  Engine lock held. */
+static void storage_writer_release(storage_engine *e, storage_conn *c)
+{
+    storage_db *db = c->db;
+    if (db->writer != c || (c->handle && c->tx_status != 'I'))
+        return;
+    db->writer = NULL;
+    storage_job *prev = NULL;
+    for (storage_job *j = e->parked_head; j; prev = j, j = j->next) {
+        if (j->conn->db != db)
+            continue;
+        if (prev)
+            prev->next = j->next;
+        else
+            e->parked_head = j->next;
+        if (e->parked_tail == j)
+            e->parked_tail = prev;
+        db->writer = j->conn;
+        j->next = e->head;
+        e->head = j;
+        if (!e->tail)
+            e->tail = j;
+        pthread_cond_signal(&e->cond);
+        return;
+    }
+}
+
+/* Fails a job that waited for the write lock too long, as SQLite's busy
+ * timeout would have: 40001, and a transaction block becomes failed. */
+static void storage_job_expire(storage_job *job)
+{
+    storage_conn *c = job->conn;
+    wire_error err = {.severity = "ERROR",
+                      .sqlstate = WIRE_SQLSTATE_SERIALIZATION_FAILURE,
+                      .message = "could not serialize access due to concurrent update",
+                      .detail = "Another transaction held the database's write lock for longer "
+                                "than sqlite_busy_timeout."};
+    job->failed = false;
+    job->statements = job->rows_returned = job->rows_affected = job->wall_us = 0;
+    wire_put_error(&job->out, &err);
+    if (c->tx_status == 'T')
+        c->tx_status = 'E';
+    job->tx_status = c->tx_status;
+    pthread_mutex_lock(&c->lock);
+    c->queued = false;
+    atomic_store(&c->cancel, false);
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void *storage_worker_main(void *arg)
 {
     storage_engine *e = arg;
 
     pthread_mutex_lock(&e->lock);
     for (;;) {
-        while (!e->head && !e->stopping)
-            pthread_cond_wait(&e->cond, &e->lock);
-        storage_job *job = e->head;
-        if (!job)
-            break; /* stopping and drained */
+        /* Parked jobs expire in FIFO order: all wait the same timeout. On
+         * stop, nothing is left to release a lock, so they all expire. */
+        uint64_t now = storage_now_us();
+        storage_job *job = e->parked_head;
+        if (job && (job->wait_deadline_us <= now || (e->stopping && !e->head))) {
+            e->parked_head = job->next;
+            if (!e->parked_head)
+                e->parked_tail = NULL;
+            pthread_mutex_unlock(&e->lock);
+            storage_job_expire(job);
+            if (job->done)
+                job->done(job);
+            pthread_mutex_lock(&e->lock);
+            continue;
+        }
+        if (!e->head) {
+            if (e->stopping)
+                break; /* drained */
+            if (e->parked_head) {
+                uint64_t at = e->parked_head->wait_deadline_us;
+                struct timespec ts = {.tv_sec = (time_t)(at / 1000000u),
+                                      .tv_nsec = (long)(at % 1000000u) * 1000};
+                pthread_cond_timedwait(&e->cond, &e->lock, &ts);
+            } else {
+                pthread_cond_wait(&e->cond, &e->lock);
+            }
+            continue;
+        }
+        job = e->head;
         e->head = job->next;
         if (!e->head)
             e->tail = NULL;
         job->next = NULL;
+        storage_conn *c = job->conn;
+
+        if (c && job->kind == STORAGE_JOB_QUERY && c->db->writer != c) {
+            pthread_mutex_unlock(&e->lock);
+            bool writes = storage_job_writes(job);
+            pthread_mutex_lock(&e->lock);
+            if (writes) {
+                if (c->db->writer && c->db->writer != c) {
+                    job->wait_deadline_us =
+                        storage_now_us() + (uint64_t)e->opt.busy_timeout_ms * 1000u;
+                    storage_list_push(&e->parked_head, &e->parked_tail, job);
+                    continue;
+                }
+                c->db->writer = c;
+            }
+        }
         pthread_mutex_unlock(&e->lock);
 
         storage_job_run(job);
+
+        pthread_mutex_lock(&e->lock);
+        if (c)
+            storage_writer_release(e, c);
+        pthread_mutex_unlock(&e->lock);
         if (job->done)
             job->done(job); /* the job is the owner's from here on */
-
         pthread_mutex_lock(&e->lock);
     }
     pthread_mutex_unlock(&e->lock);
@@ -175,7 +307,11 @@ storage_engine *storage_engine_new(const storage_options *opt, char *err, size_t
     }
     e->opt.data_dir = e->data_dir;
     pthread_mutex_init(&e->lock, NULL);
-    pthread_cond_init(&e->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines use storage_now_us */
+    pthread_cond_init(&e->cond, &ca);
+    pthread_condattr_destroy(&ca);
 
     for (int i = 0; i < opt->workers; i++) {
         int rc = pthread_create(&e->threads[i], NULL, storage_worker_main, e);

@@ -5,7 +5,8 @@
  * Ownership and locking:
  *  - storage_engine: the queue (head/tail/stopping) is protected by `lock`;
  *    everything else is set at creation and read-only afterwards.
- *  - storage_db: immutable after storage_db_new.
+ *  - storage_db: immutable after storage_db_new, except `writer`, which is
+ *    protected by the engine's `lock`.
  *  - storage_conn: `handle` and `tx_status` belong to the worker
  *    running the connection's job (one at a time, by the contract of
  *    storage.h).  `active` is protected by `lock` and is non-NULL only while a
@@ -32,6 +33,8 @@ struct storage_engine {
     pthread_cond_t cond; /* signalled when a job is queued or stopping is set */
     storage_job *head;   /* FIFO of submitted jobs */
     storage_job *tail;
+    storage_job *parked_head; /* FIFO of jobs waiting for a database's write lock */
+    storage_job *parked_tail;
     bool stopping;
 
     pthread_t *threads;
@@ -42,6 +45,12 @@ struct storage_db {
     storage_engine *engine;
     char *name;
     char *path; /* data_dir/NAME.db */
+    /* The connection that holds the write lock: the one whose job (or open
+     * transaction) writes.  SQLite has one writer per database; instead of
+     * letting other writers spin in busy waits on worker threads (which can
+     * starve the writer of a worker and deadlock), their jobs are parked
+     * until the writer's transaction ends. */
+    storage_conn *writer;
 };
 
 struct storage_conn {

@@ -104,7 +104,9 @@ struct storage_job {
     uint64_t rows_affected; /* rows inserted, updated or deleted */
     uint64_t wall_us;       /* time on the worker */
 
-    storage_job *next; /* engine's queue link */
+    /* the engine's own */
+    storage_job *next;        /* queue link */
+    uint64_t wait_deadline_us; /* parked for the write lock until then */
 };
 
 /* Queues the job for a worker. Never blocks on SQLite. */

@@ -211,6 +211,98 @@ START_TEST(test_two_connections_wal)
 }
 END_TEST
 
+/* ---- writers ---- */
+
+typedef struct writer_thread {
+    st_fixture *f;
+    storage_conn *conn;
+    int id;
+    int errors;
+    char first_error[256];
+} writer_thread;
+
+static void *writer_main(void *arg)
+{
+    writer_thread *w = arg;
+    char sql[128];
+    for (int i = 0; i < 20; i++) {
+        const char *steps[3] = {"begin", sql, "commit"};
+        snprintf(sql, sizeof(sql), "insert into w values (%d, %d)", w->id, i);
+        for (int k = 0; k < 3; k++) {
+            st_result r;
+            st_submit_wait(w->f->engine, w->conn, STORAGE_JOB_QUERY, steps[k], &r);
+            if (strstr(r.transcript, "E[")) {
+                if (!w->errors++)
+                    snprintf(w->first_error, sizeof(w->first_error), "%s: %.200s", steps[k],
+                             r.transcript);
+            }
+            wire_buf_free(&r.out);
+        }
+    }
+    return NULL;
+}
+
+/* More writers in explicit transactions than workers: a writer waiting for the
+ * lock must not occupy a worker, or the lock holder's COMMIT never runs and
+ * everyone times out (40001).  Every transaction must succeed. */
+START_TEST(test_writers_more_than_workers)
+{
+    enum { NWRITERS = 8 };
+    st_fixture f;
+    st_setup(&f, 2);
+    st_expect(&f, "create table w(a int, b int)", "C[CREATE TABLE]", 'I');
+    writer_thread w[NWRITERS];
+    pthread_t t[NWRITERS];
+    for (int i = 0; i < NWRITERS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].f = &f;
+        w[i].id = i;
+        w[i].conn = storage_conn_new(f.db);
+        st_open(&f, w[i].conn);
+        pthread_create(&t[i], NULL, writer_main, &w[i]);
+    }
+    for (int i = 0; i < NWRITERS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < NWRITERS; i++) {
+        ck_assert_msg(w[i].errors == 0, "writer %d: %d errors, first %s", i, w[i].errors,
+                      w[i].first_error);
+        st_close(&f, w[i].conn);
+        storage_conn_free(w[i].conn);
+    }
+    st_expect(&f, "select count(*) as n from w", "T[n:23] D[160] C[SELECT 1]", 'I');
+    st_teardown(&f);
+}
+END_TEST
+
+/* A parked writer gives up after busy_timeout with 40001 and its block fails;
+ * once the holder commits, the lock is free again. */
+START_TEST(test_parked_writer_times_out)
+{
+    st_fixture f;
+    st_setup(&f, 2);
+    storage_conn *b = storage_conn_new(f.db);
+    st_open(&f, b);
+    st_expect(&f, "create table w(a int)", "C[CREATE TABLE]", 'I');
+    st_expect(&f, "begin; insert into w values (1)", "C[BEGIN] C[INSERT 0 1]", 'T');
+    st_result r;
+    st_submit_wait(f.engine, b, STORAGE_JOB_QUERY, "begin", &r);
+    wire_buf_free(&r.out);
+    st_submit_wait(f.engine, b, STORAGE_JOB_QUERY, "insert into w values (2)", &r);
+    ck_assert_str_eq(r.transcript, "E[40001]");
+    ck_assert_int_eq(r.tx_status, 'E');
+    wire_buf_free(&r.out);
+    st_submit_wait(f.engine, b, STORAGE_JOB_QUERY, "rollback", &r);
+    wire_buf_free(&r.out);
+    st_expect(&f, "commit", "C[COMMIT]", 'I');
+    st_submit_wait(f.engine, b, STORAGE_JOB_QUERY, "insert into w values (3)", &r);
+    ck_assert_str_eq(r.transcript, "C[INSERT 0 1]");
+    wire_buf_free(&r.out);
+    st_close(&f, b);
+    storage_conn_free(b);
+    st_teardown(&f);
+}
+END_TEST
+
 /* ---- interrupt ---- */
 
 typedef struct async_job {
@@ -395,6 +487,8 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_many_workers_many_connections);
     tcase_add_test(tc, test_open_failure);
     tcase_add_test(tc, test_two_connections_wal);
+    tcase_add_test(tc, test_writers_more_than_workers);
+    tcase_add_test(tc, test_parked_writer_times_out);
     tcase_add_test(tc, test_interrupt_long_query);
     tcase_add_test(tc, test_interrupt_while_queued);
     tcase_add_test(tc, test_interrupt_races_open_close);
