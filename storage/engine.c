@@ -57,6 +57,8 @@ const char *storage_job_kind_str(storage_job_kind k)
         return "query";
     case STORAGE_JOB_CLOSE:
         return "close";
+    case STORAGE_JOB_EXTENDED:
+        return "extended";
     }
     return "unknown";
 }

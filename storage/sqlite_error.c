@@ -7,8 +7,10 @@
  * optionally on a fixed prefix and suffix of SQLite's message; the text between
  * them (a table, column or constraint name) is captured and either formatted
  * into a PostgreSQL message or handed to a builder for the cases where the
- * PostgreSQL wording needs more than one substitution.  SQLite's own message is
- * kept in `detail` wherever the PostgreSQL message loses information.
+ * PostgreSQL wording needs more than one substitution (a builder may decline
+ * text it does not recognise, and the next rule is tried).  SQLite's own
+ * message is kept in `detail` wherever the PostgreSQL message loses
+ * information.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,9 @@
 #include "dormouse/wire.h"
 #include "sqlite_error.h"
 
-typedef void (*sqlite_error_build_fn)(const char *captured, sqlite_pg_error *out);
+/* Writes out->message from the captured text; returns false, leaving the
+ * message to a later rule, when the text is not what the builder expects. */
+typedef bool (*sqlite_error_build_fn)(const char *captured, sqlite_pg_error *out);
 
 typedef struct sqlite_error_rule {
     int code;           /* 0: any; <= 0xff: primary code; else extended code */
@@ -61,15 +65,16 @@ static void sqlite_error_split_columns(const char *list, char *rel, size_t relle
     }
 }
 
-static void sqlite_error_build_pkey(const char *captured, sqlite_pg_error *out)
+static bool sqlite_error_build_pkey(const char *captured, sqlite_pg_error *out)
 {
     char rel[128], cols[256];
     sqlite_error_split_columns(captured, rel, sizeof(rel), cols, sizeof(cols));
     snprintf(out->message, sizeof(out->message),
              "duplicate key value violates unique constraint \"%s_pkey\"", rel);
+    return true;
 }
 
-static void sqlite_error_build_unique(const char *captured, sqlite_pg_error *out)
+static bool sqlite_error_build_unique(const char *captured, sqlite_pg_error *out)
 {
     if (strncmp(captured, "index '", 7) == 0) { /* an expression index: SQLite names it */
         size_t n = strlen(captured + 7);
@@ -77,34 +82,62 @@ static void sqlite_error_build_unique(const char *captured, sqlite_pg_error *out
             n--;
         snprintf(out->message, sizeof(out->message),
                  "duplicate key value violates unique constraint \"%.*s\"", (int)n, captured + 7);
-        return;
+        return true;
     }
     char rel[128], cols[256];
     sqlite_error_split_columns(captured, rel, sizeof(rel), cols, sizeof(cols));
     snprintf(out->message, sizeof(out->message),
              "duplicate key value violates unique constraint \"%s_%s_key\"", rel, cols);
+    return true;
 }
 
-static void sqlite_error_build_not_null(const char *captured, sqlite_pg_error *out)
+static bool sqlite_error_build_not_null(const char *captured, sqlite_pg_error *out)
 {
     const char *dot = strchr(captured, '.');
     if (!dot) {
         snprintf(out->message, sizeof(out->message),
                  "null value in column \"%s\" violates not-null constraint", captured);
-        return;
+        return true;
     }
     snprintf(out->message, sizeof(out->message),
              "null value in column \"%s\" of relation \"%.*s\" violates not-null constraint",
              dot + 1, (int)(dot - captured), captured);
+    return true;
 }
 
-/* PostgreSQL quotes a bare column name but not a qualified reference. */
-static void sqlite_error_build_column(const char *captured, sqlite_pg_error *out)
+/* PostgreSQL quotes a bare column name but not a qualified reference, which
+ * it names by relation and column only: "main.t.x" -> "t.x". */
+static bool sqlite_error_build_column(const char *captured, sqlite_pg_error *out)
 {
-    if (strchr(captured, '.'))
-        snprintf(out->message, sizeof(out->message), "column %s does not exist", captured);
-    else
+    const char *dot = strchr(captured, '.');
+    if (!dot) {
         snprintf(out->message, sizeof(out->message), "column \"%s\" does not exist", captured);
+        return true;
+    }
+    if (strchr(dot + 1, '.'))
+        captured = dot + 1;
+    snprintf(out->message, sizeof(out->message), "column %s does not exist", captured);
+    return true;
+}
+
+/* "table t has no column named x" (a column list of an INSERT) in PostgreSQL's
+ * words, which name the relation without its schema. */
+static bool sqlite_error_build_no_column_named(const char *captured, sqlite_pg_error *out)
+{
+    static const char infix[] = " has no column named ";
+    const char *mid = strstr(captured, infix);
+    if (!mid || mid == captured)
+        return false; /* another "table ..." message */
+    const char *table = captured;
+    size_t table_len = (size_t)(mid - captured);
+    if (table_len > 5 && (strncmp(table, "main.", 5) == 0 || strncmp(table, "temp.", 5) == 0)) {
+        table += 5;
+        table_len -= 5;
+    }
+    snprintf(out->message, sizeof(out->message),
+             "column \"%s\" of relation \"%.*s\" does not exist", mid + strlen(infix),
+             (int)table_len, table);
+    return true;
 }
 
 static const sqlite_error_rule sqlite_error_rules[] = {
@@ -158,7 +191,12 @@ static const sqlite_error_rule sqlite_error_rules[] = {
      false},
     {0, "no such index: ", NULL, SQLITE_PG_SQLSTATE_UNDEFINED_OBJECT, "index \"%s\" does not exist",
      NULL, false},
+    /* newer SQLite hints at a double-quoted identifier that resolves to nothing */
+    {0, "no such column: \"", "\" - should this be a string literal in single-quotes?",
+     WIRE_SQLSTATE_UNDEFINED_COLUMN, "column \"%s\" does not exist", NULL, false},
     {0, "no such column: ", NULL, WIRE_SQLSTATE_UNDEFINED_COLUMN, NULL, sqlite_error_build_column,
+     false},
+    {0, "table ", NULL, WIRE_SQLSTATE_UNDEFINED_COLUMN, NULL, sqlite_error_build_no_column_named,
      false},
     {0, "no such function: ", NULL, WIRE_SQLSTATE_UNDEFINED_FUNCTION, "function %s does not exist",
      NULL, false},
@@ -239,13 +277,15 @@ void sqlite_error_map(int rc, const char *msg, sqlite_pg_error *out)
         if (!sqlite_error_code_matches(r->code, rc) ||
             !sqlite_error_msg_matches(r, msg, captured, sizeof(captured)))
             continue;
-        out->sqlstate = r->sqlstate;
-        if (r->build)
-            r->build(captured, out);
-        else if (r->format)
+        if (r->build) {
+            if (!r->build(captured, out))
+                continue;
+        } else if (r->format) {
             snprintf(out->message, sizeof(out->message), r->format, captured);
-        else
+        } else {
             snprintf(out->message, sizeof(out->message), "%s", msg);
+        }
+        out->sqlstate = r->sqlstate;
         if (r->detail)
             snprintf(out->detail, sizeof(out->detail), "%s", msg);
         return;

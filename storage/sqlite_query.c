@@ -30,13 +30,15 @@
  * statement) so that ROLLBACK TO SAVEPOINT can resume it.
  *
  * Replies: RowDescription (types from sqlite_types.c, decided after stepping
- * to the first row), DataRows in text format, CommandComplete with
- * PostgreSQL's tag; errors are mapped by sqlite_error.c.
+ * to the first row; names as PostgreSQL gives them, from colname.c), DataRows
+ * in text format, CommandComplete with PostgreSQL's tag; errors are mapped by
+ * sqlite_error.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "colname.h"
 #include "sqlite_conn.h"
 #include "sqlite_error.h"
 #include "sqlite_types.h"
@@ -53,6 +55,7 @@ typedef struct sqlite_query {
     size_t scratch_cap;
     sqlite_pg_type *types;
     wire_column *cols;
+    storage_colname *names;
     int cols_cap;
 } sqlite_query;
 
@@ -249,24 +252,38 @@ static bool sqlite_query_reserve_cols(sqlite_query *q, int n)
     if (!cols)
         return false;
     q->cols = cols;
+    storage_colname *names = realloc(q->names, (size_t)n * sizeof(*names));
+    if (!names)
+        return false;
+    q->names = names;
     q->cols_cap = n;
     return true;
 }
 
-/* RowDescription for the statement positioned on its first row (has_row) or
- * finished without rows. */
-static void sqlite_query_describe(sqlite_query *q, sqlite3_stmt *st, int ncols, bool has_row)
+/* RowDescription for statement `s` positioned on its first row (has_row) or
+ * finished without rows.  Column names are PostgreSQL's where the parse tree
+ * tells them, else SQLite's (the columns a `*` expands to).  A count() call
+ * is int8, as in PostgreSQL; other expressions get the type of their first
+ * value. */
+static void sqlite_query_describe(sqlite_query *q, const storage_stmt *s, sqlite3_stmt *st,
+                                  int ncols, bool has_row)
 {
+    storage_colname_result(s->node, ncols, q->names);
     for (int i = 0; i < ncols; i++) {
         sqlite_pg_type *t = &q->types[i];
         const char *decl = sqlite3_column_decltype(st, i);
         if (decl) {
             sqlite_type_from_decltype(decl, t);
+        } else if (q->names[i].count) {
+            *t = (sqlite_pg_type){
+                .oid = WIRE_OID_INT8, .len = 8, .typmod = -1, .format = SQLITE_TYPE_FORMAT_INT};
         } else {
             int cls = has_row ? sqlite3_column_type(st, i) : SQLITE_NULL;
             sqlite_type_from_value(cls, cls == SQLITE_INTEGER ? sqlite3_column_int64(st, i) : 0, t);
         }
-        const char *name = sqlite3_column_name(st, i);
+        const char *name = q->names[i].name;
+        if (!name)
+            name = sqlite3_column_name(st, i);
         q->cols[i] = (wire_column){
             .name = name ? name : "?column?",
             .table_oid = 0,
@@ -362,7 +379,7 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
             q->job->out.oom = true;
             return false;
         }
-        sqlite_query_describe(q, st, ncols, rc == SQLITE_ROW);
+        sqlite_query_describe(q, s, st, ncols, rc == SQLITE_ROW);
         while (rc == SQLITE_ROW) {
             if (!sqlite_query_data_row(q, st, ncols)) {
                 sqlite3_finalize(st);
@@ -496,6 +513,7 @@ static void sqlite_query_run_message(storage_job *job)
     free(q.scratch);
     free(q.types);
     free(q.cols);
+    free(q.names);
 }
 
 void sqlite_query_run(storage_job *job)

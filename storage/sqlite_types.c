@@ -7,7 +7,9 @@
  * and output formats.  Expression columns have no declared type, so their type
  * comes from the storage class of the first value.  Values then print the way
  * PostgreSQL's output functions print them: shortest round-trip floats, t/f
- * booleans, \x hex bytea.
+ * booleans, \x hex bytea.  Text in a bytea column is the input form of a bytea
+ * (a client's '\x0102' literal, stored by SQLite as text) and prints as the
+ * bytes it denotes.
  */
 #include <ctype.h>
 #include <math.h>
@@ -376,6 +378,78 @@ static bool sqlite_scratch_reserve(char **scratch, size_t *cap, size_t need)
     return true;
 }
 
+static int sqlite_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool sqlite_is_octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
+bool sqlite_bytea_decode(const char *text, size_t n, unsigned char *out, size_t *outlen)
+{
+    size_t o = 0;
+    *outlen = 0;
+    if (n >= 2 && text[0] == '\\' && text[1] == 'x') {
+        for (size_t i = 2; i < n;) {
+            char c = text[i];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                i++;
+                continue;
+            }
+            if (i + 1 >= n)
+                return false; /* odd number of digits */
+            int hi = sqlite_hex_digit((unsigned char)text[i]);
+            int lo = sqlite_hex_digit((unsigned char)text[i + 1]);
+            if (hi < 0 || lo < 0)
+                return false;
+            out[o++] = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        }
+        *outlen = o;
+        return true;
+    }
+    for (size_t i = 0; i < n;) {
+        if (text[i] != '\\') {
+            out[o++] = (unsigned char)text[i++];
+        } else if (i + 3 < n && text[i + 1] >= '0' && text[i + 1] <= '3' &&
+                   sqlite_is_octal(text[i + 2]) && sqlite_is_octal(text[i + 3])) {
+            out[o++] = (unsigned char)((text[i + 1] - '0') << 6 | (text[i + 2] - '0') << 3 |
+                                       (text[i + 3] - '0'));
+            i += 4;
+        } else if (i + 1 < n && text[i + 1] == '\\') {
+            out[o++] = '\\';
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    *outlen = o;
+    return true;
+}
+
+/* \x and lower-case hex of n bytes into dst (2n + 2 bytes); returns the length. */
+static int32_t sqlite_bytea_hex(const unsigned char *p, size_t n, char *dst)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = dst;
+    *o++ = '\\';
+    *o++ = 'x';
+    for (size_t i = 0; i < n; i++) {
+        *o++ = hex[p[i] >> 4];
+        *o++ = hex[p[i] & 15];
+    }
+    return (int32_t)(o - dst);
+}
+
 int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, char **scratch,
                             size_t *scratch_cap, const char **out)
 {
@@ -383,21 +457,36 @@ int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, 
     if (type == SQLITE_NULL)
         return -1;
 
+    if (type == SQLITE_TEXT && t->format == SQLITE_TYPE_FORMAT_BYTEA) {
+        /* Text in a bytea column: what a client inserted as a bytea literal
+         * ('\x0102', or the escape format), which SQLite keeps as text.  Print
+         * the bytes the literal stands for.  Text PostgreSQL would have
+         * refused to insert as bytea cannot be refused here (nothing
+         * translates the INSERT yet): it prints as the hex of its own bytes. */
+        const char *txt = (const char *)sqlite3_column_text(st, col);
+        if (!txt)
+            return -2;
+        size_t n = (size_t)sqlite3_column_bytes(st, col);
+        /* the hex output first, the decoded bytes after it */
+        if (!sqlite_scratch_reserve(scratch, scratch_cap, 3 * n + 3))
+            return -2;
+        unsigned char *bytes = (unsigned char *)*scratch + 2 * n + 3;
+        size_t m;
+        if (!sqlite_bytea_decode(txt, n, bytes, &m)) {
+            memcpy(bytes, txt, n);
+            m = n;
+        }
+        *out = *scratch;
+        return sqlite_bytea_hex(bytes, m, *scratch);
+    }
+
     if (type == SQLITE_BLOB || t->format == SQLITE_TYPE_FORMAT_BYTEA) {
-        static const char hex[] = "0123456789abcdef";
         const unsigned char *p = sqlite3_column_blob(st, col);
         size_t n = (size_t)sqlite3_column_bytes(st, col);
         if (!sqlite_scratch_reserve(scratch, scratch_cap, 2 * n + 3))
             return -2;
-        char *o = *scratch;
-        *o++ = '\\';
-        *o++ = 'x';
-        for (size_t i = 0; i < n; i++) {
-            *o++ = hex[p[i] >> 4];
-            *o++ = hex[p[i] & 15];
-        }
         *out = *scratch;
-        return (int32_t)(2 * n + 2);
+        return sqlite_bytea_hex(p, n, *scratch);
     }
 
     if (t->format == SQLITE_TYPE_FORMAT_BOOL) {

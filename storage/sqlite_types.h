@@ -48,6 +48,16 @@ size_t sqlite_format_float4(float v, char *buf, size_t len);
 /* A double in plain decimal notation (numeric columns), shortest digits. */
 size_t sqlite_format_numeric(double v, char *buf, size_t len);
 
+/* Decodes `n` bytes of bytea input text as PostgreSQL's byteain does (the
+ * characters of the value, not of a SQL literal): a backslash and a lower-case
+ * x, then pairs of hex digits in either case, with spaces, tabs and newlines
+ * allowed between pairs; or else the escape format, where a backslash and
+ * three octal digits (the first 0-3) is one byte, two backslashes are one,
+ * and any other byte is itself.  Writes at most n bytes to out and their
+ * number to *outlen.  Returns false for what PostgreSQL would reject: an odd
+ * number of hex digits, a non-hex character, any other backslash. */
+bool sqlite_bytea_decode(const char *text, size_t n, unsigned char *out, size_t *outlen);
+
 /* Formats column `col` of the current row of `st` as PostgreSQL prints type
  * `t` in text format.  Returns the length, or -1 for NULL.  *out points either
  * into SQLite's memory (valid until the next step) or into `scratch`, grown

@@ -16,6 +16,7 @@ START_TEST(test_kind_str)
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_OPEN), "open");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_QUERY), "query");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_CLOSE), "close");
+    ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_EXTENDED), "extended");
     ck_assert_str_eq(storage_job_kind_str((storage_job_kind)99), "unknown");
 }
 END_TEST
@@ -190,7 +191,7 @@ START_TEST(test_two_connections_wal)
     /* a reader is not blocked by the open write transaction and sees the
      * last committed state */
     st_submit_wait(f.engine, b, STORAGE_JOB_QUERY, "select count(*) as n from w", &r);
-    ck_assert_str_eq(r.transcript, "T[n:23] D[1] C[SELECT 1]");
+    ck_assert_str_eq(r.transcript, "T[n:20] D[1] C[SELECT 1]");
     wire_buf_free(&r.out);
 
     /* a second writer waits busy_timeout_ms, then gets 40001 */
@@ -202,7 +203,7 @@ START_TEST(test_two_connections_wal)
     st_expect(&f, "commit", "C[COMMIT]", 'I');
     st_submit_wait(f.engine, b, STORAGE_JOB_QUERY,
                    "insert into w values (3); select count(*) as n from w", &r);
-    ck_assert_str_eq(r.transcript, "C[INSERT 0 1] T[n:23] D[3] C[SELECT 1]");
+    ck_assert_str_eq(r.transcript, "C[INSERT 0 1] T[n:20] D[3] C[SELECT 1]");
     wire_buf_free(&r.out);
 
     st_close(&f, b);
@@ -269,7 +270,7 @@ START_TEST(test_writers_more_than_workers)
         st_close(&f, w[i].conn);
         storage_conn_free(w[i].conn);
     }
-    st_expect(&f, "select count(*) as n from w", "T[n:23] D[160] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from w", "T[n:20] D[160] C[SELECT 1]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -392,7 +393,7 @@ START_TEST(test_interrupt_long_query)
 
     /* in an implicit block: the earlier statements are rolled back */
     interrupt_and_check(&f, "insert into t values (2); " LONG_QUERY, "C[INSERT 0 1] E[57014]", 'I');
-    st_expect(&f, "select count(*) as n from t", "T[n:23] D[0] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t", "T[n:20] D[0] C[SELECT 1]", 'I');
     st_teardown(&f);
 }
 END_TEST

@@ -24,6 +24,17 @@ static const struct {
     {SQLITE_ERROR, "no such index: i", "42704", "index \"i\" does not exist", ""},
     {SQLITE_ERROR, "no such column: c", "42703", "column \"c\" does not exist", ""},
     {SQLITE_ERROR, "no such column: t.c", "42703", "column t.c does not exist", ""},
+    {SQLITE_ERROR, "no such column: main.t.c", "42703", "column t.c does not exist", ""},
+    {SQLITE_ERROR, "no such column: \"Mixed\" - should this be a string literal in single-quotes?",
+     "42703", "column \"Mixed\" does not exist", ""},
+    {SQLITE_ERROR, "table t has no column named c", "42703",
+     "column \"c\" of relation \"t\" does not exist", ""},
+    {SQLITE_ERROR, "table main.t has no column named c", "42703",
+     "column \"c\" of relation \"t\" does not exist", ""},
+    {SQLITE_ERROR, "table my t has no column named no pe", "42703",
+     "column \"no pe\" of relation \"my t\" does not exist", ""},
+    /* other "table ..." messages are not taken for it */
+    {SQLITE_ERROR, "table t may not be dropped", "XX000", "table t may not be dropped", ""},
     {SQLITE_ERROR, "no such function: f", "42883", "function f does not exist", ""},
     {SQLITE_ERROR, "wrong number of arguments to function abs()", "42883",
      "function abs() does not exist", "wrong number of arguments to function abs()"},
@@ -165,6 +176,9 @@ START_TEST(test_real_sqlite)
     check_real(db, "SELECT * FROM nope", "42P01");
     check_real(db, "SELECT nope FROM p", "42703");
     check_real(db, "SELECT p.nope FROM p", "42703");
+    check_real(db, "SELECT main.p.nope FROM p", "42703");
+    check_real(db, "INSERT INTO p(id, nope) VALUES (5, 1)", "42703");
+    check_real(db, "INSERT INTO main.p(nope) VALUES (1)", "42703");
     check_real(db, "SELECT nofunc(1)", "42883");
     check_real(db, "SELECT abs(1, 2)", "42883");
     check_real(db, "CREATE TABLE p(x)", "42P07");

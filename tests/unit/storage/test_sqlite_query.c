@@ -63,6 +63,41 @@ START_TEST(test_expression_types)
 }
 END_TEST
 
+START_TEST(test_column_names)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    st_expect(&f, "create table t(id integer primary key, name text)", "C[CREATE TABLE]", 'I');
+    /* PostgreSQL's names, not SQLite's expression text; count() is int8 */
+    st_expect(&f, "select 1, 1 + 1 as Sum, count(*), upper('a'), t.name, ID, 2 as \"Two\" from t",
+              "T[?column?:23,sum:23,count:20,upper:25,name:25,id:23,Two:23] "
+              "D[1,2,0,A,<null>,<null>,2] C[SELECT 1]",
+              'I');
+    st_expect(&f, "insert into t values (1, 'a'), (2, 'b') returning id + 1, upper(name)",
+              "T[?column?:23,upper:25] D[2,A] D[3,B] C[INSERT 0 2]", 'I');
+    st_expect(&f, "select count(*), count(name) as n, max(id) from t",
+              "T[count:20,n:20,max:23] D[2,2,2] C[SELECT 1]", 'I');
+    /* no rows: count() is still int8 */
+    st_expect(&f, "select count(*) from t where id > 100 group by name", "T[count:20] C[SELECT 0]",
+              'I');
+    /* `*` columns keep SQLite's names, the others are lined up around them */
+    st_expect(&f, "select 0, *, id * 2 from t where id = 1",
+              "T[?column?:23,id:23,name:25,?column?:23] D[0,1,a,2] C[SELECT 1]", 'I');
+    st_expect(&f, "update t set name = 'z' where id = 2 returning *, length(name)",
+              "T[id:23,name:25,length:23] D[2,z,1] C[UPDATE 1]", 'I');
+    /* set operations: the left-most select names the columns */
+    st_expect(&f, "select id as a from t union select 9 as b order by 1",
+              "T[a:23] D[1] D[2] D[9] C[SELECT 3]", 'I');
+    st_expect(&f,
+              "select (select name from t where id = 1), (select 1), coalesce(null, 'x'), "
+              "case when id = 1 then 'one' end from t where id = 1",
+              "T[name:25,?column?:23,coalesce:25,case:25] D[a,1,x,one] C[SELECT 1]", 'I');
+    /* VALUES: SQLite's column1... are PostgreSQL's too */
+    st_expect(&f, "values (1, 'a')", "T[column1:23,column2:25] D[1,a] C[SELECT 1]", 'I');
+    st_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_value_formatting)
 {
     st_fixture f;
@@ -94,6 +129,24 @@ START_TEST(test_value_formatting)
               "D[123456789012345,1e-05,f,<null>,<null>,<null>,<null>] "
               "D[1e+15,0.5,maybe,<null>,<null>,<null>,<null>] "
               "C[SELECT 9]",
+              'I');
+    st_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_bytea_literals)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    /* what PostgreSQL prints for the same statements */
+    st_expect(&f,
+              "create table b(y bytea, z blob); "
+              "insert into b values ('\\x0102', '\\001a'), ('\\xDEAD', '\\x00'), "
+              "('plain', '\\\\'), (x'0102', null)",
+              "C[CREATE TABLE] C[INSERT 0 4]", 'I');
+    st_expect(&f, "select * from b order by rowid",
+              "T[y:17,z:17] D[\\x0102,\\x0161] D[\\xdead,\\x00] D[\\x706c61696e,\\x5c] "
+              "D[\\x0102,<null>] C[SELECT 4]",
               'I');
     st_teardown(&f);
 }
@@ -155,7 +208,7 @@ START_TEST(test_error_in_block)
     st_expect(&f, "begin", "E[25P02]", 'E');
     st_expect(&f, "savepoint x", "E[25P02]", 'E');
     st_expect(&f, "rollback", "C[ROLLBACK]", 'I');
-    st_expect(&f, "select count(*) as n from t", "T[n:23] D[2] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t", "T[n:20] D[2] C[SELECT 1]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -169,11 +222,11 @@ START_TEST(test_commit_of_failed_block)
     st_expect(&f, "begin; insert into t values (3, 'c')", "C[BEGIN] C[INSERT 0 1]", 'T');
     st_expect(&f, "select nope from t", "E[42703]", 'E');
     st_expect(&f, "commit", "C[ROLLBACK]", 'I');
-    st_expect(&f, "select count(*) as n from t", "T[n:23] D[2] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t", "T[n:20] D[2] C[SELECT 1]", 'I');
     /* and in one message */
     st_expect(&f, "begin; insert into t values (4, 'd'); insert into t values (1, 'x')",
               "C[BEGIN] C[INSERT 0 1] E[23505]", 'E');
-    st_expect(&f, "commit; select count(*) as n from t", "C[ROLLBACK] T[n:23] D[2] C[SELECT 1]",
+    st_expect(&f, "commit; select count(*) as n from t", "C[ROLLBACK] T[n:20] D[2] C[SELECT 1]",
               'I');
     st_teardown(&f);
 }
@@ -235,7 +288,7 @@ START_TEST(test_savepoints)
     st_expect(&f, "begin; insert into s values (20); commit and chain",
               "C[BEGIN] C[INSERT 0 1] C[COMMIT]", 'T');
     st_expect(&f, "rollback", "C[ROLLBACK]", 'I');
-    st_expect(&f, "select count(*) as n from s", "T[n:23] D[2] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from s", "T[n:20] D[2] C[SELECT 1]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -252,18 +305,18 @@ START_TEST(test_implicit_transaction)
               "insert into t values (20, 'x'); insert into t values (1, 'dup'); "
               "insert into t values (21, 'y')",
               "C[INSERT 0 1] E[23505]", 'I');
-    st_expect(&f, "select count(*) as n from t", "T[n:23] D[1] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t", "T[n:20] D[1] C[SELECT 1]", 'I');
     /* DDL too */
     st_expect(&f, "create table u(a int); select * from nope", "C[CREATE TABLE] E[42P01]", 'I');
     st_expect(&f, "select * from u", "E[42P01]", 'I');
     /* BEGIN; ...; COMMIT in one message, then more */
     st_expect(&f, "begin; insert into t values (30, 'a'); commit; select count(*) as n from t",
-              "C[BEGIN] C[INSERT 0 1] C[COMMIT] T[n:23] D[2] C[SELECT 1]", 'I');
+              "C[BEGIN] C[INSERT 0 1] C[COMMIT] T[n:20] D[2] C[SELECT 1]", 'I');
     /* BEGIN in the middle turns the implicit block into an explicit one */
     st_expect(&f, "insert into t values (40, 'a'); begin; insert into t values (41, 'b')",
               "C[INSERT 0 1] C[BEGIN] C[INSERT 0 1]", 'T');
     st_expect(&f, "rollback", "C[ROLLBACK]", 'I');
-    st_expect(&f, "select count(*) as n from t where id >= 40", "T[n:23] D[0] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t where id >= 40", "T[n:20] D[0] C[SELECT 1]", 'I');
     /* COMMIT in the middle commits what came before, with a warning */
     st_expect(&f, "insert into t values (50, 'a'); commit; insert into t values (1, 'dup')",
               "C[INSERT 0 1] N[25P01] C[COMMIT] E[23505]", 'I');
@@ -271,10 +324,10 @@ START_TEST(test_implicit_transaction)
     /* ROLLBACK in the middle discards what came before */
     st_expect(&f,
               "insert into t values (60, 'a'); rollback; select count(*) as n from t where id = 60",
-              "C[INSERT 0 1] N[25P01] C[ROLLBACK] T[n:23] D[0] C[SELECT 1]", 'I');
+              "C[INSERT 0 1] N[25P01] C[ROLLBACK] T[n:20] D[0] C[SELECT 1]", 'I');
     /* savepoints need a real block */
     st_expect(&f, "insert into t values (70, 'a'); savepoint x", "C[INSERT 0 1] E[25P01]", 'I');
-    st_expect(&f, "select count(*) as n from t where id = 70", "T[n:23] D[0] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t where id = 70", "T[n:20] D[0] C[SELECT 1]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -302,7 +355,7 @@ START_TEST(test_dml_tags_and_returning)
     st_expect(&f, "delete from t where id >= 4 returning id", "T[id:23] D[4] D[5] C[DELETE 2]",
               'I');
     st_expect(&f, "insert into t select id + 10, name from t", "C[INSERT 0 2]", 'I');
-    st_expect(&f, "select count(*) as n from t", "T[n:23] D[4] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t", "T[n:20] D[4] C[SELECT 1]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -391,6 +444,25 @@ START_TEST(test_sqlite_errors)
                      "column \"nope\" does not exist");
     wire_buf_free(&r.out);
 
+    st_query(&f, "select t.nope from t", &r);
+    ck_assert_str_eq(r.transcript, "E[42703]");
+    ck_assert_str_eq(st_error(&r.out, 'E', 0, 'M', buf, sizeof(buf)),
+                     "column t.nope does not exist");
+    wire_buf_free(&r.out);
+
+    /* a double-quoted identifier is a name, never a string literal */
+    st_query(&f, "select \"Nope\" from t", &r);
+    ck_assert_str_eq(r.transcript, "E[42703]");
+    ck_assert_str_eq(st_error(&r.out, 'E', 0, 'M', buf, sizeof(buf)),
+                     "column \"Nope\" does not exist");
+    wire_buf_free(&r.out);
+
+    st_query(&f, "insert into t(a, nope) values (1, 2)", &r);
+    ck_assert_str_eq(r.transcript, "E[42703]");
+    ck_assert_str_eq(st_error(&r.out, 'E', 0, 'M', buf, sizeof(buf)),
+                     "column \"nope\" of relation \"t\" does not exist");
+    wire_buf_free(&r.out);
+
     st_query(&f, "create table t(b int)", &r);
     ck_assert_str_eq(r.transcript, "E[42P07]");
     ck_assert_str_eq(st_error(&r.out, 'E', 0, 'M', buf, sizeof(buf)),
@@ -419,7 +491,7 @@ START_TEST(test_close_rolls_back)
     st_expect(&f, "begin; insert into t values (1)", "C[BEGIN] C[INSERT 0 1]", 'T');
     st_close(&f, f.conn);
     st_open(&f, f.conn);
-    st_expect(&f, "select count(*) as n from t", "T[n:23] D[0] C[SELECT 1]", 'I');
+    st_expect(&f, "select count(*) as n from t", "T[n:20] D[0] C[SELECT 1]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -432,7 +504,9 @@ static Suite *sqlite_query_suite(void)
     tcase_add_test(tc, test_readme_example);
     tcase_add_test(tc, test_declared_types);
     tcase_add_test(tc, test_expression_types);
+    tcase_add_test(tc, test_column_names);
     tcase_add_test(tc, test_value_formatting);
+    tcase_add_test(tc, test_bytea_literals);
     tcase_add_test(tc, test_empty_query);
     tcase_add_test(tc, test_syntax_error_runs_nothing);
     tcase_add_test(tc, test_error_in_block);

@@ -278,9 +278,70 @@ START_TEST(test_value_format)
     check_value(db, "bytea", "x''", "\\x");
     check_value(db, "bytea", "'ab'", "\\x6162");
     check_value(db, "bytea", "NULL", NULL);
+    /* text in a bytea column is a bytea literal: printed as the bytes it denotes */
+    check_value(db, "bytea", "'\\x0102'", "\\x0102");
+    check_value(db, "bytea", "'\\xDEadBe ef'", "\\xdeadbeef");
+    check_value(db, "blob", "'\\x'", "\\x");
+    check_value(db, "bytea", "'a\\\\b\\001\\377'", "\\x615c6201ff");
+    check_value(db, "bytea", "'ab' || char(0) || 'c'", "\\x61620063");
+    /* what PostgreSQL would have refused prints as the text's own bytes */
+    check_value(db, "bytea", "'\\x012'", "\\x5c78303132");
+    check_value(db, "bytea", "'a\\9'", "\\x615c39");
+    /* a blob is printed as is, even if it looks like a literal */
+    check_value(db, "bytea", "cast('\\x01' as blob)", "\\x5c783031");
+    check_value(db, "text", "'\\x01'", "\\x01");
     check_value(db, "uuid", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
     sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_bytea_decode)
+{
+    static const struct {
+        const char *in; /* the value's characters */
+        size_t len;     /* 0: strlen(in) */
+        bool ok;
+        const char *want; /* the decoded bytes */
+        size_t want_len;  /* 0: strlen(want) */
+    } cases[] = {
+        {"", 0, true, "", 0},
+        {"\\x", 0, true, "", 0},
+        {"\\x0102", 0, true, "\x01\x02", 0},
+        {"\\x0A0b", 0, true, "\x0a\x0b", 0},
+        {"\\xFFff", 0, true, "\xff\xff", 0},
+        {"\\x 01\n02\t\r ", 0, true, "\x01\x02", 0},
+        {"\\x00", 0, true, "", 1},
+        {"\\x012", 0, false, NULL, 0},  /* odd number of digits */
+        {"\\x0 1", 0, false, NULL, 0},  /* whitespace inside a pair */
+        {"\\x0g", 0, false, NULL, 0},   /* not a hex digit */
+        {"\\x\f01", 0, false, NULL, 0}, /* form feed is not whitespace to PostgreSQL */
+        {"\\X0a", 0, false, NULL, 0},   /* upper-case X is not the hex format, and a bad escape */
+        {"abc", 0, true, "abc", 0},
+        {"\\\\", 0, true, "\\", 0},
+        {"a\\\\b\\001\\377", 0, true, "a\\b\x01\xff", 0},
+        {"\\000", 0, true, "", 1},
+        {"x\\", 0, false, NULL, 0},   /* a lone backslash at the end */
+        {"\\9", 0, false, NULL, 0},   /* not octal */
+        {"\\400", 0, false, NULL, 0}, /* the first octal digit is at most 3 */
+        {"\\01", 0, false, NULL, 0},  /* three digits */
+        {"\\01x", 0, false, NULL, 0},
+        {"é", 0, true, "é", 0},
+        {"a\0b", 3, true, "a\0b", 3}, /* NUL bytes in the text pass through */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        unsigned char out[64];
+        size_t m = 99;
+        bool ok = sqlite_bytea_decode(cases[i].in, n, out, &m);
+        ck_assert_msg(ok == cases[i].ok, "case %zu [%s]: ok %d", i, cases[i].in, ok);
+        if (!ok)
+            continue;
+        size_t want_len = cases[i].want_len ? cases[i].want_len : strlen(cases[i].want);
+        ck_assert_msg(m == want_len && memcmp(out, cases[i].want, m) == 0,
+                      "case %zu [%s]: %zu bytes, want %zu", i, cases[i].in, m, want_len);
+        ck_assert(m <= n);
+    }
 }
 END_TEST
 
@@ -315,6 +376,7 @@ static Suite *sqlite_types_suite(void)
     tcase_add_test(tc, test_float4);
     tcase_add_test(tc, test_numeric);
     tcase_add_test(tc, test_value_format);
+    tcase_add_test(tc, test_bytea_decode);
     tcase_add_test(tc, test_value_format_large_blob);
     suite_add_tcase(s, tc);
     return s;
