@@ -76,6 +76,7 @@ typedef enum storage_job_kind {
     STORAGE_JOB_OPEN = 0, /* open (creating if needed) the database file */
     STORAGE_JOB_QUERY,    /* run a simple-protocol Query message */
     STORAGE_JOB_CLOSE,    /* roll back any open transaction, close the file */
+    STORAGE_JOB_EXTENDED, /* run a batch of extended-protocol messages */
 } storage_job_kind;
 
 const char *storage_job_kind_str(storage_job_kind k);
@@ -89,6 +90,13 @@ struct storage_job {
     storage_conn *conn;
     const char *sql;   /* QUERY: NUL-terminated; borrowed until done */
     size_t sql_len;
+    /* EXTENDED: whole frontend messages (type byte, length, body), one after
+     * another, each one of Parse, Bind, Describe, Execute, Close, Sync, Flush;
+     * borrowed until done.  The engine keeps the connection's prepared
+     * statements and portals, and writes a ReadyForQuery after each Sync
+     * into `out` itself (for QUERY jobs the owner adds it). */
+    const uint8_t *msgs;
+    size_t msgs_len;
     storage_job_done_fn done; /* called once, on a worker thread */
     void *udata;
 
@@ -96,6 +104,9 @@ struct storage_job {
     wire_buf out;   /* encoded replies, excluding ReadyForQuery; the submitter
                      * initialises it and frees it after done */
     char tx_status; /* after the job: 'I', 'T' or 'E' (for ReadyForQuery) */
+    bool discarding; /* EXTENDED: an error left the connection skipping
+                      * messages until Sync (the batch ended before one); the
+                      * owner drops Query messages until it sends a Sync */
     bool failed;    /* OPEN failed (the reply in `out` is an ErrorResponse to
                      * send with severity FATAL before closing), or the job
                      * could not run at all */
