@@ -112,6 +112,8 @@ struct proxy_session {
     storage_job job;
     bool job_in_flight;
     char *job_sql;
+    uint8_t *job_msgs; /* EXTENDED: the batch's messages, owned */
+    size_t job_msgs_len;
     char tx_status;
 
     proxy_session *next, *prev; /* server->sessions */

@@ -192,19 +192,28 @@ static bool session_flush(proxy_session *s)
     return true;
 }
 
+/* Hands the session's one job to the engine; the reply comes back through
+ * session_on_job_done on the loop thread. */
+static void session_submit(proxy_session *s, storage_job_kind kind)
+{
+    wire_buf_reset(&s->job.out);
+    s->job.kind = kind;
+    s->job.conn = s->backend;
+    s->job.sql = kind == STORAGE_JOB_QUERY ? s->job_sql : NULL;
+    s->job.sql_len = kind == STORAGE_JOB_QUERY ? strlen(s->job_sql) : 0;
+    s->job.msgs = kind == STORAGE_JOB_EXTENDED ? s->job_msgs : NULL;
+    s->job.msgs_len = kind == STORAGE_JOB_EXTENDED ? s->job_msgs_len : 0;
+    s->job.udata = s;
+    s->job_in_flight = true;
+    server_submit_job(s->server, &s->job);
+}
+
 static void session_close_backend(proxy_session *s)
 {
     if (s->job_in_flight)
         return; /* session_on_job_done comes back here */
     if (s->backend && s->backend_opened) {
-        wire_buf_reset(&s->job.out);
-        s->job.kind = STORAGE_JOB_CLOSE;
-        s->job.conn = s->backend;
-        s->job.sql = NULL;
-        s->job.sql_len = 0;
-        s->job.udata = s;
-        s->job_in_flight = true;
-        server_submit_job(s->server, &s->job);
+        session_submit(s, STORAGE_JOB_CLOSE);
         return;
     }
     if (s->backend) {
@@ -273,13 +282,16 @@ void session_free(proxy_session *s)
     wire_buf_free(&s->out);
     wire_buf_free(&s->job.out);
     free(s->job_sql);
+    free(s->job_msgs);
     free(s);
 }
 
 static void session_copy_name(char *dst, const char *src)
 {
     /* PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes. */
-    snprintf(dst, WIRE_NAME_MAX, "%s", src ? src : "");
+    size_t n = src ? strnlen(src, WIRE_NAME_MAX - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
 }
 
 static void session_start_backend(proxy_session *s)
@@ -291,14 +303,7 @@ static void session_start_backend(proxy_session *s)
     }
     session_set_state(s, SESSION_OPENING);
     ev_io_stop(s->server->loop, &s->rio);
-    wire_buf_reset(&s->job.out);
-    s->job.kind = STORAGE_JOB_OPEN;
-    s->job.conn = s->backend;
-    s->job.sql = NULL;
-    s->job.sql_len = 0;
-    s->job.udata = s;
-    s->job_in_flight = true;
-    server_submit_job(s->server, &s->job);
+    session_submit(s, STORAGE_JOB_OPEN);
 }
 
 static void session_auth_failed(proxy_session *s)
@@ -528,46 +533,69 @@ static bool session_handle_query(proxy_session *s, const wire_frame *f)
     slog(s, PROXY_LOG_DEBUG, "query: %.200s", s->job_sql);
 
     session_set_state(s, SESSION_BUSY);
-    wire_buf_reset(&s->job.out);
-    s->job.kind = STORAGE_JOB_QUERY;
-    s->job.conn = s->backend;
-    s->job.sql = s->job_sql;
-    s->job.sql_len = len;
-    s->job.udata = s;
-    s->job_in_flight = true;
-    server_submit_job(s->server, &s->job);
+    session_submit(s, STORAGE_JOB_QUERY);
     return false; /* no further messages until the reply is out */
 }
 
+static bool session_is_extended(char type)
+{
+    return type == 'P' || type == 'B' || type == 'D' || type == 'E' || type == 'C' ||
+           type == 'S' || type == 'H';
+}
+
+/* Sends a batch of extended-protocol messages to the engine: the message at
+ * *off and those after it, up to and including a Sync or Flush, or up to the
+ * last complete one buffered.  The engine keeps the prepared statements and
+ * portals and answers each Sync with ReadyForQuery. */
+static bool session_handle_extended(proxy_session *s, size_t start, size_t *off)
+{
+    size_t end = *off;
+    const uint8_t *first = s->in.data + start;
+    char last = (char)first[0];
+    while (last != 'S' && last != 'H') {
+        wire_frame f;
+        if (wire_frame_parse(s->in.data + end, s->in.len - end, s->server->cfg.max_packet_size,
+                             &f) != WIRE_FRAME_OK ||
+            !session_is_extended(f.type))
+            break; /* incomplete, too large or another kind: the main loop handles it */
+        end += f.total_len;
+        last = f.type;
+    }
+    size_t len = end - start;
+    free(s->job_msgs);
+    s->job_msgs = malloc(len);
+    if (!s->job_msgs) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return false;
+    }
+    memcpy(s->job_msgs, first, len);
+    s->job_msgs_len = len;
+    *off = end;
+
+    session_set_state(s, SESSION_BUSY);
+    session_submit(s, STORAGE_JOB_EXTENDED);
+    return false;
+}
+
 /* Handles one message in a ready state. Returns true to go on with the next. */
-static bool session_handle_ready(proxy_session *s, const wire_frame *f)
+static bool session_handle_ready(proxy_session *s, const wire_frame *f, size_t start, size_t *off)
 {
     switch (f->type) {
     case 'Q':
         if (s->discard_to_sync)
-            return true;
+            return true; /* PostgreSQL skips everything after an error until Sync */
         return session_handle_query(s, f);
     case 'X':
         session_close(s, "client sent Terminate");
         return false;
-    case 'S':
-        s->discard_to_sync = false;
-        wire_put_ready(&s->out, s->tx_status);
-        return true;
-    case 'H':
-        return true;
     case 'P':
     case 'B':
     case 'D':
     case 'E':
     case 'C':
-        if (!s->discard_to_sync) {
-            session_put_error(s, "ERROR", WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
-                              "the extended query protocol is not supported yet: use the simple "
-                              "query protocol");
-            s->discard_to_sync = true;
-        }
-        return true;
+    case 'S':
+    case 'H':
+        return session_handle_extended(s, start, off);
     case 'd':
     case 'c':
     case 'f':
@@ -612,6 +640,7 @@ static void session_process(proxy_session *s)
             session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
             break;
         }
+        size_t start = off;
         off += f.total_len;
         switch (s->state) {
         case SESSION_STARTUP:
@@ -621,7 +650,7 @@ static void session_process(proxy_session *s)
             go_on = session_handle_auth(s, &f);
             break;
         default:
-            go_on = session_handle_ready(s, &f);
+            go_on = session_handle_ready(s, &f, start, &off);
             break;
         }
     }
@@ -722,6 +751,10 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         free(s->job_sql);
         s->job_sql = NULL;
     }
+    if (kind == STORAGE_JOB_EXTENDED) {
+        free(s->job_msgs);
+        s->job_msgs = NULL;
+    }
     if (s->state == SESSION_CLOSING) {
         session_close_backend(s);
         return;
@@ -744,7 +777,10 @@ void session_on_job_done(proxy_session *s, storage_job *job)
     } else {
         wire_buf_append(&s->out, job->out.data, job->out.len);
         s->tx_status = job->tx_status;
-        wire_put_ready(&s->out, s->tx_status);
+        if (kind == STORAGE_JOB_QUERY)
+            wire_put_ready(&s->out, s->tx_status); /* EXTENDED jobs write their own */
+        else
+            s->discard_to_sync = job->discarding;
         session_set_state(s, session_state_for_tx(s->tx_status));
     }
     wire_buf_reset(&job->out);

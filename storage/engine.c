@@ -12,12 +12,14 @@
  *      │ storage_job_submit            (job now belongs to the engine)
  *      ▼
  *   queued ──► worker pops it ──► running: sqlite_conn_open / sqlite_query_run
- *                                 / sqlite_conn_close append replies to `out`
+ *                                 / sqlite_extended_run / sqlite_conn_close
+ *                                 append replies to `out`
  *      ┌──────────────────────────────────┘
  *      ▼
  *   done(job) on the worker            (job belongs to the owner again)
  *
- * Writers.  A QUERY job that writes needs its database's write lock (db->writer).
+ * Writers.  A QUERY or EXTENDED job that writes needs its database's write lock
+ * (db->writer).
  * When another connection holds it, the job is parked, not run: it occupies no
  * worker while it waits, so the writer's next job always finds one.  The lock
  * is released when the holder's transaction ends (or it closes), and passes to
@@ -34,6 +36,7 @@
 #include <time.h>
 
 #include "sqlite_conn.h"
+#include "sqlite_extended.h"
 #include "statement.h"
 #include "storage_internal.h"
 
@@ -97,9 +100,15 @@ static void storage_job_run(storage_job *job)
             sqlite_conn_open(job);
             break;
         case STORAGE_JOB_QUERY:
+            sqlite_extended_before_query(job->conn);
             sqlite_query_run(job);
+            sqlite_extended_after_query(job->conn);
+            break;
+        case STORAGE_JOB_EXTENDED:
+            sqlite_extended_run(job);
             break;
         case STORAGE_JOB_CLOSE:
+            sqlite_extended_conn_clear(job->conn); /* before the handle's statements go */
             sqlite_conn_close(job);
             break;
         default:
@@ -113,9 +122,13 @@ static void storage_job_run(storage_job *job)
 
 /* Does the job need its database's write lock?  Everything but reads and
  * transaction control does; a message that cannot be parsed does not (it
- * runs nothing).  Called without the engine lock. */
+ * runs nothing).  An EXTENDED batch does when it parses, binds or executes
+ * a writing statement.  Called without the engine lock, on the worker about
+ * to run the job (which therefore owns the connection). */
 static bool storage_job_writes(const storage_job *job)
 {
+    if (job->kind == STORAGE_JOB_EXTENDED)
+        return sqlite_extended_writes(job);
     if (job->kind != STORAGE_JOB_QUERY || !job->sql)
         return false;
     storage_parse parsed;
@@ -146,7 +159,10 @@ static void storage_list_push(storage_job **head, storage_job **tail, storage_jo
 static void storage_writer_release(storage_engine *e, storage_conn *c)
 {
     storage_db *db = c->db;
-    if (db->writer != c || (c->handle && c->tx_status != 'I'))
+    /* An implicit block left open by an extended batch that ended at Flush
+     * is a transaction too, though the client sees 'I'. */
+    if (db->writer != c ||
+        (c->handle && (c->tx_status != 'I' || !sqlite3_get_autocommit(c->handle))))
         return;
     db->writer = NULL;
     storage_job *prev = NULL;
@@ -232,7 +248,8 @@ static void *storage_worker_main(void *arg)
         job->next = NULL;
         storage_conn *c = job->conn;
 
-        if (c && job->kind == STORAGE_JOB_QUERY && c->db->writer != c) {
+        if (c && (job->kind == STORAGE_JOB_QUERY || job->kind == STORAGE_JOB_EXTENDED) &&
+            c->db->writer != c) {
             pthread_mutex_unlock(&e->lock);
             bool writes = storage_job_writes(job);
             pthread_mutex_lock(&e->lock);
@@ -344,7 +361,7 @@ void storage_engine_free(storage_engine *e)
 void storage_job_submit(storage_engine *e, storage_job *job)
 {
     job->next = NULL;
-    if (job->kind == STORAGE_JOB_QUERY && job->conn) {
+    if ((job->kind == STORAGE_JOB_QUERY || job->kind == STORAGE_JOB_EXTENDED) && job->conn) {
         /* From here a cancel applies to this job, even before a worker takes it. */
         pthread_mutex_lock(&job->conn->lock);
         job->conn->queued = true;
@@ -414,6 +431,7 @@ void storage_conn_free(storage_conn *c)
         return;
     /* Contract: closed by a CLOSE job (or never opened).  A handle still here
      * is a caller bug; close it rather than leak a file descriptor. */
+    sqlite_extended_conn_clear(c);
     if (c->handle)
         sqlite3_close_v2(c->handle);
     pthread_mutex_destroy(&c->lock);

@@ -14,6 +14,7 @@
 
 #include "sqlite_conn.h"
 #include "sqlite_error.h"
+#include "sqlite_functions.h"
 
 /* How many VM instructions run between two checks of the cancel flag. */
 #define SQLITE_PROGRESS_OPS 1000
@@ -147,6 +148,11 @@ void sqlite_conn_open(storage_job *job)
             sqlite_conn_open_failed(job, rc, sqlite3_errmsg(h));
             goto fail;
         }
+    }
+    rc = sqlite_functions_register(h, c);
+    if (rc != SQLITE_OK) {
+        sqlite_conn_open_failed(job, rc, sqlite3_errstr(rc));
+        goto fail;
     }
     sqlite3_progress_handler(h, SQLITE_PROGRESS_OPS, sqlite_conn_progress, c);
     c->tx_status = 'I';

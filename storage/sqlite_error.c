@@ -184,6 +184,15 @@ static const sqlite_error_rule sqlite_error_rules[] = {
     {SQLITE_AUTH, NULL, NULL, SQLITE_PG_SQLSTATE_INSUFFICIENT_PRIVILEGE, "permission denied: %s",
      NULL, false},
 
+    /* failures of Dormouse's SQL functions (sqlite_functions.c): "[SQLSTATE] message" */
+    {0, "[22P02] ", NULL, WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION, "%s", NULL, false},
+    {0, "[22003] ", NULL, WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE, "%s", NULL, false},
+    {0, "[22007] ", NULL, "22007", "%s", NULL, false},
+    {0, "[22008] ", NULL, "22008", "%s", NULL, false},
+    {0, "[22019] ", NULL, "22019", "%s", NULL, false},
+    {0, "[22025] ", NULL, "22025", "%s", NULL, false},
+    {0, "[2201B] ", NULL, "2201B", "%s", NULL, false},
+
     /* SQLITE_ERROR and friends, by message */
     {0, "no such table: ", NULL, WIRE_SQLSTATE_UNDEFINED_TABLE, "relation \"%s\" does not exist",
      NULL, false},
@@ -204,6 +213,13 @@ static const sqlite_error_rule sqlite_error_rules[] = {
      "function %s does not exist", NULL, true},
     {0, "no such savepoint: ", NULL, SQLITE_PG_SQLSTATE_INVALID_SAVEPOINT,
      "savepoint \"%s\" does not exist", NULL, false},
+    /* the translator quotes every name, and SQLite repeats the token as written */
+    {0, "table \"", "\" already exists", WIRE_SQLSTATE_DUPLICATE_TABLE,
+     "relation \"%s\" already exists", NULL, false},
+    {0, "index \"", "\" already exists", WIRE_SQLSTATE_DUPLICATE_TABLE,
+     "relation \"%s\" already exists", NULL, false},
+    {0, "view \"", "\" already exists", WIRE_SQLSTATE_DUPLICATE_TABLE,
+     "relation \"%s\" already exists", NULL, false},
     {0, "table ", " already exists", WIRE_SQLSTATE_DUPLICATE_TABLE,
      "relation \"%s\" already exists", NULL, false},
     {0, "index ", " already exists", WIRE_SQLSTATE_DUPLICATE_TABLE,

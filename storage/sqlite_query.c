@@ -38,31 +38,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "colname.h"
 #include "sqlite_conn.h"
 #include "sqlite_error.h"
-#include "sqlite_types.h"
-#include "statement.h"
-
-typedef struct sqlite_query {
-    storage_job *job;
-    storage_conn *c;
-    const char *sql;
-    bool multi;    /* more than one statement: implicit block semantics */
-    bool implicit; /* the implicit block's BEGIN has been issued */
-
-    char *scratch; /* value formatting */
-    size_t scratch_cap;
-    sqlite_pg_type *types;
-    wire_column *cols;
-    storage_colname *names;
-    int cols_cap;
-} sqlite_query;
+#include "sqlite_query.h"
+#include "translate.h"
 
 /* ---- replies ---- */
 
-static void sqlite_query_error(sqlite_query *q, const char *sqlstate, const char *message,
-                               const char *detail, int position)
+void sqlite_query_error(sqlite_query *q, const char *sqlstate, const char *message,
+                        const char *detail, int position)
 {
     wire_error e = {
         .severity = "ERROR",
@@ -80,7 +64,7 @@ static void sqlite_query_warning(sqlite_query *q, const char *sqlstate, const ch
     wire_put_notice(&q->job->out, &e);
 }
 
-static void sqlite_query_sqlite_error(sqlite_query *q, int rc, const char *msg)
+void sqlite_query_sqlite_error(sqlite_query *q, int rc, const char *msg)
 {
     sqlite_pg_error pe;
     sqlite_error_map(rc, msg, &pe);
@@ -88,13 +72,13 @@ static void sqlite_query_sqlite_error(sqlite_query *q, int rc, const char *msg)
 }
 
 /* The last SQLite error on the connection's handle. */
-static void sqlite_query_handle_error(sqlite_query *q)
+void sqlite_query_handle_error(sqlite_query *q)
 {
     sqlite_query_sqlite_error(q, sqlite3_extended_errcode(q->c->handle),
                               sqlite3_errmsg(q->c->handle));
 }
 
-static void sqlite_query_complete(sqlite_query *q, const char *tag)
+void sqlite_query_complete(sqlite_query *q, const char *tag)
 {
     wire_put_command_complete(&q->job->out, tag);
     q->job->statements++;
@@ -103,7 +87,7 @@ static void sqlite_query_complete(sqlite_query *q, const char *tag)
 /* ---- transaction state ---- */
 
 /* A statement failed: leave the state PostgreSQL would be in. */
-static void sqlite_query_failed(sqlite_query *q)
+void sqlite_query_failed(sqlite_query *q)
 {
     storage_conn *c = q->c;
     if (q->implicit) {
@@ -118,7 +102,7 @@ static void sqlite_query_failed(sqlite_query *q)
 }
 
 /* Runs an engine-issued statement; on failure reports it and returns false. */
-static bool sqlite_query_exec_ctl(sqlite_query *q, const char *sql)
+bool sqlite_query_exec_ctl(sqlite_query *q, const char *sql)
 {
     if (sqlite_conn_exec(q->c, sql) == SQLITE_OK)
         return true;
@@ -129,7 +113,7 @@ static bool sqlite_query_exec_ctl(sqlite_query *q, const char *sql)
 /* Ends the current block (explicit, implicit or failed) with COMMIT or
  * ROLLBACK.  A failed COMMIT rolls back and reports the error: the client is
  * then outside any block, as after a failed COMMIT in PostgreSQL. */
-static bool sqlite_query_end_block(sqlite_query *q, bool commit)
+bool sqlite_query_end_block(sqlite_query *q, bool commit)
 {
     storage_conn *c = q->c;
     bool ok = true;
@@ -161,7 +145,7 @@ static void sqlite_quote_ident(const char *name, char *buf, size_t len)
     buf[o] = '\0';
 }
 
-static bool sqlite_query_transaction(sqlite_query *q, const storage_stmt *s)
+bool sqlite_query_transaction(sqlite_query *q, const storage_stmt *s)
 {
     storage_conn *c = q->c;
     char sql[300], ident[260];
@@ -265,26 +249,26 @@ static bool sqlite_query_reserve_cols(sqlite_query *q, int n)
  * tells them, else SQLite's (the columns a `*` expands to).  A count() call
  * is int8, as in PostgreSQL; other expressions get the type of their first
  * value. */
-static void sqlite_query_describe(sqlite_query *q, const storage_stmt *s, sqlite3_stmt *st,
-                                  int ncols, bool has_row)
+void sqlite_query_columns(const storage_stmt *s, sqlite3_stmt *st, int ncols, bool has_row,
+                          storage_colname *names, sqlite_pg_type *types, wire_column *cols)
 {
-    storage_colname_result(s->node, ncols, q->names);
+    storage_colname_result(s->node, ncols, names);
     for (int i = 0; i < ncols; i++) {
-        sqlite_pg_type *t = &q->types[i];
+        sqlite_pg_type *t = &types[i];
         const char *decl = sqlite3_column_decltype(st, i);
         if (decl) {
             sqlite_type_from_decltype(decl, t);
-        } else if (q->names[i].count) {
+        } else if (names[i].count) {
             *t = (sqlite_pg_type){
                 .oid = WIRE_OID_INT8, .len = 8, .typmod = -1, .format = SQLITE_TYPE_FORMAT_INT};
         } else {
             int cls = has_row ? sqlite3_column_type(st, i) : SQLITE_NULL;
             sqlite_type_from_value(cls, cls == SQLITE_INTEGER ? sqlite3_column_int64(st, i) : 0, t);
         }
-        const char *name = q->names[i].name;
+        const char *name = names[i].name;
         if (!name)
             name = sqlite3_column_name(st, i);
-        q->cols[i] = (wire_column){
+        cols[i] = (wire_column){
             .name = name ? name : "?column?",
             .table_oid = 0,
             .column = 0,
@@ -294,6 +278,12 @@ static void sqlite_query_describe(sqlite_query *q, const storage_stmt *s, sqlite
             .format = 0,
         };
     }
+}
+
+static void sqlite_query_describe(sqlite_query *q, const storage_stmt *s, sqlite3_stmt *st,
+                                  int ncols, bool has_row)
+{
+    sqlite_query_columns(s, st, ncols, has_row, q->names, q->types, q->cols);
     wire_put_row_description(&q->job->out, q->cols, ncols);
 }
 
@@ -337,33 +327,77 @@ static int64_t sqlite_query_count_rows(sqlite_query *q, const PgQuery__RangeVar 
     return n;
 }
 
+void sqlite_query_finish(sqlite_query *q, const storage_stmt *s, uint64_t rows, int64_t changes)
+{
+    char tag[STORAGE_TAG_MAX + 32];
+    switch (s->kind) {
+    case STORAGE_STMT_SELECT:
+        snprintf(tag, sizeof(tag), "SELECT %llu", (unsigned long long)rows);
+        break;
+    case STORAGE_STMT_INSERT:
+        snprintf(tag, sizeof(tag), "INSERT 0 %lld", (long long)changes);
+        q->job->rows_affected += (uint64_t)changes;
+        break;
+    case STORAGE_STMT_UPDATE:
+    case STORAGE_STMT_DELETE:
+        snprintf(tag, sizeof(tag), "%s %lld", s->tag, (long long)changes);
+        q->job->rows_affected += (uint64_t)changes;
+        break;
+    case STORAGE_STMT_CREATE_TABLE_AS: {
+        const PgQuery__CreateTableAsStmt *ctas = s->node->create_table_as_stmt;
+        int64_t n = sqlite_query_count_rows(q, ctas->into ? ctas->into->rel : NULL);
+        snprintf(tag, sizeof(tag), "SELECT %lld", (long long)n);
+        q->job->rows_affected += (uint64_t)n;
+        break;
+    }
+    default:
+        snprintf(tag, sizeof(tag), "%s", s->tag);
+        break;
+    }
+    sqlite_query_complete(q, tag);
+}
+
 static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
 {
     sqlite3 *db = q->c->handle;
-    const char *text = q->sql + s->offset;
-    const char *end = text + s->len;
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
 
-    int rc = sqlite3_prepare_v2(db, text, (int)s->len, &st, &tail);
+    /* SQLite runs the translation of the statement's tree, not its text. */
+    char *text = NULL;
+    storage_translate_error terr;
+    if (!storage_translate(s, &text, &terr)) {
+        sqlite_query_error(q, terr.sqlstate, terr.message, NULL, 0);
+        return false;
+    }
+    const char *end = text + strlen(text);
+    int rc = sqlite3_prepare_v2(db, text, (int)(end - text), &st, &tail);
     if (rc != SQLITE_OK) {
+        free(text);
         sqlite_query_handle_error(q);
         return false;
     }
     if (tail && tail < end) {
-        /* SQLite reads one PostgreSQL statement as several (e.g. a dollar-
-         * quoted string): refuse rather than run what the client did not
-         * mean. */
+        /* Never expected of the translator's output: refuse rather than run
+         * what the client did not mean. */
         sqlite3_stmt *extra = NULL;
         rc = sqlite3_prepare_v2(db, tail, (int)(end - tail), &extra, NULL);
         sqlite3_finalize(extra);
         if (rc != SQLITE_OK || extra) {
+            free(text);
             sqlite3_finalize(st);
             sqlite_query_error(q, WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
                                "statement is not supported by the SQLite engine",
                                "SQLite reads it as more than one statement.", 0);
             return false;
         }
+    }
+    free(text);
+    if (st && sqlite3_bind_parameter_count(st) > 0) {
+        /* $n in a simple Query: PostgreSQL refuses, SQLite would bind NULL */
+        sqlite3_finalize(st);
+        sqlite_query_error(q, "42P02", "there is no parameter $1", NULL, 0);
+        return false;
     }
     if (!st) { /* nothing SQLite would run */
         sqlite_query_complete(q, s->tag);
@@ -403,32 +437,7 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
     sqlite3_finalize(st);
     q->job->rows_returned += rows;
 
-    char tag[STORAGE_TAG_MAX + 32];
-    switch (s->kind) {
-    case STORAGE_STMT_SELECT:
-        snprintf(tag, sizeof(tag), "SELECT %llu", (unsigned long long)rows);
-        break;
-    case STORAGE_STMT_INSERT:
-        snprintf(tag, sizeof(tag), "INSERT 0 %lld", (long long)changes);
-        q->job->rows_affected += (uint64_t)changes;
-        break;
-    case STORAGE_STMT_UPDATE:
-    case STORAGE_STMT_DELETE:
-        snprintf(tag, sizeof(tag), "%s %lld", s->tag, (long long)changes);
-        q->job->rows_affected += (uint64_t)changes;
-        break;
-    case STORAGE_STMT_CREATE_TABLE_AS: {
-        const PgQuery__CreateTableAsStmt *ctas = s->node->create_table_as_stmt;
-        int64_t n = sqlite_query_count_rows(q, ctas->into ? ctas->into->rel : NULL);
-        snprintf(tag, sizeof(tag), "SELECT %lld", (long long)n);
-        q->job->rows_affected += (uint64_t)n;
-        break;
-    }
-    default:
-        snprintf(tag, sizeof(tag), "%s", s->tag);
-        break;
-    }
-    sqlite_query_complete(q, tag);
+    sqlite_query_finish(q, s, rows, changes);
     return true;
 }
 

@@ -12,7 +12,10 @@
  *    storage.h).  `active` is protected by `lock` and is non-NULL only while a
  *    QUERY job runs, so that storage_conn_interrupt() from any thread never
  *    touches a handle being opened or closed.  `cancel` is read by SQLite's
- *    progress handler without the lock.
+ *    progress handler without the lock.  The extended protocol's state
+ *    (prepared statements, portals, skipping to Sync, an implicit block left
+ *    open by a batch that ended at Flush) is worker-owned like `handle`; it
+ *    is defined and managed by sqlite_extended.c.
  */
 #ifndef DORMOUSE_STORAGE_INTERNAL_H
 #define DORMOUSE_STORAGE_INTERNAL_H
@@ -24,6 +27,9 @@
 #include <sqlite3.h>
 
 #include "dormouse/storage.h"
+
+typedef struct sqlite_prepared sqlite_prepared;
+typedef struct sqlite_portal sqlite_portal;
 
 struct storage_engine {
     storage_options opt; /* opt.data_dir points at data_dir */
@@ -60,10 +66,16 @@ struct storage_conn {
     sqlite3 *handle; /* NULL until a successful OPEN, and after CLOSE */
     char tx_status;  /* 'I', 'T' or 'E' as seen by the client */
 
+    /* worker-owned: the extended query protocol (sqlite_extended.c) */
+    sqlite_prepared *prepared; /* prepared statements, the unnamed one included */
+    sqlite_portal *portals;    /* open portals, the unnamed one included */
+    bool ext_discarding;       /* an error: skip messages until the next Sync */
+    bool ext_implicit;         /* the implicit block of the current Sync is open */
+
     pthread_mutex_t lock;
-    sqlite3 *active;    /* the handle while a QUERY job runs, else NULL */
-    bool queued;        /* a QUERY job is submitted and not finished (under lock) */
-    atomic_bool cancel; /* set by storage_conn_interrupt, cleared when a QUERY job ends */
+    sqlite3 *active;    /* the handle while a QUERY/EXTENDED job runs, else NULL */
+    bool queued;        /* a QUERY/EXTENDED job is submitted and not finished (under lock) */
+    atomic_bool cancel; /* set by storage_conn_interrupt, cleared when such a job ends */
 };
 
 #endif

@@ -55,6 +55,14 @@
 #define WIRE_SQLSTATE_INTEGRITY_VIOLATION "23000"
 #define WIRE_SQLSTATE_DIVISION_BY_ZERO "22012"
 #define WIRE_SQLSTATE_DATA_EXCEPTION "22000"
+#define WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION "22P02"
+#define WIRE_SQLSTATE_INVALID_BINARY_REPRESENTATION "22P03"
+#define WIRE_SQLSTATE_INVALID_PARAMETER_VALUE "22023"
+#define WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE "22003"
+#define WIRE_SQLSTATE_INVALID_SQL_STATEMENT_NAME "26000"
+#define WIRE_SQLSTATE_INVALID_CURSOR_NAME "34000"
+#define WIRE_SQLSTATE_DUPLICATE_PREPARED_STATEMENT "42P05"
+#define WIRE_SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE "55000"
 #define WIRE_SQLSTATE_PROGRAM_LIMIT_EXCEEDED "54000"
 #define WIRE_SQLSTATE_TOO_MANY_CONNECTIONS "53300"
 #define WIRE_SQLSTATE_DISK_FULL "53100"
@@ -177,6 +185,88 @@ bool wire_sasl_initial_parse(const wire_frame *f, const char **mechanism, const 
 /* 'p' as SASLResponse: the whole body is the data. */
 bool wire_sasl_response_parse(const wire_frame *f, const uint8_t **data, size_t *data_len);
 
+/* ---- extended query protocol: frontend messages ---- */
+
+/*
+ * Parse 'P': statement name, query, int16 n, n parameter type OIDs (0 = let
+ * the server decide).  The OIDs stay in the message: read them with
+ * wire_parse_param_type().
+ */
+typedef struct wire_parse_msg {
+    const char *name;  /* "" = the unnamed statement */
+    const char *query; /* NUL-terminated inside the message */
+    size_t query_len;
+    uint16_t ntypes;
+    const uint8_t *types; /* ntypes big-endian uint32s */
+} wire_parse_msg;
+
+/* A parameter value of a Bind message: a view into the message. */
+typedef struct wire_value {
+    const uint8_t *data; /* NULL for SQL NULL */
+    int32_t len;         /* -1 for SQL NULL */
+} wire_value;
+
+/*
+ * Bind 'B': portal, statement, int16 nformats + int16 format codes, int16
+ * nparams + (int32 length (-1 = NULL), bytes) each, int16 nresults + int16
+ * result format codes.  Counts are only checked against the bytes present;
+ * whether nformats fits nparams (0, 1 or nparams) is the server's rule to
+ * report, see wire_format_code().
+ */
+typedef struct wire_bind_msg {
+    const char *portal;    /* "" = the unnamed portal */
+    const char *statement; /* "" = the unnamed statement */
+    uint16_t nformats;
+    const uint8_t *formats; /* nformats big-endian int16s */
+    uint16_t nparams;
+    const uint8_t *params; /* the first parameter's length word */
+    size_t params_len;     /* bytes of all the parameters */
+    uint16_t nresults;
+    const uint8_t *results; /* nresults big-endian int16s */
+} wire_bind_msg;
+
+/* Describe 'D' and Close 'C': 'S' (statement) or 'P' (portal), and a name. */
+typedef struct wire_target_msg {
+    char kind;
+    const char *name;
+} wire_target_msg;
+
+/* Execute 'E': portal, int32 maximum rows (<= 0: no limit). */
+typedef struct wire_execute_msg {
+    const char *portal;
+    int32_t max_rows;
+} wire_execute_msg;
+
+bool wire_parse_parse(const wire_frame *f, wire_parse_msg *out);
+uint32_t wire_parse_param_type(const wire_parse_msg *m, uint16_t i); /* i < ntypes */
+bool wire_bind_parse(const wire_frame *f, wire_bind_msg *out);
+/* Fills values[0..nparams-1] (the caller provides nparams entries) from a
+ * message wire_bind_parse() accepted. */
+void wire_bind_values(const wire_bind_msg *m, wire_value *values);
+/* Format code i of a list of n codes as the protocol applies it: no codes
+ * means text for all, one code applies to all, else code i; -1 when i is
+ * beyond a list of more than one code. */
+int wire_format_code(const uint8_t *codes, uint16_t n, uint16_t i);
+bool wire_describe_parse(const wire_frame *f, wire_target_msg *out); /* 'D' */
+bool wire_close_parse(const wire_frame *f, wire_target_msg *out);    /* 'C' */
+bool wire_execute_parse(const wire_frame *f, wire_execute_msg *out);
+/* Sync 'S' and Flush 'H': the body must be empty. */
+bool wire_sync_parse(const wire_frame *f);
+bool wire_flush_parse(const wire_frame *f);
+
+/* Frontend builders, for tests and the upstream client side.  A count that
+ * does not fit the protocol's int16 marks the buffer failed (like oom). */
+void wire_put_parse(wire_buf *b, const char *name, const char *query, const uint32_t *types,
+                    int ntypes);
+void wire_put_bind(wire_buf *b, const char *portal, const char *statement, const int16_t *formats,
+                   int nformats, const wire_value *params, int nparams, const int16_t *results,
+                   int nresults);
+void wire_put_describe(wire_buf *b, char kind, const char *name);
+void wire_put_execute(wire_buf *b, const char *portal, int32_t max_rows);
+void wire_put_close(wire_buf *b, char kind, const char *name);
+void wire_put_sync(wire_buf *b);
+void wire_put_flush(wire_buf *b);
+
 /* ---- backend messages ---- */
 
 #define WIRE_AUTH_OK 0
@@ -199,6 +289,12 @@ void wire_put_ready(wire_buf *b, char status);
 void wire_put_command_complete(wire_buf *b, const char *tag);
 void wire_put_empty_query(wire_buf *b);
 void wire_put_no_data(wire_buf *b);
+void wire_put_parse_complete(wire_buf *b);    /* '1' */
+void wire_put_bind_complete(wire_buf *b);     /* '2' */
+void wire_put_close_complete(wire_buf *b);    /* '3' */
+void wire_put_portal_suspended(wire_buf *b);  /* 's' */
+/* 't': the parameter type OIDs of a prepared statement (n <= 65535). */
+void wire_put_parameter_description(wire_buf *b, const uint32_t *oids, int n);
 
 /* The fields of an ErrorResponse or NoticeResponse. NULL/0 fields are omitted. */
 typedef struct wire_error {

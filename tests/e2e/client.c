@@ -22,6 +22,11 @@
  *   maxconn  CONNINFO N            fills max_client_conn = N, then tries one more
  *   query    CONNINFO SQL          prints "sent", then the results (for signal tests)
  *   bigresult CONNINFO NROWS       streams NROWS generated rows and checks every one
+ *   prepared CONNINFO              PQprepare/PQexecPrepared with text and binary
+ *                                  parameters and results, PQdescribePrepared
+ *   params   CONNINFO SQL [P...]   PQexecParams with text parameters ("\N" = NULL)
+ *   pipeline CONNINFO              pipeline mode with an error in the middle
+ *   singlerow CONNINFO NROWS       single-row mode over a generated result
  *
  * Exit status: 0 when the subcommand ran and (where it judges) passed, 1 when
  * it judged a failure, 2 on usage errors, lost connections or timeouts.
@@ -1024,6 +1029,355 @@ static int cmd_bigresult(const char *conninfo, int nrows)
     return rc;
 }
 
+/* ---- extended query protocol ---- */
+
+/* Collects the results of one PQsend* call (bounded wait); returns the last
+ * one (the caller PQclear()s it), or NULL when the connection broke or timed
+ * out.  Earlier results of the call are printed with render_result. */
+static PGresult *ext_last_result(PGconn *c)
+{
+    PGresult *last = NULL;
+    int64_t deadline = now_ms() + client_timeout_ms();
+    for (;;) {
+        if (wait_result(c, deadline) != 0) {
+            PQclear(last);
+            return NULL;
+        }
+        PGresult *r = PQgetResult(c);
+        if (r == NULL)
+            return last;
+        if (last) {
+            render_result(last, stdout);
+            fputc('\n', stdout);
+            PQclear(last);
+        }
+        last = r;
+    }
+}
+
+/* Prints "LABEL: <result> [tx]" and returns whether it was not an error. */
+static bool ext_print(PGconn *c, const char *label, PGresult *r)
+{
+    printf("%s: ", label);
+    if (!r) {
+        char msg[512];
+        one_line(PQerrorMessage(c), msg, sizeof msg);
+        printf("LOST %s\n", msg);
+        return false;
+    }
+    render_result(r, stdout);
+    printf(" [%c]\n", txn_char(c));
+    bool ok = !result_is_error(r);
+    PQclear(r);
+    return ok;
+}
+
+static uint32_t be32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+static uint64_t be64(const char *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static void put_be32(char *p, uint32_t v)
+{
+    p[0] = (char)(v >> 24);
+    p[1] = (char)(v >> 16);
+    p[2] = (char)(v >> 8);
+    p[3] = (char)v;
+}
+
+static void put_be64(char *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32(p + 4, (uint32_t)v);
+}
+
+/* Prints the rows of a binary-format result of (int4, text, float8, bool,
+ * bytea) columns, decoding each by its type OID. */
+static void ext_print_binary(const PGresult *r)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        printf("  row:");
+        for (int j = 0; j < PQnfields(r); j++) {
+            if (PQgetisnull(r, i, j)) {
+                printf(" NULL");
+                continue;
+            }
+            const char *v = PQgetvalue(r, i, j);
+            int len = PQgetlength(r, i, j);
+            switch (PQftype(r, j)) {
+            case 23:
+                printf(" int4:%d", len == 4 ? (int32_t)be32(v) : -999999);
+                break;
+            case 20:
+                printf(" int8:%" PRId64, len == 8 ? (int64_t)be64(v) : -999999);
+                break;
+            case 701: {
+                double d = 0;
+                uint64_t u = len == 8 ? be64(v) : 0;
+                memcpy(&d, &u, 8);
+                printf(" float8:%g", d);
+                break;
+            }
+            case 16:
+                printf(" bool:%s", len == 1 ? (v[0] ? "t" : "f") : "?");
+                break;
+            case 17:
+                printf(" bytea:");
+                for (int k = 0; k < len; k++)
+                    printf("%02x", (unsigned char)v[k]);
+                break;
+            default:
+                printf(" %u:%.*s", PQftype(r, j), len, v);
+                break;
+            }
+        }
+        printf("\n");
+    }
+}
+
+static int cmd_prepared(const char *conninfo)
+{
+    PGconn *c = client_connect(conninfo);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        printf("connect failed\n");
+        PQfinish(c);
+        return 2;
+    }
+    bool ok = true;
+    ok &= ext_print(c, "create",
+                    PQsendQuery(c, "create table ext(id int4 primary key, name text, "
+                                   "score float8, flag bool, data bytea)")
+                        ? ext_last_result(c)
+                        : NULL);
+    static const Oid types[] = {23, 25, 701, 16, 17};
+    ok &= ext_print(c, "prepare ins",
+                    PQsendPrepare(c, "ins", "insert into ext values ($1, $2, $3, $4, $5)", 5,
+                                  types)
+                        ? ext_last_result(c)
+                        : NULL);
+    /* text parameters */
+    const char *tv[] = {"1", "one", "1.5", "true", "\\x0102ff"};
+    ok &= ext_print(c, "insert text params",
+                    PQsendQueryPrepared(c, "ins", 5, tv, NULL, NULL, 0) ? ext_last_result(c)
+                                                                        : NULL);
+    /* binary parameters */
+    char id[4], score[8], flag[1] = {0}, data[3] = {0, 'x', 0x7f};
+    put_be32(id, 2);
+    double d = -0.25;
+    uint64_t du;
+    memcpy(&du, &d, 8);
+    put_be64(score, du);
+    const char *bv[] = {id, "two", score, flag, data};
+    const int bl[] = {4, 3, 8, 1, 3};
+    const int bf[] = {1, 1, 1, 1, 1};
+    ok &= ext_print(c, "insert binary params",
+                    PQsendQueryPrepared(c, "ins", 5, bv, bl, bf, 0) ? ext_last_result(c) : NULL);
+    /* NULLs */
+    const char *nv[] = {"3", NULL, NULL, NULL, NULL};
+    ok &= ext_print(c, "insert nulls",
+                    PQsendQueryPrepared(c, "ins", 5, nv, NULL, NULL, 0) ? ext_last_result(c)
+                                                                        : NULL);
+    /* a bad integer */
+    const char *badv[] = {"x1", "bad", "0", "f", "\\x"};
+    ext_print(c, "insert bad int",
+              PQsendQueryPrepared(c, "ins", 5, badv, NULL, NULL, 0) ? ext_last_result(c) : NULL);
+
+    static const Oid sel_types[] = {23};
+    ok &= ext_print(c, "prepare sel",
+                    PQsendPrepare(c, "sel",
+                                  "select id, name, score, flag, data from ext where id <= $1 "
+                                  "order by id",
+                                  1, sel_types)
+                        ? ext_last_result(c)
+                        : NULL);
+    PGresult *dr = PQsendDescribePrepared(c, "sel") ? ext_last_result(c) : NULL;
+    if (dr && PQresultStatus(dr) == PGRES_COMMAND_OK) {
+        printf("describe sel: nparams=%d", PQnparams(dr));
+        for (int i = 0; i < PQnparams(dr); i++)
+            printf(" $%d:%u", i + 1, PQparamtype(dr, i));
+        printf(" nfields=%d", PQnfields(dr));
+        for (int i = 0; i < PQnfields(dr); i++)
+            printf(" %s:%u", PQfname(dr, i), PQftype(dr, i));
+        printf("\n");
+    } else {
+        ok = false;
+        printf("describe sel: failed\n");
+    }
+    PQclear(dr);
+    const char *three[] = {"3"};
+    ok &= ext_print(c, "select text",
+                    PQsendQueryPrepared(c, "sel", 1, three, NULL, NULL, 0) ? ext_last_result(c)
+                                                                           : NULL);
+    PGresult *br =
+        PQsendQueryPrepared(c, "sel", 1, three, NULL, NULL, 1) ? ext_last_result(c) : NULL;
+    if (br && PQresultStatus(br) == PGRES_TUPLES_OK) {
+        printf("select binary: %s\n", PQcmdStatus(br));
+        ext_print_binary(br);
+    } else {
+        ok = false;
+        printf("select binary: failed %s\n", br ? PQresultErrorMessage(br) : "");
+    }
+    PQclear(br);
+    /* the statement exists once; a second PQprepare of the name fails */
+    ext_print(c, "prepare sel again",
+              PQsendPrepare(c, "sel", "select 1", 0, NULL) ? ext_last_result(c) : NULL);
+    /* wrong parameter count */
+    ext_print(c, "sel without params",
+              PQsendQueryPrepared(c, "sel", 0, NULL, NULL, NULL, 0) ? ext_last_result(c) : NULL);
+    ext_print(c, "no such statement",
+              PQsendQueryPrepared(c, "nope", 0, NULL, NULL, NULL, 0) ? ext_last_result(c) : NULL);
+    PQfinish(c);
+    return ok ? 0 : 1;
+}
+
+static int cmd_params(const char *conninfo, const char *sql, int n, const char *const *params)
+{
+    PGconn *c = client_connect(conninfo);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        printf("connect failed\n");
+        PQfinish(c);
+        return 2;
+    }
+    const char *vals[64];
+    if (n > 64)
+        n = 64;
+    for (int i = 0; i < n; i++)
+        vals[i] = strcmp(params[i], "\\N") == 0 ? NULL : params[i];
+    bool ok = ext_print(c, "result",
+                        PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0)
+                            ? ext_last_result(c)
+                            : NULL);
+    PQfinish(c);
+    return ok ? 0 : 1;
+}
+
+/* Pipeline mode: three queries, the second fails; the third is aborted
+ * without running; after the sync point the session goes on. */
+static int cmd_pipeline(const char *conninfo)
+{
+    PGconn *c = client_connect(conninfo);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        printf("connect failed\n");
+        PQfinish(c);
+        return 2;
+    }
+    PGresult *r = PQexec(c, "create table pipe(id int primary key)");
+    PQclear(r);
+    if (!PQenterPipelineMode(c)) {
+        printf("cannot enter pipeline mode\n");
+        PQfinish(c);
+        return 2;
+    }
+    const char *one[] = {"1"}, *two[] = {"2"};
+    bool sent = PQsendQueryParams(c, "insert into pipe values ($1)", 1, NULL, one, NULL, NULL, 0) &&
+                PQsendQueryParams(c, "insert into pipe values ($1)", 1, NULL, one, NULL, NULL, 0) &&
+                PQsendQueryParams(c, "insert into pipe values ($1)", 1, NULL, two, NULL, NULL, 0) &&
+                PQpipelineSync(c) &&
+                PQsendQueryParams(c, "select count(*) from pipe", 0, NULL, NULL, NULL, NULL, 0) &&
+                PQsendQueryParams(c, "insert into pipe values ($1)", 1, NULL, two, NULL, NULL, 0) &&
+                PQpipelineSync(c);
+    if (!sent) {
+        printf("cannot send the pipeline\n");
+        PQfinish(c);
+        return 2;
+    }
+    int64_t deadline = now_ms() + client_timeout_ms();
+    int syncs = 0;
+    while (syncs < 2) {
+        if (wait_result(c, deadline) != 0) {
+            printf("lost\n");
+            PQfinish(c);
+            return 2;
+        }
+        r = PQgetResult(c);
+        if (r == NULL) {
+            printf("--\n");
+            continue;
+        }
+        switch (PQresultStatus(r)) {
+        case PGRES_PIPELINE_SYNC:
+            printf("SYNC\n");
+            syncs++;
+            break;
+        case PGRES_PIPELINE_ABORTED:
+            printf("ABORTED\n");
+            break;
+        default:
+            render_result(r, stdout);
+            printf("\n");
+            break;
+        }
+        PQclear(r);
+    }
+    PQexitPipelineMode(c);
+    r = PQexec(c, "select count(*) from pipe");
+    printf("after: ");
+    render_result(r, stdout);
+    printf("\n");
+    PQclear(r);
+    PQfinish(c);
+    return 0;
+}
+
+/* Single-row mode: every row arrives as its own result, in order. */
+static int cmd_singlerow(const char *conninfo, int nrows)
+{
+    PGconn *c = client_connect(conninfo);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        printf("connect failed\n");
+        PQfinish(c);
+        return 2;
+    }
+    char n[32];
+    snprintf(n, sizeof n, "%d", nrows);
+    const char *vals[] = {n};
+    if (!PQsendQueryParams(c,
+                           "with recursive g(x) as (select 1 union all select x + 1 from g "
+                           "where x < cast($1 as integer)) select x, 'row ' || x from g",
+                           1, NULL, vals, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(c)) {
+        printf("cannot send\n");
+        PQfinish(c);
+        return 2;
+    }
+    int64_t deadline = now_ms() + client_timeout_ms();
+    int rows = 0, rc = 0;
+    for (;;) {
+        if (wait_result(c, deadline) != 0) {
+            printf("lost\n");
+            rc = 2;
+            break;
+        }
+        PGresult *r = PQgetResult(c);
+        if (r == NULL)
+            break;
+        if (PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
+            char want[48];
+            rows++;
+            snprintf(want, sizeof want, "row %d", rows);
+            if (atoi(PQgetvalue(r, 0, 0)) != rows || strcmp(PQgetvalue(r, 0, 1), want) != 0) {
+                printf("row %d is (%s, %s)\n", rows, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+                rc = 1;
+            }
+        } else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            printf("singlerow: %d rows, then %s with %d rows\n", rows, PQcmdStatus(r),
+                   PQntuples(r));
+        } else {
+            printf("singlerow: error %s\n", result_sqlstate(r));
+            rc = 1;
+        }
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
@@ -1035,7 +1389,11 @@ static int usage(void)
             "       dm_e2e_client latency SLOW_CONNINFO SLOW_SQL FAST_CONNINFO NFAST\n"
             "       dm_e2e_client maxconn CONNINFO N\n"
             "       dm_e2e_client query CONNINFO SQL\n"
-            "       dm_e2e_client bigresult CONNINFO NROWS\n");
+            "       dm_e2e_client bigresult CONNINFO NROWS\n"
+            "       dm_e2e_client prepared CONNINFO\n"
+            "       dm_e2e_client params CONNINFO SQL [PARAM...]\n"
+            "       dm_e2e_client pipeline CONNINFO\n"
+            "       dm_e2e_client singlerow CONNINFO NROWS\n");
     return 2;
 }
 
@@ -1063,5 +1421,13 @@ int main(int argc, char **argv)
         return cmd_query(ci, argv[3]);
     if (strcmp(cmd, "bigresult") == 0 && argc == 4)
         return cmd_bigresult(ci, atoi(argv[3]));
+    if (strcmp(cmd, "prepared") == 0 && argc == 3)
+        return cmd_prepared(ci);
+    if (strcmp(cmd, "params") == 0 && argc >= 4)
+        return cmd_params(ci, argv[3], argc - 4, (const char *const *)argv + 4);
+    if (strcmp(cmd, "pipeline") == 0 && argc == 3)
+        return cmd_pipeline(ci);
+    if (strcmp(cmd, "singlerow") == 0 && argc == 4)
+        return cmd_singlerow(ci, atoi(argv[3]));
     return usage();
 }

@@ -8,6 +8,13 @@
  *   C[SELECT 2]                  CommandComplete
  *   E[42601] / N[25P01]          ErrorResponse / NoticeResponse (SQLSTATE)
  *   I                            EmptyQueryResponse
+ * and for the extended protocol:
+ *   1 2 3 n s                    ParseComplete, BindComplete, CloseComplete,
+ *                                NoData, PortalSuspended
+ *   t[23,25]                     ParameterDescription
+ *   Z[I]                         ReadyForQuery
+ *   T[a:23/b]                    a column sent in binary format
+ *   D[#0000002a]                 a field with control bytes (or 0xf8-0xff), in hex
  */
 #ifndef DORMOUSE_TEST_STORAGE_TEST_H
 #define DORMOUSE_TEST_STORAGE_TEST_H
@@ -45,6 +52,7 @@ typedef struct st_result {
     wire_buf out;
     char tx_status;
     bool failed;
+    bool discarding;
     uint64_t statements, rows_returned, rows_affected;
     char transcript[16384];
 } st_result;
@@ -115,11 +123,13 @@ static inline void st_render(const wire_buf *b, char *out, size_t cap)
                 p += strlen(name) + 1;
                 uint32_t oid = st_u32(body + p + 6);
                 int32_t typmod = (int32_t)st_u32(body + p + 12);
+                const char *bin = st_u16(body + p + 16) == 1 ? "/b" : "";
                 char tmp[128];
                 if (typmod == -1)
-                    snprintf(tmp, sizeof(tmp), "%s%s:%u", k ? "," : "", name, oid);
+                    snprintf(tmp, sizeof(tmp), "%s%s:%u%s", k ? "," : "", name, oid, bin);
                 else
-                    snprintf(tmp, sizeof(tmp), "%s%s:%u(%d)", k ? "," : "", name, oid, typmod);
+                    snprintf(tmp, sizeof(tmp), "%s%s:%u(%d)%s", k ? "," : "", name, oid, typmod,
+                             bin);
                 st_append(out, cap, "%.*s", tmp, strlen(tmp));
                 p += 18;
             }
@@ -136,8 +146,19 @@ static inline void st_render(const wire_buf *b, char *out, size_t cap)
                 p += 4;
                 if (k)
                     st_append(out, cap, "%.*s", ",", 1);
+                bool ctl = false;
+                for (int32_t z = 0; z < flen; z++)
+                    ctl = ctl || body[p + (size_t)z] < 0x20 || body[p + (size_t)z] >= 0xf8;
                 if (flen < 0) {
                     st_append(out, cap, "%.*s", "<null>", 6);
+                } else if (ctl) {
+                    st_append(out, cap, "%.*s", "#", 1);
+                    for (int32_t z = 0; z < flen; z++) {
+                        char hx[3];
+                        snprintf(hx, sizeof(hx), "%02x", body[p + (size_t)z]);
+                        st_append(out, cap, "%.*s", hx, 2);
+                    }
+                    p += (size_t)flen;
                 } else {
                     st_append(out, cap, "%.*s", (const char *)body + p, (size_t)flen);
                     p += (size_t)flen;
@@ -161,8 +182,31 @@ static inline void st_render(const wire_buf *b, char *out, size_t cap)
             break;
         }
         case 'I':
-            st_append(out, cap, "%.*s", "I", 1);
+        case '1':
+        case '2':
+        case '3':
+        case 'n':
+        case 's':
+            st_append(out, cap, "%.*s", &type, 1);
             break;
+        case 't': {
+            uint16_t n = st_u16(body);
+            st_append(out, cap, "%.*s", "t[", 2);
+            for (uint16_t k = 0; k < n; k++) {
+                char tmp[16];
+                snprintf(tmp, sizeof(tmp), "%s%u", k ? "," : "", st_u32(body + 2 + 4 * k));
+                st_append(out, cap, "%.*s", tmp, strlen(tmp));
+            }
+            ck_assert_msg(2 + 4 * (size_t)n == blen, "ParameterDescription length mismatch");
+            st_append(out, cap, "%.*s", "]", 1);
+            break;
+        }
+        case 'Z': {
+            char tmp[8];
+            snprintf(tmp, sizeof(tmp), "Z[%c]", body[0]);
+            st_append(out, cap, "%.*s", tmp, strlen(tmp));
+            break;
+        }
         default: {
             char tmp[8];
             snprintf(tmp, sizeof(tmp), "%c?", type);
@@ -194,8 +238,8 @@ static inline const char *st_error(const wire_buf *b, char type, int nth, char c
     return buf;
 }
 
-static inline void st_submit_wait(storage_engine *e, storage_conn *c, storage_job_kind kind,
-                                  const char *sql, st_result *r)
+static inline void st_run_job(storage_engine *e, storage_conn *c, storage_job_kind kind,
+                              const char *sql, const uint8_t *msgs, size_t msgs_len, st_result *r)
 {
     st_waiter w = {.done = false};
     pthread_mutex_init(&w.lock, NULL);
@@ -207,6 +251,8 @@ static inline void st_submit_wait(storage_engine *e, storage_conn *c, storage_jo
     job.conn = c;
     job.sql = sql;
     job.sql_len = sql ? strlen(sql) : 0;
+    job.msgs = msgs;
+    job.msgs_len = msgs_len;
     job.done = st_job_done;
     job.udata = &w;
     wire_buf_init(&job.out);
@@ -224,11 +270,25 @@ static inline void st_submit_wait(storage_engine *e, storage_conn *c, storage_jo
     r->out = job.out;
     r->tx_status = job.tx_status;
     r->failed = job.failed;
+    r->discarding = job.discarding;
     r->statements = job.statements;
     r->rows_returned = job.rows_returned;
     r->rows_affected = job.rows_affected;
     ck_assert(!r->out.oom);
     st_render(&r->out, r->transcript, sizeof(r->transcript));
+}
+
+static inline void st_submit_wait(storage_engine *e, storage_conn *c, storage_job_kind kind,
+                                  const char *sql, st_result *r)
+{
+    st_run_job(e, c, kind, sql, NULL, 0, r);
+}
+
+/* Runs a batch of extended-protocol messages (an EXTENDED job). */
+static inline void st_submit_msgs(storage_engine *e, storage_conn *c, const wire_buf *msgs,
+                                  st_result *r)
+{
+    st_run_job(e, c, STORAGE_JOB_EXTENDED, NULL, msgs->data, msgs->len, r);
 }
 
 /* ---- fixture: one engine, one database, one open connection ---- */

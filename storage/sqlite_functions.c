@@ -1,0 +1,1130 @@
+/*
+ * sqlite_functions.c: PostgreSQL behaviour as SQLite application functions.
+ *
+ * translate.c turns casts, LIKE, regular expressions, GREATEST/LEAST and the
+ * date/time value functions into calls of the dm_* functions here; a few
+ * PostgreSQL functions keep their names.  Values follow PostgreSQL's text
+ * formats (the session TimeZone is UTC, DateStyle ISO):
+ *
+ *   now(), dm_now(p)          '2024-01-01 10:00:00.123456+00' (fraction trimmed)
+ *   dm_localtimestamp([p])    '2024-01-01 10:00:00.123456'
+ *   dm_current_date()         '2024-01-01'
+ *   dm_current_time([p])      '10:00:00.123456+00'; dm_localtime([p]) without +00
+ *   dm_int2/4/8(x)            integer; text must be an integer literal (22P02),
+ *                             reals round half away from zero, range checked (22003)
+ *   dm_float8(x)              real; text checked
+ *   dm_numeric(x)             integer or real; text checked
+ *   dm_bool(x)                1/0 from integers and PostgreSQL's boolean input
+ *   dm_bytea(x)               the blob a bytea literal denotes ('\x0102', escapes)
+ *   dm_date/dm_time/dm_timestamp/dm_timestamptz(x)  normalised text (22007/22008)
+ *   dm_uuid(x)                canonical lower-case uuid text
+ *   dm_like/dm_ilike(s, p[, esc])  PostgreSQL LIKE: case-sensitive, '\' escapes;
+ *                             characters are UTF-8 code points; ILIKE folds ASCII only
+ *   dm_regex(s, p, icase)     POSIX extended regex (<regex.h>), \d and \D added;
+ *                             the compiled pattern is cached per statement
+ *   dm_greatest/dm_least(...) ignore NULLs, SQLite's ordering of values
+ *   dm_random()               a double in [0, 1)
+ *
+ * Pure functions are DETERMINISTIC and INNOCUOUS so that indexes, CHECK
+ * constraints, views and DEFAULTs may use them (the handle is opened with
+ * trusted_schema off).
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sqlite_functions.h"
+#include "sqlite_types.h"
+
+/* ---- errors ---- */
+
+static void fn_error(sqlite3_context *ctx, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fn_error(sqlite3_context *ctx, const char *sqlstate, const char *fmt, ...)
+{
+    char msg[400];
+    int n = snprintf(msg, sizeof(msg), "[%s] ", sqlstate);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    sqlite3_result_error(ctx, msg, -1);
+}
+
+/* `invalid input syntax for type T: "v"`, with v shortened for the message. */
+static void fn_bad_input(sqlite3_context *ctx, const char *type, const char *v)
+{
+    fn_error(ctx, "22P02", "invalid input syntax for type %s: \"%.200s\"", type, v ? v : "");
+}
+
+/* ---- time ---- */
+
+#define USEC_PER_SEC 1000000LL
+#define USEC_PER_DAY (86400LL * USEC_PER_SEC)
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t fn_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void fn_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int fn_days_in_month(int64_t y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+typedef enum fn_time_kind {
+    FN_DATE,
+    FN_TIME,
+    FN_TIMETZ,
+    FN_TIMESTAMP,
+    FN_TIMESTAMPTZ,
+} fn_time_kind;
+
+/* Microseconds rounded to `precision` fractional digits (0..6; -1: 6). */
+static int64_t fn_round_usec(int64_t us, int precision)
+{
+    if (precision < 0 || precision >= 6)
+        return us;
+    int64_t unit = 1;
+    for (int i = precision; i < 6; i++)
+        unit *= 10;
+    int64_t r = us % unit;
+    if (r < 0)
+        r += unit;
+    us -= r;
+    if (r * 2 >= unit)
+        us += unit;
+    return us;
+}
+
+/* PostgreSQL's output of a UTC instant (microseconds since the epoch). */
+static void fn_format_time(int64_t us, fn_time_kind kind, char *buf, size_t len)
+{
+    int64_t days = us / USEC_PER_DAY;
+    int64_t rem = us % USEC_PER_DAY;
+    if (rem < 0) {
+        rem += USEC_PER_DAY;
+        days--;
+    }
+    int64_t y;
+    int m, d;
+    fn_civil_from_days(days, &y, &m, &d);
+    int hh = (int)(rem / (3600 * USEC_PER_SEC));
+    int mi = (int)(rem / (60 * USEC_PER_SEC) % 60);
+    int ss = (int)(rem / USEC_PER_SEC % 60);
+    int frac = (int)(rem % USEC_PER_SEC);
+
+    char date[32], time[40];
+    snprintf(date, sizeof(date), "%04lld-%02d-%02d", (long long)y, m, d);
+    int n = snprintf(time, sizeof(time), "%02d:%02d:%02d", hh, mi, ss);
+    if (frac) {
+        char f[8];
+        snprintf(f, sizeof(f), "%06d", frac);
+        for (int i = 5; i > 0 && f[i] == '0'; i--)
+            f[i] = '\0';
+        snprintf(time + n, sizeof(time) - (size_t)n, ".%s", f);
+    }
+    switch (kind) {
+    case FN_DATE:
+        snprintf(buf, len, "%s", date);
+        break;
+    case FN_TIME:
+        snprintf(buf, len, "%s", time);
+        break;
+    case FN_TIMETZ:
+        snprintf(buf, len, "%s+00", time);
+        break;
+    case FN_TIMESTAMP:
+        snprintf(buf, len, "%s %s", date, time);
+        break;
+    case FN_TIMESTAMPTZ:
+        snprintf(buf, len, "%s %s+00", date, time);
+        break;
+    }
+}
+
+static int64_t fn_now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+/* The precision argument of CURRENT_TIMESTAMP(p) and friends, or -1. */
+static int fn_precision(int argc, sqlite3_value **argv)
+{
+    if (argc < 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL)
+        return -1;
+    int p = sqlite3_value_int(argv[0]);
+    return p < 0 ? 0 : p > 6 ? 6 : p;
+}
+
+static void fn_current(sqlite3_context *ctx, int argc, sqlite3_value **argv, fn_time_kind kind)
+{
+    char buf[64];
+    fn_format_time(fn_round_usec(fn_now_usec(), fn_precision(argc, argv)), kind, buf, sizeof(buf));
+    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void fn_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_current(ctx, argc, argv, FN_TIMESTAMPTZ);
+}
+
+static void fn_localtimestamp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_current(ctx, argc, argv, FN_TIMESTAMP);
+}
+
+static void fn_current_date(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_current(ctx, 0, argv, FN_DATE);
+}
+
+static void fn_current_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_current(ctx, argc, argv, FN_TIMETZ);
+}
+
+static void fn_localtime(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_current(ctx, argc, argv, FN_TIME);
+}
+
+/* Reads 1..max digits; returns how many. */
+static int fn_digits(const char **p, int max, int64_t *v)
+{
+    int n = 0;
+    *v = 0;
+    while (n < max && isdigit((unsigned char)**p)) {
+        *v = *v * 10 + (**p - '0');
+        (*p)++;
+        n++;
+    }
+    return n;
+}
+
+typedef enum fn_parse_rc { FN_PARSE_OK, FN_PARSE_SYNTAX, FN_PARSE_RANGE } fn_parse_rc;
+
+/* [HH:MM[:SS[.ffffff]]] into microseconds since midnight. */
+static fn_parse_rc fn_parse_clock(const char **pp, int64_t *us)
+{
+    const char *p = *pp;
+    int64_t hh, mi, ss = 0, frac = 0;
+    if (!fn_digits(&p, 2, &hh) || *p != ':')
+        return FN_PARSE_SYNTAX;
+    p++;
+    if (fn_digits(&p, 2, &mi) != 2)
+        return FN_PARSE_SYNTAX;
+    if (*p == ':') {
+        p++;
+        if (fn_digits(&p, 2, &ss) != 2)
+            return FN_PARSE_SYNTAX;
+        if (*p == '.') {
+            p++;
+            int64_t scale = 100000;
+            int n = 0;
+            while (isdigit((unsigned char)*p)) {
+                if (n < 6)
+                    frac += (*p - '0') * scale;
+                else if (n == 6 && *p >= '5')
+                    frac++; /* round the seventh digit */
+                scale /= 10;
+                n++;
+                p++;
+            }
+            if (!n)
+                return FN_PARSE_SYNTAX;
+        }
+    }
+    if (mi > 59 || ss > 60 || hh > 24 || (hh == 24 && (mi || ss || frac)))
+        return FN_PARSE_RANGE;
+    *us = ((hh * 60 + mi) * 60 + ss) * USEC_PER_SEC + frac;
+    *pp = p;
+    return FN_PARSE_OK;
+}
+
+/* Z, UTC, GMT, +HH, +HH:MM, +HHMM (and -) into seconds east of UTC. */
+static fn_parse_rc fn_parse_zone(const char **pp, int64_t *offset, bool *has)
+{
+    const char *p = *pp;
+    while (*p == ' ')
+        p++;
+    *has = false;
+    *offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        *has = true;
+        *pp = p + 1;
+        return FN_PARSE_OK;
+    }
+    if (strncasecmp(p, "UTC", 3) == 0 || strncasecmp(p, "GMT", 3) == 0) {
+        *has = true;
+        *pp = p + 3;
+        return FN_PARSE_OK;
+    }
+    if (*p != '+' && *p != '-') {
+        *pp = p;
+        return FN_PARSE_OK;
+    }
+    int sign = *p == '-' ? -1 : 1;
+    p++;
+    int64_t hh, mm = 0;
+    int n = fn_digits(&p, 4, &hh);
+    if (n == 4) {
+        mm = hh % 100;
+        hh /= 100;
+    } else if (n == 0 || n == 3) {
+        return FN_PARSE_SYNTAX;
+    } else if (*p == ':') {
+        p++;
+        if (fn_digits(&p, 2, &mm) != 2)
+            return FN_PARSE_SYNTAX;
+    }
+    if (hh > 15 || mm > 59)
+        return FN_PARSE_RANGE;
+    *offset = sign * (hh * 3600 + mm * 60);
+    *has = true;
+    *pp = p;
+    return FN_PARSE_OK;
+}
+
+/* A date, a timestamp with or without zone, or a special word, into a UTC
+ * instant (the zone applied only when `use_zone`). */
+static fn_parse_rc fn_parse_timestamp(const char *s, bool use_zone, int64_t *out)
+{
+    while (*s == ' ')
+        s++;
+    if (strcasecmp(s, "now") == 0) {
+        *out = fn_now_usec();
+        return FN_PARSE_OK;
+    }
+    int64_t today = fn_now_usec() / USEC_PER_DAY * USEC_PER_DAY;
+    static const struct {
+        const char *word;
+        int days; /* from today */
+    } words[] = {{"today", 0}, {"yesterday", -1}, {"tomorrow", 1}};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcasecmp(s, words[i].word) == 0) {
+            *out = today + words[i].days * USEC_PER_DAY;
+            return FN_PARSE_OK;
+        }
+    }
+    if (strcasecmp(s, "epoch") == 0) {
+        *out = 0;
+        return FN_PARSE_OK;
+    }
+    const char *p = s;
+    int64_t y, mo, d;
+    if (fn_digits(&p, 7, &y) < 1 || *p != '-')
+        return FN_PARSE_SYNTAX;
+    p++;
+    if (!fn_digits(&p, 2, &mo) || *p != '-')
+        return FN_PARSE_SYNTAX;
+    p++;
+    if (!fn_digits(&p, 2, &d))
+        return FN_PARSE_SYNTAX;
+    if (mo < 1 || mo > 12 || d < 1 || d > fn_days_in_month(y, (int)mo) || y < 1)
+        return FN_PARSE_RANGE;
+    int64_t us = 0;
+    if (*p == ' ' || *p == 'T' || *p == 't') {
+        const char *q = p + 1;
+        while (*q == ' ')
+            q++;
+        if (isdigit((unsigned char)*q)) {
+            fn_parse_rc rc = fn_parse_clock(&q, &us);
+            if (rc != FN_PARSE_OK)
+                return rc;
+            p = q;
+        }
+    }
+    int64_t offset;
+    bool has_zone;
+    fn_parse_rc rc = fn_parse_zone(&p, &offset, &has_zone);
+    if (rc != FN_PARSE_OK)
+        return rc;
+    while (*p == ' ')
+        p++;
+    if (*p)
+        return FN_PARSE_SYNTAX;
+    *out = fn_days_from_civil(y, (int)mo, (int)d) * USEC_PER_DAY + us;
+    if (use_zone)
+        *out -= offset * USEC_PER_SEC;
+    return FN_PARSE_OK;
+}
+
+static void fn_cast_time(sqlite3_context *ctx, sqlite3_value *v, fn_time_kind kind,
+                         const char *type)
+{
+    if (sqlite3_value_type(v) == SQLITE_NULL)
+        return;
+    const char *s = (const char *)sqlite3_value_text(v);
+    if (!s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    const char *w = s;
+    while (*w == ' ')
+        w++;
+    if (kind != FN_TIME && (strcasecmp(w, "infinity") == 0 || strcasecmp(w, "-infinity") == 0)) {
+        sqlite3_result_text(ctx, w[0] == '-' ? "-infinity" : "infinity", -1, SQLITE_STATIC);
+        return;
+    }
+    int64_t us = 0;
+    fn_parse_rc rc;
+    if (kind == FN_TIME) {
+        const char *p = w;
+        rc = fn_parse_clock(&p, &us);
+        if (rc == FN_PARSE_OK) {
+            while (*p == ' ')
+                p++;
+            rc = *p ? FN_PARSE_SYNTAX : FN_PARSE_OK;
+        }
+        if (rc == FN_PARSE_SYNTAX && fn_parse_timestamp(w, false, &us) == FN_PARSE_OK)
+            rc = FN_PARSE_OK;
+    } else {
+        rc = fn_parse_timestamp(w, kind == FN_TIMESTAMPTZ, &us);
+    }
+    if (rc == FN_PARSE_SYNTAX) {
+        fn_error(ctx, "22007", "invalid input syntax for type %s: \"%.200s\"", type, s);
+        return;
+    }
+    if (rc == FN_PARSE_RANGE) {
+        fn_error(ctx, "22008", "date/time field value out of range: \"%.200s\"", s);
+        return;
+    }
+    char buf[64];
+    if (kind == FN_TIME && us == USEC_PER_DAY)
+        snprintf(buf, sizeof(buf), "24:00:00");
+    else
+        fn_format_time(us, kind, buf, sizeof(buf));
+    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void fn_date(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_cast_time(ctx, argv[0], FN_DATE, "date");
+}
+
+static void fn_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_cast_time(ctx, argv[0], FN_TIME, "time without time zone");
+}
+
+static void fn_timestamp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_cast_time(ctx, argv[0], FN_TIMESTAMP, "timestamp");
+}
+
+static void fn_timestamptz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_cast_time(ctx, argv[0], FN_TIMESTAMPTZ, "timestamp with time zone");
+}
+
+/* ---- numbers and booleans ---- */
+
+static const char *fn_trim(const char *s, size_t *n)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    *n = len;
+    return s;
+}
+
+/* An integer literal (optional sign, digits, surrounding spaces). */
+static bool fn_parse_int(const char *s, int64_t *out, bool *overflow)
+{
+    size_t n;
+    const char *p = fn_trim(s, &n);
+    const char *end = p + n;
+    bool neg = false;
+    *overflow = false;
+    if (p < end && (*p == '+' || *p == '-'))
+        neg = *p++ == '-';
+    if (p == end)
+        return false;
+    uint64_t v = 0;
+    for (; p < end; p++) {
+        if (!isdigit((unsigned char)*p))
+            return false;
+        if (v > (UINT64_MAX - 9) / 10)
+            *overflow = true;
+        else
+            v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > (uint64_t)INT64_MAX + (neg ? 1 : 0))
+        *overflow = true;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+static void fn_cast_int(sqlite3_context *ctx, sqlite3_value *v, int bits)
+{
+    const char *type = bits == 16 ? "smallint" : bits == 32 ? "integer" : "bigint";
+    int64_t lo = bits == 16 ? INT16_MIN : bits == 32 ? INT32_MIN : INT64_MIN;
+    int64_t hi = bits == 16 ? INT16_MAX : bits == 32 ? INT32_MAX : INT64_MAX;
+    int64_t i = 0;
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+        return;
+    case SQLITE_INTEGER:
+        i = sqlite3_value_int64(v);
+        break;
+    case SQLITE_FLOAT: {
+        double d = round(sqlite3_value_double(v));
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+            fn_error(ctx, "22003", "%s out of range", type);
+            return;
+        }
+        i = (int64_t)d;
+        break;
+    }
+    default: {
+        const char *s = (const char *)sqlite3_value_text(v);
+        bool overflow;
+        if (!s || !fn_parse_int(s, &i, &overflow)) {
+            fn_bad_input(ctx, type, s);
+            return;
+        }
+        if (overflow) {
+            fn_error(ctx, "22003", "value \"%.200s\" is out of range for type %s", s, type);
+            return;
+        }
+        if (i < lo || i > hi) {
+            fn_error(ctx, "22003", "value \"%.200s\" is out of range for type %s", s, type);
+            return;
+        }
+        break;
+    }
+    }
+    if (i < lo || i > hi) {
+        fn_error(ctx, "22003", "%s out of range", type);
+        return;
+    }
+    sqlite3_result_int64(ctx, i);
+}
+
+static void fn_int2(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_cast_int(ctx, argv[0], 16);
+}
+
+static void fn_int4(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_cast_int(ctx, argv[0], 32);
+}
+
+static void fn_int8(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_cast_int(ctx, argv[0], 64);
+}
+
+/* A decimal or special float literal; false if it is not one. */
+static bool fn_parse_double(const char *s, double *out)
+{
+    size_t n;
+    const char *p = fn_trim(s, &n);
+    if (!n || n > 400)
+        return false;
+    char buf[401];
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    if (strcasecmp(buf, "nan") == 0) {
+        *out = NAN;
+        return true;
+    }
+    const char *w = buf[0] == '+' || buf[0] == '-' ? buf + 1 : buf;
+    if (strcasecmp(w, "infinity") == 0 || strcasecmp(w, "inf") == 0) {
+        *out = buf[0] == '-' ? -INFINITY : INFINITY;
+        return true;
+    }
+    if (!isdigit((unsigned char)*w) && *w != '.')
+        return false; /* strtod would take hex and other spellings */
+    for (const char *q = w; *q; q++)
+        if (*q == 'x' || *q == 'X')
+            return false;
+    char *end;
+    *out = strtod(buf, &end);
+    return end != buf && *end == '\0';
+}
+
+static void fn_float8(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    switch (sqlite3_value_type(argv[0])) {
+    case SQLITE_NULL:
+        return;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT:
+        sqlite3_result_double(ctx, sqlite3_value_double(argv[0]));
+        return;
+    default: {
+        const char *s = (const char *)sqlite3_value_text(argv[0]);
+        double d;
+        if (!s || !fn_parse_double(s, &d)) {
+            fn_bad_input(ctx, "double precision", s);
+            return;
+        }
+        sqlite3_result_double(ctx, d);
+        return;
+    }
+    }
+}
+
+static void fn_numeric(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    switch (sqlite3_value_type(argv[0])) {
+    case SQLITE_NULL:
+        return;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT:
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    default: {
+        const char *s = (const char *)sqlite3_value_text(argv[0]);
+        int64_t i;
+        bool overflow;
+        if (s && fn_parse_int(s, &i, &overflow) && !overflow) {
+            sqlite3_result_int64(ctx, i);
+            return;
+        }
+        double d;
+        if (!s || !fn_parse_double(s, &d) || isinf(d)) {
+            fn_bad_input(ctx, "numeric", s);
+            return;
+        }
+        sqlite3_result_double(ctx, d);
+        return;
+    }
+    }
+}
+
+/* PostgreSQL's boolin: a unique prefix of true/false/yes/no, on/off, 1/0. */
+static int fn_parse_bool(const char *s)
+{
+    size_t n;
+    const char *p = fn_trim(s, &n);
+    if (!n)
+        return -1;
+    static const struct {
+        const char *word;
+        size_t min;
+        int value;
+    } words[] = {{"true", 1, 1}, {"false", 1, 0}, {"yes", 1, 1}, {"no", 1, 0},
+                 {"on", 2, 1},   {"off", 2, 0},   {"1", 1, 1},   {"0", 1, 0}};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (n >= words[i].min && n <= strlen(words[i].word) &&
+            strncasecmp(p, words[i].word, n) == 0)
+            return words[i].value;
+    return -1;
+}
+
+static void fn_bool(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    switch (sqlite3_value_type(argv[0])) {
+    case SQLITE_NULL:
+        return;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT:
+        sqlite3_result_int(ctx, sqlite3_value_double(argv[0]) != 0);
+        return;
+    default: {
+        const char *s = (const char *)sqlite3_value_text(argv[0]);
+        int b = s ? fn_parse_bool(s) : -1;
+        if (b < 0) {
+            fn_bad_input(ctx, "boolean", s);
+            return;
+        }
+        sqlite3_result_int(ctx, b);
+        return;
+    }
+    }
+}
+
+static void fn_bytea(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    int type = sqlite3_value_type(argv[0]);
+    if (type == SQLITE_NULL)
+        return;
+    if (type == SQLITE_BLOB) {
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    }
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    unsigned char *out = sqlite3_malloc64(n + 1);
+    if (!s || !out) {
+        sqlite3_free(out);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    size_t m;
+    if (!sqlite_bytea_decode(s, n, out, &m)) {
+        sqlite3_free(out);
+        fn_bad_input(ctx, "bytea", s);
+        return;
+    }
+    sqlite3_result_blob64(ctx, out, m, sqlite3_free);
+}
+
+static void fn_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+        return;
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    char hex[33];
+    int n = 0;
+    const char *p = s ? s : "";
+    bool brace = *p == '{';
+    if (brace)
+        p++;
+    for (; *p && *p != '}'; p++) {
+        if (*p == '-' && n > 0 && n % 4 == 0 && p[1] != '-')
+            continue;
+        if (!isxdigit((unsigned char)*p) || n == 32)
+            goto bad;
+        hex[n++] = (char)tolower((unsigned char)*p);
+    }
+    if (n != 32 || (brace != (*p == '}')) || (*p == '}' && p[1]))
+        goto bad;
+    hex[32] = '\0';
+    char out[37];
+    snprintf(out, sizeof(out), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    sqlite3_result_text(ctx, out, 36, SQLITE_TRANSIENT);
+    return;
+bad:
+    fn_bad_input(ctx, "uuid", s);
+}
+
+/* ---- GREATEST / LEAST ---- */
+
+/* SQLite's ordering of non-NULL values: numbers < text < blobs. */
+static int fn_compare(sqlite3_value *a, sqlite3_value *b)
+{
+    int ta = sqlite3_value_type(a), tb = sqlite3_value_type(b);
+    int ca = ta == SQLITE_INTEGER || ta == SQLITE_FLOAT ? 0 : ta == SQLITE_TEXT ? 1 : 2;
+    int cb = tb == SQLITE_INTEGER || tb == SQLITE_FLOAT ? 0 : tb == SQLITE_TEXT ? 1 : 2;
+    if (ca != cb)
+        return ca < cb ? -1 : 1;
+    if (ca == 0) {
+        if (ta == SQLITE_INTEGER && tb == SQLITE_INTEGER) {
+            sqlite3_int64 x = sqlite3_value_int64(a), y = sqlite3_value_int64(b);
+            return x < y ? -1 : x > y;
+        }
+        double x = sqlite3_value_double(a), y = sqlite3_value_double(b);
+        return x < y ? -1 : x > y;
+    }
+    const void *pa = ca == 1 ? (const void *)sqlite3_value_text(a) : sqlite3_value_blob(a);
+    int na = sqlite3_value_bytes(a);
+    const void *pb = cb == 1 ? (const void *)sqlite3_value_text(b) : sqlite3_value_blob(b);
+    int nb = sqlite3_value_bytes(b);
+    int r = memcmp(pa ? pa : "", pb ? pb : "", (size_t)(na < nb ? na : nb));
+    return r ? r : na < nb ? -1 : na > nb;
+}
+
+static void fn_extreme(sqlite3_context *ctx, int argc, sqlite3_value **argv, int sign)
+{
+    sqlite3_value *best = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+            continue;
+        if (!best || fn_compare(argv[i], best) * sign > 0)
+            best = argv[i];
+    }
+    if (best)
+        sqlite3_result_value(ctx, best);
+}
+
+static void fn_greatest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_extreme(ctx, argc, argv, 1);
+}
+
+static void fn_least(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_extreme(ctx, argc, argv, -1);
+}
+
+/* ---- LIKE ---- */
+
+/* The next UTF-8 code point (invalid bytes stand for themselves). */
+static uint32_t fn_utf8_next(const unsigned char **p, const unsigned char *end)
+{
+    const unsigned char *s = *p;
+    uint32_t c = *s++;
+    int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+    if (extra && end - s >= extra) {
+        c &= 0x3f >> extra;
+        for (int i = 0; i < extra; i++)
+            c = (c << 6) | (*s++ & 0x3f);
+    }
+    *p = s;
+    return c;
+}
+
+static uint32_t fn_fold(uint32_t c, bool icase)
+{
+    return icase && c < 128 ? (uint32_t)tolower((int)c) : c;
+}
+
+enum { LIKE_FALSE = 0, LIKE_TRUE = 1, LIKE_ABORT = -1, LIKE_BAD_ESCAPE = -2 };
+
+/* PostgreSQL's MatchText (like_match.c): LIKE_ABORT means the text ran out,
+ * so no later start position can match either, which keeps % linear. */
+static int fn_like_match(const unsigned char *t, const unsigned char *te, const unsigned char *p,
+                         const unsigned char *pe, int64_t esc, bool icase)
+{
+    while (p < pe && t < te) {
+        const unsigned char *pp = p;
+        uint32_t pc = fn_utf8_next(&pp, pe);
+        if (esc >= 0 && pc == (uint32_t)esc) {
+            if (pp >= pe)
+                return LIKE_BAD_ESCAPE;
+            uint32_t lit = fn_utf8_next(&pp, pe);
+            uint32_t tc = fn_utf8_next(&t, te);
+            if (fn_fold(lit, icase) != fn_fold(tc, icase))
+                return LIKE_FALSE;
+            p = pp;
+        } else if (pc == '%') {
+            p = pp;
+            while (p < pe) { /* %% and %_ */
+                pp = p;
+                pc = fn_utf8_next(&pp, pe);
+                if (pc == '%') {
+                    p = pp;
+                } else if (pc == '_') {
+                    if (t >= te)
+                        return LIKE_ABORT;
+                    fn_utf8_next(&t, te);
+                    p = pp;
+                } else {
+                    break;
+                }
+            }
+            if (p >= pe)
+                return LIKE_TRUE;
+            while (t < te) {
+                int r = fn_like_match(t, te, p, pe, esc, icase);
+                if (r != LIKE_FALSE)
+                    return r;
+                fn_utf8_next(&t, te);
+            }
+            return LIKE_ABORT;
+        } else if (pc == '_') {
+            fn_utf8_next(&t, te);
+            p = pp;
+        } else {
+            uint32_t tc = fn_utf8_next(&t, te);
+            if (fn_fold(pc, icase) != fn_fold(tc, icase))
+                return LIKE_FALSE;
+            p = pp;
+        }
+    }
+    if (t < te)
+        return LIKE_FALSE;
+    while (p < pe && *p == '%')
+        p++;
+    return p >= pe ? LIKE_TRUE : LIKE_ABORT;
+}
+
+static void fn_like_common(sqlite3_context *ctx, int argc, sqlite3_value **argv, bool icase)
+{
+    for (int i = 0; i < argc; i++)
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+            return;
+    int64_t esc = '\\';
+    if (argc == 3) {
+        const unsigned char *e = sqlite3_value_text(argv[2]);
+        int n = sqlite3_value_bytes(argv[2]);
+        if (!e || n == 0) {
+            esc = -1;
+        } else {
+            const unsigned char *q = e;
+            esc = fn_utf8_next(&q, e + n);
+            if (q != e + n) {
+                fn_error(ctx, "22019", "invalid escape string");
+                return;
+            }
+        }
+    }
+    const unsigned char *t = sqlite3_value_text(argv[0]);
+    int tn = sqlite3_value_bytes(argv[0]);
+    const unsigned char *p = sqlite3_value_text(argv[1]);
+    int pn = sqlite3_value_bytes(argv[1]);
+    if (!t || !p) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    int r = fn_like_match(t, t + tn, p, p + pn, esc, icase);
+    if (r == LIKE_BAD_ESCAPE) {
+        fn_error(ctx, "22025", "LIKE pattern must not end with escape character");
+        return;
+    }
+    sqlite3_result_int(ctx, r == LIKE_TRUE);
+}
+
+static void fn_like(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_like_common(ctx, argc, argv, false);
+}
+
+static void fn_ilike(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fn_like_common(ctx, argc, argv, true);
+}
+
+/* ---- regular expressions ---- */
+
+typedef struct fn_regex {
+    regex_t re;
+    bool icase;
+} fn_regex;
+
+static void fn_regex_free(void *p)
+{
+    fn_regex *r = p;
+    regfree(&r->re);
+    sqlite3_free(r);
+}
+
+/* POSIX ERE lacks \d and \D; glibc knows \w \W \s \S \b \B. */
+static char *fn_regex_rewrite(const char *p)
+{
+    size_t n = strlen(p);
+    char *out = sqlite3_malloc64(n * 6 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    bool bracket = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!bracket && p[i] == '\\' && (p[i + 1] == 'd' || p[i + 1] == 'D')) {
+            const char *rep = p[i + 1] == 'd' ? "[0-9]" : "[^0-9]";
+            memcpy(out + o, rep, strlen(rep));
+            o += strlen(rep);
+            i++;
+            continue;
+        }
+        if (!bracket && p[i] == '\\' && p[i + 1]) {
+            out[o++] = p[i++];
+            out[o++] = p[i];
+            continue;
+        }
+        if (!bracket && p[i] == '[') {
+            bracket = true;
+            out[o++] = p[i];
+            if (p[i + 1] == '^')
+                out[o++] = p[++i];
+            if (p[i + 1] == ']')
+                out[o++] = p[++i];
+            continue;
+        }
+        if (bracket && p[i] == '[' && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+            char close = p[i + 1];
+            const char *end = strchr(p + i + 2, close);
+            if (end && end[1] == ']') {
+                size_t len = (size_t)(end + 2 - (p + i));
+                memcpy(out + o, p + i, len);
+                o += len;
+                i += len - 1;
+                continue;
+            }
+        }
+        if (bracket && p[i] == ']')
+            bracket = false;
+        out[o++] = p[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void fn_regex_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
+        return;
+    bool icase = sqlite3_value_int(argv[2]) != 0;
+    fn_regex *r = sqlite3_get_auxdata(ctx, 1);
+    if (!r || r->icase != icase) {
+        const char *pat = (const char *)sqlite3_value_text(argv[1]);
+        char *rewritten = pat ? fn_regex_rewrite(pat) : NULL;
+        r = sqlite3_malloc(sizeof(*r));
+        if (!rewritten || !r) {
+            sqlite3_free(rewritten);
+            sqlite3_free(r);
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        r->icase = icase;
+        int rc = regcomp(&r->re, rewritten, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
+        sqlite3_free(rewritten);
+        if (rc != 0) {
+            char why[200];
+            regerror(rc, &r->re, why, sizeof(why));
+            sqlite3_free(r);
+            fn_error(ctx, "2201B", "invalid regular expression: %s", why);
+            return;
+        }
+        sqlite3_set_auxdata(ctx, 1, r, fn_regex_free);
+        r = sqlite3_get_auxdata(ctx, 1); /* NULL if SQLite could not keep it */
+        if (!r) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+    }
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    if (!s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sqlite3_result_int(ctx, regexec(&r->re, s, 0, NULL, 0) == 0);
+}
+
+/* ---- PostgreSQL functions under their own names ---- */
+
+static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    sqlite3_result_text(ctx,
+                        "PostgreSQL 16.0 (Dormouse " DORMOUSE_VERSION
+                        ") on x86_64-pc-linux-gnu, compiled by gcc, 64-bit",
+                        -1, SQLITE_STATIC);
+}
+
+static void fn_current_database(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    storage_conn *c = sqlite3_user_data(ctx);
+    sqlite3_result_text(ctx, c->db->name, -1, SQLITE_TRANSIENT);
+}
+
+/* Sleeps in short slices so that a cancel (storage_conn_interrupt) stops
+ * it: the progress handler does not run while a function does. */
+static void fn_pg_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    storage_conn *c = sqlite3_user_data(ctx);
+    double secs = sqlite3_value_double(argv[0]);
+    int64_t end = fn_now_usec() + (int64_t)(secs > 0 ? secs * 1e6 : 0);
+    for (;;) {
+        if (atomic_load(&c->cancel)) {
+            sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+            return;
+        }
+        int64_t left = end - fn_now_usec();
+        if (left <= 0)
+            break;
+        if (left > 10000)
+            left = 10000;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left * 1000};
+        nanosleep(&ts, NULL);
+    }
+    sqlite3_result_null(ctx);
+}
+
+static void fn_gen_random_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    unsigned char b[16];
+    sqlite3_randomness(sizeof(b), b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char out[37];
+    snprintf(out, sizeof(out),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    sqlite3_result_text(ctx, out, 36, SQLITE_TRANSIENT);
+}
+
+static void fn_random(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint64_t r;
+    sqlite3_randomness(sizeof(r), &r);
+    sqlite3_result_double(ctx, (double)(r >> 11) * (1.0 / 9007199254740992.0));
+}
+
+/* ---- registration ---- */
+
+#define FN_PURE (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define FN_VOLATILE (SQLITE_UTF8 | SQLITE_INNOCUOUS)
+
+typedef struct fn_def {
+    const char *name;
+    int nargs;
+    int flags;
+    void (*fn)(sqlite3_context *, int, sqlite3_value **);
+} fn_def;
+
+static const fn_def fn_defs[] = {
+    {"now", 0, FN_VOLATILE, fn_now},
+    {"dm_now", 1, FN_VOLATILE, fn_now},
+    {"dm_localtimestamp", 0, FN_VOLATILE, fn_localtimestamp},
+    {"dm_localtimestamp", 1, FN_VOLATILE, fn_localtimestamp},
+    {"dm_current_date", 0, FN_VOLATILE, fn_current_date},
+    {"dm_current_time", 0, FN_VOLATILE, fn_current_time},
+    {"dm_current_time", 1, FN_VOLATILE, fn_current_time},
+    {"dm_localtime", 0, FN_VOLATILE, fn_localtime},
+    {"dm_localtime", 1, FN_VOLATILE, fn_localtime},
+    {"dm_int2", 1, FN_PURE, fn_int2},
+    {"dm_int4", 1, FN_PURE, fn_int4},
+    {"dm_int8", 1, FN_PURE, fn_int8},
+    {"dm_float8", 1, FN_PURE, fn_float8},
+    {"dm_numeric", 1, FN_PURE, fn_numeric},
+    {"dm_bool", 1, FN_PURE, fn_bool},
+    {"dm_bytea", 1, FN_PURE, fn_bytea},
+    {"dm_uuid", 1, FN_PURE, fn_uuid},
+    /* 'now' and 'today' make these depend on the clock */
+    {"dm_date", 1, FN_VOLATILE, fn_date},
+    {"dm_time", 1, FN_VOLATILE, fn_time},
+    {"dm_timestamp", 1, FN_VOLATILE, fn_timestamp},
+    {"dm_timestamptz", 1, FN_VOLATILE, fn_timestamptz},
+    {"dm_greatest", -1, FN_PURE, fn_greatest},
+    {"dm_least", -1, FN_PURE, fn_least},
+    {"dm_like", 2, FN_PURE, fn_like},
+    {"dm_like", 3, FN_PURE, fn_like},
+    {"dm_ilike", 2, FN_PURE, fn_ilike},
+    {"dm_ilike", 3, FN_PURE, fn_ilike},
+    {"dm_regex", 3, FN_PURE, fn_regex_match},
+    {"dm_random", 0, FN_VOLATILE, fn_random},
+    {"gen_random_uuid", 0, FN_VOLATILE, fn_gen_random_uuid},
+    {"version", 0, FN_PURE, fn_version},
+    {"current_database", 0, FN_PURE, fn_current_database},
+    {"pg_sleep", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_pg_sleep},
+};
+
+int sqlite_functions_register(sqlite3 *db, storage_conn *c)
+{
+    for (size_t i = 0; i < sizeof(fn_defs) / sizeof(fn_defs[0]); i++) {
+        const fn_def *d = &fn_defs[i];
+        int rc =
+            sqlite3_create_function_v2(db, d->name, d->nargs, d->flags, c, d->fn, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
