@@ -37,6 +37,7 @@
 
 #include "sqlite_conn.h"
 #include "sqlite_extended.h"
+#include "sqlite_session.h"
 #include "statement.h"
 #include "storage_internal.h"
 
@@ -138,7 +139,8 @@ static bool storage_job_writes(const storage_job *job)
     bool writes = false;
     for (size_t i = 0; i < parsed.n && !writes; i++)
         writes = parsed.stmts[i].kind != STORAGE_STMT_SELECT &&
-                 parsed.stmts[i].kind != STORAGE_STMT_TRANSACTION;
+                 parsed.stmts[i].kind != STORAGE_STMT_TRANSACTION &&
+                 parsed.stmts[i].kind != STORAGE_STMT_SESSION;
     storage_parse_free(&parsed);
     return writes;
 }
@@ -432,6 +434,7 @@ void storage_conn_free(storage_conn *c)
     /* Contract: closed by a CLOSE job (or never opened).  A handle still here
      * is a caller bug; close it rather than leak a file descriptor. */
     sqlite_extended_conn_clear(c);
+    sqlite_session_free(c);
     if (c->handle)
         sqlite3_close_v2(c->handle);
     pthread_mutex_destroy(&c->lock);

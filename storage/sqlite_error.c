@@ -191,6 +191,11 @@ static const sqlite_error_rule sqlite_error_rules[] = {
     {0, "[22008] ", NULL, "22008", "%s", NULL, false},
     {0, "[22019] ", NULL, "22019", "%s", NULL, false},
     {0, "[22025] ", NULL, "22025", "%s", NULL, false},
+    {0, "[22012] ", NULL, "22012", "%s", NULL, false},
+    {0, "[42704] ", NULL, "42704", "%s", NULL, false},
+    {0, "[25001] ", NULL, "25001", "%s", NULL, false},
+    {0, "[26000] ", NULL, "26000", "%s", NULL, false},
+    {0, "[22004] ", NULL, "22004", "%s", NULL, false},
     {0, "[2201B] ", NULL, "2201B", "%s", NULL, false},
 
     /* SQLITE_ERROR and friends, by message */

@@ -39,8 +39,14 @@
  * portal or else by its first Execute, so that the DataRows always match the
  * RowDescription the client saw.  For a read-only SELECT, Describe of the
  * portal steps it to its first row (kept for Execute), so expression columns
- * get the type of their value as in the simple protocol; Describe of a
- * statement cannot run it and types expression columns as text.
+ * get the type of their value as in the simple protocol.  Describe of a
+ * statement cannot run it: expression columns are typed from the tree where
+ * that is cheap (casts, literals, boolean expressions, integer arithmetic,
+ * count()), else as text; once it has been sent, every portal of the
+ * statement sends its values as those types (text: the value's text).
+ * Parameters the client leaves untyped are typed from the tree: casts,
+ * LIMIT/OFFSET, comparisons with, INSERT into and UPDATE SET of table
+ * columns (their declared types), else text.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -53,6 +59,7 @@
 #include "dormouse/wire.h"
 #include "sqlite_conn.h"
 #include "sqlite_extended.h"
+#include "sqlite_session.h"
 #include "sqlite_query.h"
 #include "translate.h"
 
@@ -71,6 +78,8 @@ struct sqlite_prepared {
     bool writes;              /* needs the database's write lock */
     int nparams;
     uint32_t *param_types;
+    sqlite_pg_type *desc_types; /* column types a Describe of it sent; NULL: not described */
+    int desc_ncols;
 };
 
 struct sqlite_portal {
@@ -102,6 +111,7 @@ static void prepared_unref(sqlite_prepared *p)
     sqlite3_finalize(p->st);
     storage_parse_free(&p->parse);
     free(p->param_types);
+    free(p->desc_types);
     free(p->sqlite_sql);
     free(p->sql);
     free(p->name);
@@ -198,6 +208,22 @@ void sqlite_extended_conn_clear(storage_conn *c)
     }
     c->ext_discarding = false;
     c->ext_implicit = false;
+}
+
+bool sqlite_extended_deallocate(storage_conn *c, const char *name)
+{
+    if (name)
+        return prepared_find(c, name) ? (prepared_remove(c, name), true) : false;
+    for (sqlite_prepared **pp = &c->prepared; *pp;) {
+        sqlite_prepared *p = *pp;
+        if (!p->name[0]) { /* the unnamed statement is not DEALLOCATE's */
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        prepared_unref(p);
+    }
+    return true;
 }
 
 void sqlite_extended_before_query(storage_conn *c)
@@ -303,7 +329,13 @@ static const char *ext_type_name(uint32_t oid)
 
 /* ---- parameter types from the parse tree ---- */
 
+#define EXT_SCAN_TABLES 16
+
 typedef struct ext_param_scan {
+    sqlite3 *db;            /* for the declared types of table columns */
+    bool collecting;        /* first pass: tables only */
+    int ntables;            /* tables the statement names (FROM, INSERT INTO, UPDATE, ...) */
+    const PgQuery__RangeVar *tables[EXT_SCAN_TABLES];
     int max_ref;            /* highest $n */
     uint32_t inferred[256]; /* $1..$256: a type the tree implies, 0 = none */
 } ext_param_scan;
@@ -313,6 +345,57 @@ static void scan_note(ext_param_scan *ps, int n, uint32_t oid)
     if (n >= 1 && n <= (int)(sizeof(ps->inferred) / sizeof(ps->inferred[0])) &&
         !ps->inferred[n - 1])
         ps->inferred[n - 1] = oid;
+}
+
+static int scan_param_number(const PgQuery__Node *n)
+{
+    return n && n->node_case == PG_QUERY__NODE__NODE_PARAM_REF ? n->param_ref->number : 0;
+}
+
+/* The OID of the declared type of column `col` of table `rel`; 0: no such
+ * column, or a table SQLite does not know. */
+static uint32_t scan_table_column(ext_param_scan *ps, const PgQuery__RangeVar *rel, const char *col)
+{
+    const char *decl = NULL;
+    if (!ps->db || !rel || !rel->relname || !col)
+        return 0;
+    const char *schema = rel->schemaname && rel->schemaname[0] ? rel->schemaname : NULL;
+    if (schema && strcmp(schema, "public") == 0)
+        schema = NULL;
+    if (sqlite3_table_column_metadata(ps->db, schema, rel->relname, col, &decl, NULL, NULL, NULL,
+                                      NULL) != SQLITE_OK)
+        return 0;
+    sqlite_pg_type t;
+    sqlite_type_from_decltype(decl, &t); /* no or an unknown declared type: text */
+    return t.oid;
+}
+
+/* The declared type of a column reference (col, or tbl.col) among the
+ * statement's tables; 0 when unknown. */
+static uint32_t scan_column_ref(ext_param_scan *ps, const PgQuery__Node *n)
+{
+    if (!n || n->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+        return 0;
+    const PgQuery__ColumnRef *cr = n->column_ref;
+    if (cr->n_fields < 1 || cr->n_fields > 2)
+        return 0;
+    for (size_t i = 0; i < cr->n_fields; i++)
+        if (cr->fields[i]->node_case != PG_QUERY__NODE__NODE_STRING)
+            return 0;
+    const char *col = cr->fields[cr->n_fields - 1]->string->sval;
+    const char *qual = cr->n_fields == 2 ? cr->fields[0]->string->sval : NULL;
+    for (int i = 0; i < ps->ntables; i++) {
+        const PgQuery__RangeVar *rv = ps->tables[i];
+        if (qual) {
+            const char *alias = rv->alias && rv->alias->aliasname ? rv->alias->aliasname : NULL;
+            if (alias ? strcmp(alias, qual) != 0 : strcmp(rv->relname, qual) != 0)
+                continue;
+        }
+        uint32_t oid = scan_table_column(ps, rv, col);
+        if (oid)
+            return oid;
+    }
+    return 0;
 }
 
 /* $n::type: the cast's type, when PostgreSQL's name for it is one we know. */
@@ -335,13 +418,122 @@ static void scan_limit(ext_param_scan *ps, const PgQuery__Node *n)
         scan_note(ps, n->param_ref->number, WIRE_OID_INT8);
 }
 
+/* col op $n, $n op col, col IN ($n, ...), col BETWEEN $n AND $m: the
+ * column's declared type. */
+static void scan_a_expr(ext_param_scan *ps, const PgQuery__AExpr *e)
+{
+    switch (e->kind) {
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE: {
+        int n = scan_param_number(e->rexpr);
+        const PgQuery__Node *other = e->lexpr;
+        if (!n) {
+            n = scan_param_number(e->lexpr);
+            other = e->rexpr;
+        }
+        if (n) {
+            uint32_t oid = scan_column_ref(ps, other);
+            if (oid)
+                scan_note(ps, n, oid);
+        }
+        break;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_IN:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN:
+        if (e->rexpr && e->rexpr->node_case == PG_QUERY__NODE__NODE_LIST) {
+            uint32_t oid = scan_column_ref(ps, e->lexpr);
+            const PgQuery__List *l = e->rexpr->list;
+            for (size_t i = 0; oid && i < l->n_items; i++) {
+                int n = scan_param_number(l->items[i]);
+                if (n)
+                    scan_note(ps, n, oid);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* INSERT INTO t [(cols)] VALUES ($1, ...): the columns' declared types. */
+static void scan_insert(ext_param_scan *ps, const PgQuery__InsertStmt *ins)
+{
+    const PgQuery__Node *sel = ins->select_stmt;
+    if (!ins->relation || !sel || sel->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+        return;
+    const PgQuery__SelectStmt *ss = sel->select_stmt;
+    if (ss->n_values_lists == 0)
+        return;
+    /* the target columns' types, in order */
+    uint32_t types[64] = {0};
+    size_t ntypes = 0;
+    if (ins->n_cols) {
+        for (size_t i = 0; i < ins->n_cols && i < 64; i++) {
+            const PgQuery__Node *c = ins->cols[i];
+            if (c->node_case == PG_QUERY__NODE__NODE_RES_TARGET && c->res_target->name &&
+                c->res_target->n_indirection == 0)
+                types[i] = scan_table_column(ps, ins->relation, c->res_target->name);
+            ntypes = i + 1;
+        }
+    } else if (ps->db && ins->relation->relname) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ps->db, "SELECT type FROM pragma_table_info(?1)", -1, &st, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_text(st, 1, ins->relation->relname, -1, SQLITE_STATIC);
+            while (ntypes < 64 && sqlite3_step(st) == SQLITE_ROW) {
+                sqlite_pg_type t;
+                sqlite_type_from_decltype((const char *)sqlite3_column_text(st, 0), &t);
+                types[ntypes++] = t.oid;
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    for (size_t r = 0; r < ss->n_values_lists; r++) {
+        const PgQuery__Node *row = ss->values_lists[r];
+        if (row->node_case != PG_QUERY__NODE__NODE_LIST)
+            continue;
+        for (size_t i = 0; i < row->list->n_items && i < ntypes; i++) {
+            int n = scan_param_number(row->list->items[i]);
+            if (n && types[i])
+                scan_note(ps, n, types[i]);
+        }
+    }
+}
+
+/* UPDATE t SET col = $n: the column's declared type. */
+static void scan_update(ext_param_scan *ps, const PgQuery__UpdateStmt *up)
+{
+    for (size_t i = 0; up->relation && i < up->n_target_list; i++) {
+        const PgQuery__Node *t = up->target_list[i];
+        if (t->node_case != PG_QUERY__NODE__NODE_RES_TARGET || t->res_target->n_indirection)
+            continue;
+        int n = scan_param_number(t->res_target->val);
+        uint32_t oid = n ? scan_table_column(ps, up->relation, t->res_target->name) : 0;
+        if (oid)
+            scan_note(ps, n, oid);
+    }
+}
+
 /* Visits every message of the tree through protobuf-c's descriptors, so no
- * node type can be missed: ParamRef numbers, casts of parameters, and
- * LIMIT/OFFSET parameters (int8, as PostgreSQL infers them). */
+ * node type can be missed.  The first pass (collecting) gathers the tables
+ * the statement names; the second ParamRef numbers, casts of parameters,
+ * LIMIT/OFFSET parameters (int8, as PostgreSQL infers them), and parameters
+ * compared with, inserted into or assigned to table columns. */
 static void scan_tree(ext_param_scan *ps, const ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
-    if (d == &pg_query__param_ref__descriptor) {
+    if (ps->collecting) {
+        if (d == &pg_query__range_var__descriptor) {
+            const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)m;
+            if (rv->relname && rv->relname[0] && ps->ntables < EXT_SCAN_TABLES)
+                ps->tables[ps->ntables++] = rv;
+        }
+    } else if (d == &pg_query__param_ref__descriptor) {
         int n = ((const PgQuery__ParamRef *)m)->number;
         if (n > ps->max_ref)
             ps->max_ref = n;
@@ -350,6 +542,12 @@ static void scan_tree(ext_param_scan *ps, const ProtobufCMessage *m)
     } else if (d == &pg_query__select_stmt__descriptor) {
         scan_limit(ps, ((const PgQuery__SelectStmt *)m)->limit_count);
         scan_limit(ps, ((const PgQuery__SelectStmt *)m)->limit_offset);
+    } else if (d == &pg_query__a__expr__descriptor) {
+        scan_a_expr(ps, (const PgQuery__AExpr *)m);
+    } else if (d == &pg_query__insert_stmt__descriptor) {
+        scan_insert(ps, (const PgQuery__InsertStmt *)m);
+    } else if (d == &pg_query__update_stmt__descriptor) {
+        scan_update(ps, (const PgQuery__UpdateStmt *)m);
     }
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -451,8 +649,13 @@ static bool ext_parse(sqlite_ext *x, const wire_frame *f)
         prepared_unref(p);
         return ext_error(x, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
     }
-    if (p->parse.tree)
+    if (p->parse.tree) {
+        ps->db = c->handle;
+        ps->collecting = true;
         scan_tree(ps, &p->parse.tree->base);
+        ps->collecting = false;
+        scan_tree(ps, &p->parse.tree->base);
+    }
     p->nparams = ps->max_ref > m.ntypes ? ps->max_ref : m.ntypes;
     if (p->nparams > UINT16_MAX) {
         free(ps);
@@ -474,7 +677,8 @@ static bool ext_parse(sqlite_ext *x, const wire_frame *f)
     }
     free(ps);
 
-    if (p->stmt && p->stmt->kind != STORAGE_STMT_TRANSACTION) {
+    if (p->stmt && p->stmt->kind != STORAGE_STMT_TRANSACTION &&
+        p->stmt->kind != STORAGE_STMT_SESSION) {
         /* SQLite runs the translation of the statement's tree, as in
          * sqlite_query.c; an empty translation runs nothing. */
         storage_translate_error terr;
@@ -912,6 +1116,172 @@ static bool ext_reserve_cols(sqlite_ext *x, int n)
     return true;
 }
 
+/* ---- column types without a row ---- */
+
+static bool ext_type_of_name(const char *name, sqlite_pg_type *t)
+{
+    return sqlite_type_from_decltype(name, t);
+}
+
+static bool ext_is_int(const sqlite_pg_type *t)
+{
+    return t->oid == WIRE_OID_INT2 || t->oid == WIRE_OID_INT4 || t->oid == WIRE_OID_INT8;
+}
+
+/* The type PostgreSQL gives expression `n` when it is cheap to tell from the
+ * tree alone: casts, literals, boolean expressions, integer arithmetic.
+ * Returns false when unknown (the caller falls back). */
+static bool ext_expr_type(const PgQuery__Node *n, sqlite_pg_type *t)
+{
+    if (!n)
+        return false;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_TYPE_CAST: {
+        const PgQuery__TypeName *tn = n->type_cast->type_name;
+        if (!tn || tn->n_names == 0 || tn->n_array_bounds > 0)
+            return false;
+        const PgQuery__Node *last = tn->names[tn->n_names - 1];
+        if (last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string->sval)
+            return false;
+        return ext_type_of_name(last->string->sval, t);
+    }
+    case PG_QUERY__NODE__NODE_A_CONST: {
+        const PgQuery__AConst *c = n->a_const;
+        if (c->isnull)
+            return false;
+        if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL)
+            return ext_type_of_name("int4", t);
+        if (c->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL)
+            return ext_type_of_name("bool", t);
+        if (c->val_case == PG_QUERY__A__CONST__VAL_SVAL)
+            return ext_type_of_name("text", t);
+        return false;
+    }
+    case PG_QUERY__NODE__NODE_BOOL_EXPR:
+    case PG_QUERY__NODE__NODE_NULL_TEST:
+    case PG_QUERY__NODE__NODE_BOOLEAN_TEST:
+        return ext_type_of_name("bool", t);
+    case PG_QUERY__NODE__NODE_SUB_LINK:
+        if (n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK ||
+            n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK ||
+            n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK)
+            return ext_type_of_name("bool", t);
+        return false;
+    case PG_QUERY__NODE__NODE_A_EXPR: {
+        const PgQuery__AExpr *e = n->a_expr;
+        switch (e->kind) {
+        case PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_IN:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
+        case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL:
+            return ext_type_of_name("bool", t);
+        case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+            break;
+        default:
+            return false;
+        }
+        if (e->n_name != 1 || e->name[0]->node_case != PG_QUERY__NODE__NODE_STRING ||
+            !e->name[0]->string->sval)
+            return false;
+        const char *op = e->name[0]->string->sval;
+        static const char *const cmp[] = {"=", "<>", "!=", "<", ">", "<=", ">="};
+        for (size_t i = 0; i < sizeof(cmp) / sizeof(cmp[0]); i++)
+            if (strcmp(op, cmp[i]) == 0)
+                return ext_type_of_name("bool", t);
+        if (strcmp(op, "+") && strcmp(op, "-") && strcmp(op, "*"))
+            return false; /* division: left to the value (the other engineer's semantics) */
+        sqlite_pg_type l, r;
+        if (!e->lexpr) { /* unary minus */
+            if (!ext_expr_type(e->rexpr, &r) || !ext_is_int(&r))
+                return false;
+            *t = r;
+            return true;
+        }
+        if (!ext_expr_type(e->lexpr, &l) || !ext_expr_type(e->rexpr, &r) || !ext_is_int(&l) ||
+            !ext_is_int(&r))
+            return false;
+        /* int op int: the wider of the two (int2 op int2 is int4 in PostgreSQL) */
+        if (l.oid == WIRE_OID_INT8 || r.oid == WIRE_OID_INT8)
+            return ext_type_of_name("int8", t);
+        return ext_type_of_name("int4", t);
+    }
+    default:
+        return false;
+    }
+}
+
+/* The result targets of statement node `stmt`, when they line up one to one
+ * with the result columns (no `*`). */
+static bool ext_targets(const PgQuery__Node *stmt, int ncols, PgQuery__Node *const **out)
+{
+    size_t n = 0;
+    PgQuery__Node **list = NULL;
+    if (!stmt)
+        return false;
+    switch (stmt->node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+        n = stmt->select_stmt->n_target_list;
+        list = stmt->select_stmt->target_list;
+        break;
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+        n = stmt->insert_stmt->n_returning_list;
+        list = stmt->insert_stmt->returning_list;
+        break;
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+        n = stmt->update_stmt->n_returning_list;
+        list = stmt->update_stmt->returning_list;
+        break;
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+        n = stmt->delete_stmt->n_returning_list;
+        list = stmt->delete_stmt->returning_list;
+        break;
+    default:
+        return false;
+    }
+    if ((int)n != ncols)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (list[i]->node_case != PG_QUERY__NODE__NODE_RES_TARGET)
+            return false;
+        const PgQuery__Node *v = list[i]->res_target->val;
+        if (v && v->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+            const PgQuery__ColumnRef *cr = v->column_ref;
+            if (cr->n_fields &&
+                cr->fields[cr->n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR)
+                return false;
+        }
+    }
+    *out = list;
+    return true;
+}
+
+/* Column names and types of a statement that has not run (Describe of a
+ * statement): declared types and count() as sqlite_query_columns gives them,
+ * expressions typed from the tree (ext_expr_type), else text. */
+static void ext_statement_columns(sqlite_ext *x, const sqlite_prepared *p, int ncols)
+{
+    sqlite_query_columns(p->stmt, p->st, ncols, false, x->q.names, x->q.types, x->q.cols);
+    PgQuery__Node *const *targets = NULL;
+    if (!ext_targets(p->stmt->node, ncols, &targets))
+        return;
+    for (int i = 0; i < ncols; i++) {
+        if (sqlite3_column_decltype(p->st, i) || x->q.names[i].count)
+            continue;
+        sqlite_pg_type t;
+        if (!ext_expr_type(targets[i]->res_target->val, &t))
+            continue;
+        x->q.types[i] = t;
+        x->q.cols[i].type_oid = t.oid;
+        x->q.cols[i].type_len = t.len;
+        x->q.cols[i].type_mod = t.typmod;
+    }
+}
+
 /* Fixes the portal's column types (st positioned on a row when has_row),
  * checks the requested binary formats, and fills x->q.cols for a
  * RowDescription. */
@@ -921,7 +1291,17 @@ static bool ext_portal_type(sqlite_ext *x, sqlite_portal *po)
         return false;
     sqlite_query_columns(po->prep->stmt, po->st, po->ncols, po->has_row, x->q.names, x->q.types,
                          x->q.cols);
+    const sqlite_prepared *p = po->prep;
+    bool described = p->desc_types && p->desc_ncols == po->ncols;
     for (int i = 0; i < po->ncols; i++) {
+        if (described) {
+            /* the client was told these types by a Describe of the statement:
+             * the values go as those, whatever the first row holds */
+            x->q.types[i] = p->desc_types[i];
+            x->q.cols[i].type_oid = p->desc_types[i].oid;
+            x->q.cols[i].type_len = p->desc_types[i].len;
+            x->q.cols[i].type_mod = p->desc_types[i].typmod;
+        }
         po->types[i] = x->q.types[i];
         x->q.cols[i].format = po->formats[i];
         if (po->formats[i] == 1 && !ext_binary_ok(&po->types[i]))
@@ -973,6 +1353,8 @@ static bool ext_describe(sqlite_ext *x, const wire_frame *f)
                              "prepared statement \"%s\" does not exist", m.name);
         }
         wire_put_parameter_description(out, p->param_types, p->nparams);
+        if (sqlite_session_describe(p->stmt, out)) /* SHOW */
+            return true;
         int ncols = p->st ? sqlite3_column_count(p->st) : 0;
         if (ncols == 0) {
             wire_put_no_data(out);
@@ -982,7 +1364,17 @@ static bool ext_describe(sqlite_ext *x, const wire_frame *f)
             return false;
         /* A lent statement may be on a row: its decltypes do not depend on
          * it, and without has_row nothing reads the row. */
-        sqlite_query_columns(p->stmt, p->st, ncols, false, x->q.names, x->q.types, x->q.cols);
+        ext_statement_columns(x, p, ncols);
+        /* The client now holds these types: portals of the statement send
+         * their values as these types (ext_portal_type). */
+        if (!p->desc_types || p->desc_ncols != ncols) {
+            sqlite_pg_type *dt = realloc(p->desc_types, (size_t)ncols * sizeof(*dt));
+            if (!dt)
+                return ext_error(x, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+            p->desc_types = dt;
+            p->desc_ncols = ncols;
+        }
+        memcpy(p->desc_types, x->q.types, (size_t)ncols * sizeof(*p->desc_types));
         wire_put_row_description(out, x->q.cols, ncols);
         return true;
     }
@@ -991,6 +1383,8 @@ static bool ext_describe(sqlite_ext *x, const wire_frame *f)
     if (!po)
         return ext_error(x, WIRE_SQLSTATE_INVALID_CURSOR_NAME, "portal \"%s\" does not exist",
                          m.name);
+    if (sqlite_session_describe(po->prep->stmt, out)) /* SHOW */
+        return true;
     if (po->ncols == 0) {
         wire_put_no_data(out);
         return true;
@@ -1238,6 +1632,10 @@ static bool ext_execute(sqlite_ext *x, const wire_frame *f)
             x->close_portals = true;
         }
         return sqlite_query_transaction(&x->q, s);
+    }
+    if (s->kind == STORAGE_STMT_SESSION) {
+        po->done = true;
+        return sqlite_session_run(&x->q, s, false);
     }
     if (!po->st) { /* nothing SQLite would run */
         po->done = true;

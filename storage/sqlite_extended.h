@@ -31,6 +31,10 @@ bool sqlite_extended_writes(const storage_job *job);
 void sqlite_extended_before_query(storage_conn *c);
 void sqlite_extended_after_query(storage_conn *c);
 
+/* DEALLOCATE: drops the named prepared statement (false: none such), or,
+ * with name NULL, every named one. */
+bool sqlite_extended_deallocate(storage_conn *c, const char *name);
+
 /* Frees every prepared statement and portal (before the handle closes). */
 void sqlite_extended_conn_clear(storage_conn *c);
 

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "sqlite_functions.h"
+#include "sqlite_session.h"
 #include "sqlite_types.h"
 
 /* ---- errors ---- */
@@ -1068,6 +1069,114 @@ static void fn_random(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_double(ctx, (double)(r >> 11) * (1.0 / 9007199254740992.0));
 }
 
+/* ---- arithmetic ---- */
+
+/* The numeric value of an operand, text converted as SQLite's operators do. */
+static int fn_arith_operand(sqlite3_value *v, int64_t *i, double *d)
+{
+    int t = sqlite3_value_numeric_type(v);
+    if (t == SQLITE_INTEGER) {
+        *i = sqlite3_value_int64(v);
+        *d = (double)*i;
+    } else {
+        t = SQLITE_FLOAT;
+        *d = sqlite3_value_double(v);
+        *i = 0;
+    }
+    return t;
+}
+
+/* dm_div(a, b) / dm_mod(a, b): PostgreSQL's / and %: NULL in, NULL out; a
+ * zero divisor fails with 22012; integers divide truncating toward zero. */
+static void fn_divmod(sqlite3_context *ctx, sqlite3_value **argv, bool mod)
+{
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int64_t ai, bi;
+    double ad, bd;
+    int ta = fn_arith_operand(argv[0], &ai, &ad);
+    int tb = fn_arith_operand(argv[1], &bi, &bd);
+    if (tb == SQLITE_INTEGER ? bi == 0 : bd == 0.0) {
+        fn_error(ctx, "22012", "division by zero");
+        return;
+    }
+    if (ta == SQLITE_INTEGER && tb == SQLITE_INTEGER) {
+        if (bi == -1) {
+            if (mod) {
+                sqlite3_result_int64(ctx, 0);
+            } else if (ai == INT64_MIN) {
+                fn_error(ctx, "22003", "bigint out of range");
+            } else {
+                sqlite3_result_int64(ctx, -ai);
+            }
+            return;
+        }
+        sqlite3_result_int64(ctx, mod ? ai % bi : ai / bi);
+        return;
+    }
+    sqlite3_result_double(ctx, mod ? fmod(ad, bd) : ad / bd);
+}
+
+static void fn_div(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    fn_divmod(ctx, argv, false);
+}
+
+static void fn_mod(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    fn_divmod(ctx, argv, true);
+}
+
+/* ---- session parameters (sqlite_session.c) ---- */
+
+/* current_setting(name [, missing_ok]) */
+static void fn_current_setting(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *name = (const char *)sqlite3_value_text(argv[0]);
+    if (!name || (argc > 1 && sqlite3_value_type(argv[1]) == SQLITE_NULL)) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const char *v = sqlite_session_get(sqlite3_user_data(ctx), name);
+    if (v) {
+        sqlite3_result_text(ctx, v, -1, SQLITE_TRANSIENT);
+    } else if (argc > 1 && sqlite3_value_int(argv[1])) {
+        sqlite3_result_null(ctx);
+    } else {
+        fn_error(ctx, "42704", "unrecognized configuration parameter \"%.200s\"", name);
+    }
+}
+
+/* set_config(name, value, is_local): is_local is treated as the session. */
+static void fn_set_config(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *name = (const char *)sqlite3_value_text(argv[0]);
+    if (!name) {
+        fn_error(ctx, "22004", "SET requires parameter name");
+        return;
+    }
+    const char *value = (const char *)sqlite3_value_text(argv[1]);
+    char err[400];
+    if (!sqlite_session_set(sqlite3_user_data(ctx), name, value ? value : "", err, sizeof(err))) {
+        sqlite3_result_error(ctx, err, -1);
+        return;
+    }
+    sqlite3_result_text(ctx, value ? value : "", -1, SQLITE_TRANSIENT);
+}
+
+/* pg_advisory_unlock_all(): there are no advisory locks to release. */
+static void fn_advisory_unlock_all(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_result_null(ctx);
+}
+
 /* ---- registration ---- */
 
 #define FN_PURE (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
@@ -1111,6 +1220,12 @@ static const fn_def fn_defs[] = {
     {"dm_ilike", 3, FN_PURE, fn_ilike},
     {"dm_regex", 3, FN_PURE, fn_regex_match},
     {"dm_random", 0, FN_VOLATILE, fn_random},
+    {"dm_div", 2, FN_PURE, fn_div},
+    {"current_setting", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_current_setting},
+    {"current_setting", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_current_setting},
+    {"set_config", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_set_config},
+    {"pg_advisory_unlock_all", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_advisory_unlock_all},
+    {"dm_mod", 2, FN_PURE, fn_mod},
     {"gen_random_uuid", 0, FN_VOLATILE, fn_gen_random_uuid},
     {"version", 0, FN_PURE, fn_version},
     {"current_database", 0, FN_PURE, fn_current_database},

@@ -41,6 +41,7 @@
 #include "sqlite_conn.h"
 #include "sqlite_error.h"
 #include "sqlite_query.h"
+#include "sqlite_session.h"
 #include "translate.h"
 
 /* ---- replies ---- */
@@ -464,6 +465,8 @@ static bool sqlite_query_one(sqlite_query *q, const storage_stmt *s)
     }
     if (s->kind == STORAGE_STMT_TRANSACTION)
         return sqlite_query_transaction(q, s);
+    if (s->kind == STORAGE_STMT_SESSION)
+        return sqlite_session_run(q, s, true);
 
     if (q->multi && c->tx_status == 'I' && !q->implicit) {
         if (!sqlite_query_exec_ctl(q, "BEGIN"))

@@ -39,6 +39,8 @@ const char *storage_stmt_kind_str(storage_stmt_kind k)
         return "create_table_as";
     case STORAGE_STMT_TRANSACTION:
         return "transaction";
+    case STORAGE_STMT_SESSION:
+        return "session";
     }
     return "unknown";
 }
@@ -87,7 +89,7 @@ static const storage_tag_entry storage_tag_table[] = {
     {PG_QUERY__NODE__NODE_EXPLAIN_STMT, STORAGE_STMT_UTILITY, "EXPLAIN"},
     {PG_QUERY__NODE__NODE_CREATE_SEQ_STMT, STORAGE_STMT_UTILITY, "CREATE SEQUENCE"},
     {PG_QUERY__NODE__NODE_ALTER_SEQ_STMT, STORAGE_STMT_UTILITY, "ALTER SEQUENCE"},
-    {PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT, STORAGE_STMT_UTILITY, "SHOW"},
+    {PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT, STORAGE_STMT_SESSION, "SHOW"},
     {PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT, STORAGE_STMT_UTILITY, "CREATE SCHEMA"},
     {PG_QUERY__NODE__NODE_CREATE_TRIG_STMT, STORAGE_STMT_UTILITY, "CREATE TRIGGER"},
     {PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT, STORAGE_STMT_UTILITY, "CREATE EXTENSION"},
@@ -107,10 +109,9 @@ static const storage_tag_entry storage_tag_table[] = {
     {PG_QUERY__NODE__NODE_PREPARE_STMT, STORAGE_STMT_UTILITY, "PREPARE"},
     {PG_QUERY__NODE__NODE_EXECUTE_STMT, STORAGE_STMT_UTILITY, "EXECUTE"},
     {PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT, STORAGE_STMT_UTILITY, "DECLARE CURSOR"},
-    {PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT, STORAGE_STMT_UTILITY, "CLOSE CURSOR"},
     {PG_QUERY__NODE__NODE_LISTEN_STMT, STORAGE_STMT_UTILITY, "LISTEN"},
     {PG_QUERY__NODE__NODE_NOTIFY_STMT, STORAGE_STMT_UTILITY, "NOTIFY"},
-    {PG_QUERY__NODE__NODE_UNLISTEN_STMT, STORAGE_STMT_UTILITY, "UNLISTEN"},
+    {PG_QUERY__NODE__NODE_UNLISTEN_STMT, STORAGE_STMT_SESSION, "UNLISTEN"},
     {PG_QUERY__NODE__NODE_DO_STMT, STORAGE_STMT_UTILITY, "DO"},
     {PG_QUERY__NODE__NODE_CALL_STMT, STORAGE_STMT_UTILITY, "CALL"},
     {PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT, STORAGE_STMT_UTILITY, "CREATE DOMAIN"},
@@ -276,8 +277,16 @@ static void storage_classify(const PgQuery__Node *node, storage_stmt *s)
         snprintf(s->tag, sizeof(s->tag), "%s",
                  node->create_function_stmt->is_procedure ? "CREATE PROCEDURE" : "CREATE FUNCTION");
         return;
+    case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT:
+        s->kind = STORAGE_STMT_SESSION;
+        snprintf(s->tag, sizeof(s->tag), "%s",
+                 node->close_portal_stmt->portalname && node->close_portal_stmt->portalname[0]
+                     ? "CLOSE CURSOR"
+                     : "CLOSE CURSOR ALL");
+        return;
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT: {
         PgQuery__VariableSetKind k = node->variable_set_stmt->kind;
+        s->kind = STORAGE_STMT_SESSION;
         snprintf(s->tag, sizeof(s->tag), "%s",
                  k == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ||
                          k == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL
@@ -286,11 +295,13 @@ static void storage_classify(const PgQuery__Node *node, storage_stmt *s)
         return;
     }
     case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+        s->kind = STORAGE_STMT_SESSION;
         snprintf(s->tag, sizeof(s->tag), "%s",
                  node->deallocate_stmt->name && node->deallocate_stmt->name[0] ? "DEALLOCATE"
                                                                                : "DEALLOCATE ALL");
         return;
     case PG_QUERY__NODE__NODE_DISCARD_STMT:
+        s->kind = STORAGE_STMT_SESSION;
         switch (node->discard_stmt->target) {
         case PG_QUERY__DISCARD_MODE__DISCARD_PLANS:
             snprintf(s->tag, sizeof(s->tag), "DISCARD PLANS");

@@ -22,6 +22,8 @@ typedef enum storage_stmt_kind {
     STORAGE_STMT_DELETE,          /* "DELETE n" */
     STORAGE_STMT_CREATE_TABLE_AS, /* "SELECT n", n = rows in the new table */
     STORAGE_STMT_TRANSACTION,     /* BEGIN, COMMIT, ...: run by the engine itself */
+    STORAGE_STMT_SESSION,         /* SET, SHOW, RESET, DISCARD, DEALLOCATE, UNLISTEN, CLOSE:
+                                     run by the engine itself (sqlite_session.c) */
 } storage_stmt_kind;
 
 const char *storage_stmt_kind_str(storage_stmt_kind k);

@@ -72,6 +72,9 @@ struct storage_conn {
     bool ext_discarding;       /* an error: skip messages until the next Sync */
     bool ext_implicit;         /* the implicit block of the current Sync is open */
 
+    /* worker-owned: SET parameters that differ from the defaults (sqlite_session.c) */
+    struct sqlite_setting *settings;
+
     pthread_mutex_t lock;
     sqlite3 *active;    /* the handle while a QUERY/EXTENDED job runs, else NULL */
     bool queued;        /* a QUERY/EXTENDED job is submitted and not finished (under lock) */

@@ -332,8 +332,8 @@ static void tr_a_const(tr_ctx *c, const PgQuery__AConst *k)
 }
 
 /* Binary and prefix operators that SQLite spells the same way. */
-static const char *const tr_same_ops[] = {"+", "-",  "*",  "/", "%", "||", "=",  "<>", "<",
-                                          ">", "<=", ">=", "&", "|", "<<", ">>", "->", "->>"};
+static const char *const tr_same_ops[] = {"+", "-",  "*",  "||", "=",  "<>", "<", ">",
+                                          "<=", ">=", "&", "|", "<<", ">>", "->", "->>"};
 
 static bool tr_is_string_const(const Node *n)
 {
@@ -435,6 +435,14 @@ static void tr_a_expr_op(tr_ctx *c, const PgQuery__AExpr *e)
         tr_puts(c, " & ");
         tr_expr(c, e->rexpr);
         tr_puts(c, "))");
+        return;
+    }
+    if (strcmp(op, "/") == 0 || strcmp(op, "%") == 0) { /* 22012 on a zero divisor */
+        tr_puts(c, op[0] == '/' ? "dm_div(" : "dm_mod(");
+        tr_expr(c, e->lexpr);
+        tr_puts(c, ", ");
+        tr_expr(c, e->rexpr);
+        tr_puts(c, ")");
         return;
     }
     for (size_t i = 0; i < sizeof(tr_same_ops) / sizeof(tr_same_ops[0]); i++) {
@@ -821,8 +829,6 @@ static const char *const tr_func_unsupported[] = {
     "overlay",
     "similar_to_escape",
     "like_escape",
-    "set_config",
-    "current_setting",
     "txid_current",
     "pg_advisory_lock",
     "pg_advisory_unlock",

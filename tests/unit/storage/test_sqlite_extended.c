@@ -122,7 +122,7 @@ START_TEST(test_named_statements)
     P(&b, "byid", "select name, score from t where id = $1");
     D(&b, 'S', "byid");
     S(&b);
-    ext_expect(&f, &b, "1 t[25] T[name:25,score:701] Z[I]", 'I');
+    ext_expect(&f, &b, "1 t[23] T[name:25,score:701] Z[I]", 'I');
 
     /* the same name again without Close: 42P05 */
     P(&b, "byid", "select 1");
@@ -188,9 +188,17 @@ START_TEST(test_describe)
     P(&b, "empty", "");
     D(&b, 'S', "empty");
     S(&b);
-    ext_expect(&f, &b, "1 t[25,25,25] n 1 t[] n Z[I]", 'I');
+    ext_expect(&f, &b, "1 t[23,25,701] n 1 t[] n Z[I]", 'I');
 
     /* Describe of a portal of a SELECT types expressions from the first row */
+    P(&b, "", "select 1 + 1 as two, 'x' || 'y', 1.5");
+    B(&b, "", "", 0, NULL);
+    D(&b, 'P', "");
+    E(&b, "", 0);
+    S(&b);
+    ext_expect(&f, &b, "1 2 T[two:23,?column?:25,?column?:701] D[2,xy,1.5] C[SELECT 1] Z[I]", 'I');
+
+    /* after a Describe of the statement its types hold for the portal too */
     P(&b, "", "select 1 + 1 as two, 'x' || 'y', 1.5");
     D(&b, 'S', "");
     B(&b, "", "", 0, NULL);
@@ -198,7 +206,7 @@ START_TEST(test_describe)
     E(&b, "", 0);
     S(&b);
     ext_expect(&f, &b,
-               "1 t[] T[two:25,?column?:25,?column?:25] 2 T[two:23,?column?:25,?column?:701] "
+               "1 t[] T[two:23,?column?:25,?column?:25] 2 T[two:23,?column?:25,?column?:25] "
                "D[2,xy,1.5] C[SELECT 1] Z[I]",
                'I');
 
@@ -641,6 +649,99 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* A statement described without a row: expression columns typed from the
+ * tree, and the DataRows of its portals always in the described types (what
+ * asyncpg does: Describe the statement, then Bind with binary results). */
+START_TEST(test_described_types_hold)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    setup_table(&f);
+    wire_buf b;
+    wire_buf_init(&b);
+    static const int16_t all_bin[] = {1};
+    const char *sql = "select abs(-1) as a, 1 as b, 2 > 1 as c, 'x' as d, cast(1 as bigint) as e, "
+                      "null is null as g, not (1 = 2) as h, count(*) as n, 1::int2 + 1 as i";
+    P(&b, "s", sql);
+    D(&b, 'S', "s");
+    wire_put_bind(&b, "", "s", NULL, 0, NULL, 0, all_bin, 1);
+    E(&b, "", 0);
+    S(&b);
+    /* a (abs: unknown here) was described as text: its binary is its text */
+    ext_expect(&f, &b,
+               "1 t[] T[a:25,b:23,c:16,d:25,e:20,g:16,h:16,n:20,i:23] 2 "
+               "D[1,#00000001,#01,x,#0000000000000001,#01,#01,#0000000000000001,#00000002] "
+               "C[SELECT 1] Z[I]",
+               'I');
+    /* text results of the same statement: booleans print as t/f */
+    B(&b, "", "s", 0, NULL);
+    E(&b, "", 0);
+    S(&b);
+    ext_expect(&f, &b, "2 D[1,1,t,x,1,t,t,1,2] C[SELECT 1] Z[I]", 'I');
+
+    /* a described text column never turns into binary int4 */
+    P(&b, "", "select max(id) from t");
+    D(&b, 'S', "");
+    wire_put_bind(&b, "", "", NULL, 0, NULL, 0, all_bin, 1);
+    D(&b, 'P', "");
+    E(&b, "", 0);
+    S(&b);
+    ext_expect(&f, &b, "1 t[] T[max:25] 2 T[max:25/b] D[3] C[SELECT 1] Z[I]", 'I');
+
+    /* a cast parameter: typed, converted, the result typed int4 */
+    P(&b, "", "select $1::int4 + 1");
+    D(&b, 'S', "");
+    const char *v41[] = {"41"};
+    B(&b, "", "", 1, v41);
+    E(&b, "", 0);
+    S(&b);
+    ext_expect(&f, &b, "1 t[23] T[?column?:23] 2 D[42] C[SELECT 1] Z[I]", 'I');
+    wire_buf_free(&b);
+    st_teardown(&f);
+}
+END_TEST
+
+/* Untyped parameters take the types of the table columns they meet. */
+START_TEST(test_parameter_inference)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    setup_table(&f);
+    wire_buf b;
+    wire_buf_init(&b);
+    P(&b, "a", "select name from t where id = $1 and $2 < score");
+    D(&b, 'S', "a");
+    P(&b, "b", "insert into t (name, id) values ($1, $2)");
+    D(&b, 'S', "b");
+    P(&b, "c", "update t set score = $1 where t.id = $2");
+    D(&b, 'S', "c");
+    P(&b, "d", "select x.id from t x where x.id in ($1, $2) and name like $3 limit $4 offset $5");
+    D(&b, 'S', "d");
+    P(&b, "e", "delete from t where id between $1 and $2 or $3 = 'q'");
+    D(&b, 'S', "e");
+    S(&b);
+    ext_expect(&f, &b,
+               "1 t[23,701] T[name:25] 1 t[25,23] n 1 t[701,23] n "
+               "1 t[23,23,25,20,20] T[id:23] 1 t[23,23,25] n Z[I]",
+               'I');
+
+    /* an inferred int4 parameter accepts the binary int4 a driver sends */
+    static const uint8_t two[] = {0, 0, 0, 2};
+    static const int16_t bin[] = {1};
+    wire_value v[2] = {{two, 4}, {(const uint8_t *)"0", 1}};
+    wire_put_bind(&b, "", "a", bin, 1, v, 1, NULL, 0);
+    S(&b);
+    ext_expect(&f, &b, "E[08P01] Z[I]", 'I'); /* two parameters wanted */
+    static const int16_t fmts[] = {1, 0};
+    wire_put_bind(&b, "", "a", fmts, 2, v, 2, NULL, 0);
+    E(&b, "", 0);
+    S(&b);
+    ext_expect(&f, &b, "2 D[b] C[SELECT 1] Z[I]", 'I');
+    wire_buf_free(&b);
+    st_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sqlite_extended");
@@ -658,6 +759,8 @@ int main(void)
     tcase_add_test(tc, test_write_lock_across_flush);
     tcase_add_test(tc, test_close_frees);
     tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_described_types_hold);
+    tcase_add_test(tc, test_parameter_inference);
     suite_add_tcase(s, tc);
     return st_run_suite(s);
 }

@@ -496,6 +496,73 @@ START_TEST(test_close_rolls_back)
 }
 END_TEST
 
+START_TEST(test_division)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    st_expect(&f, "select 1/0", "E[22012]", 'I');
+    st_expect(&f, "select 1 % 0", "E[22012]", 'I');
+    st_expect(&f, "select 1.0/0", "E[22012]", 'I');
+    st_expect(&f, "select 1/0.0", "E[22012]", 'I');
+    st_expect(&f, "select 7/2 as a, -7/2 as b, 7%3 as c, -7%3 as d, 7.0/2 as e, null/0 as f",
+              "T[a:23,b:23,c:23,d:23,e:701,f:25] D[3,-3,1,-1,3.5,<null>] C[SELECT 1]", 'I');
+    st_expect(&f, "select 5.5 % 2 as a, 1/null as b", "T[a:701,b:25] D[1.5,<null>] C[SELECT 1]",
+              'I');
+    st_expect(&f, "begin; select 1; select 2/0", "C[BEGIN] T[?column?:23] D[1] C[SELECT 1] E[22012]",
+              'E');
+    st_teardown(&f);
+}
+END_TEST
+
+
+START_TEST(test_session_statements)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    st_expect(&f, "SET extra_float_digits = 3", "C[SET]", 'I');
+    st_expect(&f, "SET application_name = 'PostgreSQL JDBC Driver'", "C[SET]", 'I');
+    st_expect(&f, "show application_name", "T[application_name:25] D[PostgreSQL JDBC Driver] C[SHOW]",
+              'I');
+    st_expect(&f, "show extra_float_digits; show datestyle; show server_version",
+              "T[extra_float_digits:25] D[3] C[SHOW] T[DateStyle:25] D[ISO, MDY] C[SHOW] "
+              "T[server_version:25] D[16.0] C[SHOW]",
+              'I');
+    st_expect(&f, "set time zone 'UTC'; show timezone", "C[SET] T[TimeZone:25] D[UTC] C[SHOW]", 'I');
+    st_expect(&f, "set session search_path to a, \"B\"; show search_path",
+              "C[SET] T[search_path:25] D[a, \"B\"] C[SHOW]", 'I');
+    st_expect(&f, "set local statement_timeout = 5; set dormouse.x = 'y'; show dormouse.x",
+              "C[SET] C[SET] T[dormouse.x:25] D[y] C[SHOW]", 'I');
+    st_expect(&f, "set no_such_thing = 1", "E[42704]", 'I');
+    st_expect(&f, "show no_such_thing", "E[42704]", 'I');
+    st_expect(&f, "reset application_name; show application_name",
+              "C[RESET] T[application_name:25] D[] C[SHOW]", 'I');
+    st_expect(&f, "select current_setting('extra_float_digits') as a, "
+                  "set_config('application_name', 'app', false) as b",
+              "T[a:25,b:25] D[3,app] C[SELECT 1]", 'I');
+    st_expect(&f, "select current_setting('nope')", "E[42704]", 'I');
+    st_expect(&f, "reset all; show extra_float_digits; show dormouse.x",
+              "C[RESET] T[extra_float_digits:25] D[1] C[SHOW] E[42704]", 'I');
+    st_expect(&f, "set transaction isolation level serializable; "
+                  "set session characteristics as transaction isolation level read committed",
+              "C[SET] C[SET]", 'I');
+    st_expect(&f, "begin; set application_name = 'x'; commit", "C[BEGIN] C[SET] C[COMMIT]", 'I');
+    st_expect(&f, "begin", "C[BEGIN]", 'T');
+    st_expect(&f, "discard all", "E[25001]", 'E');
+    st_expect(&f, "rollback", "C[ROLLBACK]", 'I');
+    st_expect(&f, "discard all", "C[DISCARD ALL]", 'I');
+    st_expect(&f, "deallocate nope", "E[26000]", 'I');
+    st_expect(&f, "deallocate all", "C[DEALLOCATE ALL]", 'I');
+    /* asyncpg's reset sequence */
+    st_expect(&f, "SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;",
+              "T[pg_advisory_unlock_all:25] D[<null>] C[SELECT 1] C[CLOSE CURSOR ALL] C[UNLISTEN] "
+              "C[RESET]",
+              'I');
+    st_expect(&f, "close c", "E[34000]", 'I');
+    st_expect(&f, "select 1 where false; discard all", "T[?column?:25] C[SELECT 0] E[25001]", 'I');
+    st_teardown(&f);
+}
+END_TEST
+
 static Suite *sqlite_query_suite(void)
 {
     Suite *s = suite_create("storage/sqlite_query");
@@ -518,6 +585,8 @@ static Suite *sqlite_query_suite(void)
     tcase_add_test(tc, test_ddl_tags);
     tcase_add_test(tc, test_constraint_violations);
     tcase_add_test(tc, test_sqlite_errors);
+    tcase_add_test(tc, test_division);
+    tcase_add_test(tc, test_session_statements);
     tcase_add_test(tc, test_close_rolls_back);
     suite_add_tcase(s, tc);
     return s;
