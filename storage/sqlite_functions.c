@@ -190,7 +190,7 @@ static int fn_precision(int argc, sqlite3_value **argv)
 
 static void fn_current(sqlite3_context *ctx, int argc, sqlite3_value **argv, fn_time_kind kind)
 {
-    char buf[64];
+    char buf[128];
     fn_format_time(fn_round_usec(fn_now_usec(), fn_precision(argc, argv)), kind, buf, sizeof(buf));
     sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
@@ -421,7 +421,7 @@ static void fn_cast_time(sqlite3_context *ctx, sqlite3_value *v, fn_time_kind ki
         fn_error(ctx, "22008", "date/time field value out of range: \"%.200s\"", s);
         return;
     }
-    char buf[64];
+    char buf[128];
     if (kind == FN_TIME && us == USEC_PER_DAY)
         snprintf(buf, sizeof(buf), "24:00:00");
     else
