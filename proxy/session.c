@@ -733,6 +733,20 @@ static void session_send_welcome(proxy_session *s)
     wire_put_ready(&s->out, 'I');
 }
 
+/* Moves a job's reply to the output: the buffers trade places when nothing
+ * else waits to be sent (the usual case), so a large result is not copied. */
+static void session_take_reply(proxy_session *s, storage_job *job)
+{
+    if (s->out.len == 0) {
+        wire_buf tmp = s->out;
+        s->out = job->out;
+        job->out = tmp;
+    } else {
+        wire_buf_append(&s->out, job->out.data, job->out.len);
+    }
+    wire_buf_reset(&job->out);
+}
+
 void session_on_job_done(proxy_session *s, storage_job *job)
 {
     s->job_in_flight = false;
@@ -766,7 +780,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
     if (kind == STORAGE_JOB_OPEN) {
         if (job->failed) {
             /* The engine's reply is a FATAL ErrorResponse saying why. */
-            wire_buf_append(&s->out, job->out.data, job->out.len);
+            session_take_reply(s, job);
             slog(s, PROXY_LOG_WARNING, "cannot open the database");
             session_close(s, "database open failed");
             return;
@@ -775,7 +789,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         slog(s, PROXY_LOG_INFO, "login ok");
         session_send_welcome(s);
     } else {
-        wire_buf_append(&s->out, job->out.data, job->out.len);
+        session_take_reply(s, job);
         s->tx_status = job->tx_status;
         if (kind == STORAGE_JOB_QUERY)
             wire_put_ready(&s->out, s->tx_status); /* EXTENDED jobs write their own */

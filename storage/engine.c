@@ -126,23 +126,37 @@ static void storage_job_run(storage_job *job)
  * runs nothing).  An EXTENDED batch does when it parses, binds or executes
  * a writing statement.  Called without the engine lock, on the worker about
  * to run the job (which therefore owns the connection). */
-static bool storage_job_writes(const storage_job *job)
+static bool storage_job_writes(storage_job *job)
 {
     if (job->kind == STORAGE_JOB_EXTENDED)
         return sqlite_extended_writes(job);
     if (job->kind != STORAGE_JOB_QUERY || !job->sql)
         return false;
-    storage_parse parsed;
+    /* The parse is kept on the job for sqlite_query_run: parsing is the
+     * largest per-query cost, and the message is parsed only once. */
+    storage_parse *parsed = malloc(sizeof(*parsed));
     storage_parse_error perr;
-    if (!storage_parse_query(job->sql, &parsed, &perr))
+    if (!parsed)
         return false;
+    if (!storage_parse_query(job->sql, parsed, &perr)) {
+        free(parsed); /* the run parses again to report the error */
+        return false;
+    }
+    job->parsed = parsed;
     bool writes = false;
-    for (size_t i = 0; i < parsed.n && !writes; i++)
-        writes = parsed.stmts[i].kind != STORAGE_STMT_SELECT &&
-                 parsed.stmts[i].kind != STORAGE_STMT_TRANSACTION &&
-                 parsed.stmts[i].kind != STORAGE_STMT_SESSION;
-    storage_parse_free(&parsed);
+    for (size_t i = 0; i < parsed->n && !writes; i++)
+        writes = storage_stmt_kind_writes(parsed->stmts[i].kind);
     return writes;
+}
+
+/* Releases a parse the run did not consume. */
+static void storage_job_drop_parse(storage_job *job)
+{
+    if (job->parsed) {
+        storage_parse_free(job->parsed);
+        free(job->parsed);
+        job->parsed = NULL;
+    }
 }
 
 static void storage_list_push(storage_job **head, storage_job **tail, storage_job *job)
@@ -191,6 +205,7 @@ static void storage_writer_release(storage_engine *e, storage_conn *c)
  * timeout would have: 40001, and a transaction block becomes failed. */
 static void storage_job_expire(storage_job *job)
 {
+    storage_job_drop_parse(job);
     storage_conn *c = job->conn;
     wire_error err = {.severity = "ERROR",
                       .sqlstate = WIRE_SQLSTATE_SERIALIZATION_FAILURE,
@@ -268,6 +283,7 @@ static void *storage_worker_main(void *arg)
         pthread_mutex_unlock(&e->lock);
 
         storage_job_run(job);
+        storage_job_drop_parse(job);
 
         pthread_mutex_lock(&e->lock);
         if (c)

@@ -641,8 +641,7 @@ static bool ext_parse(sqlite_ext *x, const wire_frame *f)
         prepared_unref(p);
         return ext_aborted(x);
     }
-    p->writes = p->stmt && p->stmt->kind != STORAGE_STMT_SELECT &&
-                p->stmt->kind != STORAGE_STMT_TRANSACTION;
+    p->writes = p->stmt && storage_stmt_kind_writes(p->stmt->kind);
 
     ext_param_scan *ps = calloc(1, sizeof(*ps));
     if (!ps) {
@@ -1857,8 +1856,7 @@ bool sqlite_extended_writes(const storage_job *job)
                 break;
             bool writes = false;
             if (storage_parse_query(m.query, &parsed, &perr)) {
-                writes = parsed.n == 1 && parsed.stmts[0].kind != STORAGE_STMT_SELECT &&
-                         parsed.stmts[0].kind != STORAGE_STMT_TRANSACTION;
+                writes = parsed.n == 1 && storage_stmt_kind_writes(parsed.stmts[0].kind);
                 storage_parse_free(&parsed);
             }
             if (nparsed == sizeof(parsed_here) / sizeof(parsed_here[0])) {

@@ -492,7 +492,12 @@ static void sqlite_query_run_message(storage_job *job)
 
     storage_parse parsed;
     storage_parse_error perr;
-    if (!storage_parse_query(job->sql, &parsed, &perr)) {
+    if (job->parsed) {
+        /* parsed by the engine for its write-lock decision: take it over */
+        parsed = *job->parsed;
+        free(job->parsed);
+        job->parsed = NULL;
+    } else if (!storage_parse_query(job->sql, &parsed, &perr)) {
         sqlite_query_error(&q, perr.sqlstate, perr.message, NULL, perr.position);
         if (c->tx_status == 'T')
             c->tx_status = 'E';

@@ -330,6 +330,11 @@ static void storage_classify(const PgQuery__Node *node, storage_stmt *s)
         snprintf(s->tag, sizeof(s->tag), "UNKNOWN");
 }
 
+bool storage_stmt_kind_writes(storage_stmt_kind k)
+{
+    return k != STORAGE_STMT_SELECT && k != STORAGE_STMT_TRANSACTION && k != STORAGE_STMT_SESSION;
+}
+
 bool storage_parse_query(const char *sql, storage_parse *out, storage_parse_error *err)
 {
     memset(out, 0, sizeof(*out));

@@ -28,6 +28,10 @@ typedef enum storage_stmt_kind {
 
 const char *storage_stmt_kind_str(storage_stmt_kind k);
 
+/* Does running a statement of this kind need the database's write lock?
+ * Everything but reads, transaction control and session statements does. */
+bool storage_stmt_kind_writes(storage_stmt_kind k);
+
 /* The transaction control statements (TransactionStmt kinds). */
 typedef enum storage_tx_op {
     STORAGE_TX_NONE = 0,

@@ -117,6 +117,8 @@ struct storage_job {
 
     /* the engine's own */
     storage_job *next;        /* queue link */
+    struct storage_parse *parsed; /* QUERY: the message parsed once, for the
+                                   * write-lock decision and the run */
     uint64_t wait_deadline_us; /* parked for the write lock until then */
 };
 
