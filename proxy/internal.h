@@ -23,6 +23,9 @@
 #define PROXY_OUTPUT_HIGH_WATER (1u << 20)
 /* Read at most this much per read(2). */
 #define PROXY_READ_CHUNK 16384
+/* COPY FROM STDIN data is handed to the engine in chunks of about this size;
+ * one chunk is collected while the previous one is being inserted. */
+#define PROXY_COPY_CHUNK (256u * 1024u)
 
 typedef struct proxy_session proxy_session;
 
@@ -43,6 +46,9 @@ typedef enum session_state {
     SESSION_IN_TX,       /* ready, inside a transaction block */
     SESSION_FAILED_TX,   /* ready, inside a failed transaction block */
     SESSION_BUSY,        /* a query job is in flight */
+    SESSION_COPY_IN,     /* COPY FROM STDIN: reading the client's CopyData; chunk jobs may be
+                            in flight */
+    SESSION_COPY_OUT,    /* COPY TO STDOUT: sending parts of the output, one job each */
     SESSION_CLOSING,     /* socket closed; waiting for the backend to finish and close */
     SESSION_NSTATES
 } session_state;
@@ -115,6 +121,17 @@ struct proxy_session {
     uint8_t *job_msgs; /* EXTENDED: the batch's messages, owned */
     size_t job_msgs_len;
     char tx_status;
+
+    /* COPY FROM STDIN (SESSION_COPY_IN) */
+    wire_buf copy_buf;           /* CopyData payloads collected for the next chunk */
+    wire_buf copy_job;           /* the chunk the COPY job in flight borrows */
+    bool copy_discard;           /* the COPY failed: drop the data until its end */
+    bool copy_end_pending;       /* CopyDone/CopyFail came: submit the end when possible */
+    bool copy_fatal;             /* a message other than COPY's broke it: the session ends
+                                    after reporting the error, as in PostgreSQL */
+    storage_copy_end copy_end;   /* DONE or FAIL, once copy_end_pending */
+    char *copy_fail_message;     /* FAIL: the reason (owned) */
+    const char *copy_fail_sqlstate; /* FAIL: NULL for the client's CopyFail, else static */
 
     proxy_session *next, *prev; /* server->sessions */
     proxy_session *zombie_next;

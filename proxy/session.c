@@ -4,6 +4,8 @@
  *   STARTUP --startup packet--> AUTH --password/SASL ok--> OPENING --open ok--> IDLE
  *      |  (trust) ----------------------------------------> OPENING
  *   IDLE / IN_TX / FAILED_TX --Query--> BUSY --job done--> IDLE / IN_TX / FAILED_TX
+ *   BUSY --job started COPY FROM STDIN--> COPY_IN --CopyDone/CopyFail--> BUSY
+ *   BUSY --job started COPY TO STDOUT--> COPY_OUT --last part sent--> IDLE / IN_TX / FAILED_TX
  *   any --EOF, Terminate, fatal error, shutdown--> CLOSING --backend closed--> freed
  *
  *   from          event                         to            done by
@@ -13,7 +15,22 @@
  *   OPENING       OPEN job done                 IDLE          session_on_job_done
  *   IDLE..FAILED  Query                         BUSY          session_handle_query
  *   BUSY          QUERY job done                by tx status  session_on_job_done
+ *   BUSY          job done, copy IN             COPY_IN       session_query_done
+ *   BUSY          job done, copy OUT            COPY_OUT      session_query_done
+ *   COPY_IN       CopyDone / CopyFail / other   BUSY          session_copy_in_end
+ *   COPY_OUT      COPY job done, copy NONE      by tx status  session_query_done
+ *   COPY_OUT      COPY job done, copy IN        COPY_IN       session_query_done
  *   any           close                         CLOSING       session_close
+ *
+ * COPY FROM STDIN streams: CopyData payloads collect in s->copy_buf; at
+ * PROXY_COPY_CHUNK bytes the buffer becomes the data of a COPY job (s->copy_job)
+ * and a new one starts filling.  With one chunk in flight and the next one
+ * full, the session stops reading the socket.  An error in the engine makes
+ * it drop the rest (job->copy_discard); the error is reported, with
+ * ReadyForQuery, after the client's CopyDone or CopyFail, as PostgreSQL's
+ * client libraries expect.  COPY TO STDOUT asks the engine for the next part
+ * of the output only once the previous one has mostly left (output below
+ * PROXY_OUTPUT_HIGH_WATER).
  *
  * session_set_state() is the only place that changes s->state, and keeps the
  * server's per-state counters true.  Every failure that ends a session goes
@@ -57,6 +74,10 @@ const char *session_state_str(session_state st)
         return "failed transaction";
     case SESSION_BUSY:
         return "busy";
+    case SESSION_COPY_IN:
+        return "copy in";
+    case SESSION_COPY_OUT:
+        return "copy out";
     case SESSION_CLOSING:
         return "closing";
     case SESSION_NSTATES:
@@ -81,7 +102,13 @@ static bool session_transition_allowed(session_state from, session_state to)
     case SESSION_FAILED_TX:
         return to == SESSION_BUSY;
     case SESSION_BUSY:
-        return to == SESSION_IDLE || to == SESSION_IN_TX || to == SESSION_FAILED_TX;
+        return to == SESSION_IDLE || to == SESSION_IN_TX || to == SESSION_FAILED_TX ||
+               to == SESSION_COPY_IN || to == SESSION_COPY_OUT;
+    case SESSION_COPY_IN:
+        return to == SESSION_BUSY;
+    case SESSION_COPY_OUT:
+        return to == SESSION_IDLE || to == SESSION_IN_TX || to == SESSION_FAILED_TX ||
+               to == SESSION_COPY_IN;
     default:
         return false;
     }
@@ -143,6 +170,8 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
     wire_buf_init(&s->in);
     wire_buf_init(&s->out);
     wire_buf_init(&s->job.out);
+    wire_buf_init(&s->copy_buf);
+    wire_buf_init(&s->copy_job);
     session_peer_format(s, sa, is_unix);
     if (!is_unix) {
         int one = 1;
@@ -203,6 +232,10 @@ static void session_submit(proxy_session *s, storage_job_kind kind)
     s->job.sql_len = kind == STORAGE_JOB_QUERY ? strlen(s->job_sql) : 0;
     s->job.msgs = kind == STORAGE_JOB_EXTENDED ? s->job_msgs : NULL;
     s->job.msgs_len = kind == STORAGE_JOB_EXTENDED ? s->job_msgs_len : 0;
+    s->job.copy_data = kind == STORAGE_JOB_COPY ? s->copy_job.data : NULL;
+    s->job.copy_len = kind == STORAGE_JOB_COPY ? s->copy_job.len : 0;
+    s->job.copy_fail_message = s->copy_fail_message;
+    s->job.copy_fail_sqlstate = s->copy_fail_sqlstate;
     s->job.udata = s;
     s->job_in_flight = true;
     server_submit_job(s->server, &s->job);
@@ -281,6 +314,9 @@ void session_free(proxy_session *s)
     wire_buf_free(&s->in);
     wire_buf_free(&s->out);
     wire_buf_free(&s->job.out);
+    wire_buf_free(&s->copy_buf);
+    wire_buf_free(&s->copy_job);
+    free(s->copy_fail_message);
     free(s->job_sql);
     free(s->job_msgs);
     free(s);
@@ -320,7 +356,9 @@ static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
             continue;
         if (CRYPTO_memcmp(&t->cancel_key, &st->cancel_key, sizeof(t->cancel_key)) != 0)
             break;
-        if (t->state == SESSION_BUSY && t->backend) {
+        if ((t->state == SESSION_BUSY || t->state == SESSION_COPY_IN ||
+             t->state == SESSION_COPY_OUT) &&
+            t->backend) {
             slog(t, PROXY_LOG_INFO, "cancel request from %s", s->peer);
             storage_conn_interrupt(t->backend);
         }
@@ -577,6 +615,97 @@ static bool session_handle_extended(proxy_session *s, size_t start, size_t *off)
     return false;
 }
 
+/* ---- COPY FROM STDIN ---- */
+
+/* Submits the collected data as the next COPY job (end: MORE, DONE or FAIL). */
+static void session_copy_submit(proxy_session *s, storage_copy_end end)
+{
+    wire_buf tmp = s->copy_job;
+    s->copy_job = s->copy_buf;
+    s->copy_buf = tmp;
+    wire_buf_reset(&s->copy_buf);
+    s->job.copy_end = end;
+    session_submit(s, STORAGE_JOB_COPY);
+}
+
+/* The client ended the data (or broke the sub-protocol): once no chunk is
+ * in flight, the end goes to the engine, and the session waits for the
+ * COPY's result like for a Query's. */
+static void session_copy_in_end(proxy_session *s)
+{
+    if (s->job_in_flight)
+        return; /* session_on_job_done comes back here */
+    if (s->copy_discard)
+        wire_buf_reset(&s->copy_buf);
+    session_set_state(s, SESSION_BUSY);
+    session_copy_submit(s, s->copy_end);
+}
+
+static void session_copy_in_fail(proxy_session *s, const char *sqlstate, const char *message)
+{
+    free(s->copy_fail_message);
+    s->copy_fail_message = strdup(message);
+    s->copy_fail_sqlstate = sqlstate;
+    s->copy_end = STORAGE_COPY_FAIL;
+    s->copy_end_pending = true;
+    session_copy_in_end(s);
+}
+
+/* Can the session take another CopyData now? */
+static bool session_copy_in_room(const proxy_session *s)
+{
+    return !s->copy_end_pending && (s->copy_buf.len < PROXY_COPY_CHUNK || !s->job_in_flight);
+}
+
+/* One message in COPY_IN. Returns true to go on with the next. */
+static bool session_handle_copy_in(proxy_session *s, const wire_frame *f)
+{
+    switch (f->type) {
+    case 'd':
+        if (!s->copy_discard)
+            wire_buf_append(&s->copy_buf, f->body, f->body_len);
+        if (s->copy_buf.oom) {
+            session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+            return false;
+        }
+        if (s->copy_buf.len >= PROXY_COPY_CHUNK && !s->job_in_flight)
+            session_copy_submit(s, STORAGE_COPY_MORE);
+        return true;
+    case 'c':
+        s->copy_end = STORAGE_COPY_DONE;
+        s->copy_end_pending = true;
+        session_copy_in_end(s);
+        return false;
+    case 'f': {
+        const char *msg = "";
+        if (!wire_copy_fail_parse(f, &msg))
+            msg = "";
+        session_copy_in_fail(s, NULL, msg);
+        return false;
+    }
+    case 'H':
+    case 'S':
+        return true; /* the protocol lets clients send these in copy-in mode */
+    default: {
+        /* Terminate included: PostgreSQL reports the broken COPY, then
+         * ends the session because the protocol is out of step. */
+        char msg[96];
+        snprintf(msg, sizeof(msg), "unexpected message type 0x%02X during COPY from stdin",
+                 (unsigned)(uint8_t)f->type);
+        s->copy_fatal = true;
+        session_copy_in_fail(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, msg);
+        return false;
+    }
+    }
+}
+
+/* COPY TO STDOUT: asks for the next part once the output has room. */
+static void session_copy_out_next(proxy_session *s)
+{
+    if (s->state == SESSION_COPY_OUT && !s->job_in_flight && s->out.len < PROXY_OUTPUT_HIGH_WATER)
+        session_submit(s, STORAGE_JOB_COPY);
+}
+
 /* Handles one message in a ready state. Returns true to go on with the next. */
 static bool session_handle_ready(proxy_session *s, const wire_frame *f, size_t start, size_t *off)
 {
@@ -599,7 +728,9 @@ static bool session_handle_ready(proxy_session *s, const wire_frame *f, size_t s
     case 'd':
     case 'c':
     case 'f':
-        /* CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does. */
+        /* CopyData/CopyDone/CopyFail outside COPY are dropped, as PostgreSQL
+         * does: the client may still be sending the data of a COPY that
+         * failed. */
         return true;
     default:
         session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid frontend message type %d",
@@ -615,7 +746,10 @@ static void session_process(proxy_session *s)
     bool go_on = true;
 
     while (go_on && s->state != SESSION_CLOSING) {
-        if (s->state == SESSION_BUSY || s->state == SESSION_OPENING)
+        if (s->state == SESSION_BUSY || s->state == SESSION_OPENING ||
+            s->state == SESSION_COPY_OUT)
+            break;
+        if (s->state == SESSION_COPY_IN && !session_copy_in_room(s))
             break;
         wire_frame f;
         wire_frame_status fs;
@@ -649,6 +783,9 @@ static void session_process(proxy_session *s)
         case SESSION_AUTH:
             go_on = session_handle_auth(s, &f);
             break;
+        case SESSION_COPY_IN:
+            go_on = session_handle_copy_in(s, &f);
+            break;
         default:
             go_on = session_handle_ready(s, &f, start, &off);
             break;
@@ -663,6 +800,8 @@ static void session_process(proxy_session *s)
     }
     /* Read more only when messages can be handled and the client keeps up. */
     bool can_read = s->state != SESSION_BUSY && s->state != SESSION_OPENING &&
+                    s->state != SESSION_COPY_OUT &&
+                    (s->state != SESSION_COPY_IN || session_copy_in_room(s)) &&
                     s->out.len < PROXY_OUTPUT_HIGH_WATER;
     if (can_read)
         ev_io_start(s->server->loop, &s->rio);
@@ -703,8 +842,10 @@ static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         session_close(s, "shutdown");
         return;
     }
-    if (s->out.len < PROXY_OUTPUT_HIGH_WATER)
+    if (s->out.len < PROXY_OUTPUT_HIGH_WATER) {
+        session_copy_out_next(s);
         session_process(s);
+    }
 }
 
 static void session_send_welcome(proxy_session *s)
@@ -788,14 +929,48 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         session_set_state(s, SESSION_IDLE);
         slog(s, PROXY_LOG_INFO, "login ok");
         session_send_welcome(s);
+    } else if (kind == STORAGE_JOB_COPY && s->state == SESSION_COPY_IN) {
+        /* a chunk of COPY FROM data is in */
+        session_take_reply(s, job);
+        if (job->copy_discard && !s->copy_discard) {
+            s->copy_discard = true;
+            wire_buf_reset(&s->copy_buf);
+        }
+        if (s->copy_end_pending)
+            session_copy_in_end(s);
+        else if (s->copy_buf.len >= PROXY_COPY_CHUNK)
+            session_copy_submit(s, STORAGE_COPY_MORE);
+    } else if (kind == STORAGE_JOB_COPY && s->copy_fatal && job->copy == STORAGE_COPY_NONE) {
+        session_take_reply(s, job);
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                      "terminating connection because protocol synchronization was lost");
+        return;
     } else {
         session_take_reply(s, job);
         s->tx_status = job->tx_status;
-        if (kind == STORAGE_JOB_QUERY)
-            wire_put_ready(&s->out, s->tx_status); /* EXTENDED jobs write their own */
-        else
+        if (kind == STORAGE_JOB_EXTENDED)
             s->discard_to_sync = job->discarding;
-        session_set_state(s, session_state_for_tx(s->tx_status));
+        switch (job->copy) {
+        case STORAGE_COPY_IN:
+            session_set_state(s, SESSION_COPY_IN);
+            s->copy_discard = false;
+            s->copy_end_pending = false;
+            s->copy_fatal = false;
+            free(s->copy_fail_message);
+            s->copy_fail_message = NULL;
+            s->copy_fail_sqlstate = NULL;
+            wire_buf_reset(&s->copy_buf);
+            break;
+        case STORAGE_COPY_OUT:
+            if (s->state != SESSION_COPY_OUT)
+                session_set_state(s, SESSION_COPY_OUT);
+            break;
+        case STORAGE_COPY_NONE:
+            if (kind != STORAGE_JOB_EXTENDED)
+                wire_put_ready(&s->out, s->tx_status); /* EXTENDED jobs write their own */
+            session_set_state(s, session_state_for_tx(s->tx_status));
+            break;
+        }
     }
     wire_buf_reset(&job->out);
     if (s->server->shutting_down) {
@@ -807,12 +982,20 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         return;
     }
     session_process(s);
+    if (s->state != SESSION_CLOSING)
+        session_copy_out_next(s);
 }
 
 void session_shutdown(proxy_session *s)
 {
     switch (s->state) {
     case SESSION_CLOSING:
+        return;
+    case SESSION_COPY_IN:
+    case SESSION_COPY_OUT:
+        /* a COPY may wait on the client for ever: end it (the close rolls it back) */
+        session_fatal(s, WIRE_SQLSTATE_ADMIN_SHUTDOWN,
+                      "terminating connection due to administrator command");
         return;
     case SESSION_BUSY:
     case SESSION_OPENING:

@@ -12,7 +12,8 @@
  *      │ storage_job_submit            (job now belongs to the engine)
  *      ▼
  *   queued ──► worker pops it ──► running: sqlite_conn_open / sqlite_query_run
- *                                 / sqlite_extended_run / sqlite_conn_close
+ *                                 / sqlite_extended_run / sqlite_copy_run
+ *                                 / sqlite_conn_close
  *                                 append replies to `out`
  *      ┌──────────────────────────────────┘
  *      ▼
@@ -26,6 +27,10 @@
  * the first parked job for that database; a parked job that waits longer than
  * busy_timeout_ms fails with 40001.
  *
+ * A COPY holds its transaction (and so the write lock, for COPY FROM) across
+ * the COPY jobs that carry its data: the lock is released only when the
+ * connection's transaction is over, and a COPY job on the holder never parks.
+ *
  * The owner submits at most one job per connection at a time, so a connection's
  * sqlite3 handle is used by one worker at a time (hence SQLITE_OPEN_NOMUTEX).
  * storage_engine_free lets the workers drain the queue, then joins them.
@@ -36,6 +41,7 @@
 #include <time.h>
 
 #include "sqlite_conn.h"
+#include "sqlite_copy.h"
 #include "sqlite_extended.h"
 #include "sqlite_session.h"
 #include "statement.h"
@@ -63,6 +69,34 @@ const char *storage_job_kind_str(storage_job_kind k)
         return "close";
     case STORAGE_JOB_EXTENDED:
         return "extended";
+    case STORAGE_JOB_COPY:
+        return "copy";
+    }
+    return "unknown";
+}
+
+const char *storage_copy_mode_str(storage_copy_mode m)
+{
+    switch (m) {
+    case STORAGE_COPY_NONE:
+        return "none";
+    case STORAGE_COPY_IN:
+        return "in";
+    case STORAGE_COPY_OUT:
+        return "out";
+    }
+    return "unknown";
+}
+
+const char *storage_copy_end_str(storage_copy_end e)
+{
+    switch (e) {
+    case STORAGE_COPY_MORE:
+        return "more";
+    case STORAGE_COPY_DONE:
+        return "done";
+    case STORAGE_COPY_FAIL:
+        return "fail";
     }
     return "unknown";
 }
@@ -88,6 +122,8 @@ static void storage_job_run(storage_job *job)
     uint64_t start = storage_now_us();
 
     job->failed = false;
+    job->copy = STORAGE_COPY_NONE;
+    job->copy_discard = false;
     job->statements = 0;
     job->rows_returned = 0;
     job->rows_affected = 0;
@@ -108,8 +144,12 @@ static void storage_job_run(storage_job *job)
         case STORAGE_JOB_EXTENDED:
             sqlite_extended_run(job);
             break;
+        case STORAGE_JOB_COPY:
+            sqlite_copy_run(job);
+            break;
         case STORAGE_JOB_CLOSE:
             sqlite_extended_conn_clear(job->conn); /* before the handle's statements go */
+            sqlite_copy_conn_clear(job->conn);
             sqlite_conn_close(job);
             break;
         default:
@@ -145,7 +185,7 @@ static bool storage_job_writes(storage_job *job)
     job->parsed = parsed;
     bool writes = false;
     for (size_t i = 0; i < parsed->n && !writes; i++)
-        writes = storage_stmt_kind_writes(parsed->stmts[i].kind);
+        writes = storage_stmt_writes(&parsed->stmts[i]);
     return writes;
 }
 
@@ -379,7 +419,9 @@ void storage_engine_free(storage_engine *e)
 void storage_job_submit(storage_engine *e, storage_job *job)
 {
     job->next = NULL;
-    if ((job->kind == STORAGE_JOB_QUERY || job->kind == STORAGE_JOB_EXTENDED) && job->conn) {
+    if ((job->kind == STORAGE_JOB_QUERY || job->kind == STORAGE_JOB_EXTENDED ||
+         job->kind == STORAGE_JOB_COPY) &&
+        job->conn) {
         /* From here a cancel applies to this job, even before a worker takes it. */
         pthread_mutex_lock(&job->conn->lock);
         job->conn->queued = true;
@@ -450,6 +492,7 @@ void storage_conn_free(storage_conn *c)
     /* Contract: closed by a CLOSE job (or never opened).  A handle still here
      * is a caller bug; close it rather than leak a file descriptor. */
     sqlite_extended_conn_clear(c);
+    sqlite_copy_conn_clear(c);
     sqlite_session_free(c);
     if (c->handle)
         sqlite3_close_v2(c->handle);
@@ -465,8 +508,8 @@ void storage_conn_interrupt(storage_conn *c)
     if (c->active) {
         atomic_store(&c->cancel, true);
         sqlite3_interrupt(c->active);
-    } else if (c->queued) {
-        atomic_store(&c->cancel, true); /* checked when the job starts */
+    } else if (c->queued || c->copying) {
+        atomic_store(&c->cancel, true); /* checked when the (next COPY) job starts */
     }
     pthread_mutex_unlock(&c->lock);
 }

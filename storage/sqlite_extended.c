@@ -57,10 +57,12 @@
 #include <strings.h>
 
 #include "dormouse/wire.h"
+#include "pgbinary.h"
 #include "sqlite_conn.h"
 #include "sqlite_extended.h"
 #include "sqlite_session.h"
 #include "sqlite_query.h"
+#include "catalog.h"
 #include "translate.h"
 
 #define SQLITE_EXT_SQLSTATE_DUPLICATE_CURSOR "42P03"
@@ -276,56 +278,6 @@ static bool ext_exits_block(const storage_stmt *s)
             s->tx == STORAGE_TX_ROLLBACK_TO);
 }
 
-static const char *ext_type_name(uint32_t oid)
-{
-    switch (oid) {
-    case WIRE_OID_BOOL:
-        return "boolean";
-    case WIRE_OID_BYTEA:
-        return "bytea";
-    case WIRE_OID_INT2:
-        return "smallint";
-    case WIRE_OID_INT4:
-        return "integer";
-    case WIRE_OID_INT8:
-        return "bigint";
-    case WIRE_OID_OID:
-        return "oid";
-    case WIRE_OID_FLOAT4:
-        return "real";
-    case WIRE_OID_FLOAT8:
-        return "double precision";
-    case WIRE_OID_NUMERIC:
-        return "numeric";
-    case WIRE_OID_DATE:
-        return "date";
-    case WIRE_OID_TIME:
-        return "time without time zone";
-    case WIRE_OID_TIMESTAMP:
-        return "timestamp without time zone";
-    case WIRE_OID_TIMESTAMPTZ:
-        return "timestamp with time zone";
-    case WIRE_OID_INTERVAL:
-        return "interval";
-    case WIRE_OID_UUID:
-        return "uuid";
-    case WIRE_OID_JSON:
-        return "json";
-    case WIRE_OID_JSONB:
-        return "jsonb";
-    case WIRE_OID_VARCHAR:
-        return "character varying";
-    case WIRE_OID_BPCHAR:
-        return "character";
-    case WIRE_OID_NAME:
-        return "name";
-    case WIRE_OID_TEXT:
-        return "text";
-    case WIRE_OID_UNKNOWN:
-        return "unknown";
-    }
-    return "unknown";
-}
 
 /* ---- parameter types from the parse tree ---- */
 
@@ -681,8 +633,12 @@ static bool ext_parse(sqlite_ext *x, const wire_frame *f)
         /* SQLite runs the translation of the statement's tree, as in
          * sqlite_query.c; an empty translation runs nothing. */
         storage_translate_error terr;
-        if (!storage_translate(p->stmt, &p->sqlite_sql, &terr)) {
-            sqlite_query_error(&x->q, terr.sqlstate, terr.message, NULL, 0);
+        bool catalog = false;
+        if (!storage_translate_ex(p->stmt, &p->sqlite_sql, &catalog, &terr) ||
+            (catalog && catalog_ensure(c->handle, terr.message, sizeof(terr.message)) !=
+                            SQLITE_OK)) {
+            sqlite_query_error(&x->q, terr.sqlstate ? terr.sqlstate : WIRE_SQLSTATE_INTERNAL_ERROR,
+                               terr.message, NULL, 0);
             prepared_unref(p);
             return false;
         }
@@ -800,6 +756,73 @@ static uint64_t ext_be(const uint8_t *p, int n)
     return v;
 }
 
+/* Binds text to st at idx (0: nothing to bind). */
+static bool ext_bind_text(sqlite_ext *x, sqlite3_stmt *st, int idx, const wire_buf *text)
+{
+    if (text->oom)
+        return ext_error(x, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+    if (idx && sqlite3_bind_text64(st, idx, text->len ? (const char *)text->data : "", text->len,
+                                   SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK) {
+        sqlite_query_handle_error(&x->q);
+        return false;
+    }
+    return true;
+}
+
+/* Parameter n of a type the engine keeps as PostgreSQL's text (numeric,
+ * uuid, date/time), received in binary: bound as the text PostgreSQL would
+ * print for it, so that it compares with the values stored as text. */
+static bool ext_bind_binary_as_text(sqlite_ext *x, sqlite3_stmt *st, int idx, int n, uint32_t oid,
+                                    const wire_value *v)
+{
+    wire_buf text;
+    wire_buf_init(&text);
+    pgbin_status ps = pgbin_decode(oid, v->data, (size_t)v->len, &text);
+    bool ok;
+    if (ps == PGBIN_OK) {
+        ok = ext_bind_text(x, st, idx, &text);
+    } else if (ps == PGBIN_BINARY) {
+        ok = ext_error(x, WIRE_SQLSTATE_INVALID_BINARY_REPRESENTATION,
+                       "incorrect binary data format in bind parameter %d", n);
+    } else {
+        char msg[256];
+        pgbin_message(oid, ps, NULL, 0, msg, sizeof(msg));
+        ok = ext_error(x, pgbin_sqlstate(oid, ps), "%s", msg);
+    }
+    wire_buf_free(&text);
+    return ok;
+}
+
+/* A text parameter of a type the engine keeps as PostgreSQL's text
+ * (numeric, uuid, date/time): bound as PostgreSQL's output of the value, so
+ * that values compare as text whatever form the client wrote ('1.5e3' ->
+ * '1500', never a double; 'A0EEBC99...' -> 'a0eebc99-...'; '...+05' -> UTC).
+ * Numeric and uuid are checked as their input functions do.  Date/time text
+ * that pgbinary.c does not read (PostgreSQL takes more forms, e.g. 'now',
+ * 'Jan 5 2020') goes through as written; a field out of range fails. */
+static bool ext_bind_text_normalized(sqlite_ext *x, sqlite3_stmt *st, int idx, uint32_t oid,
+                                     const char *s, size_t len)
+{
+    wire_buf text;
+    wire_buf_init(&text);
+    pgbin_status ps = pgbin_normalize(oid, s, len, &text);
+    bool ok;
+    if (ps == PGBIN_OK) {
+        ok = ext_bind_text(x, st, idx, &text);
+    } else if (ps == PGBIN_SYNTAX && oid != WIRE_OID_NUMERIC && oid != WIRE_OID_UUID) {
+        ok = !idx ||
+             sqlite3_bind_text64(st, idx, s, len, SQLITE_TRANSIENT, SQLITE_UTF8) == SQLITE_OK;
+        if (!ok)
+            sqlite_query_handle_error(&x->q);
+    } else {
+        char msg[256];
+        pgbin_message(oid, ps, s, len, msg, sizeof(msg));
+        ok = ext_error(x, pgbin_sqlstate(oid, ps), "%s", msg);
+    }
+    wire_buf_free(&text);
+    return ok;
+}
+
 /* Binds parameter n (1-based) of value v, format fmt, type oid to st at idx
  * (0: the statement does not use it; still converted, so errors show). */
 static bool ext_bind_one(sqlite_ext *x, sqlite3_stmt *st, int idx, int n, uint32_t oid, int fmt,
@@ -880,10 +903,19 @@ static bool ext_bind_one(sqlite_ext *x, sqlite3_stmt *st, int idx, int n, uint32
             if (idx)
                 rc = sqlite3_bind_text64(st, idx, s, len, SQLITE_TRANSIENT, SQLITE_UTF8);
             break;
+        case WIRE_OID_NUMERIC:
+        case WIRE_OID_UUID:
+        case WIRE_OID_DATE:
+        case WIRE_OID_TIME:
+        case WIRE_OID_TIMETZ:
+        case WIRE_OID_TIMESTAMP:
+        case WIRE_OID_TIMESTAMPTZ:
+        case WIRE_OID_INTERVAL:
+            return ext_bind_binary_as_text(x, st, idx, n, oid, v);
         default:
             return ext_error(x, WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
                              "binary format for parameters of type %s is not supported yet",
-                             ext_type_name(oid));
+                             wire_type_name(oid));
         }
         goto out;
     }
@@ -907,22 +939,30 @@ static bool ext_bind_one(sqlite_ext *x, sqlite3_stmt *st, int idx, int n, uint32
             if (range)
                 return ext_error(x, WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE,
                                  "value \"%.*s\" is out of range for type %s",
-                                 (int)(len > 100 ? 100 : len), s, ext_type_name(oid));
+                                 (int)(len > 100 ? 100 : len), s, wire_type_name(oid));
             return ext_error(x, WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION,
-                             "invalid input syntax for type %s: \"%.*s\"", ext_type_name(oid),
+                             "invalid input syntax for type %s: \"%.*s\"", wire_type_name(oid),
                              (int)(len > 100 ? 100 : len), s);
         }
         if (idx)
             rc = sqlite3_bind_int64(st, idx, i);
         break;
     }
+    case WIRE_OID_NUMERIC:
+    case WIRE_OID_UUID:
+    case WIRE_OID_DATE:
+    case WIRE_OID_TIME:
+    case WIRE_OID_TIMETZ:
+    case WIRE_OID_TIMESTAMP:
+    case WIRE_OID_TIMESTAMPTZ:
+    case WIRE_OID_INTERVAL:
+        return ext_bind_text_normalized(x, st, idx, oid, s, len);
     case WIRE_OID_FLOAT4:
-    case WIRE_OID_FLOAT8:
-    case WIRE_OID_NUMERIC: {
+    case WIRE_OID_FLOAT8: {
         double d;
         if (!ext_parse_double(s, len, &d))
             return ext_error(x, WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION,
-                             "invalid input syntax for type %s: \"%.*s\"", ext_type_name(oid),
+                             "invalid input syntax for type %s: \"%.*s\"", wire_type_name(oid),
                              (int)(len > 100 ? 100 : len), s);
         if (idx)
             rc = sqlite3_bind_double(st, idx, d);
@@ -1093,7 +1133,7 @@ static bool ext_binary_ok(const sqlite_pg_type *t)
     case WIRE_OID_UNKNOWN:
         return true;
     }
-    return false;
+    return pgbin_supports(t->oid);
 }
 
 static bool ext_reserve_cols(sqlite_ext *x, int n)
@@ -1117,168 +1157,12 @@ static bool ext_reserve_cols(sqlite_ext *x, int n)
 
 /* ---- column types without a row ---- */
 
-static bool ext_type_of_name(const char *name, sqlite_pg_type *t)
-{
-    return sqlite_type_from_decltype(name, t);
-}
-
-static bool ext_is_int(const sqlite_pg_type *t)
-{
-    return t->oid == WIRE_OID_INT2 || t->oid == WIRE_OID_INT4 || t->oid == WIRE_OID_INT8;
-}
-
-/* The type PostgreSQL gives expression `n` when it is cheap to tell from the
- * tree alone: casts, literals, boolean expressions, integer arithmetic.
- * Returns false when unknown (the caller falls back). */
-static bool ext_expr_type(const PgQuery__Node *n, sqlite_pg_type *t)
-{
-    if (!n)
-        return false;
-    switch (n->node_case) {
-    case PG_QUERY__NODE__NODE_TYPE_CAST: {
-        const PgQuery__TypeName *tn = n->type_cast->type_name;
-        if (!tn || tn->n_names == 0 || tn->n_array_bounds > 0)
-            return false;
-        const PgQuery__Node *last = tn->names[tn->n_names - 1];
-        if (last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string->sval)
-            return false;
-        return ext_type_of_name(last->string->sval, t);
-    }
-    case PG_QUERY__NODE__NODE_A_CONST: {
-        const PgQuery__AConst *c = n->a_const;
-        if (c->isnull)
-            return false;
-        if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL)
-            return ext_type_of_name("int4", t);
-        if (c->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL)
-            return ext_type_of_name("bool", t);
-        if (c->val_case == PG_QUERY__A__CONST__VAL_SVAL)
-            return ext_type_of_name("text", t);
-        return false;
-    }
-    case PG_QUERY__NODE__NODE_BOOL_EXPR:
-    case PG_QUERY__NODE__NODE_NULL_TEST:
-    case PG_QUERY__NODE__NODE_BOOLEAN_TEST:
-        return ext_type_of_name("bool", t);
-    case PG_QUERY__NODE__NODE_SUB_LINK:
-        if (n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK ||
-            n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK ||
-            n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK)
-            return ext_type_of_name("bool", t);
-        return false;
-    case PG_QUERY__NODE__NODE_A_EXPR: {
-        const PgQuery__AExpr *e = n->a_expr;
-        switch (e->kind) {
-        case PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_IN:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
-        case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL:
-            return ext_type_of_name("bool", t);
-        case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
-            break;
-        default:
-            return false;
-        }
-        if (e->n_name != 1 || e->name[0]->node_case != PG_QUERY__NODE__NODE_STRING ||
-            !e->name[0]->string->sval)
-            return false;
-        const char *op = e->name[0]->string->sval;
-        static const char *const cmp[] = {"=", "<>", "!=", "<", ">", "<=", ">="};
-        for (size_t i = 0; i < sizeof(cmp) / sizeof(cmp[0]); i++)
-            if (strcmp(op, cmp[i]) == 0)
-                return ext_type_of_name("bool", t);
-        if (strcmp(op, "+") && strcmp(op, "-") && strcmp(op, "*"))
-            return false; /* division: left to the value (the other engineer's semantics) */
-        sqlite_pg_type l, r;
-        if (!e->lexpr) { /* unary minus */
-            if (!ext_expr_type(e->rexpr, &r) || !ext_is_int(&r))
-                return false;
-            *t = r;
-            return true;
-        }
-        if (!ext_expr_type(e->lexpr, &l) || !ext_expr_type(e->rexpr, &r) || !ext_is_int(&l) ||
-            !ext_is_int(&r))
-            return false;
-        /* int op int: the wider of the two (int2 op int2 is int4 in PostgreSQL) */
-        if (l.oid == WIRE_OID_INT8 || r.oid == WIRE_OID_INT8)
-            return ext_type_of_name("int8", t);
-        return ext_type_of_name("int4", t);
-    }
-    default:
-        return false;
-    }
-}
-
-/* The result targets of statement node `stmt`, when they line up one to one
- * with the result columns (no `*`). */
-static bool ext_targets(const PgQuery__Node *stmt, int ncols, PgQuery__Node *const **out)
-{
-    size_t n = 0;
-    PgQuery__Node **list = NULL;
-    if (!stmt)
-        return false;
-    switch (stmt->node_case) {
-    case PG_QUERY__NODE__NODE_SELECT_STMT:
-        n = stmt->select_stmt->n_target_list;
-        list = stmt->select_stmt->target_list;
-        break;
-    case PG_QUERY__NODE__NODE_INSERT_STMT:
-        n = stmt->insert_stmt->n_returning_list;
-        list = stmt->insert_stmt->returning_list;
-        break;
-    case PG_QUERY__NODE__NODE_UPDATE_STMT:
-        n = stmt->update_stmt->n_returning_list;
-        list = stmt->update_stmt->returning_list;
-        break;
-    case PG_QUERY__NODE__NODE_DELETE_STMT:
-        n = stmt->delete_stmt->n_returning_list;
-        list = stmt->delete_stmt->returning_list;
-        break;
-    default:
-        return false;
-    }
-    if ((int)n != ncols)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (list[i]->node_case != PG_QUERY__NODE__NODE_RES_TARGET)
-            return false;
-        const PgQuery__Node *v = list[i]->res_target->val;
-        if (v && v->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
-            const PgQuery__ColumnRef *cr = v->column_ref;
-            if (cr->n_fields &&
-                cr->fields[cr->n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR)
-                return false;
-        }
-    }
-    *out = list;
-    return true;
-}
-
 /* Column names and types of a statement that has not run (Describe of a
- * statement): declared types and count() as sqlite_query_columns gives them,
- * expressions typed from the tree (ext_expr_type), else text. */
+ * statement): what sqlite_query_columns gives without a row (declared
+ * types, PostgreSQL's types for expressions it knows, else text). */
 static void ext_statement_columns(sqlite_ext *x, const sqlite_prepared *p, int ncols)
 {
     sqlite_query_columns(p->stmt, p->st, ncols, false, x->q.names, x->q.types, x->q.cols);
-    PgQuery__Node *const *targets = NULL;
-    if (!ext_targets(p->stmt->node, ncols, &targets))
-        return;
-    for (int i = 0; i < ncols; i++) {
-        if (sqlite3_column_decltype(p->st, i) || x->q.names[i].count)
-            continue;
-        sqlite_pg_type t;
-        if (!ext_expr_type(targets[i]->res_target->val, &t))
-            continue;
-        x->q.types[i] = t;
-        x->q.cols[i].type_oid = t.oid;
-        x->q.cols[i].type_len = t.len;
-        x->q.cols[i].type_mod = t.typmod;
-    }
 }
 
 /* Fixes the portal's column types (st positioned on a row when has_row),
@@ -1306,7 +1190,7 @@ static bool ext_portal_type(sqlite_ext *x, sqlite_portal *po)
         if (po->formats[i] == 1 && !ext_binary_ok(&po->types[i]))
             return ext_error(x, WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
                              "binary output of type %s is not supported yet",
-                             ext_type_name(po->types[i].oid));
+                             wire_type_name(po->types[i].oid));
     }
     po->typed = true;
     return true;
@@ -1471,12 +1355,12 @@ static bool ext_put_binary(sqlite_ext *x, sqlite3_stmt *st, int i, const sqlite_
             double d = sqlite3_column_double(st, i);
             if (!(d >= -9.2e18 && d <= 9.2e18) || d != (double)(int64_t)d)
                 return ext_value_fail(e, WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE,
-                                      "%s out of range", ext_type_name(t->oid));
+                                      "%s out of range", wire_type_name(t->oid));
             v = (int64_t)d;
         } else {
             return ext_value_fail(e, WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION,
                                   "invalid input syntax for type %s: \"%.100s\"",
-                                  ext_type_name(t->oid), (const char *)sqlite3_column_text(st, i));
+                                  wire_type_name(t->oid), (const char *)sqlite3_column_text(st, i));
         }
         int n = t->oid == WIRE_OID_INT2 ? 2 : t->oid == WIRE_OID_INT8 ? 8 : 4;
         bool fits = n == 8 || (n == 2 && v >= INT16_MIN && v <= INT16_MAX) ||
@@ -1484,7 +1368,7 @@ static bool ext_put_binary(sqlite_ext *x, sqlite3_stmt *st, int i, const sqlite_
                     (t->oid == WIRE_OID_OID && v >= 0 && v <= UINT32_MAX);
         if (!fits)
             return ext_value_fail(e, WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE, "%s out of range",
-                                  ext_type_name(t->oid));
+                                  wire_type_name(t->oid));
         ext_put_be(out, (uint64_t)v, n);
         return true;
     }
@@ -1493,7 +1377,7 @@ static bool ext_put_binary(sqlite_ext *x, sqlite3_stmt *st, int i, const sqlite_
         if (cls != SQLITE_INTEGER && cls != SQLITE_FLOAT)
             return ext_value_fail(e, WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION,
                                   "invalid input syntax for type %s: \"%.100s\"",
-                                  ext_type_name(t->oid), (const char *)sqlite3_column_text(st, i));
+                                  wire_type_name(t->oid), (const char *)sqlite3_column_text(st, i));
         double d = sqlite3_column_double(st, i);
         if (t->oid == WIRE_OID_FLOAT4) {
             float fl = (float)d;
@@ -1544,22 +1428,51 @@ static bool ext_put_binary(sqlite_ext *x, sqlite3_stmt *st, int i, const sqlite_
         wire_data_row_field(out, p ? p : "", sqlite3_column_bytes(st, i));
         return true;
     }
-    case WIRE_OID_JSONB: {
-        const char *txt = (const char *)sqlite3_column_text(st, i);
-        int n = sqlite3_column_bytes(st, i);
-        if (!txt)
+    case WIRE_OID_NUMERIC:
+    case WIRE_OID_UUID:
+    case WIRE_OID_DATE:
+    case WIRE_OID_TIME:
+    case WIRE_OID_TIMETZ:
+    case WIRE_OID_TIMESTAMP:
+    case WIRE_OID_TIMESTAMPTZ:
+    case WIRE_OID_INTERVAL: {
+        /* the value's PostgreSQL text, packed as the type's *_send does */
+        const char *v = NULL;
+        int32_t n = sqlite_value_format(t, st, i, &x->q.scratch, &x->q.scratch_cap, &v);
+        if (n == -2)
             return ext_value_fail(e, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
-        wire_buf_put_u32(out, (uint32_t)n + 1);
-        wire_buf_put_u8(out, 1);
-        wire_buf_append(out, txt, (size_t)n);
+        size_t at = out->len;
+        wire_buf_put_u32(out, 0); /* the field's length, patched below */
+        pgbin_status ps = pgbin_encode(t->oid, v, n > 0 ? (size_t)n : 0, out);
+        if (ps != PGBIN_OK) {
+            char msg[256];
+            pgbin_message(t->oid, ps, v, n > 0 ? (size_t)n : 0, msg, sizeof(msg));
+            return ext_value_fail(e, pgbin_sqlstate(t->oid, ps), "%s", msg);
+        }
+        if (!out->oom) {
+            uint32_t flen = (uint32_t)(out->len - at - 4);
+            for (int k = 0; k < 4; k++)
+                out->data[at + (size_t)k] = (uint8_t)(flen >> (8 * (3 - k)));
+        }
         return true;
     }
+    case WIRE_OID_JSONB:
     default: {
-        /* text types: the characters, as in text format */
-        const char *txt = (const char *)sqlite3_column_text(st, i);
-        if (!txt)
+        /* text types: the characters of the text output (bpchar padded,
+         * jsonb normalized); jsonb after its version byte */
+        const char *v = NULL;
+        int32_t n = sqlite_value_format(t, st, i, &x->q.scratch, &x->q.scratch_cap, &v);
+        if (n == -2)
             return ext_value_fail(e, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
-        wire_data_row_field(out, txt, sqlite3_column_bytes(st, i));
+        if (n < 0)
+            n = 0;
+        if (t->oid == WIRE_OID_JSONB) {
+            wire_buf_put_u32(out, (uint32_t)n + 1);
+            wire_buf_put_u8(out, 1);
+            wire_buf_append(out, v, (size_t)n);
+        } else {
+            wire_data_row_field(out, n ? v : "", n);
+        }
         return true;
     }
     }

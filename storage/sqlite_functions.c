@@ -39,7 +39,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pgbinary.h"
 #include "sqlite_functions.h"
+#include "sqlite_json.h"
+#include "sqlite_numeric.h"
 #include "sqlite_session.h"
 #include "sqlite_types.h"
 
@@ -429,6 +432,34 @@ static void fn_cast_time(sqlite3_context *ctx, sqlite3_value *v, fn_time_kind ki
     sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
+bool sqlite_datetime_normalize(const char *s, uint32_t oid, char *buf, size_t len)
+{
+    fn_time_kind kind;
+    switch (oid) {
+    case WIRE_OID_DATE:
+        kind = FN_DATE;
+        break;
+    case WIRE_OID_TIMESTAMP:
+        kind = FN_TIMESTAMP;
+        break;
+    case WIRE_OID_TIMESTAMPTZ:
+        kind = FN_TIMESTAMPTZ;
+        break;
+    default:
+        return false;
+    }
+    while (*s == ' ')
+        s++;
+    /* the words that mean "when it is read" were resolved when stored */
+    if (isalpha((unsigned char)*s))
+        return false;
+    int64_t us;
+    if (fn_parse_timestamp(s, kind == FN_TIMESTAMPTZ, &us) != FN_PARSE_OK)
+        return false;
+    fn_format_time(us, kind, buf, len);
+    return true;
+}
+
 static void fn_date(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     fn_cast_time(ctx, argv[0], FN_DATE, "date");
@@ -601,6 +632,78 @@ static void fn_float8(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
 }
 
+/* dm_json_in(value, is_jsonb): the CHECK of a json or jsonb column
+ * (translate.c).  True for NULL and for JSON that jsonb's input accepts
+ * (json's too: it differs only in keeping \u0000), else 22P02 as
+ * PostgreSQL's json_in / jsonb_in report it. */
+static void fn_json_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_int(ctx, 1);
+        return;
+    }
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    if (!s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    int32_t n = sqlite_jsonb_normalize(s, (size_t)sqlite3_value_bytes(argv[0]), &buf, &cap);
+    free(buf);
+    if (n == -2) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (n == -1) {
+        /* PostgreSQL says "json" for both types */
+        fn_error(ctx, "22P02", "invalid input syntax for type json");
+        return;
+    }
+    sqlite3_result_int(ctx, 1);
+}
+
+/* Casts to types whose values are kept as PostgreSQL's text output
+ * (pgbinary.h reads and prints them): the canonical text, or the input
+ * function's error. */
+static void fn_cast_pgbin(sqlite3_context *ctx, sqlite3_value *v, uint32_t oid)
+{
+    if (sqlite3_value_type(v) == SQLITE_NULL)
+        return;
+    const char *s = (const char *)sqlite3_value_text(v);
+    if (!s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    size_t n = (size_t)sqlite3_value_bytes(v);
+    wire_buf b;
+    wire_buf_init(&b);
+    pgbin_status rc = pgbin_normalize(oid, s, n, &b);
+    if (rc == PGBIN_OK && !b.oom) {
+        sqlite3_result_text(ctx, (const char *)b.data, (int)b.len, SQLITE_TRANSIENT);
+    } else if (rc == PGBIN_NOMEM || b.oom) {
+        sqlite3_result_error_nomem(ctx);
+    } else {
+        char msg[300];
+        pgbin_message(oid, rc, s, n, msg, sizeof(msg));
+        fn_error(ctx, pgbin_sqlstate(oid, rc), "%s", msg);
+    }
+    wire_buf_free(&b);
+}
+
+static void fn_interval(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    fn_cast_pgbin(ctx, argv[0], WIRE_OID_INTERVAL);
+}
+
+static void fn_timetz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    fn_cast_pgbin(ctx, argv[0], WIRE_OID_TIMETZ);
+}
+
 static void fn_numeric(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     switch (sqlite3_value_type(argv[0])) {
@@ -618,12 +721,32 @@ static void fn_numeric(sqlite3_context *ctx, int argc, sqlite3_value **argv)
             sqlite3_result_int64(ctx, i);
             return;
         }
-        double d;
-        if (!s || !fn_parse_double(s, &d) || isinf(d)) {
-            fn_bad_input(ctx, "numeric", s);
+        /* more digits than a double keeps, NaN and Infinity: the exact
+         * text, which numeric columns keep and print (sqlite_numeric.h) */
+        size_t n = s ? strlen(s) : 0;
+        char *digits = s ? malloc(n + 1) : NULL;
+        sqlite_decimal dec;
+        if (!s || !digits || !sqlite_decimal_parse(s, n, digits, &dec)) {
+            free(digits);
+            if (s && !digits)
+                sqlite3_result_error_nomem(ctx);
+            else
+                fn_bad_input(ctx, "numeric", s);
             return;
         }
-        sqlite3_result_double(ctx, d);
+        double d;
+        if (dec.kind == SQLITE_DECIMAL_FINITE && dec.ndigits <= 15 && fn_parse_double(s, &d)) {
+            sqlite3_result_double(ctx, d);
+        } else {
+            size_t need = sqlite_decimal_format(&dec, -1, NULL, 0);
+            char *txt = malloc(need);
+            if (!txt)
+                sqlite3_result_error_nomem(ctx);
+            else
+                sqlite3_result_text(ctx, txt, (int)sqlite_decimal_format(&dec, -1, txt, need),
+                                    free);
+        }
+        free(digits);
         return;
     }
     }
@@ -1204,6 +1327,9 @@ static const fn_def fn_defs[] = {
     {"dm_int8", 1, FN_PURE, fn_int8},
     {"dm_float8", 1, FN_PURE, fn_float8},
     {"dm_numeric", 1, FN_PURE, fn_numeric},
+    {"dm_json_in", 2, FN_PURE, fn_json_in},
+    {"dm_interval", 1, FN_PURE, fn_interval},
+    {"dm_timetz", 1, FN_PURE, fn_timetz},
     {"dm_bool", 1, FN_PURE, fn_bool},
     {"dm_bytea", 1, FN_PURE, fn_bytea},
     {"dm_uuid", 1, FN_PURE, fn_uuid},
@@ -1241,5 +1367,7 @@ int sqlite_functions_register(sqlite3 *db, storage_conn *c)
         if (rc != SQLITE_OK)
             return rc;
     }
-    return SQLITE_OK;
+    /* numeric columns keep exact text and order it as numbers (translate.c) */
+    return sqlite3_create_collation_v2(db, "dm_numeric", SQLITE_UTF8, NULL,
+                                       sqlite_numeric_collate, NULL);
 }

@@ -39,9 +39,13 @@
 #include <string.h>
 
 #include "sqlite_conn.h"
+#include "sqlite_copy.h"
 #include "sqlite_error.h"
+#include "sqlite_exprtype.h"
 #include "sqlite_query.h"
+#include "sqlite_rebuild.h"
 #include "sqlite_session.h"
+#include "catalog.h"
 #include "translate.h"
 
 /* ---- replies ---- */
@@ -247,13 +251,15 @@ static bool sqlite_query_reserve_cols(sqlite_query *q, int n)
 
 /* RowDescription for statement `s` positioned on its first row (has_row) or
  * finished without rows.  Column names are PostgreSQL's where the parse tree
- * tells them, else SQLite's (the columns a `*` expands to).  A count() call
- * is int8, as in PostgreSQL; other expressions get the type of their first
- * value. */
+ * tells them, else SQLite's (the columns a `*` expands to).  Types are the
+ * declared ones for columns, PostgreSQL's for the expressions
+ * sqlite_exprtype.c knows (count() is int8, 1 = 1 is bool, 0.1 + 0.2 is
+ * numeric), else that of the first value. */
 void sqlite_query_columns(const storage_stmt *s, sqlite3_stmt *st, int ncols, bool has_row,
                           storage_colname *names, sqlite_pg_type *types, wire_column *cols)
 {
     storage_colname_result(s->node, ncols, names);
+    PgQuery__Node *const *targets = sqlite_expr_targets(s->node, ncols);
     for (int i = 0; i < ncols; i++) {
         sqlite_pg_type *t = &types[i];
         const char *decl = sqlite3_column_decltype(st, i);
@@ -262,6 +268,9 @@ void sqlite_query_columns(const storage_stmt *s, sqlite3_stmt *st, int ncols, bo
         } else if (names[i].count) {
             *t = (sqlite_pg_type){
                 .oid = WIRE_OID_INT8, .len = 8, .typmod = -1, .format = SQLITE_TYPE_FORMAT_INT};
+        } else if (targets && sqlite_expr_type(sqlite3_db_handle(st), s->node,
+                                               targets[i]->res_target->val, t)) {
+            /* PostgreSQL's type for the expression */
         } else {
             int cls = has_row ? sqlite3_column_type(st, i) : SQLITE_NULL;
             sqlite_type_from_value(cls, cls == SQLITE_INTEGER ? sqlite3_column_int64(st, i) : 0, t);
@@ -367,8 +376,14 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
     /* SQLite runs the translation of the statement's tree, not its text. */
     char *text = NULL;
     storage_translate_error terr;
-    if (!storage_translate(s, &text, &terr)) {
+    bool catalog = false;
+    if (!storage_translate_ex(s, &text, &catalog, &terr)) {
         sqlite_query_error(q, terr.sqlstate, terr.message, NULL, 0);
+        return false;
+    }
+    if (catalog && catalog_ensure(db, terr.message, sizeof(terr.message)) != SQLITE_OK) {
+        free(text);
+        sqlite_query_error(q, WIRE_SQLSTATE_INTERNAL_ERROR, terr.message, NULL, 0);
         return false;
     }
     const char *end = text + strlen(text);
@@ -442,6 +457,103 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
     return true;
 }
 
+/* ---- statements the engine runs in its own way ---- */
+
+/* DROP and TRUNCATE of several objects: each object in turn, all or none
+ * (a savepoint undoes the ones done when a later one fails). */
+static bool sqlite_query_each_object(sqlite_query *q, const storage_stmt *s)
+{
+    const PgQuery__Node *n = s->node;
+    PgQuery__Node one = *n;
+    PgQuery__DropStmt drop;
+    PgQuery__TruncateStmt trunc;
+    size_t count;
+    if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
+        drop = *n->drop_stmt;
+        one.drop_stmt = &drop;
+        count = n->drop_stmt->n_objects;
+    } else {
+        trunc = *n->truncate_stmt;
+        one.truncate_stmt = &trunc;
+        count = n->truncate_stmt->n_relations;
+    }
+    if (!sqlite_query_exec_ctl(q, "SAVEPOINT dm_each_object"))
+        return false;
+    bool ok = true;
+    for (size_t i = 0; i < count && ok; i++) {
+        if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
+            drop.objects = &n->drop_stmt->objects[i];
+            drop.n_objects = 1;
+        } else {
+            trunc.relations = &n->truncate_stmt->relations[i];
+            trunc.n_relations = 1;
+        }
+        storage_stmt sub = *s;
+        sub.node = &one;
+        /* one CommandComplete for the whole statement */
+        wire_buf *out = &q->job->out;
+        size_t mark = out->len;
+        uint64_t stmts = q->job->statements;
+        ok = sqlite_query_statement(q, &sub);
+        if (ok) {
+            out->len = mark;
+            q->job->statements = stmts;
+        }
+    }
+    if (!ok) {
+        sqlite_conn_exec(q->c, "ROLLBACK TO dm_each_object");
+        sqlite_conn_exec(q->c, "RELEASE dm_each_object");
+        return false;
+    }
+    if (!sqlite_query_exec_ctl(q, "RELEASE dm_each_object"))
+        return false;
+    sqlite_query_complete(q, s->tag);
+    return true;
+}
+
+/* ALTER TABLE ... ADD PRIMARY KEY: SQLite needs the table rebuilt. */
+static const PgQuery__Constraint *sqlite_query_adds_pkey(const PgQuery__Node *n)
+{
+    if (n->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_STMT)
+        return NULL;
+    const PgQuery__AlterTableStmt *at = n->alter_table_stmt;
+    if (at->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || at->n_cmds != 1 || !at->cmds[0] ||
+        at->cmds[0]->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
+        return NULL;
+    const PgQuery__AlterTableCmd *cmd = at->cmds[0]->alter_table_cmd;
+    if (cmd->subtype != PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint || !cmd->def ||
+        cmd->def->node_case != PG_QUERY__NODE__NODE_CONSTRAINT ||
+        cmd->def->constraint->contype != PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
+        return NULL;
+    return cmd->def->constraint;
+}
+
+static bool sqlite_query_dispatch(sqlite_query *q, const storage_stmt *s)
+{
+    const PgQuery__Node *n = s->node;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_COPY_STMT:
+        return sqlite_copy_start(q, s);
+    case PG_QUERY__NODE__NODE_DROP_STMT:
+        if (n->drop_stmt->n_objects > 1)
+            return sqlite_query_each_object(q, s);
+        break;
+    case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+        if (n->truncate_stmt->n_relations > 1 && !n->truncate_stmt->restart_seqs)
+            return sqlite_query_each_object(q, s);
+        break;
+    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: {
+        const PgQuery__Constraint *k = sqlite_query_adds_pkey(n);
+        if (k)
+            return sqlite_rebuild_add_primary_key(q, n->alter_table_stmt, k);
+        break;
+    }
+    default:
+        break;
+    }
+    return sqlite_query_statement(q, s);
+}
+
 /* ---- the message ---- */
 
 static bool sqlite_query_one(sqlite_query *q, const storage_stmt *s)
@@ -468,12 +580,59 @@ static bool sqlite_query_one(sqlite_query *q, const storage_stmt *s)
     if (s->kind == STORAGE_STMT_SESSION)
         return sqlite_session_run(q, s, true);
 
+    if (s->node->node_case == PG_QUERY__NODE__NODE_VACUUM_STMT && s->node->vacuum_stmt->is_vacuumcmd &&
+        (c->tx_status != 'I' || q->multi)) {
+        sqlite_query_error(q, WIRE_SQLSTATE_ACTIVE_SQL_TRANSACTION,
+                           "VACUUM cannot run inside a transaction block", NULL, 0);
+        return false;
+    }
     if (q->multi && c->tx_status == 'I' && !q->implicit) {
         if (!sqlite_query_exec_ctl(q, "BEGIN"))
             return false;
         q->implicit = true;
     }
-    return sqlite_query_statement(q, s);
+    return sqlite_query_dispatch(q, s);
+}
+
+void sqlite_query_resume(storage_job *job, sqlite_query_batch *b, bool ok)
+{
+    storage_conn *c = job->conn;
+    sqlite_query q = {.job = job, .c = c, .sql = job->sql, .multi = b->multi,
+                      .implicit = b->implicit};
+
+    pthread_mutex_lock(&c->lock);
+    c->active = c->handle; /* a cancel that came while queued stays set */
+    pthread_mutex_unlock(&c->lock);
+
+    bool suspended = false;
+    while (ok && b->next < b->parsed.n) {
+        ok = sqlite_query_one(&q, &b->parsed.stmts[b->next++]);
+        if (ok && sqlite_copy_mode(c) != STORAGE_COPY_NONE) {
+            /* a COPY goes on in later jobs; the rest of the message waits */
+            b->multi = q.multi;
+            b->implicit = q.implicit;
+            job->copy = sqlite_copy_mode(c);
+            sqlite_copy_suspend(c, b);
+            suspended = true;
+            break;
+        }
+    }
+    if (!suspended) {
+        if (!ok)
+            sqlite_query_failed(&q);
+        else if (q.implicit)
+            sqlite_query_end_block(&q, true);
+        storage_parse_free(&b->parsed);
+    }
+
+    pthread_mutex_lock(&c->lock);
+    c->active = NULL;
+    pthread_mutex_unlock(&c->lock);
+
+    free(q.scratch);
+    free(q.types);
+    free(q.cols);
+    free(q.names);
 }
 
 static void sqlite_query_run_message(storage_job *job)
@@ -490,47 +649,26 @@ static void sqlite_query_run_message(storage_job *job)
         return;
     }
 
-    storage_parse parsed;
+    sqlite_query_batch b = {0};
     storage_parse_error perr;
     if (job->parsed) {
         /* parsed by the engine for its write-lock decision: take it over */
-        parsed = *job->parsed;
+        b.parsed = *job->parsed;
         free(job->parsed);
         job->parsed = NULL;
-    } else if (!storage_parse_query(job->sql, &parsed, &perr)) {
+    } else if (!storage_parse_query(job->sql, &b.parsed, &perr)) {
         sqlite_query_error(&q, perr.sqlstate, perr.message, NULL, perr.position);
         if (c->tx_status == 'T')
             c->tx_status = 'E';
         return;
     }
-    if (parsed.n == 0) {
+    if (b.parsed.n == 0) {
         wire_put_empty_query(&job->out);
-        storage_parse_free(&parsed);
+        storage_parse_free(&b.parsed);
         return;
     }
-
-    pthread_mutex_lock(&c->lock);
-    c->active = c->handle; /* a cancel that came while queued stays set */
-    pthread_mutex_unlock(&c->lock);
-
-    q.multi = parsed.n > 1;
-    bool ok = true;
-    for (size_t i = 0; i < parsed.n && ok; i++)
-        ok = sqlite_query_one(&q, &parsed.stmts[i]);
-    if (!ok)
-        sqlite_query_failed(&q);
-    else if (q.implicit)
-        sqlite_query_end_block(&q, true);
-
-    pthread_mutex_lock(&c->lock);
-    c->active = NULL;
-    pthread_mutex_unlock(&c->lock);
-
-    storage_parse_free(&parsed);
-    free(q.scratch);
-    free(q.types);
-    free(q.cols);
-    free(q.names);
+    b.multi = b.parsed.n > 1;
+    sqlite_query_resume(job, &b, true);
 }
 
 void sqlite_query_run(storage_job *job)

@@ -34,6 +34,21 @@ typedef struct sqlite_query {
     int cols_cap;
 } sqlite_query;
 
+/* A Query message being run: its parse and the next statement.  A COPY
+ * suspends it between jobs (sqlite_copy_suspend) and resumes it when done. */
+typedef struct sqlite_query_batch {
+    storage_parse parsed;
+    size_t next;   /* the next statement to run */
+    bool multi;    /* as sqlite_query.multi */
+    bool implicit; /* as sqlite_query.implicit */
+} sqlite_query_batch;
+
+/* Runs the batch's statements from b->next on, after the previous one ended
+ * ok or not (an error already reported: the rest is skipped and the block
+ * failed as PostgreSQL does); ends the implicit block; frees the parse,
+ * unless a COPY suspends the batch again (then job->copy says so). */
+void sqlite_query_resume(storage_job *job, sqlite_query_batch *b, bool ok);
+
 /* ErrorResponse with severity ERROR (detail "" or NULL: none). */
 void sqlite_query_error(sqlite_query *q, const char *sqlstate, const char *message,
                         const char *detail, int position);

@@ -350,6 +350,31 @@ static bool session_value(const PgQuery__VariableSetStmt *v, char *buf, size_t l
     return true;
 }
 
+/* The parameters PostgreSQL reports with ParameterStatus when they change
+ * (GUC_REPORT) and that a client can SET. */
+static const char *const session_reported[] = {
+    "application_name", "client_encoding",  "DateStyle", "IntervalStyle",
+    "TimeZone",         "standard_conforming_strings",
+};
+
+static const char *session_reported_name(const char *name)
+{
+    for (size_t i = 0; i < sizeof(session_reported) / sizeof(session_reported[0]); i++)
+        if (strcasecmp(session_reported[i], name) == 0)
+            return session_reported[i];
+    return NULL;
+}
+
+/* ParameterStatus for `name` if PostgreSQL reports it, after the command's
+ * CommandComplete (PostgreSQL sends it before the next ReadyForQuery). */
+static void session_report(sqlite_query *q, const char *name)
+{
+    const char *reported = session_reported_name(name);
+    const char *value = reported ? sqlite_session_get(q->c, reported) : NULL;
+    if (value)
+        wire_put_parameter_status(&q->job->out, reported, value);
+}
+
 static bool session_set(sqlite_query *q, const storage_stmt *s)
 {
     const PgQuery__VariableSetStmt *v = s->node->variable_set_stmt;
@@ -373,9 +398,17 @@ static bool session_set(sqlite_query *q, const storage_stmt *s)
         if (!sqlite_session_set(c, name, NULL, err, sizeof(err)))
             return session_fail(q, err);
         break;
-    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL:
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL: {
+        bool changed[sizeof(session_reported) / sizeof(session_reported[0])];
+        for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++)
+            changed[i] = session_find(c, session_reported[i]) != NULL;
         sqlite_session_free(c);
-        break;
+        sqlite_query_complete(q, s->tag);
+        for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++)
+            if (changed[i])
+                session_report(q, session_reported[i]);
+        return true;
+    }
     case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_CURRENT:
         if (!sqlite_session_get(c, name)) {
             snprintf(err, sizeof(err), "[42704] unrecognized configuration parameter \"%s\"", name);
@@ -386,6 +419,10 @@ static bool session_set(sqlite_query *q, const storage_stmt *s)
         break;
     }
     sqlite_query_complete(q, s->tag);
+    if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE ||
+        v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT ||
+        v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
+        session_report(q, name);
     return true;
 }
 

@@ -19,9 +19,12 @@
 #include <strings.h>
 
 #include "dormouse/wire.h"
+#include "pgbinary.h"
+#include "sqlite_functions.h"
+#include "sqlite_json.h"
+#include "sqlite_numeric.h"
 #include "sqlite_types.h"
 
-#define SQLITE_PG_OID_TIMETZ 1266 /* not (yet) in wire.h */
 
 const char *sqlite_type_format_str(sqlite_type_format f)
 {
@@ -40,6 +43,12 @@ const char *sqlite_type_format_str(sqlite_type_format f)
         return "bool";
     case SQLITE_TYPE_FORMAT_BYTEA:
         return "bytea";
+    case SQLITE_TYPE_FORMAT_UUID:
+        return "uuid";
+    case SQLITE_TYPE_FORMAT_BPCHAR:
+        return "bpchar";
+    case SQLITE_TYPE_FORMAT_JSONB:
+        return "jsonb";
     }
     return "unknown";
 }
@@ -80,9 +89,9 @@ static const sqlite_type_entry sqlite_type_table[] = {
     {"text", WIRE_OID_TEXT, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
     {"varchar", WIRE_OID_VARCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH},
     {"character varying", WIRE_OID_VARCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH},
-    {"char", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH_ONE},
-    {"character", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH_ONE},
-    {"bpchar", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_LENGTH},
+    {"char", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_BPCHAR, SQLITE_TYPMOD_LENGTH_ONE},
+    {"character", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_BPCHAR, SQLITE_TYPMOD_LENGTH_ONE},
+    {"bpchar", WIRE_OID_BPCHAR, -1, SQLITE_TYPE_FORMAT_BPCHAR, SQLITE_TYPMOD_LENGTH},
     {"name", WIRE_OID_NAME, 64, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
     {"real", WIRE_OID_FLOAT4, 4, SQLITE_TYPE_FORMAT_FLOAT4, SQLITE_TYPMOD_NONE},
     {"float4", WIRE_OID_FLOAT4, 4, SQLITE_TYPE_FORMAT_FLOAT4, SQLITE_TYPMOD_NONE},
@@ -92,6 +101,8 @@ static const sqlite_type_entry sqlite_type_table[] = {
     {"float", WIRE_OID_FLOAT8, 8, SQLITE_TYPE_FORMAT_FLOAT8, SQLITE_TYPMOD_FLOAT},
     {"numeric", WIRE_OID_NUMERIC, -1, SQLITE_TYPE_FORMAT_NUMERIC, SQLITE_TYPMOD_NUMERIC},
     {"decimal", WIRE_OID_NUMERIC, -1, SQLITE_TYPE_FORMAT_NUMERIC, SQLITE_TYPMOD_NUMERIC},
+    /* how translate.c declares numeric columns: TEXT affinity keeps every digit */
+    {"numeric text", WIRE_OID_NUMERIC, -1, SQLITE_TYPE_FORMAT_NUMERIC, SQLITE_TYPMOD_NUMERIC},
     {"bytea", WIRE_OID_BYTEA, -1, SQLITE_TYPE_FORMAT_BYTEA, SQLITE_TYPMOD_NONE},
     {"blob", WIRE_OID_BYTEA, -1, SQLITE_TYPE_FORMAT_BYTEA, SQLITE_TYPMOD_NONE},
     {"boolean", WIRE_OID_BOOL, 1, SQLITE_TYPE_FORMAT_BOOL, SQLITE_TYPMOD_NONE},
@@ -99,8 +110,8 @@ static const sqlite_type_entry sqlite_type_table[] = {
     {"date", WIRE_OID_DATE, 4, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
     {"time", WIRE_OID_TIME, 8, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
     {"time without time zone", WIRE_OID_TIME, 8, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
-    {"timetz", SQLITE_PG_OID_TIMETZ, 12, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
-    {"time with time zone", SQLITE_PG_OID_TIMETZ, 12, SQLITE_TYPE_FORMAT_TEXT,
+    {"timetz", WIRE_OID_TIMETZ, 12, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
+    {"time with time zone", WIRE_OID_TIMETZ, 12, SQLITE_TYPE_FORMAT_TEXT,
      SQLITE_TYPMOD_PRECISION},
     {"timestamp", WIRE_OID_TIMESTAMP, 8, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
     {"timestamp without time zone", WIRE_OID_TIMESTAMP, 8, SQLITE_TYPE_FORMAT_TEXT,
@@ -109,9 +120,9 @@ static const sqlite_type_entry sqlite_type_table[] = {
     {"timestamp with time zone", WIRE_OID_TIMESTAMPTZ, 8, SQLITE_TYPE_FORMAT_TEXT,
      SQLITE_TYPMOD_PRECISION},
     {"interval", WIRE_OID_INTERVAL, 16, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_PRECISION},
-    {"uuid", WIRE_OID_UUID, 16, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+    {"uuid", WIRE_OID_UUID, 16, SQLITE_TYPE_FORMAT_UUID, SQLITE_TYPMOD_NONE},
     {"json", WIRE_OID_JSON, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
-    {"jsonb", WIRE_OID_JSONB, -1, SQLITE_TYPE_FORMAT_TEXT, SQLITE_TYPMOD_NONE},
+    {"jsonb", WIRE_OID_JSONB, -1, SQLITE_TYPE_FORMAT_JSONB, SQLITE_TYPMOD_NONE},
 };
 
 static void sqlite_type_text(sqlite_pg_type *out)
@@ -255,13 +266,12 @@ void sqlite_type_from_value(int storage_class, sqlite3_int64 i, sqlite_pg_type *
 
 /* ---- numbers ---- */
 
-/* The shortest decimal digits that read back as v (v finite, not zero-
- * checked): digits without a dot into `digits`, the decimal exponent of the
- * first digit into *exp10. */
-static int sqlite_shortest_digits(double v, bool as_float, char *digits, int *exp10)
+/* The shortest decimal digits, at most `max`, that read back as v (v finite,
+ * not zero-checked): digits without a dot into `digits`, the decimal exponent
+ * of the first digit into *exp10. */
+static int sqlite_shortest_digits(double v, int max, bool as_float, char *digits, int *exp10)
 {
     char tmp[40];
-    int max = as_float ? 9 : 17;
     for (int prec = 1; prec <= max; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
         bool same = as_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v;
@@ -335,7 +345,7 @@ size_t sqlite_format_float8(double v, char *buf, size_t len)
         return sqlite_format_special(v, buf, len);
     char digits[32];
     int exp10;
-    int n = sqlite_shortest_digits(v, false, digits, &exp10);
+    int n = sqlite_shortest_digits(v, 17, false, digits, &exp10);
     return sqlite_render_decimal(signbit(v), digits, n, exp10, -4, 15, buf, len);
 }
 
@@ -345,7 +355,7 @@ size_t sqlite_format_float4(float v, char *buf, size_t len)
         return sqlite_format_special(v, buf, len);
     char digits[32];
     int exp10;
-    int n = sqlite_shortest_digits(v, true, digits, &exp10);
+    int n = sqlite_shortest_digits(v, 9, true, digits, &exp10);
     return sqlite_render_decimal(signbit(v), digits, n, exp10, -4, 6, buf, len);
 }
 
@@ -357,7 +367,9 @@ size_t sqlite_format_numeric(double v, char *buf, size_t len)
         return (size_t)snprintf(buf, len, "0");
     char digits[32];
     int exp10;
-    int n = sqlite_shortest_digits(v, false, digits, &exp10);
+    /* 15 significant digits, as PostgreSQL's float8-to-numeric cast keeps
+     * (0.1 + 0.2 is 0.3 as a numeric) */
+    int n = sqlite_shortest_digits(v, 15, false, digits, &exp10);
     return sqlite_render_decimal(v < 0, digits, n, exp10, -1000, 1000, buf, len);
 }
 
@@ -450,6 +462,154 @@ static int32_t sqlite_bytea_hex(const unsigned char *p, size_t n, char *dst)
     return (int32_t)(o - dst);
 }
 
+/* numeric: the exact text a numeric column keeps (or an integer, or a double
+ * from an expression or an older table) printed as numeric_out prints it, at
+ * the declared scale when there is one.  Text that is no number prints as
+ * stored. */
+static int32_t sqlite_numeric_out(const sqlite_pg_type *t, sqlite3_stmt *st, int col, int type,
+                                  char **scratch, size_t *cap, const char **out)
+{
+    char num[512];
+    const char *txt;
+    size_t n;
+    if (type == SQLITE_FLOAT) {
+        n = sqlite_format_numeric(sqlite3_column_double(st, col), num, sizeof(num));
+        txt = num;
+    } else {
+        txt = (const char *)sqlite3_column_text(st, col);
+        if (!txt)
+            return -2;
+        n = (size_t)sqlite3_column_bytes(st, col);
+    }
+    int scale = t->typmod >= 4 ? (int)((t->typmod - 4) & 0xffff) : -1;
+    if (type == SQLITE_FLOAT && scale < 0)
+        goto as_is;
+    /* the digits, then the output after them */
+    if (!sqlite_scratch_reserve(scratch, cap, n + 64))
+        return -2;
+    sqlite_decimal d;
+    if (!sqlite_decimal_parse(txt, n, *scratch, &d))
+        goto as_is;
+    size_t need = sqlite_decimal_format(&d, scale, *scratch + n, *cap - n);
+    if (need >= *cap - n) {
+        if (!sqlite_scratch_reserve(scratch, cap, n + need + 1))
+            return -2;
+        /* the digits moved with the buffer */
+        sqlite_decimal_parse(txt, n, *scratch, &d);
+        need = sqlite_decimal_format(&d, scale, *scratch + n, *cap - n);
+    }
+    *out = *scratch + n;
+    return (int32_t)need;
+as_is:
+    if (txt == num) {
+        if (!sqlite_scratch_reserve(scratch, cap, n + 1))
+            return -2;
+        memcpy(*scratch, num, n + 1);
+        txt = *scratch;
+    }
+    *out = txt;
+    return (int32_t)n;
+}
+
+/* uuid: uuid_in accepts upper case, braces and missing hyphens (in groups
+ * of four); uuid_out prints lower-case 8-4-4-4-12. */
+static int32_t sqlite_uuid_out(sqlite3_stmt *st, int col, char **scratch, size_t *cap,
+                               const char **out)
+{
+    const char *txt = (const char *)sqlite3_column_text(st, col);
+    if (!txt)
+        return -2;
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    char hex[32];
+    int nhex = 0;
+    size_t i = 0, end = n;
+    if (n >= 2 && txt[0] == '{' && txt[n - 1] == '}') {
+        i = 1;
+        end = n - 1;
+    }
+    for (; i < end; i++) {
+        int v = sqlite_hex_digit((unsigned char)txt[i]);
+        if (v >= 0 && nhex < 32)
+            hex[nhex++] = "0123456789abcdef"[v];
+        else if (txt[i] != '-' || nhex % 4 != 0)
+            break;
+    }
+    if (i != end || nhex != 32) {
+        *out = txt;
+        return (int32_t)n;
+    }
+    if (!sqlite_scratch_reserve(scratch, cap, 37))
+        return -2;
+    char *o = *scratch;
+    for (int k = 0; k < 32; k++) {
+        if (k == 8 || k == 12 || k == 16 || k == 20)
+            *o++ = '-';
+        *o++ = hex[k];
+    }
+    *o = '\0';
+    *out = *scratch;
+    return 36;
+}
+
+/* char(n): bpcharout prints the value padded with spaces to n characters
+ * (bpcharin pads on the way in; SQLite keeps what was inserted). */
+static int32_t sqlite_bpchar_out(const sqlite_pg_type *t, sqlite3_stmt *st, int col,
+                                 char **scratch, size_t *cap, const char **out)
+{
+    const char *txt = (const char *)sqlite3_column_text(st, col);
+    if (!txt)
+        return -2;
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        chars += ((unsigned char)txt[i] & 0xC0) != 0x80;
+    size_t want = (size_t)(t->typmod - 4);
+    if (chars >= want) {
+        *out = txt;
+        return (int32_t)n;
+    }
+    if (!sqlite_scratch_reserve(scratch, cap, n + (want - chars) + 1))
+        return -2;
+    memcpy(*scratch, txt, n);
+    memset(*scratch + n, ' ', want - chars);
+    *out = *scratch;
+    return (int32_t)(n + want - chars);
+}
+
+/* interval, time, timetz kept as the text a client inserted: printed as
+ * PostgreSQL prints the value ('1 day 2 hours' is '1 day 02:00:00'); text
+ * that is not such a value prints as stored. */
+static int32_t sqlite_pgbin_out(const sqlite_pg_type *t, sqlite3_stmt *st, int col,
+                                char **scratch, size_t *cap, const char **out)
+{
+    const char *txt = (const char *)sqlite3_column_text(st, col);
+    if (!txt)
+        return -2;
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    wire_buf b;
+    wire_buf_init(&b);
+    pgbin_status rc = pgbin_normalize(t->oid, txt, n, &b);
+    int32_t len = -1;
+    if (rc == PGBIN_NOMEM || b.oom) {
+        len = -2;
+    } else if (rc == PGBIN_OK) {
+        if (sqlite_scratch_reserve(scratch, cap, b.len + 1)) {
+            memcpy(*scratch, b.data, b.len);
+            (*scratch)[b.len] = '\0';
+            *out = *scratch;
+            len = (int32_t)b.len;
+        } else {
+            len = -2;
+        }
+    }
+    wire_buf_free(&b);
+    if (len == -1) {
+        *out = txt;
+        len = (int32_t)n;
+    }
+    return len;
+}
+
 int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, char **scratch,
                             size_t *scratch_cap, const char **out)
 {
@@ -506,6 +666,58 @@ int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, 
         }
         *out = truth ? "t" : "f";
         return 1;
+    }
+
+    if (type == SQLITE_TEXT && (t->oid == WIRE_OID_TIMESTAMPTZ || t->oid == WIRE_OID_TIMESTAMP ||
+                                t->oid == WIRE_OID_DATE)) {
+        const char *txt = (const char *)sqlite3_column_text(st, col);
+        if (!txt)
+            return -2;
+        if (!sqlite_scratch_reserve(scratch, scratch_cap, 128))
+            return -2;
+        if (sqlite_datetime_normalize(txt, t->oid, *scratch, *scratch_cap)) {
+            *out = *scratch;
+            return (int32_t)strlen(*scratch);
+        }
+        *out = txt;
+        return sqlite3_column_bytes(st, col);
+    }
+
+    if (type == SQLITE_TEXT && (t->oid == WIRE_OID_INTERVAL || t->oid == WIRE_OID_TIME ||
+                                t->oid == WIRE_OID_TIMETZ))
+        return sqlite_pgbin_out(t, st, col, scratch, scratch_cap, out);
+
+    switch (t->format) {
+    case SQLITE_TYPE_FORMAT_NUMERIC:
+        return sqlite_numeric_out(t, st, col, type, scratch, scratch_cap, out);
+    case SQLITE_TYPE_FORMAT_UUID:
+        if (type == SQLITE_TEXT)
+            return sqlite_uuid_out(st, col, scratch, scratch_cap, out);
+        break;
+    case SQLITE_TYPE_FORMAT_BPCHAR:
+        if (t->typmod > 4)
+            return sqlite_bpchar_out(t, st, col, scratch, scratch_cap, out);
+        break;
+    case SQLITE_TYPE_FORMAT_JSONB:
+        if (type == SQLITE_TEXT) {
+            const char *txt = (const char *)sqlite3_column_text(st, col);
+            if (!txt)
+                return -2;
+            int32_t n = sqlite_jsonb_normalize(txt, (size_t)sqlite3_column_bytes(st, col),
+                                               scratch, scratch_cap);
+            if (n == -2)
+                return -2;
+            if (n >= 0) {
+                *out = *scratch;
+                return n;
+            }
+            /* not JSON (inserted before Dormouse checked it): as stored */
+            *out = txt;
+            return sqlite3_column_bytes(st, col);
+        }
+        break;
+    default:
+        break;
     }
 
     bool float_out = type == SQLITE_FLOAT ||

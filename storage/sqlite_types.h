@@ -20,6 +20,9 @@ typedef enum sqlite_type_format {
     SQLITE_TYPE_FORMAT_NUMERIC,  /* decimal without exponent */
     SQLITE_TYPE_FORMAT_BOOL,     /* t / f */
     SQLITE_TYPE_FORMAT_BYTEA,    /* \x + lowercase hex */
+    SQLITE_TYPE_FORMAT_UUID,     /* lower-case 8-4-4-4-12 hex */
+    SQLITE_TYPE_FORMAT_BPCHAR,   /* padded with spaces to the declared length */
+    SQLITE_TYPE_FORMAT_JSONB,    /* keys sorted and unique, PostgreSQL's spacing */
 } sqlite_type_format;
 
 const char *sqlite_type_format_str(sqlite_type_format f);

@@ -335,6 +335,13 @@ bool storage_stmt_kind_writes(storage_stmt_kind k)
     return k != STORAGE_STMT_SELECT && k != STORAGE_STMT_TRANSACTION && k != STORAGE_STMT_SESSION;
 }
 
+bool storage_stmt_writes(const storage_stmt *s)
+{
+    if (s->node && s->node->node_case == PG_QUERY__NODE__NODE_COPY_STMT)
+        return s->node->copy_stmt->is_from;
+    return storage_stmt_kind_writes(s->kind);
+}
+
 bool storage_parse_query(const char *sql, storage_parse *out, storage_parse_error *err)
 {
     memset(out, 0, sizeof(*out));

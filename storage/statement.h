@@ -59,6 +59,10 @@ typedef struct storage_stmt {
     const PgQuery__Node *node; /* the statement's parse tree */
 } storage_stmt;
 
+/* Does running this statement need the write lock?  As its kind says, except
+ * that COPY ... TO only reads. */
+bool storage_stmt_writes(const storage_stmt *s);
+
 typedef struct storage_parse {
     PgQuery__ParseResult *tree;
     storage_stmt *stmts;

@@ -75,9 +75,13 @@ struct storage_conn {
     /* worker-owned: SET parameters that differ from the defaults (sqlite_session.c) */
     struct sqlite_setting *settings;
 
+    /* worker-owned: the COPY in progress across jobs, or NULL (sqlite_copy.c) */
+    struct sqlite_copy *copy;
+
     pthread_mutex_t lock;
     sqlite3 *active;    /* the handle while a QUERY/EXTENDED job runs, else NULL */
-    bool queued;        /* a QUERY/EXTENDED job is submitted and not finished (under lock) */
+    bool queued;        /* a QUERY/EXTENDED/COPY job is submitted and not finished (under lock) */
+    bool copying;       /* a COPY is in progress: a cancel fails it (under lock) */
     atomic_bool cancel; /* set by storage_conn_interrupt, cleared when such a job ends */
 };
 

@@ -8,6 +8,10 @@
  *  - Identifiers are always double-quoted (PostgreSQL names such as "glob" or
  *    "abort" are SQLite keywords); the parser already folded unquoted ones.
  *    Schema "public" is dropped, "pg_temp" becomes "temp"; others are refused.
+ *  - pg_catalog.X, unqualified pg_X and information_schema.X read the
+ *    connection's catalog tables (catalog.h, created on first use: the
+ *    output is marked for the runner); reg* casts look OIDs up there, arrays
+ *    are text in PostgreSQL's form, handled by catalog.c's functions.
  *  - Every operator is parenthesised: the tree already encodes PostgreSQL's
  *    precedence, which differs from SQLite's (e.g. for ||).
  *  - Result columns without an alias get PostgreSQL's name as alias
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "colname.h"
 #include "dormouse/wire.h"
 #include "sqlite_types.h"
@@ -55,6 +60,21 @@ typedef struct tr_ctx {
     const char *ret_rel;
     const char *ret_alias;
     bool in_returning;
+    /* The output reads the catalog (catalog.h): the runner must call
+     * catalog_ensure() before preparing it. */
+    bool catalog;
+    /* A reg* cast's value is printed as a name here (a result column, or
+     * under a cast to text), not compared as an OID. */
+    bool reg_as_name;
+    /* Column references to replace: columns of a LATERAL single-row
+     * subquery (their expressions) and of set-returning functions in FROM. */
+    struct tr_subst {
+        const char *alias;
+        const char *column;
+        const PgQuery__Node *expr; /* emitted in place of alias.column, or */
+        const char *replacement;   /* alias.replacement (a column of a function) */
+    } subst[8];
+    int nsubst;
 } tr_ctx;
 
 typedef PgQuery__Node Node;
@@ -62,6 +82,10 @@ typedef PgQuery__Node Node;
 static void tr_expr(tr_ctx *c, const Node *n);
 static void tr_select(tr_ctx *c, const PgQuery__SelectStmt *s, Node *const *names, size_t nnames);
 static void tr_statement(tr_ctx *c, const Node *n, const char *tag);
+static void tr_select_core(tr_ctx *c, const PgQuery__SelectStmt *s, Node *const *names,
+                           size_t nnames);
+static bool tr_is_setop(const PgQuery__SelectStmt *s);
+static void tr_cast(tr_ctx *c, const Node *arg, const PgQuery__TypeName *t);
 
 /* ---- output ---- */
 
@@ -265,12 +289,379 @@ static void tr_rangevar(tr_ctx *c, const PgQuery__RangeVar *rv)
     }
 }
 
+/* ---- the catalog (catalog.h) ----
+ *
+ * pg_catalog.X, an unqualified pg_X and information_schema.X read the
+ * connection's catalog tables in the temp schema; the statement is marked
+ * (c->catalog) so that the runner creates them first.  Arrays are text in
+ * PostgreSQL's form ('{a,b}'), handled by catalog.c's functions. */
+
+static bool tr_catalog_rangevar(tr_ctx *c, const PgQuery__RangeVar *rv)
+{
+    const char *schema = tr_set(rv->schemaname) ? rv->schemaname : NULL;
+    const char *table = NULL;
+    if (!rv->relname || tr_set(rv->catalogname))
+        return false;
+    if (schema && strcmp(schema, "information_schema") == 0) {
+        table = catalog_information_schema(rv->relname);
+        if (!table) {
+            tr_unsupported(c, "relation \"information_schema.%s\" is not supported", rv->relname);
+            return true;
+        }
+    } else if ((!schema || strcmp(schema, "pg_catalog") == 0) &&
+               catalog_is_relation(rv->relname)) {
+        table = rv->relname;
+    } else if (schema && strcmp(schema, "pg_catalog") == 0) {
+        tr_unsupported(c, "relation \"pg_catalog.%s\" is not supported", rv->relname);
+        return true;
+    } else {
+        return false;
+    }
+    if (rv->alias && rv->alias->n_colnames) {
+        tr_unsupported(c, "column aliases for a table are not supported");
+        return true;
+    }
+    c->catalog = true;
+    tr_puts(c, "\"temp\".");
+    tr_ident(c, table);
+    tr_puts(c, " AS ");
+    tr_ident(c, rv->alias ? rv->alias->aliasname : rv->relname);
+    return true;
+}
+
+static void tr_subst_add(tr_ctx *c, const char *alias, const char *column, const Node *expr,
+                         const char *replacement)
+{
+    if (c->nsubst >= (int)(sizeof(c->subst) / sizeof(c->subst[0]))) {
+        tr_unsupported(c, "too many LATERAL or function columns in FROM");
+        return;
+    }
+    c->subst[c->nsubst++] = (struct tr_subst){
+        .alias = alias, .column = column, .expr = expr, .replacement = replacement};
+}
+
+/* LATERAL (SELECT expr, ...) AS o(n, ...) without FROM: one row whose
+ * columns are expressions of the other FROM items; SQLite has no LATERAL, so
+ * references to o.n become the expressions themselves. */
+static bool tr_is_lateral_row(const PgQuery__RangeSubselect *r)
+{
+    const PgQuery__SelectStmt *s = r->subquery && r->subquery->node_case ==
+                                                      PG_QUERY__NODE__NODE_SELECT_STMT
+                                       ? r->subquery->select_stmt
+                                       : NULL;
+    return s && r->alias && !tr_is_setop(s) && !s->n_from_clause && !s->where_clause &&
+           !s->n_group_clause && !s->having_clause && !s->n_values_lists && !s->n_sort_clause &&
+           !s->limit_count && !s->with_clause && s->n_target_list;
+}
+
+static bool tr_lateral_row(tr_ctx *c, const PgQuery__RangeSubselect *r)
+{
+    if (!tr_is_lateral_row(r))
+        return false;
+    tr_puts(c, "(SELECT NULL) AS ");
+    tr_ident(c, r->alias->aliasname);
+    return true;
+}
+
+static void tr_lateral_subst(tr_ctx *c, const PgQuery__RangeSubselect *r)
+{
+    const PgQuery__SelectStmt *s = r->subquery->select_stmt;
+    for (size_t i = 0; i < s->n_target_list; i++) {
+        const Node *t = s->target_list[i];
+        if (!t || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET)
+            continue;
+        const char *name = i < r->alias->n_colnames ? tr_str(r->alias->colnames[i]) : NULL;
+        if (!name)
+            name = tr_set(t->res_target->name) ? t->res_target->name
+                                               : storage_colname_figure(t->res_target->val);
+        if (name)
+            tr_subst_add(c, r->alias->aliasname, name, t->res_target->val, NULL);
+    }
+}
+
+/* The function of a RangeFunction with one function, and its alias. */
+static const PgQuery__FuncCall *tr_range_func_call(const PgQuery__RangeFunction *rf)
+{
+    if (rf->n_functions != 1 || rf->is_rowsfrom || !rf->functions[0] ||
+        rf->functions[0]->node_case != PG_QUERY__NODE__NODE_LIST ||
+        !rf->functions[0]->list->n_items || !rf->functions[0]->list->items[0] ||
+        rf->functions[0]->list->items[0]->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
+        return NULL;
+    return rf->functions[0]->list->items[0]->func_call;
+}
+
+/* Set-returning functions without rows here (no partitions, ...). */
+static const char *const tr_empty_srfs[] = {"pg_partition_ancestors", "pg_partition_tree",
+                                            "pg_get_publication_tables"};
+
+static bool tr_is_series(const char *fn)
+{
+    return fn && (strcmp(fn, "generate_series") == 0 || strcmp(fn, "unnest") == 0);
+}
+
+static void tr_range_function_subst(tr_ctx *c, const PgQuery__RangeFunction *rf)
+{
+    const PgQuery__FuncCall *f = tr_range_func_call(rf);
+    const char *fn = f ? tr_last_name(f->funcname, f->n_funcname) : NULL;
+    if (!tr_is_series(fn))
+        return;
+    const char *alias = rf->alias ? rf->alias->aliasname : fn;
+    const char *col = rf->alias && rf->alias->n_colnames ? tr_str(rf->alias->colnames[0]) : alias;
+    tr_subst_add(c, alias, col ? col : alias, NULL, "value");
+    if (rf->ordinality && rf->alias && rf->alias->n_colnames > 1 && tr_str(rf->alias->colnames[1]))
+        tr_subst_add(c, alias, tr_str(rf->alias->colnames[1]), NULL, "rowid");
+}
+
+static void tr_range_function(tr_ctx *c, const PgQuery__RangeFunction *rf)
+{
+    const PgQuery__FuncCall *f = tr_range_func_call(rf);
+    const char *fn = f ? tr_last_name(f->funcname, f->n_funcname) : NULL;
+    if (!fn || (f->n_funcname == 2 && !tr_schema_ok(c, tr_str(f->funcname[0])))) {
+        if (!c->failed)
+            tr_unsupported(c, "functions in FROM are not supported");
+        return;
+    }
+    const char *alias = rf->alias ? rf->alias->aliasname : fn;
+    if (tr_is_series(fn)) {
+        c->catalog = true;
+        tr_puts(c, strcmp(fn, "unnest") == 0 ? "\"dm_unnest\"(" : "\"generate_series\"(");
+        tr_list(c, f->args, f->n_args);
+        tr_puts(c, ") AS ");
+        tr_ident(c, alias);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(tr_empty_srfs) / sizeof(tr_empty_srfs[0]); i++) {
+        if (strcmp(fn, tr_empty_srfs[i]) != 0)
+            continue;
+        tr_puts(c, "(SELECT ");
+        size_t n = rf->alias && rf->alias->n_colnames ? rf->alias->n_colnames : 1;
+        for (size_t k = 0; k < n; k++) {
+            const char *col = rf->alias && k < rf->alias->n_colnames
+                                  ? tr_str(rf->alias->colnames[k])
+                                  : alias;
+            tr_puts(c, k ? ", NULL AS " : "NULL AS ");
+            tr_ident(c, col ? col : alias);
+        }
+        tr_puts(c, " WHERE 0) AS ");
+        tr_ident(c, alias);
+        return;
+    }
+    tr_unsupported(c, "functions in FROM are not supported");
+}
+
+/* Registers the substitutions of a FROM item before the select list, which
+ * comes first in the output, is written. */
+static void tr_from_subst(tr_ctx *c, const Node *n)
+{
+    if (!n)
+        return;
+    if (n->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR) {
+        tr_from_subst(c, n->join_expr->larg);
+        tr_from_subst(c, n->join_expr->rarg);
+    } else if (n->node_case == PG_QUERY__NODE__NODE_RANGE_SUBSELECT &&
+               n->range_subselect->lateral && tr_is_lateral_row(n->range_subselect)) {
+        tr_lateral_subst(c, n->range_subselect);
+    } else if (n->node_case == PG_QUERY__NODE__NODE_RANGE_FUNCTION) {
+        tr_range_function_subst(c, n->range_function);
+    }
+}
+
+/* arr[i] */
+static void tr_indirection(tr_ctx *c, const PgQuery__AIndirection *ind)
+{
+    if (ind->n_indirection != 1 || !ind->indirection[0] ||
+        ind->indirection[0]->node_case != PG_QUERY__NODE__NODE_A_INDICES ||
+        ind->indirection[0]->a_indices->is_slice || !ind->indirection[0]->a_indices->uidx) {
+        tr_unsupported(c, "array slices and field selection are not supported");
+        return;
+    }
+    c->catalog = true;
+    tr_puts(c, "dm_array_get(");
+    tr_expr(c, ind->arg);
+    tr_puts(c, ", ");
+    tr_expr(c, ind->indirection[0]->a_indices->uidx);
+    tr_puts(c, ")");
+}
+
+static const char *tr_cast_type(const PgQuery__TypeName *t)
+{
+    return t ? tr_last_name(t->names, t->n_names) : NULL;
+}
+
+static bool tr_is_reg_type(const char *name)
+{
+    return name && (strcmp(name, "regclass") == 0 || strcmp(name, "regtype") == 0 ||
+                    strcmp(name, "regnamespace") == 0 || strcmp(name, "regproc") == 0 ||
+                    strcmp(name, "regprocedure") == 0 || strcmp(name, "regrole") == 0);
+}
+
+/* The object name in a reg* literal: 'public.t' -> t, '"T"' -> T, 'T' -> t. */
+static void tr_reg_name(const char *s, char *buf, size_t len)
+{
+    const char *dot = strrchr(s, '.');
+    if (dot && s[0] != '"')
+        s = dot + 1;
+    size_t o = 0;
+    if (s[0] == '"') {
+        for (s++; *s && o + 1 < len; s++) {
+            if (*s == '"' && s[1] != '"')
+                break;
+            if (*s == '"')
+                s++;
+            buf[o++] = *s;
+        }
+    } else {
+        for (; *s && o + 1 < len; s++)
+            buf[o++] = (char)((*s >= 'A' && *s <= 'Z') ? *s - 'A' + 'a' : *s);
+    }
+    buf[o] = '\0';
+}
+
+/* Casts to the catalog's types: reg* (an OID, printed as the object's name
+ * in a result column or under ::text), "char", and arrays (kept as text). */
+static bool tr_catalog_cast(tr_ctx *c, const Node *arg, const PgQuery__TypeName *t)
+{
+    const char *name = tr_cast_type(t);
+    bool as_name = c->reg_as_name;
+    c->reg_as_name = false;
+    if (!name || (t->n_names == 2 && !tr_schema_ok(c, tr_str(t->names[0]))))
+        return false;
+    if ((strcmp(name, "text") == 0 || strcmp(name, "name") == 0 || strcmp(name, "varchar") == 0) &&
+        !t->n_array_bounds && arg && arg->node_case == PG_QUERY__NODE__NODE_TYPE_CAST &&
+        tr_is_reg_type(tr_cast_type(arg->type_cast->type_name))) {
+        c->reg_as_name = true;
+        tr_cast(c, arg->type_cast->arg, arg->type_cast->type_name);
+        c->reg_as_name = false;
+        return true;
+    }
+    if (t->n_array_bounds) {
+        tr_expr(c, arg);
+        return true;
+    }
+    if (strcmp(name, "char") == 0 && !t->n_typmods) { /* "char" (char(n) is bpchar) */
+        tr_puts(c, "substr(CAST(");
+        tr_expr(c, arg);
+        tr_puts(c, " AS TEXT), 1, 1)");
+        return true;
+    }
+    if (!tr_is_reg_type(name))
+        return false;
+    c->catalog = true;
+    const PgQuery__AConst *k = tr_const(arg);
+    const char *lit = k && !k->isnull && k->val_case == PG_QUERY__A__CONST__VAL_SVAL && k->sval
+                          ? k->sval->sval
+                          : NULL;
+    bool digits = lit && lit[0];
+    for (const char *p = lit; digits && *p; p++)
+        digits = *p >= '0' && *p <= '9';
+    char obj[128];
+    if (lit && !digits)
+        tr_reg_name(lit, obj, sizeof(obj));
+    if (strcmp(name, "regproc") == 0 || strcmp(name, "regprocedure") == 0) {
+        /* functions are their names in the catalog (pg_type.typinput...) */
+        if (lit)
+            tr_string(c, obj);
+        else
+            tr_expr(c, arg);
+        return true;
+    }
+    const char *table = "pg_class", *key = "relname", *kind = "r";
+    if (strcmp(name, "regtype") == 0)
+        table = "pg_type", key = "typname", kind = "t";
+    else if (strcmp(name, "regnamespace") == 0)
+        table = "pg_namespace", key = "nspname", kind = "n";
+    else if (strcmp(name, "regrole") == 0)
+        table = "pg_authid", key = "rolname", kind = "u";
+    if (as_name)
+        tr_printf(c,
+                  "(SELECT _dm_name FROM \"temp\".\"_dm_names\" WHERE _dm_kind = '%s' AND "
+                  "_dm_oid = ",
+                  kind);
+    if (lit && !digits) {
+        tr_printf(c, "(SELECT oid FROM \"temp\".\"%s\" WHERE %s = ", table, key);
+        tr_string(c, obj);
+        if (strcmp(name, "regtype") == 0) {
+            tr_puts(c, " OR format_type(oid, NULL) = ");
+            tr_string(c, obj);
+        }
+        tr_puts(c, ")");
+    } else if (lit) {
+        tr_puts(c, lit);
+    } else {
+        tr_puts(c, "(");
+        tr_expr(c, arg);
+        tr_puts(c, ")");
+    }
+    if (as_name)
+        tr_puts(c, ")");
+    return true;
+}
+
+/* Catalog functions: marks the statement, and writes those that are
+ * subqueries on the catalog tables.  Returns true if it wrote the call. */
+static bool tr_catalog_func(tr_ctx *c, const PgQuery__FuncCall *f, const char *name)
+{
+    if (!catalog_is_function(name) && strcmp(name, "current_schema") != 0)
+        return false;
+    c->catalog = true;
+    if (strcmp(name, "current_schema") == 0 && !f->n_args) {
+        tr_puts(c, "'public'");
+        return true;
+    }
+    if (tr_is_series(name)) {
+        tr_unsupported(c, "set-returning function %s is only supported in FROM", name);
+        return true;
+    }
+    const char *sql = NULL;
+    if (strcmp(name, "pg_get_userbyid") == 0 && f->n_args == 1)
+        sql = "(SELECT _dm_name FROM \"temp\".\"_dm_names\" WHERE _dm_kind = 'u' AND _dm_oid = (";
+    else if ((strcmp(name, "pg_get_indexdef") == 0 || strcmp(name, "pg_get_constraintdef") == 0) &&
+             f->n_args >= 1)
+        sql = "(SELECT _dm_def FROM \"temp\".\"_dm_defs\" WHERE _dm_oid = (";
+    if (!sql)
+        return false;
+    tr_puts(c, sql);
+    tr_expr(c, f->args[0]);
+    tr_puts(c, "))");
+    return true;
+}
+
 /* ---- expressions ---- */
+
+/* A column that a LATERAL row or a function in FROM stands for. */
+static bool tr_column_subst(tr_ctx *c, const PgQuery__ColumnRef *cr)
+{
+    const char *q = cr->n_fields == 2 ? tr_str(cr->fields[0]) : NULL;
+    const char *col = tr_str(cr->fields[cr->n_fields - 1]);
+    if (!col || cr->n_fields > 2)
+        return false;
+    for (int i = c->nsubst - 1; i >= 0; i--) {
+        const struct tr_subst *s = &c->subst[i];
+        if (q ? strcmp(q, s->alias) != 0 || strcmp(col, s->column) != 0
+              : strcmp(col, s->column) != 0)
+            continue;
+        if (s->expr) {
+            tr_puts(c, "(");
+            tr_expr(c, s->expr);
+            tr_puts(c, ")");
+        } else {
+            tr_ident(c, s->alias);
+            tr_puts(c, ".");
+            tr_ident(c, s->replacement);
+        }
+        return true;
+    }
+    return false;
+}
 
 static void tr_column_ref(tr_ctx *c, const PgQuery__ColumnRef *cr)
 {
     size_t first = 0;
-    if (cr->n_fields == 3 && tr_str(cr->fields[0]) && strcmp(tr_str(cr->fields[0]), "public") == 0)
+    if (c->nsubst && cr->n_fields && tr_column_subst(c, cr))
+        return;
+    if (cr->n_fields == 3 && tr_str(cr->fields[0]) &&
+        (strcmp(tr_str(cr->fields[0]), "public") == 0 ||
+         strcmp(tr_str(cr->fields[0]), "pg_catalog") == 0))
         first = 1;
     else if (cr->n_fields > 2) {
         tr_unsupported(c, "column references with more than two parts are not supported");
@@ -305,9 +696,26 @@ static void tr_a_const(tr_ctx *c, const PgQuery__AConst *k)
     case PG_QUERY__A__CONST__VAL_IVAL:
         tr_printf(c, "%d", k->ival ? k->ival->ival : 0);
         break;
-    case PG_QUERY__A__CONST__VAL_FVAL:
-        tr_puts(c, k->fval && k->fval->fval ? k->fval->fval : "0");
+    case PG_QUERY__A__CONST__VAL_FVAL: {
+        /* A decimal literal is numeric in PostgreSQL.  SQLite reads it as a
+         * double, which is exact to 15 significant digits: a longer one goes
+         * as text, which numeric columns keep digit for digit and arithmetic
+         * still reads as a number. */
+        const char *f = k->fval && k->fval->fval ? k->fval->fval : "0";
+        int sig = 0;
+        bool lead = true;
+        for (const char *p = f; *p && *p != 'e' && *p != 'E'; p++) {
+            if (*p < '0' || *p > '9' || (lead && *p == '0'))
+                continue;
+            lead = false;
+            sig++;
+        }
+        if (sig > 15)
+            tr_string(c, f);
+        else
+            tr_puts(c, f);
         break;
+    }
     case PG_QUERY__A__CONST__VAL_BOOLVAL:
         tr_puts(c, k->boolval && k->boolval->boolval ? "1" : "0");
         break;
@@ -465,6 +873,16 @@ static void tr_a_expr_any(tr_ctx *c, const PgQuery__AExpr *e, bool all)
     const Node *r = e->rexpr;
     bool in = op && !all && strcmp(op, "=") == 0;
     bool not_in = op && all && strcmp(op, "<>") == 0;
+    if ((in || not_in) && r && r->node_case != PG_QUERY__NODE__NODE_A_ARRAY_EXPR) {
+        /* an array value (catalog.c's text form): look the element up */
+        c->catalog = true;
+        tr_puts(c, not_in ? "(array_position(" : "(array_position(");
+        tr_expr(c, r);
+        tr_puts(c, ", ");
+        tr_expr(c, e->lexpr);
+        tr_puts(c, not_in ? ") IS NULL)" : ") IS NOT NULL)");
+        return;
+    }
     if ((!in && !not_in) || !r || r->node_case != PG_QUERY__NODE__NODE_A_ARRAY_EXPR) {
         tr_unsupported(c, "%s with arrays is not supported", all ? "ALL" : "ANY");
         return;
@@ -596,9 +1014,20 @@ static void tr_sub_link(tr_ctx *c, const PgQuery__SubLink *s)
         tr_expr(c, s->testexpr);
         tr_puts(c, " NOT IN (");
         break;
-    case PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK:
-        tr_unsupported(c, "ARRAY(subquery) is not supported");
+    case PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK: {
+        /* the first column of the rows, in the array's text form */
+        PgQuery__String sv = PG_QUERY__STRING__INIT;
+        sv.sval = "_dm_elem";
+        Node name = PG_QUERY__NODE__INIT;
+        name.node_case = PG_QUERY__NODE__NODE_STRING;
+        name.string = &sv;
+        Node *names[1] = {&name};
+        c->catalog = true;
+        tr_puts(c, "(SELECT dm_array_agg(\"_dm_elem\") FROM (");
+        tr_select(c, q->select_stmt, names, 1);
+        tr_puts(c, "))");
         return;
+    }
     default:
         tr_unsupported(c, "this kind of subquery is not supported");
         return;
@@ -639,10 +1068,10 @@ static const tr_type tr_types[] = {
     {"bytea", "bytea", "dm_bytea", false, false},
     {"date", "date", "dm_date", false, false},
     {"time", "time", "dm_time", false, true},
-    {"timetz", "timetz", NULL, false, true},
+    {"timetz", "timetz", "dm_timetz", false, true},
     {"timestamp", "timestamp", "dm_timestamp", false, true},
     {"timestamptz", "timestamptz", "dm_timestamptz", false, true},
-    {"interval", "interval", NULL, false, false},
+    {"interval", "interval", "dm_interval", false, false},
     {"uuid", "uuid", "dm_uuid", false, false},
     {"json", "json", NULL, false, false},
     {"jsonb", "jsonb", NULL, false, false},
@@ -701,8 +1130,10 @@ static bool tr_typmods(const PgQuery__TypeName *t, char *buf, size_t len)
     return true;
 }
 
-/* The declared type of a column: a name sqlite_types.c maps to the OID. */
-static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t)
+/* The declared type of column `col`: a name sqlite_types.c maps to the OID,
+ * and for json/jsonb a CHECK that refuses what PostgreSQL's input function
+ * refuses (22P02, from dm_json_in). */
+static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t, const char *col)
 {
     const char *name = tr_type_name(c, t);
     if (!name)
@@ -713,10 +1144,23 @@ static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t)
         tr_unsupported(c, "type modifiers of %s are not supported", name);
         return;
     }
+    if (e && strcmp(e->pg, "numeric") == 0) {
+        /* TEXT affinity keeps every digit a client sends (NUMERIC affinity
+         * would make a double of it); the collation orders the text as
+         * numbers (sqlite_numeric.h). */
+        tr_printf(c, "numeric text%s COLLATE dm_numeric", mods);
+        return;
+    }
     if (e) {
         tr_puts(c, e->decl);
         if (e->typmods)
             tr_puts(c, mods);
+        bool jsonb = strcmp(e->pg, "jsonb") == 0;
+        if (col && (jsonb || strcmp(e->pg, "json") == 0)) {
+            tr_puts(c, " CHECK (dm_json_in(");
+            tr_ident(c, col);
+            tr_printf(c, ", %d))", jsonb);
+        }
         return;
     }
     /* Other names SQLite's type table knows (e.g. "blob"), verbatim. */
@@ -735,6 +1179,8 @@ static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t)
 
 static void tr_cast(tr_ctx *c, const Node *arg, const PgQuery__TypeName *t)
 {
+    if (tr_catalog_cast(c, arg, t))
+        return;
     const char *name = tr_type_name(c, t);
     if (!name)
         return;
@@ -796,8 +1242,6 @@ static const char *const tr_func_unsupported[] = {
     "setval",
     "lastval",
     "array_agg",
-    "unnest",
-    "generate_series",
     "date_trunc",
     "date_part",
     "extract",
@@ -814,8 +1258,6 @@ static const char *const tr_func_unsupported[] = {
     "regexp_match",
     "regexp_split_to_table",
     "split_part",
-    "array_length",
-    "array_to_string",
     "string_to_array",
     "json_agg",
     "jsonb_agg",
@@ -834,7 +1276,6 @@ static const char *const tr_func_unsupported[] = {
     "pg_advisory_unlock",
     "pg_try_advisory_lock",
     "array_append",
-    "cardinality",
     "json_object_agg",
     "jsonb_set",
     "date_bin",
@@ -943,6 +1384,9 @@ static void tr_func_call(tr_ctx *c, const PgQuery__FuncCall *f)
         tr_puts(c, ")");
         return;
     }
+
+    if (tr_catalog_func(c, f, name))
+        return;
 
     const char *out = name;
     for (size_t i = 0; i < sizeof(tr_func_renames) / sizeof(tr_func_renames[0]); i++)
@@ -1173,8 +1617,13 @@ static void tr_expr_inner(tr_ctx *c, const Node *n)
         tr_unsupported(c, "DEFAULT is not supported here");
         return;
     case PG_QUERY__NODE__NODE_A_ARRAY_EXPR:
+        c->catalog = true;
+        tr_puts(c, "dm_array(");
+        tr_list(c, n->a_array_expr->elements, n->a_array_expr->n_elements);
+        tr_puts(c, ")");
+        return;
     case PG_QUERY__NODE__NODE_A_INDIRECTION:
-        tr_unsupported(c, "arrays are not supported");
+        tr_indirection(c, n->a_indirection);
         return;
     case PG_QUERY__NODE__NODE_GROUPING_FUNC:
         tr_unsupported(c, "GROUPING is not supported");
@@ -1248,10 +1697,13 @@ static void tr_from_item(tr_ctx *c, const Node *n, bool nested)
         return;
     switch (n ? n->node_case : PG_QUERY__NODE__NODE__NOT_SET) {
     case PG_QUERY__NODE__NODE_RANGE_VAR:
-        tr_rangevar(c, n->range_var);
+        if (!tr_catalog_rangevar(c, n->range_var))
+            tr_rangevar(c, n->range_var);
         return;
     case PG_QUERY__NODE__NODE_RANGE_SUBSELECT: {
         const PgQuery__RangeSubselect *r = n->range_subselect;
+        if (r->lateral && tr_lateral_row(c, r))
+            return;
         if (r->lateral) {
             tr_unsupported(c, "LATERAL is not supported");
             return;
@@ -1311,7 +1763,7 @@ static void tr_from_item(tr_ctx *c, const Node *n, bool nested)
         return;
     }
     case PG_QUERY__NODE__NODE_RANGE_FUNCTION:
-        tr_unsupported(c, "functions in FROM are not supported");
+        tr_range_function(c, n->range_function);
         return;
     default:
         tr_unsupported(c, "FROM item %s is not supported", tr_node_name(n));
@@ -1345,7 +1797,10 @@ static void tr_target_list(tr_ctx *c, Node *const *targets, size_t n, Node *cons
         const PgQuery__ResTarget *rt = t->res_target;
         if (i)
             tr_puts(c, ", ");
+        bool reg_as_name = c->reg_as_name;
+        c->reg_as_name = rt->val && rt->val->node_case == PG_QUERY__NODE__NODE_TYPE_CAST;
         tr_expr(c, rt->val);
+        c->reg_as_name = reg_as_name;
         if (tr_is_star(rt->val)) {
             if (nnames)
                 tr_unsupported(c, "column aliases for a subquery with * are not supported");
@@ -1424,6 +1879,16 @@ static void tr_limit(tr_ctx *c, const PgQuery__SelectStmt *s)
 }
 
 static void tr_select_body(tr_ctx *c, const PgQuery__SelectStmt *s, Node *const *names,
+                           size_t nnames)
+{
+    int nsubst = c->nsubst;
+    for (size_t i = 0; i < s->n_from_clause; i++)
+        tr_from_subst(c, s->from_clause[i]);
+    tr_select_core(c, s, names, nnames);
+    c->nsubst = nsubst;
+}
+
+static void tr_select_core(tr_ctx *c, const PgQuery__SelectStmt *s, Node *const *names,
                            size_t nnames)
 {
     if (s->into_clause) {
@@ -2013,7 +2478,7 @@ static bool tr_column_def(tr_ctx *c, const PgQuery__ColumnDef *d, const char *ta
         tr_puts(c, " INTEGER PRIMARY KEY AUTOINCREMENT");
     } else {
         tr_puts(c, " ");
-        tr_type_decl(c, d->type_name);
+        tr_type_decl(c, d->type_name, d->colname);
     }
     if (d->coll_clause) {
         tr_puts(c, " ");
@@ -2054,6 +2519,50 @@ static bool tr_column_def(tr_ctx *c, const PgQuery__ColumnDef *d, const char *ta
     return serial || identity;
 }
 
+/* WITH (...) storage parameters of CREATE TABLE: PostgreSQL's heap and
+ * vacuum tuning means nothing to SQLite and is accepted and ignored (after
+ * PostgreSQL's range check of fillfactor); anything else is refused. */
+static bool tr_storage_options(tr_ctx *c, Node *const *opts, size_t n)
+{
+    static const char *const ignored[] = {
+        "fillfactor", "parallel_workers", "toast_tuple_target", "user_catalog_table",
+        "vacuum_index_cleanup", "vacuum_truncate", "log_autovacuum_min_duration",
+    };
+    for (size_t i = 0; i < n; i++) {
+        const Node *o = opts[i];
+        if (!o || o->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || !tr_set(o->def_elem->defname)) {
+            tr_fail(c, WIRE_SQLSTATE_SYNTAX_ERROR, "malformed storage parameter");
+            return false;
+        }
+        const PgQuery__DefElem *d = o->def_elem;
+        const char *name = d->defname;
+        bool known = (tr_set(d->defnamespace) && strcmp(d->defnamespace, "toast") == 0) ||
+                     strncmp(name, "autovacuum_", 11) == 0;
+        for (size_t k = 0; k < sizeof(ignored) / sizeof(ignored[0]) && !known; k++)
+            known = strcmp(name, ignored[k]) == 0;
+        if (!known) {
+            tr_unsupported(c, "storage parameter \"%s\" is not supported", name);
+            return false;
+        }
+        if (strcmp(name, "fillfactor") == 0 && !tr_set(d->defnamespace)) {
+            const Node *a = d->arg;
+            long v = -1;
+            if (a && a->node_case == PG_QUERY__NODE__NODE_INTEGER)
+                v = a->integer->ival;
+            if (v < 10 || v > 100) {
+                if (v == -1)
+                    tr_fail(c, WIRE_SQLSTATE_INVALID_PARAMETER_VALUE,
+                            "invalid value for integer option \"fillfactor\"");
+                else
+                    tr_fail(c, WIRE_SQLSTATE_INVALID_PARAMETER_VALUE,
+                            "value %ld out of bounds for option \"fillfactor\"", v);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static void tr_create(tr_ctx *c, const PgQuery__CreateStmt *s)
 {
     const PgQuery__RangeVar *rel = s->relation;
@@ -2066,6 +2575,8 @@ static void tr_create(tr_ctx *c, const PgQuery__CreateStmt *s)
         tr_unsupported(c, "ON COMMIT is not supported");
         return;
     }
+    if (!tr_storage_options(c, s->options, s->n_options))
+        return;
     bool temp = tr_set(rel->relpersistence) && rel->relpersistence[0] == 't';
     tr_puts(c, temp ? "CREATE TEMP TABLE " : "CREATE TABLE ");
     if (s->if_not_exists)
@@ -2434,10 +2945,32 @@ static void tr_truncate(tr_ctx *c, const PgQuery__TruncateStmt *s)
     tr_relname(c, r->range_var);
 }
 
+/* VACUUM FULL rewrites the file (SQLite's VACUUM, which has no per-table
+ * form); plain VACUUM only makes space reusable, which SQLite does itself,
+ * so it runs nothing, or ANALYZE when asked to (VACUUM ANALYZE).  The engine
+ * refuses VACUUM inside a transaction block, as PostgreSQL does. */
 static void tr_vacuum(tr_ctx *c, const PgQuery__VacuumStmt *s)
 {
-    if (s->is_vacuumcmd) {
+    bool full = false, analyze = !s->is_vacuumcmd;
+    for (size_t i = 0; i < s->n_options; i++) {
+        const Node *o = s->options[i];
+        if (!o || o->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || !tr_set(o->def_elem->defname))
+            continue;
+        const PgQuery__DefElem *d = o->def_elem;
+        bool off = d->arg && d->arg->node_case == PG_QUERY__NODE__NODE_STRING &&
+                   (strcmp(d->arg->string->sval, "false") == 0 ||
+                    strcmp(d->arg->string->sval, "off") == 0);
+        if (strcmp(d->defname, "full") == 0)
+            full = !off;
+        else if (strcmp(d->defname, "analyze") == 0)
+            analyze = !off;
+    }
+    if (s->is_vacuumcmd && full) {
         tr_puts(c, "VACUUM"); /* SQLite vacuums the whole file */
+        return;
+    }
+    if (!analyze) {
+        tr_putn(c, "", 0); /* nothing to run */
         return;
     }
     tr_puts(c, "ANALYZE");
@@ -2502,7 +3035,15 @@ static void tr_statement(tr_ctx *c, const Node *n, const char *tag)
 
 bool storage_translate(const storage_stmt *stmt, char **out_sql, storage_translate_error *err)
 {
+    return storage_translate_ex(stmt, out_sql, NULL, err);
+}
+
+bool storage_translate_ex(const storage_stmt *stmt, char **out_sql, bool *uses_catalog,
+                          storage_translate_error *err)
+{
     tr_ctx c = {0};
+    if (uses_catalog)
+        *uses_catalog = false;
     *out_sql = NULL;
     err->sqlstate = NULL;
     err->message[0] = '\0';
@@ -2521,5 +3062,7 @@ bool storage_translate(const storage_stmt *stmt, char **out_sql, storage_transla
         return false;
     }
     *out_sql = c.buf;
+    if (uses_catalog)
+        *uses_catalog = c.catalog;
     return true;
 }

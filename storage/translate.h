@@ -9,8 +9,9 @@
  * and a message naming the feature; nothing is silently changed in meaning
  * except where translate.c documents it.
  *
- * It is a pure function of the tree: no catalog, no connection, callable from
- * any thread.
+ * It is a pure function of the tree: no connection, callable from any
+ * thread.  pg_catalog and information_schema relations become the temp tables
+ * of catalog.h, which the caller creates when storage_translate_ex says so.
  */
 #ifndef DORMOUSE_TRANSLATE_H
 #define DORMOUSE_TRANSLATE_H
@@ -29,5 +30,9 @@ typedef struct storage_translate_error {
  * empty (nothing to run), and the caller frees it.  On failure *out_sql is
  * NULL and err says why. */
 bool storage_translate(const storage_stmt *stmt, char **out_sql, storage_translate_error *err);
+/* The same; *uses_catalog tells whether the SQL reads the catalog, which
+ * catalog_ensure() (catalog.h) must prepare on the connection first. */
+bool storage_translate_ex(const storage_stmt *stmt, char **out_sql, bool *uses_catalog,
+                          storage_translate_error *err);
 
 #endif

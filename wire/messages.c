@@ -3,7 +3,8 @@
  * proxy speaks itself: Query, PasswordMessage and its SASL variants on the way
  * in; authentication requests, ParameterStatus, BackendKeyData, ReadyForQuery,
  * CommandComplete, EmptyQueryResponse, NoData, ErrorResponse/NoticeResponse,
- * RowDescription and DataRow on the way out.
+ * RowDescription and DataRow on the way out; and the COPY sub-protocol's
+ * CopyInResponse, CopyOutResponse, CopyData, CopyDone (and CopyFail's parser).
  *
  * Parsers take a frame from wire_frame_parse(), check its type byte, and
  * accept a body only if it is exactly the expected layout: every string
@@ -185,7 +186,7 @@ static void put_field(wire_buf *b, char code, const char *value)
     wire_buf_put_cstr(b, value);
 }
 
-/* Field order as PostgreSQL sends it: S, V, C, M, D, H, P, terminator. */
+/* Field order as PostgreSQL sends it: S, V, C, M, D, H, P, W, terminator. */
 static void put_error_or_notice(wire_buf *b, char type, const wire_error *e)
 {
     size_t m = wire_msg_begin(b, type);
@@ -200,6 +201,7 @@ static void put_error_or_notice(wire_buf *b, char type, const wire_error *e)
         snprintf(pos, sizeof pos, "%d", e->position);
         put_field(b, 'P', pos);
     }
+    put_field(b, 'W', e->context);
     wire_buf_put_u8(b, 0);
     wire_msg_end(b, m);
 }
@@ -273,6 +275,9 @@ bool wire_error_parse(const wire_frame *f, wire_error *out)
         case 'H':
             out->hint = value;
             break;
+        case 'W':
+            out->context = value;
+            break;
         case 'P':
             if (!parse_position(value, &out->position))
                 return false;
@@ -327,4 +332,61 @@ void wire_data_row_field(wire_buf *b, const void *value, int32_t len)
     }
     wire_buf_put_u32(b, (uint32_t)len);
     wire_buf_append(b, value, (size_t)len);
+}
+
+/* ---- COPY ---- */
+
+static void put_copy_response(wire_buf *b, char type, int ncols)
+{
+    if (ncols < 0 || ncols > INT16_MAX) {
+        b->oom = true;
+        return;
+    }
+    size_t m = wire_msg_begin(b, type);
+    wire_buf_put_u8(b, 0); /* text */
+    wire_buf_put_u16(b, (uint16_t)ncols);
+    for (int i = 0; i < ncols; i++)
+        wire_buf_put_u16(b, 0);
+    wire_msg_end(b, m);
+}
+
+void wire_put_copy_in_response(wire_buf *b, int ncols)
+{
+    put_copy_response(b, 'G', ncols);
+}
+
+void wire_put_copy_out_response(wire_buf *b, int ncols)
+{
+    put_copy_response(b, 'H', ncols);
+}
+
+void wire_put_copy_data(wire_buf *b, const void *data, size_t len)
+{
+    size_t m = wire_msg_begin(b, 'd');
+    wire_buf_append(b, data, len);
+    wire_msg_end(b, m);
+}
+
+void wire_put_copy_done(wire_buf *b)
+{
+    wire_msg_end(b, wire_msg_begin(b, 'c'));
+}
+
+void wire_put_copy_fail(wire_buf *b, const char *message)
+{
+    size_t m = wire_msg_begin(b, 'f');
+    wire_buf_put_cstr(b, message);
+    wire_msg_end(b, m);
+}
+
+bool wire_copy_fail_parse(const wire_frame *f, const char **message)
+{
+    if (f->type != 'f')
+        return false;
+    return single_cstr(f, message, NULL);
+}
+
+bool wire_copy_done_parse(const wire_frame *f)
+{
+    return f->type == 'c' && f->body_len == 0;
 }

@@ -77,7 +77,30 @@ typedef enum storage_job_kind {
     STORAGE_JOB_QUERY,    /* run a simple-protocol Query message */
     STORAGE_JOB_CLOSE,    /* roll back any open transaction, close the file */
     STORAGE_JOB_EXTENDED, /* run a batch of extended-protocol messages */
+    STORAGE_JOB_COPY,     /* go on with the COPY in progress on the connection */
 } storage_job_kind;
+
+/* Where a QUERY or COPY job left the connection (storage_job.copy). */
+typedef enum storage_copy_mode {
+    STORAGE_COPY_NONE = 0, /* the Query message is finished: the owner sends ReadyForQuery */
+    STORAGE_COPY_IN,       /* COPY FROM STDIN: `out` ends with CopyInResponse (or nothing,
+                            * for a chunk); the owner collects the client's CopyData and
+                            * submits COPY jobs with it, the last with copy_end set */
+    STORAGE_COPY_OUT,      /* COPY TO STDOUT: `out` holds some of the CopyData; the owner
+                            * sends it and submits a COPY job for the next part */
+} storage_copy_mode;
+
+const char *storage_copy_mode_str(storage_copy_mode m);
+
+/* How a COPY FROM STDIN job's data ends (storage_job.copy_end). */
+typedef enum storage_copy_end {
+    STORAGE_COPY_MORE = 0, /* more data follows in later jobs */
+    STORAGE_COPY_DONE,     /* the client sent CopyDone: finish the COPY */
+    STORAGE_COPY_FAIL,     /* the client sent CopyFail (copy_fail_message) or broke the
+                            * sub-protocol: fail the COPY */
+} storage_copy_end;
+
+const char *storage_copy_end_str(storage_copy_end e);
 
 const char *storage_job_kind_str(storage_job_kind k);
 
@@ -97,6 +120,16 @@ struct storage_job {
      * into `out` itself (for QUERY jobs the owner adds it). */
     const uint8_t *msgs;
     size_t msgs_len;
+    /* COPY: for COPY FROM STDIN, the next bytes of the data stream (the
+     * payloads of the client's CopyData messages, concatenated; rows may span
+     * jobs), borrowed until done; and whether the stream ends with this job.
+     * For STORAGE_COPY_FAIL, copy_fail_message is the reason for the error
+     * (borrowed).  For COPY TO STDOUT all of these are unused. */
+    const uint8_t *copy_data;
+    size_t copy_len;
+    storage_copy_end copy_end;
+    const char *copy_fail_message;
+    const char *copy_fail_sqlstate; /* NULL: 57014, COPY from stdin failed: <message> */
     storage_job_done_fn done; /* called once, on a worker thread */
     void *udata;
 
@@ -107,6 +140,10 @@ struct storage_job {
     bool discarding; /* EXTENDED: an error left the connection skipping
                       * messages until Sync (the batch ended before one); the
                       * owner drops Query messages until it sends a Sync */
+    storage_copy_mode copy; /* QUERY/COPY: the COPY sub-protocol goes on (see above) */
+    bool copy_discard;      /* COPY IN: the COPY already failed; the owner drops the rest
+                             * of the data and submits only the end (the error is reported
+                             * then, before ReadyForQuery) */
     bool failed;    /* OPEN failed (the reply in `out` is an ErrorResponse to
                      * send with severity FATAL before closing), or the job
                      * could not run at all */

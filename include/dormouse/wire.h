@@ -304,6 +304,7 @@ typedef struct wire_error {
     const char *detail;
     const char *hint;
     int position; /* 1-based character position in the query, 0 = none */
+    const char *context; /* 'W': where it happened, e.g. "COPY t, line 3" */
 } wire_error;
 
 void wire_put_error(wire_buf *b, const wire_error *e);  /* 'E' */
@@ -328,6 +329,24 @@ void wire_put_row_description(wire_buf *b, const wire_column *cols, int n);
 size_t wire_data_row_begin(wire_buf *b, uint16_t ncols);
 void wire_data_row_field(wire_buf *b, const void *value, int32_t len);
 
+/* ---- COPY sub-protocol ---- */
+
+/* CopyInResponse 'G' / CopyOutResponse 'H': overall format 0 (text), then
+ * ncols per-column format codes, all 0 (text and CSV are both "text" here).
+ * A count the int16 cannot carry marks the buffer failed (like oom). */
+void wire_put_copy_in_response(wire_buf *b, int ncols);
+void wire_put_copy_out_response(wire_buf *b, int ncols);
+/* CopyData 'd': the bytes as they are. */
+void wire_put_copy_data(wire_buf *b, const void *data, size_t len);
+/* CopyDone 'c'. */
+void wire_put_copy_done(wire_buf *b);
+/* CopyFail 'f' (frontend; for tests): one string, the reason. */
+void wire_put_copy_fail(wire_buf *b, const char *message);
+/* CopyFail 'f': the body is exactly one C string. */
+bool wire_copy_fail_parse(const wire_frame *f, const char **message);
+/* CopyDone 'c': the body must be empty. */
+bool wire_copy_done_parse(const wire_frame *f);
+
 /* ---- type OIDs (pg_type.dat) ---- */
 
 #define WIRE_OID_BOOL 16
@@ -345,6 +364,7 @@ void wire_data_row_field(wire_buf *b, const void *value, int32_t len);
 #define WIRE_OID_VARCHAR 1043
 #define WIRE_OID_DATE 1082
 #define WIRE_OID_TIME 1083
+#define WIRE_OID_TIMETZ 1266
 #define WIRE_OID_TIMESTAMP 1114
 #define WIRE_OID_TIMESTAMPTZ 1184
 #define WIRE_OID_INTERVAL 1186
@@ -352,6 +372,10 @@ void wire_data_row_field(wire_buf *b, const void *value, int32_t len);
 #define WIRE_OID_UUID 2950
 #define WIRE_OID_JSONB 3802
 #define WIRE_OID_UNKNOWN 705
+
+/* PostgreSQL's name for a type OID as its messages spell it ("integer",
+ * "timestamp with time zone"); "unknown" for OIDs not listed above. */
+const char *wire_type_name(uint32_t oid);
 
 /* ---- md5 authentication ---- */
 

@@ -9,7 +9,7 @@ START_TEST(test_state_str_every_value)
 {
     static const char *const names[SESSION_NSTATES] = {
         "startup", "auth", "opening", "idle", "in transaction", "failed transaction", "busy",
-        "closing",
+        "copy in", "copy out", "closing",
     };
     for (int i = 0; i < SESSION_NSTATES; i++)
         ck_assert_str_eq(session_state_str((session_state)i), names[i]);

@@ -201,6 +201,17 @@ static inline void st_render(const wire_buf *b, char *out, size_t cap)
             st_append(out, cap, "%.*s", "]", 1);
             break;
         }
+        case 'S': { /* ParameterStatus: S[name=value] */
+            size_t nl = strnlen((const char *)body, blen);
+            st_append(out, cap, "%.*s", "S[", 2);
+            st_append(out, cap, "%.*s", (const char *)body, nl);
+            st_append(out, cap, "%.*s", "=", 1);
+            if (nl + 1 < blen)
+                st_append(out, cap, "%.*s", (const char *)body + nl + 1,
+                          strnlen((const char *)body + nl + 1, blen - nl - 1));
+            st_append(out, cap, "%.*s", "]", 1);
+            break;
+        }
         case 'Z': {
             char tmp[8];
             snprintf(tmp, sizeof(tmp), "Z[%c]", body[0]);

@@ -17,6 +17,15 @@ START_TEST(test_kind_str)
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_QUERY), "query");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_CLOSE), "close");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_EXTENDED), "extended");
+    ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_COPY), "copy");
+    ck_assert_str_eq(storage_copy_mode_str(STORAGE_COPY_NONE), "none");
+    ck_assert_str_eq(storage_copy_mode_str(STORAGE_COPY_IN), "in");
+    ck_assert_str_eq(storage_copy_mode_str(STORAGE_COPY_OUT), "out");
+    ck_assert_str_eq(storage_copy_mode_str((storage_copy_mode)99), "unknown");
+    ck_assert_str_eq(storage_copy_end_str(STORAGE_COPY_MORE), "more");
+    ck_assert_str_eq(storage_copy_end_str(STORAGE_COPY_DONE), "done");
+    ck_assert_str_eq(storage_copy_end_str(STORAGE_COPY_FAIL), "fail");
+    ck_assert_str_eq(storage_copy_end_str((storage_copy_end)99), "unknown");
     ck_assert_str_eq(storage_job_kind_str((storage_job_kind)99), "unknown");
 }
 END_TEST

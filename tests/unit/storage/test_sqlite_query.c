@@ -55,10 +55,10 @@ START_TEST(test_expression_types)
     st_fixture f;
     st_setup(&f, 1);
     st_expect(&f, "select 1 as a, 3000000000 as b, 1.5 as c, 'x' as d, x'00ff' as e, null as f",
-              "T[a:23,b:20,c:701,d:25,e:17,f:25] D[1,3000000000,1.5,x,\\x00ff,<null>] C[SELECT 1]",
+              "T[a:23,b:20,c:1700,d:25,e:17,f:25] D[1,3000000000,1.5,x,\\x00ff,<null>] C[SELECT 1]",
               'I');
     /* no rows: nothing to decide from, text */
-    st_expect(&f, "select 1 as a where 1 = 0", "T[a:25] C[SELECT 0]", 'I');
+    st_expect(&f, "select 1 as a where 1 = 0", "T[a:23] C[SELECT 0]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -496,6 +496,41 @@ START_TEST(test_close_rolls_back)
 }
 END_TEST
 
+/* Values as PostgreSQL keeps and prints them: numeric digit for digit and
+ * ordered as numbers, json checked on the way in, jsonb normalised, char(n)
+ * padded, uuid and timestamptz in their canonical spellings. */
+START_TEST(test_type_fidelity)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    st_expect(&f,
+              "create table ty (n numeric, m numeric(10,2), j json, jb jsonb, c char(4), u uuid, "
+              "tz timestamptz)",
+              "C[CREATE TABLE]", 'I');
+    st_expect(&f,
+              "insert into ty values (12345678901234567890.123456789, 1.005, '[1, 2]', "
+              "'{\"b\": 1, \"a\": [true]}', 'ab', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', "
+              "'1999-12-31 18:00:00-05'), (9, 10, null, null, null, null, null), "
+              "('-1e3', 2, null, null, null, null, null)",
+              "C[INSERT 0 3]", 'I');
+    st_expect(&f, "select n, m, j, jb, c, u, tz from ty order by n",
+              "T[n:1700,m:1700(655366),j:114,jb:3802,c:1042(8),u:2950,tz:1184] "
+              "D[-1000,2.00,<null>,<null>,<null>,<null>,<null>] "
+              "D[9,10.00,<null>,<null>,<null>,<null>,<null>] "
+              "D[12345678901234567890.123456789,1.01,[1, 2],{\"a\": [true], \"b\": 1},ab  ,"
+              "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,1999-12-31 23:00:00+00] C[SELECT 3]",
+              'I');
+    st_expect(&f, "select n from ty where n > 9",
+              "T[n:1700] D[12345678901234567890.123456789] C[SELECT 1]", 'I');
+    st_expect(&f, "select max(n), min(n) from ty",
+              "T[max:1700,min:1700] D[12345678901234567890.123456789,-1000] C[SELECT 1]", 'I');
+    st_expect(&f, "insert into ty (j) values ('{')", "E[22P02]", 'I');
+    st_expect(&f, "insert into ty (jb) values ('[1,]')", "E[22P02]", 'I');
+    st_expect(&f, "update ty set j = 'nope' where n = 9", "E[22P02]", 'I');
+    st_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_division)
 {
     st_fixture f;
@@ -505,8 +540,8 @@ START_TEST(test_division)
     st_expect(&f, "select 1.0/0", "E[22012]", 'I');
     st_expect(&f, "select 1/0.0", "E[22012]", 'I');
     st_expect(&f, "select 7/2 as a, -7/2 as b, 7%3 as c, -7%3 as d, 7.0/2 as e, null/0 as f",
-              "T[a:23,b:23,c:23,d:23,e:701,f:25] D[3,-3,1,-1,3.5,<null>] C[SELECT 1]", 'I');
-    st_expect(&f, "select 5.5 % 2 as a, 1/null as b", "T[a:701,b:25] D[1.5,<null>] C[SELECT 1]",
+              "T[a:23,b:23,c:23,d:23,e:1700,f:25] D[3,-3,1,-1,3.5,<null>] C[SELECT 1]", 'I');
+    st_expect(&f, "select 5.5 % 2 as a, 1/null as b", "T[a:1700,b:25] D[1.5,<null>] C[SELECT 1]",
               'I');
     st_expect(&f, "begin; select 1; select 2/0", "C[BEGIN] T[?column?:23] D[1] C[SELECT 1] E[22012]",
               'E');
@@ -520,14 +555,16 @@ START_TEST(test_session_statements)
     st_fixture f;
     st_setup(&f, 1);
     st_expect(&f, "SET extra_float_digits = 3", "C[SET]", 'I');
-    st_expect(&f, "SET application_name = 'PostgreSQL JDBC Driver'", "C[SET]", 'I');
+    st_expect(&f, "SET application_name = 'PostgreSQL JDBC Driver'",
+              "C[SET] S[application_name=PostgreSQL JDBC Driver]", 'I');
     st_expect(&f, "show application_name", "T[application_name:25] D[PostgreSQL JDBC Driver] C[SHOW]",
               'I');
     st_expect(&f, "show extra_float_digits; show datestyle; show server_version",
               "T[extra_float_digits:25] D[3] C[SHOW] T[DateStyle:25] D[ISO, MDY] C[SHOW] "
               "T[server_version:25] D[16.0] C[SHOW]",
               'I');
-    st_expect(&f, "set time zone 'UTC'; show timezone", "C[SET] T[TimeZone:25] D[UTC] C[SHOW]", 'I');
+    st_expect(&f, "set time zone 'UTC'; show timezone",
+              "C[SET] S[TimeZone=UTC] T[TimeZone:25] D[UTC] C[SHOW]", 'I');
     st_expect(&f, "set session search_path to a, \"B\"; show search_path",
               "C[SET] T[search_path:25] D[a, \"B\"] C[SHOW]", 'I');
     st_expect(&f, "set local statement_timeout = 5; set dormouse.x = 'y'; show dormouse.x",
@@ -535,17 +572,20 @@ START_TEST(test_session_statements)
     st_expect(&f, "set no_such_thing = 1", "E[42704]", 'I');
     st_expect(&f, "show no_such_thing", "E[42704]", 'I');
     st_expect(&f, "reset application_name; show application_name",
-              "C[RESET] T[application_name:25] D[] C[SHOW]", 'I');
+              "C[RESET] S[application_name=] T[application_name:25] D[] C[SHOW]", 'I');
     st_expect(&f, "select current_setting('extra_float_digits') as a, "
                   "set_config('application_name', 'app', false) as b",
               "T[a:25,b:25] D[3,app] C[SELECT 1]", 'I');
     st_expect(&f, "select current_setting('nope')", "E[42704]", 'I');
     st_expect(&f, "reset all; show extra_float_digits; show dormouse.x",
-              "C[RESET] T[extra_float_digits:25] D[1] C[SHOW] E[42704]", 'I');
+              "C[RESET] S[application_name=] S[TimeZone=UTC] T[extra_float_digits:25] D[1] C[SHOW] "
+              "E[42704]",
+              'I');
     st_expect(&f, "set transaction isolation level serializable; "
                   "set session characteristics as transaction isolation level read committed",
               "C[SET] C[SET]", 'I');
-    st_expect(&f, "begin; set application_name = 'x'; commit", "C[BEGIN] C[SET] C[COMMIT]", 'I');
+    st_expect(&f, "begin; set application_name = 'x'; commit", "C[BEGIN] C[SET] S[application_name=x] C[COMMIT]",
+              'I');
     st_expect(&f, "begin", "C[BEGIN]", 'T');
     st_expect(&f, "discard all", "E[25001]", 'E');
     st_expect(&f, "rollback", "C[ROLLBACK]", 'I');
@@ -558,7 +598,7 @@ START_TEST(test_session_statements)
               "C[RESET]",
               'I');
     st_expect(&f, "close c", "E[34000]", 'I');
-    st_expect(&f, "select 1 where false; discard all", "T[?column?:25] C[SELECT 0] E[25001]", 'I');
+    st_expect(&f, "select 1 where false; discard all", "T[?column?:23] C[SELECT 0] E[25001]", 'I');
     st_teardown(&f);
 }
 END_TEST
@@ -585,6 +625,7 @@ static Suite *sqlite_query_suite(void)
     tcase_add_test(tc, test_ddl_tags);
     tcase_add_test(tc, test_constraint_violations);
     tcase_add_test(tc, test_sqlite_errors);
+    tcase_add_test(tc, test_type_fidelity);
     tcase_add_test(tc, test_division);
     tcase_add_test(tc, test_session_statements);
     tcase_add_test(tc, test_close_rolls_back);

@@ -42,7 +42,8 @@ START_TEST(test_extended_session)
     B(&b, "", "");
     wire_put_execute(&b, "", 1);
     wire_put_sync(&b);
-    ext_expect(&f, &b, "1 2 C[SET] 1 2 C[SET] Z[I]", 'I');
+    ext_expect(&f, &b, "1 2 C[SET] 1 2 C[SET] S[application_name=PostgreSQL JDBC Driver] Z[I]",
+               'I');
 
     /* SHOW: RowDescription on Describe, rows on Execute */
     P(&b, "sh", "show application_name");

@@ -20,6 +20,9 @@ START_TEST(test_format_str)
     ck_assert_str_eq(sqlite_type_format_str(SQLITE_TYPE_FORMAT_NUMERIC), "numeric");
     ck_assert_str_eq(sqlite_type_format_str(SQLITE_TYPE_FORMAT_BOOL), "bool");
     ck_assert_str_eq(sqlite_type_format_str(SQLITE_TYPE_FORMAT_BYTEA), "bytea");
+    ck_assert_str_eq(sqlite_type_format_str(SQLITE_TYPE_FORMAT_UUID), "uuid");
+    ck_assert_str_eq(sqlite_type_format_str(SQLITE_TYPE_FORMAT_BPCHAR), "bpchar");
+    ck_assert_str_eq(sqlite_type_format_str(SQLITE_TYPE_FORMAT_JSONB), "jsonb");
     ck_assert_str_eq(sqlite_type_format_str((sqlite_type_format)99), "unknown");
 }
 END_TEST
@@ -47,10 +50,13 @@ START_TEST(test_decltype)
         {"varchar", true, WIRE_OID_VARCHAR, -1, -1, SQLITE_TYPE_FORMAT_TEXT},
         {"VARCHAR(20)", true, WIRE_OID_VARCHAR, -1, 24, SQLITE_TYPE_FORMAT_TEXT},
         {"character  varying ( 10 )", true, WIRE_OID_VARCHAR, -1, 14, SQLITE_TYPE_FORMAT_TEXT},
-        {"char", true, WIRE_OID_BPCHAR, -1, 5, SQLITE_TYPE_FORMAT_TEXT},
-        {"CHAR(3)", true, WIRE_OID_BPCHAR, -1, 7, SQLITE_TYPE_FORMAT_TEXT},
-        {"character(2)", true, WIRE_OID_BPCHAR, -1, 6, SQLITE_TYPE_FORMAT_TEXT},
-        {"bpchar", true, WIRE_OID_BPCHAR, -1, -1, SQLITE_TYPE_FORMAT_TEXT},
+        {"char", true, WIRE_OID_BPCHAR, -1, 5, SQLITE_TYPE_FORMAT_BPCHAR},
+        {"CHAR(3)", true, WIRE_OID_BPCHAR, -1, 7, SQLITE_TYPE_FORMAT_BPCHAR},
+        {"character(2)", true, WIRE_OID_BPCHAR, -1, 6, SQLITE_TYPE_FORMAT_BPCHAR},
+        {"numeric text(10,2)", true, WIRE_OID_NUMERIC, -1, (10 << 16 | 2) + 4,
+         SQLITE_TYPE_FORMAT_NUMERIC},
+        {"numeric text", true, WIRE_OID_NUMERIC, -1, -1, SQLITE_TYPE_FORMAT_NUMERIC},
+        {"bpchar", true, WIRE_OID_BPCHAR, -1, -1, SQLITE_TYPE_FORMAT_BPCHAR},
         {"REAL", true, WIRE_OID_FLOAT4, 4, -1, SQLITE_TYPE_FORMAT_FLOAT4},
         {"float4", true, WIRE_OID_FLOAT4, 4, -1, SQLITE_TYPE_FORMAT_FLOAT4},
         {"double precision", true, WIRE_OID_FLOAT8, 8, -1, SQLITE_TYPE_FORMAT_FLOAT8},
@@ -77,9 +83,9 @@ START_TEST(test_decltype)
         {"timestamptz", true, WIRE_OID_TIMESTAMPTZ, 8, -1, SQLITE_TYPE_FORMAT_TEXT},
         {"timestamp with time zone", true, WIRE_OID_TIMESTAMPTZ, 8, -1, SQLITE_TYPE_FORMAT_TEXT},
         {"timestamp(6) with time zone", true, WIRE_OID_TIMESTAMPTZ, 8, 6, SQLITE_TYPE_FORMAT_TEXT},
-        {"uuid", true, WIRE_OID_UUID, 16, -1, SQLITE_TYPE_FORMAT_TEXT},
+        {"uuid", true, WIRE_OID_UUID, 16, -1, SQLITE_TYPE_FORMAT_UUID},
         {"JSON", true, WIRE_OID_JSON, -1, -1, SQLITE_TYPE_FORMAT_TEXT},
-        {"jsonb", true, WIRE_OID_JSONB, -1, -1, SQLITE_TYPE_FORMAT_TEXT},
+        {"jsonb", true, WIRE_OID_JSONB, -1, -1, SQLITE_TYPE_FORMAT_JSONB},
         {"interval", true, WIRE_OID_INTERVAL, 16, -1, SQLITE_TYPE_FORMAT_TEXT},
         /* unknown: text */
         {"", false, WIRE_OID_TEXT, -1, -1, SQLITE_TYPE_FORMAT_TEXT},
@@ -292,6 +298,67 @@ START_TEST(test_value_format)
     check_value(db, "text", "'\\x01'", "\\x01");
     check_value(db, "uuid", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    /* uuid_in's other spellings print as uuid_out does */
+    check_value(db, "uuid", "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'",
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    check_value(db, "uuid", "'{a0eebc999c0b4ef8bb6d6bb9bd380a11}'",
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    check_value(db, "uuid", "'a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11'",
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    check_value(db, "uuid", "'not-a-uuid'", "not-a-uuid");
+    check_value(db, "uuid", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1'",
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1");
+    /* timestamps as the casts print them: UTC for timestamptz */
+    check_value(db, "timestamptz", "'1999-12-31 18:00:00-05'", "1999-12-31 23:00:00+00");
+    check_value(db, "timestamptz", "'2024-02-29T13:45:30.120000+05:30'",
+                "2024-02-29 08:15:30.12+00");
+    check_value(db, "timestamptz", "'2024-02-29 13:45:30'", "2024-02-29 13:45:30+00");
+    check_value(db, "timestamp", "'2024-02-29T13:45:30.500'", "2024-02-29 13:45:30.5");
+    check_value(db, "date", "'2024-02-29'", "2024-02-29");
+    check_value(db, "timestamptz", "'infinity'", "infinity");
+    check_value(db, "timestamptz", "'garbage'", "garbage");
+    /* interval and times as PostgreSQL prints them */
+    check_value(db, "interval", "'1 day 2 hours'", "1 day 02:00:00");
+    check_value(db, "interval", "'P1Y2M3DT4H5M6S'", "1 year 2 mons 3 days 04:05:06");
+    check_value(db, "interval", "'-1 second'", "-00:00:01");
+    check_value(db, "interval", "'whenever'", "whenever");
+    check_value(db, "time", "'13:45:30.120'", "13:45:30.12");
+    check_value(db, "timetz", "'13:45:30+05:30'", "13:45:30+05:30");
+    /* char(n) pads to n characters */
+    check_value(db, "char(5)", "'ab'", "ab   ");
+    check_value(db, "char(5)", "''", "     ");
+    check_value(db, "char(3)", "'é'", "é  ");
+    check_value(db, "char(2)", "'abc'", "abc");
+    check_value(db, "bpchar", "'ab'", "ab");
+    check_value(db, "char", "''", " ");
+    /* numeric kept as text prints as numeric_out, at the declared scale */
+    check_value(db, "numeric text", "'12345678901234567890.123456789'",
+                "12345678901234567890.123456789");
+    check_value(db, "numeric text", "'-1.5e3'", "-1500");
+    check_value(db, "numeric text", "'1.0e-05'", "0.000010");
+    check_value(db, "numeric text", "'  007.50 '", "7.50");
+    check_value(db, "numeric text", "'-0'", "0");
+    check_value(db, "numeric text", "'nan'", "NaN");
+    check_value(db, "numeric text", "'-inf'", "-Infinity");
+    check_value(db, "numeric text", "'abc'", "abc");
+    check_value(db, "numeric text(10,2)", "'1.005'", "1.01");
+    check_value(db, "numeric text(10,2)", "'-1.005'", "-1.01");
+    check_value(db, "numeric text(10,2)", "'9.999'", "10.00");
+    check_value(db, "numeric text(10,2)", "'-0.004'", "0.00");
+    check_value(db, "numeric text(10,2)", "12", "12.00");
+    check_value(db, "numeric text(10,2)", "0.5", "0.50");
+    check_value(db, "numeric text(5,0)", "'99.5'", "100");
+    check_value(db, "numeric", "0.1 + 0.2", "0.3");
+    /* jsonb: keys sorted (shorter first) and unique, PostgreSQL's spacing */
+    check_value(db, "jsonb", "'{\"t\": true, \"k\": \"v\", \"n\": 1.5}'",
+                "{\"k\": \"v\", \"n\": 1.5, \"t\": true}");
+    check_value(db, "jsonb", "'{\"bb\":1,\"a\":2,\"a\":3,\"ab\":[1,1e2,-0,1.50,{}]}'",
+                "{\"a\": 3, \"ab\": [1, 100, 0, 1.50, {}], \"bb\": 1}");
+    check_value(db, "jsonb", "' [ \"\\u00e9\\n\\/\\ud83d\\udc2d\", null, false ] '",
+                "[\"é\\n/🐭\", null, false]");
+    check_value(db, "jsonb", "'{\"a\": }'", "{\"a\": }");
+    check_value(db, "jsonb", "'\"\\u0000\"'", "\"\\u0000\"");
+    check_value(db, "json", "'{\"b\":1,\"a\":2}'", "{\"b\":1,\"a\":2}");
     sqlite3_close(db);
 }
 END_TEST

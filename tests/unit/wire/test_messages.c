@@ -412,6 +412,68 @@ START_TEST(test_stream_of_messages)
 }
 END_TEST
 
+START_TEST(test_copy_builders)
+{
+    wire_buf b;
+    wire_buf_init(&b);
+    wire_put_copy_in_response(&b, 2);
+    wire_put_copy_out_response(&b, 0);
+    wire_put_copy_data(&b, "1\tx\n", 4);
+    wire_put_copy_done(&b);
+    wire_put_copy_fail(&b, "no");
+    static const uint8_t exp[] = {'G', 0, 0, 0, 11, 0, 0, 2, 0, 0, 0, 0,
+                                  'H', 0, 0, 0, 7,  0, 0, 0,
+                                  'd', 0, 0, 0, 8,  '1', '\t', 'x', '\n',
+                                  'c', 0, 0, 0, 4,
+                                  'f', 0, 0, 0, 7,  'n', 'o', 0};
+    ck_assert_buf_eq(&b, exp);
+    ck_assert(!b.oom);
+    wire_put_copy_in_response(&b, 40000); /* more columns than an int16 */
+    ck_assert(b.oom);
+    wire_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_copy_parsers)
+{
+    const char *m = NULL;
+    wire_frame f = frame_of('f', "why\0", 4);
+    ck_assert(wire_copy_fail_parse(&f, &m));
+    ck_assert_str_eq(m, "why");
+    f = frame_of('f', "", 0);
+    ck_assert(!wire_copy_fail_parse(&f, &m)); /* no string */
+    f = frame_of('f', "a\0b\0", 4);
+    ck_assert(!wire_copy_fail_parse(&f, &m)); /* two strings */
+    f = frame_of('f', "abc", 3);
+    ck_assert(!wire_copy_fail_parse(&f, &m)); /* unterminated */
+    f = frame_of('d', "why\0", 4);
+    ck_assert(!wire_copy_fail_parse(&f, &m)); /* wrong type */
+    f = frame_of('c', "", 0);
+    ck_assert(wire_copy_done_parse(&f));
+    f = frame_of('c', "x", 1);
+    ck_assert(!wire_copy_done_parse(&f));
+    f = frame_of('d', "", 0);
+    ck_assert(!wire_copy_done_parse(&f));
+}
+END_TEST
+
+START_TEST(test_error_context)
+{
+    wire_buf b;
+    wire_buf_init(&b);
+    wire_error e = {.severity = "ERROR", .sqlstate = "22P04", .message = "m",
+                    .context = "COPY t, line 2"};
+    wire_put_error(&b, &e);
+    wire_frame f;
+    ck_assert_int_eq(wire_frame_parse(b.data, b.len, 1024, &f), WIRE_FRAME_OK);
+    wire_error back;
+    ck_assert(wire_error_parse(&f, &back));
+    ck_assert_str_eq(back.context, "COPY t, line 2");
+    ck_assert_str_eq(back.message, "m");
+    wire_buf_free(&b);
+}
+END_TEST
+
 static Suite *messages_suite(void)
 {
     Suite *s = suite_create("wire_messages");
@@ -429,6 +491,8 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, test_row_description_bad_count);
     tcase_add_test(tc, test_data_row);
     tcase_add_test(tc, test_stream_of_messages);
+    tcase_add_test(tc, test_copy_builders);
+    tcase_add_test(tc, test_error_context);
     suite_add_tcase(s, tc);
     TCase *tp = tcase_create("parsers");
     tcase_add_test(tp, test_query_parse);
@@ -436,6 +500,7 @@ static Suite *messages_suite(void)
     tcase_add_test(tp, test_sasl_initial_parse);
     tcase_add_test(tp, test_sasl_initial_bad);
     tcase_add_test(tp, test_sasl_response_parse);
+    tcase_add_test(tp, test_copy_parsers);
     suite_add_tcase(s, tp);
     return s;
 }
