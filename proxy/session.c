@@ -333,7 +333,7 @@ static void session_copy_name(char *dst, const char *src)
 static void session_start_backend(proxy_session *s)
 {
     s->backend = pool_backend_acquire(s->db);
-    if (!s->backend) {
+    if (!s->backend || !storage_conn_set_user(s->backend, s->user)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return;
     }

@@ -1294,6 +1294,10 @@ static const char *const catalog_fixed_sql[] = {
     "INSERT INTO temp.pg_authid SELECT dm_catalog_oid(current_database()), current_database(), 0, "
     "1, 0, 0, 1, 0, 0, -1, NULL, NULL WHERE current_database() NOT IN ('postgres', "
     "'pg_database_owner')",
+    /* the connected role, when it is not the database's owner */
+    "INSERT INTO temp.pg_authid SELECT dm_catalog_oid(dm_current_user()), dm_current_user(), 0, "
+    "1, 0, 0, 1, 0, 0, -1, NULL, NULL WHERE dm_current_user() NOT IN (SELECT rolname FROM "
+    "temp.pg_authid)",
     "INSERT INTO temp.pg_roles SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, "
     "rolcanlogin, rolreplication, rolconnlimit, '********', rolvaliduntil, rolbypassrls, NULL, oid "
     "FROM temp.pg_authid",

@@ -485,6 +485,16 @@ storage_conn *storage_conn_new(storage_db *db)
     return c;
 }
 
+bool storage_conn_set_user(storage_conn *c, const char *user)
+{
+    char *u = strdup(user ? user : "");
+    if (!u)
+        return false;
+    free(c->user);
+    c->user = u;
+    return true;
+}
+
 void storage_conn_free(storage_conn *c)
 {
     if (!c)
@@ -497,6 +507,7 @@ void storage_conn_free(storage_conn *c)
     if (c->handle)
         sqlite3_close_v2(c->handle);
     pthread_mutex_destroy(&c->lock);
+    free(c->user);
     free(c);
 }
 

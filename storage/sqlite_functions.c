@@ -1148,6 +1148,16 @@ static void fn_current_database(sqlite3_context *ctx, int argc, sqlite3_value **
     sqlite3_result_text(ctx, c->db->name, -1, SQLITE_TRANSIENT);
 }
 
+/* current_user, session_user, current_role: the connection's role. */
+static void fn_current_user(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    storage_conn *c = sqlite3_user_data(ctx);
+    sqlite3_result_text(ctx, c->user && c->user[0] ? c->user : c->db->name, -1,
+                        SQLITE_TRANSIENT);
+}
+
 /* Sleeps in short slices so that a cancel (storage_conn_interrupt) stops
  * it: the progress handler does not run while a function does. */
 static void fn_pg_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -1355,6 +1365,7 @@ static const fn_def fn_defs[] = {
     {"gen_random_uuid", 0, FN_VOLATILE, fn_gen_random_uuid},
     {"version", 0, FN_PURE, fn_version},
     {"current_database", 0, FN_PURE, fn_current_database},
+    {"dm_current_user", 0, FN_PURE, fn_current_user},
     {"pg_sleep", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_pg_sleep},
 };
 

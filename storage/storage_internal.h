@@ -61,6 +61,7 @@ struct storage_db {
 
 struct storage_conn {
     storage_db *db;
+    char *user; /* set before the first job (storage_conn_set_user), then read-only */
 
     /* worker-owned while a job runs */
     sqlite3 *handle; /* NULL until a successful OPEN, and after CLOSE */

@@ -1452,8 +1452,14 @@ static void tr_sql_value_function(tr_ctx *c, const PgQuery__SQLValueFunction *f)
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA:
         tr_puts(c, "'public'");
         break;
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER:
+        tr_puts(c, "dm_current_user()");
+        break;
     default:
-        tr_unsupported(c, "CURRENT_USER, SESSION_USER and CURRENT_ROLE are not supported");
+        tr_unsupported(c, "this SQL value function is not supported");
         break;
     }
 }

@@ -68,6 +68,10 @@ storage_conn *storage_conn_new(storage_db *db);
 /* The connection must be idle (no job in flight) and either never opened or
  * closed by a STORAGE_JOB_CLOSE. NULL is a no-op. */
 void storage_conn_free(storage_conn *c);
+/* The role the connection runs as (current_user, session_user, the catalog's
+ * roles).  Set before the connection's first job; copied.  Returns false
+ * when out of memory.  Until set, the database's name stands for it. */
+bool storage_conn_set_user(storage_conn *c, const char *user);
 /* Interrupts the statement running on c, if any: it fails with 57014.
  * Safe from any thread; a no-op when nothing runs. */
 void storage_conn_interrupt(storage_conn *c);

@@ -138,6 +138,9 @@ both "regclass and format_type" cat -A -c "select 'books'::regclass, a.attname,
     pg_catalog.format_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
     where a.attrelid = 'books'::regclass and a.attnum > 0 order by a.attnum"
 
+both "current_user and friends" cat -A -c "select current_user, session_user, user, current_role,
+    current_database(), current_schema()"
+
 # the catalog follows the schema
 both "after ALTER TABLE ADD COLUMN: \\d tags" cat -q -c "alter table tags add column note varchar(30) default 'x'" -c '\d tags'
 

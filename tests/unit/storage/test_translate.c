@@ -254,7 +254,7 @@ static const tr_case tr_cases[] = {
      NULL},
     {"select (select max(a) from t) as m",
      "SELECT (SELECT \"max\"(\"a\") AS \"max\" FROM \"t\") AS \"m\"", NULL},
-    {"select current_user", NULL, "0A000"},
+    {"select current_user", "SELECT dm_current_user() AS \"current_user\"", NULL},
     {"select localtime, current_time(2)",
      "SELECT dm_localtime() AS \"localtime\", dm_current_time(2) AS \"current_time\"", NULL},
     {"select a from t where a = any (select b from u)",
@@ -445,7 +445,11 @@ static const tr_case tr_cases[] = {
     {"select true and false or not true", "SELECT ((1 AND 0) OR (NOT 1)) AS \"?column?\"", NULL},
     {"select case a when 1 then 'one' when 2 then 'two' end from t",
      "SELECT CASE \"a\" WHEN 1 THEN 'one' WHEN 2 THEN 'two' END AS \"case\" FROM \"t\"", NULL},
-    {"select user, session_user, current_role, current_catalog, current_schema", NULL, "0A000"},
+    {"select user, session_user, current_role, current_catalog, current_schema",
+     "SELECT dm_current_user() AS \"user\", dm_current_user() AS \"session_user\", "
+     "dm_current_user() AS \"current_role\", current_database() AS \"current_catalog\", "
+     "'public' AS \"current_schema\"",
+     NULL},
     {"select current_setting('server_version')",
      "SELECT \"current_setting\"('server_version') AS \"current_setting\"", NULL},
     {"select date_trunc('day', now()), extract(year from now()), to_char(now(), 'YYYY')", NULL,
