@@ -178,7 +178,7 @@ static bool storage_job_writes(storage_job *job)
     storage_parse_error perr;
     if (!parsed)
         return false;
-    if (!storage_parse_query(job->sql, parsed, &perr)) {
+    if (!storage_parse_cached(job->conn->db->engine->parses, job->sql, parsed, &perr)) {
         free(parsed); /* the run parses again to report the error */
         return false;
     }
@@ -375,10 +375,12 @@ storage_engine *storage_engine_new(const storage_options *opt, char *err, size_t
     e->opt = *opt;
     e->data_dir = strdup(opt->data_dir);
     e->threads = calloc((size_t)opt->workers, sizeof(*e->threads));
-    if (!e->data_dir || !e->threads) {
+    e->parses = storage_parse_cache_new(STORAGE_PARSE_CACHE_ENTRIES);
+    if (!e->data_dir || !e->threads || !e->parses) {
         snprintf(err, errlen, "storage: out of memory");
         free(e->data_dir);
         free(e->threads);
+        storage_parse_cache_free(e->parses);
         free(e);
         return NULL;
     }
@@ -413,6 +415,7 @@ void storage_engine_free(storage_engine *e)
     pthread_mutex_destroy(&e->lock);
     free(e->threads);
     free(e->data_dir);
+    storage_parse_cache_free(e->parses);
     free(e);
 }
 

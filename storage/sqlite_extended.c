@@ -578,7 +578,7 @@ static bool ext_parse(sqlite_ext *x, const wire_frame *f)
     }
     p->refs = 1;
     storage_parse_error perr;
-    if (!storage_parse_query(p->sql, &p->parse, &perr)) {
+    if (!storage_parse_cached(c->db->engine->parses, p->sql, &p->parse, &perr)) {
         sqlite_query_error(&x->q, perr.sqlstate, perr.message, NULL, perr.position);
         prepared_unref(p);
         return false;
@@ -1768,7 +1768,7 @@ bool sqlite_extended_writes(const storage_job *job)
             if (!wire_parse_parse(&f, &m) || strlen(m.query) != m.query_len)
                 break;
             bool writes = false;
-            if (storage_parse_query(m.query, &parsed, &perr)) {
+            if (storage_parse_cached(job->conn->db->engine->parses, m.query, &parsed, &perr)) {
                 writes = parsed.n == 1 && storage_stmt_kind_writes(parsed.stmts[0].kind);
                 storage_parse_free(&parsed);
             }

@@ -13,11 +13,14 @@
  * the SQL text itself.
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <pg_query.h>
+#include <xxhash.h>
 
 #include "dormouse/wire.h"
 #include "statement.h"
@@ -398,12 +401,205 @@ bool storage_parse_query(const char *sql, storage_parse *out, storage_parse_erro
     return true;
 }
 
+/* ---- the parse cache ---- */
+
+/* One cached message: its text, its parse, and the references to it (the
+ * cache's own while it is listed, and one per storage_parse handed out). */
+struct storage_parse_shared {
+    storage_parse_shared *chain;           /* the hash bucket's list */
+    storage_parse_shared *newer, *older;   /* the LRU list */
+    uint64_t hash;
+    char *sql;
+    size_t len;
+    PgQuery__ParseResult *tree;
+    storage_stmt *stmts;
+    size_t n;
+    atomic_int refs;
+};
+
+#define STORAGE_PARSE_CACHE_BUCKETS 1024 /* a power of two */
+
+struct storage_parse_cache {
+    pthread_mutex_t lock; /* everything below */
+    storage_parse_shared *buckets[STORAGE_PARSE_CACHE_BUCKETS];
+    storage_parse_shared *newest, *oldest;
+    size_t count, max;
+    uint64_t hits, misses;
+};
+
+static void storage_parse_shared_release(storage_parse_shared *e)
+{
+    if (atomic_fetch_sub(&e->refs, 1) != 1)
+        return;
+    if (e->tree)
+        pg_query__parse_result__free_unpacked(e->tree, NULL);
+    free(e->stmts);
+    free(e->sql);
+    free(e);
+}
+
 void storage_parse_free(storage_parse *p)
 {
     if (!p)
         return;
-    if (p->tree)
-        pg_query__parse_result__free_unpacked(p->tree, NULL);
-    free(p->stmts);
+    if (p->shared) {
+        storage_parse_shared_release(p->shared);
+    } else {
+        if (p->tree)
+            pg_query__parse_result__free_unpacked(p->tree, NULL);
+        free(p->stmts);
+    }
     memset(p, 0, sizeof(*p));
+}
+
+storage_parse_cache *storage_parse_cache_new(size_t max_entries)
+{
+    storage_parse_cache *pc = calloc(1, sizeof(*pc));
+    if (!pc)
+        return NULL;
+    pthread_mutex_init(&pc->lock, NULL);
+    pc->max = max_entries ? max_entries : 1;
+    return pc;
+}
+
+/* Unlinks e from the LRU list and its bucket (under the lock). */
+static void storage_parse_cache_unlink(storage_parse_cache *pc, storage_parse_shared *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        pc->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        pc->oldest = e->newer;
+    e->newer = e->older = NULL;
+    storage_parse_shared **pp = &pc->buckets[e->hash & (STORAGE_PARSE_CACHE_BUCKETS - 1)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->chain;
+    if (*pp)
+        *pp = e->chain;
+    e->chain = NULL;
+    pc->count--;
+}
+
+static void storage_parse_cache_push(storage_parse_cache *pc, storage_parse_shared *e)
+{
+    e->older = pc->newest;
+    e->newer = NULL;
+    if (pc->newest)
+        pc->newest->newer = e;
+    pc->newest = e;
+    if (!pc->oldest)
+        pc->oldest = e;
+}
+
+void storage_parse_cache_free(storage_parse_cache *pc)
+{
+    if (!pc)
+        return;
+    while (pc->oldest) {
+        storage_parse_shared *e = pc->oldest;
+        storage_parse_cache_unlink(pc, e);
+        storage_parse_shared_release(e);
+    }
+    pthread_mutex_destroy(&pc->lock);
+    free(pc);
+}
+
+/* The entry for (hash, sql, len), moved to the front, with a reference
+ * taken; NULL if absent.  Under the lock. */
+static storage_parse_shared *storage_parse_cache_find(storage_parse_cache *pc, uint64_t hash,
+                                                      const char *sql, size_t len)
+{
+    storage_parse_shared *e = pc->buckets[hash & (STORAGE_PARSE_CACHE_BUCKETS - 1)];
+    while (e && !(e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0))
+        e = e->chain;
+    if (!e)
+        return NULL;
+    if (pc->newest != e) {
+        /* move to the front of the LRU list */
+        e->newer->older = e->older;
+        if (e->older)
+            e->older->newer = e->newer;
+        else
+            pc->oldest = e->newer;
+        storage_parse_cache_push(pc, e);
+    }
+    atomic_fetch_add(&e->refs, 1);
+    return e;
+}
+
+static void storage_parse_from_shared(storage_parse *out, storage_parse_shared *e)
+{
+    out->tree = e->tree;
+    out->stmts = e->stmts;
+    out->n = e->n;
+    out->shared = e;
+}
+
+bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_parse *out,
+                          storage_parse_error *err)
+{
+    size_t len = strlen(sql);
+    if (!pc || len > STORAGE_PARSE_CACHE_MAX_TEXT)
+        return storage_parse_query(sql, out, err);
+    uint64_t hash = XXH3_64bits(sql, len);
+
+    pthread_mutex_lock(&pc->lock);
+    storage_parse_shared *e = storage_parse_cache_find(pc, hash, sql, len);
+    if (e)
+        pc->hits++;
+    else
+        pc->misses++;
+    pthread_mutex_unlock(&pc->lock);
+    if (e) {
+        memset(out, 0, sizeof(*out));
+        storage_parse_from_shared(out, e);
+        return true;
+    }
+
+    /* parse outside the lock; errors are not cached */
+    if (!storage_parse_query(sql, out, err))
+        return false;
+    e = calloc(1, sizeof(*e));
+    char *copy = e ? malloc(len + 1) : NULL;
+    if (!copy) {
+        free(e);
+        return true; /* the uncached parse is as good */
+    }
+    memcpy(copy, sql, len + 1);
+    *e = (storage_parse_shared){.hash = hash, .sql = copy, .len = len, .tree = out->tree,
+                                .stmts = out->stmts, .n = out->n};
+    atomic_init(&e->refs, 2); /* the cache's and the caller's */
+    storage_parse_from_shared(out, e);
+
+    pthread_mutex_lock(&pc->lock);
+    storage_parse_shared *other = storage_parse_cache_find(pc, hash, sql, len);
+    if (other) {
+        /* another worker parsed the same text meanwhile: keep theirs listed */
+        storage_parse_shared_release(other);
+        atomic_fetch_sub(&e->refs, 1); /* never listed: only the caller's */
+    } else {
+        size_t b = hash & (STORAGE_PARSE_CACHE_BUCKETS - 1);
+        e->chain = pc->buckets[b];
+        pc->buckets[b] = e;
+        storage_parse_cache_push(pc, e);
+        pc->count++;
+        while (pc->count > pc->max) {
+            storage_parse_shared *old = pc->oldest;
+            storage_parse_cache_unlink(pc, old);
+            storage_parse_shared_release(old);
+        }
+    }
+    pthread_mutex_unlock(&pc->lock);
+    return true;
+}
+
+void storage_parse_cache_stats(storage_parse_cache *pc, uint64_t *hits, uint64_t *misses)
+{
+    pthread_mutex_lock(&pc->lock);
+    *hits = pc->hits;
+    *misses = pc->misses;
+    pthread_mutex_unlock(&pc->lock);
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <pg_query/pg_query.pb-c.h>
 
@@ -63,10 +64,16 @@ typedef struct storage_stmt {
  * that COPY ... TO only reads. */
 bool storage_stmt_writes(const storage_stmt *s);
 
+typedef struct storage_parse_shared storage_parse_shared;
+
 typedef struct storage_parse {
     PgQuery__ParseResult *tree;
     storage_stmt *stmts;
     size_t n; /* 0: the message is empty (whitespace, comments, semicolons) */
+    /* Non-NULL for a parse from a storage_parse_cache: tree and stmts belong
+     * to that shared, immutable entry, which this struct holds a reference
+     * to.  The struct may be copied to move the reference. */
+    storage_parse_shared *shared;
 } storage_parse;
 
 typedef struct storage_parse_error {
@@ -79,6 +86,29 @@ typedef struct storage_parse_error {
  * err says why; PostgreSQL likewise runs nothing of a message it cannot
  * parse. */
 bool storage_parse_query(const char *sql, storage_parse *out, storage_parse_error *err);
+/* Frees a parse, or drops its reference to a cached one. */
 void storage_parse_free(storage_parse *p);
+
+/* A cache of parses keyed by an xxHash of the message text, shared by all
+ * the engine's workers (thread-safe).  Parsing with libpg_query, whose
+ * protobuf round trip is the largest per-query cost, is then done once per
+ * distinct text: drivers and ORMs send the same texts over and over.  At
+ * most `max_entries` parses are kept, least recently used first out; an
+ * entry still referenced when it leaves the cache lives until its last
+ * storage_parse_free.  Messages that fail to parse, and texts longer than
+ * STORAGE_PARSE_CACHE_MAX_TEXT, are not cached. */
+typedef struct storage_parse_cache storage_parse_cache;
+
+#define STORAGE_PARSE_CACHE_MAX_TEXT 8192
+
+storage_parse_cache *storage_parse_cache_new(size_t max_entries);
+/* No parse from the cache may still be referenced.  NULL is a no-op. */
+void storage_parse_cache_free(storage_parse_cache *pc);
+/* storage_parse_query through the cache (pc may be NULL: no caching). */
+bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_parse *out,
+                          storage_parse_error *err);
+/* Lookups answered from the cache, and parses done for it (for tests and
+ * statistics). */
+void storage_parse_cache_stats(storage_parse_cache *pc, uint64_t *hits, uint64_t *misses);
 
 #endif

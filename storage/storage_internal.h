@@ -27,6 +27,10 @@
 #include <sqlite3.h>
 
 #include "dormouse/storage.h"
+#include "statement.h"
+
+/* Distinct message texts whose parses the engine keeps (statement.h). */
+#define STORAGE_PARSE_CACHE_ENTRIES 1024
 
 typedef struct sqlite_prepared sqlite_prepared;
 typedef struct sqlite_portal sqlite_portal;
@@ -45,6 +49,8 @@ struct storage_engine {
 
     pthread_t *threads;
     int nthreads;
+
+    storage_parse_cache *parses; /* shared by the workers; locks itself */
 };
 
 struct storage_db {

@@ -3,6 +3,8 @@
  * statements with libpg_query.
  */
 #include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -211,6 +213,130 @@ START_TEST(test_transaction_fields)
 }
 END_TEST
 
+/* ---- the parse cache ---- */
+
+START_TEST(test_cache_hits)
+{
+    storage_parse_cache *pc = storage_parse_cache_new(8);
+    storage_parse a, b, c;
+    storage_parse_error err;
+    uint64_t hits, misses;
+    ck_assert(storage_parse_cached(pc, "select 1; select 2", &a, &err));
+    ck_assert(storage_parse_cached(pc, "select 1; select 2", &b, &err));
+    ck_assert(storage_parse_cached(pc, "select 1;  select 2", &c, &err));
+    /* the same text shares one parse; another text has its own */
+    ck_assert_ptr_eq(a.tree, b.tree);
+    ck_assert_ptr_eq(a.stmts, b.stmts);
+    ck_assert_ptr_ne(a.tree, c.tree);
+    ck_assert_uint_eq(b.n, 2);
+    ck_assert_str_eq(b.stmts[1].tag, "SELECT");
+    storage_parse_cache_stats(pc, &hits, &misses);
+    ck_assert_uint_eq(hits, 1);
+    ck_assert_uint_eq(misses, 2);
+    storage_parse_free(&a);
+    ck_assert_ptr_null(a.tree);
+    storage_parse_free(&b);
+    storage_parse_free(&c);
+    /* a message that does not parse is reported each time, never cached */
+    ck_assert(!storage_parse_cached(pc, "selec 1", &a, &err));
+    ck_assert_str_eq(err.sqlstate, "42601");
+    ck_assert(!storage_parse_cached(pc, "selec 1", &a, &err));
+    storage_parse_cache_stats(pc, &hits, &misses);
+    ck_assert_uint_eq(hits, 1);
+    /* a long text is parsed, not cached */
+    char *big = malloc(STORAGE_PARSE_CACHE_MAX_TEXT + 100);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', STORAGE_PARSE_CACHE_MAX_TEXT + 99);
+    memcpy(big, "select 1", 8);
+    big[STORAGE_PARSE_CACHE_MAX_TEXT + 99] = '\0';
+    ck_assert(storage_parse_cached(pc, big, &a, &err));
+    ck_assert(storage_parse_cached(pc, big, &b, &err));
+    ck_assert_ptr_ne(a.tree, b.tree);
+    storage_parse_free(&a);
+    storage_parse_free(&b);
+    free(big);
+    /* no cache at all: plain parses */
+    ck_assert(storage_parse_cached(NULL, "select 1", &a, &err));
+    ck_assert_ptr_null(a.shared);
+    storage_parse_free(&a);
+    storage_parse_cache_free(pc);
+}
+END_TEST
+
+START_TEST(test_cache_eviction)
+{
+    storage_parse_cache *pc = storage_parse_cache_new(2);
+    storage_parse held, p;
+    storage_parse_error err;
+    ck_assert(storage_parse_cached(pc, "select 'held'", &held, &err));
+    ck_assert(storage_parse_cached(pc, "select 2", &p, &err));
+    storage_parse_free(&p);
+    /* the third text pushes the least recently used one ('held') out ... */
+    ck_assert(storage_parse_cached(pc, "select 3", &p, &err));
+    storage_parse_free(&p);
+    /* ... which stays valid for whoever still holds it (ASan checks) */
+    ck_assert_uint_eq(held.n, 1);
+    ck_assert_str_eq(held.stmts[0].tag, "SELECT");
+    ck_assert_int_eq(held.tree->stmts[0]->stmt->node_case, PG_QUERY__NODE__NODE_SELECT_STMT);
+    uint64_t hits, misses;
+    ck_assert(storage_parse_cached(pc, "select 3", &p, &err)); /* still cached */
+    storage_parse_free(&p);
+    ck_assert(storage_parse_cached(pc, "select 'held'", &p, &err)); /* parsed again */
+    ck_assert_ptr_ne(p.tree, held.tree);
+    storage_parse_free(&p);
+    storage_parse_cache_stats(pc, &hits, &misses);
+    ck_assert_uint_eq(hits, 1);
+    ck_assert_uint_eq(misses, 4);
+    storage_parse_free(&held);
+    storage_parse_cache_free(pc);
+}
+END_TEST
+
+typedef struct cache_worker {
+    storage_parse_cache *pc;
+    int seed;
+    int failures;
+} cache_worker;
+
+static void *cache_worker_main(void *arg)
+{
+    cache_worker *w = arg;
+    static const char *const texts[] = {"select 1", "select 2", "begin", "commit",
+                                        "insert into t values (1)", "select a from t",
+                                        "set x = 1", "select 1; select 2"};
+    for (int i = 0; i < 2000; i++) {
+        const char *sql = texts[(i * 7 + w->seed) % 8];
+        storage_parse p;
+        storage_parse_error err;
+        if (!storage_parse_cached(w->pc, sql, &p, &err) || p.n < 1 ||
+            !p.tree->stmts[0]->stmt)
+            w->failures++;
+        storage_parse_free(&p);
+    }
+    return NULL;
+}
+
+/* Workers share the cache: hits, misses and evictions at the same time. */
+START_TEST(test_cache_threads)
+{
+    storage_parse_cache *pc = storage_parse_cache_new(3);
+    pthread_t t[4];
+    cache_worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (cache_worker){.pc = pc, .seed = i, .failures = 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, cache_worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(w[i].failures, 0);
+    }
+    uint64_t hits, misses;
+    storage_parse_cache_stats(pc, &hits, &misses);
+    ck_assert_uint_eq(hits + misses, 8000);
+    storage_parse_cache_free(pc);
+}
+END_TEST
+
 static Suite *statement_suite(void)
 {
     Suite *s = suite_create("storage/statement");
@@ -221,6 +347,9 @@ static Suite *statement_suite(void)
     tcase_add_test(tc, test_syntax_errors);
     tcase_add_test(tc, test_tags);
     tcase_add_test(tc, test_transaction_fields);
+    tcase_add_test(tc, test_cache_hits);
+    tcase_add_test(tc, test_cache_eviction);
+    tcase_add_test(tc, test_cache_threads);
     suite_add_tcase(s, tc);
     return s;
 }
