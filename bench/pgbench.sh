@@ -11,6 +11,10 @@
 #   connect-select the same, with a new connection per transaction (-C): the
 #                  serverless pattern of one connection per function call
 #   insert         insert one row (a write and a durable commit each)
+#   pgbench -S     pgbench's built-in select-only script on its own tables
+#                  (pgbench -i -s 10 on PostgreSQL and on Dormouse), -M extended
+#   pgbench tpcb   pgbench's default TPC-B-like script (three updates, a select
+#                  and an insert per transaction), -M simple
 # It builds Dormouse (Release) if needed and starts everything itself on free
 # ports, as the postgres user where PostgreSQL and PgBouncer insist on it.
 set -euo pipefail
@@ -81,6 +85,10 @@ create table log(at text, n integer);"
 psql -q -p "$PG_PORT" -c "$SETUP"
 psql -q -p "$DM_PORT" -c "$SETUP"
 
+# pgbench's own tables, scale 10 (1,000,000 accounts), on both servers
+pgbench -i -q -s 10 -p "$PG_PORT" >/dev/null 2>&1
+pgbench -i -q -s 10 -p "$DM_PORT" >/dev/null 2>&1
+
 cat >"$TMP/select.sql" <<'EOF'
 \set id random(1, 10000)
 select v from kv where id = :id;
@@ -93,8 +101,13 @@ EOF
 run() { # target port script clients extra-args -> "tps latency_ms"
     local port=$1 script=$2 clients=$3
     shift 3
+    local -a what=(-f "$script" -M simple)
+    case $script in
+    */builtin:select-only) what=(-b select-only -M extended) ;;
+    */builtin:tpcb) what=(-b tpcb-like -M simple) ;;
+    esac
     local out
-    out=$(pgbench -n -p "$port" -f "$script" -c "$clients" -j 2 -T "$SECS" -M simple "$@" 2>&1) || {
+    out=$(pgbench -n -p "$port" "${what[@]}" -c "$clients" -j 2 -T "$SECS" "$@" 2>&1) || {
         echo "pgbench failed on port $port: $out" >&2
         echo "0 0"
         return
@@ -112,7 +125,8 @@ echo "Dormouse $("$DORMOUSE" --version | cut -d' ' -f2) vs PostgreSQL $("$PGBIN/
 echo
 echo "| workload | clients | direct PostgreSQL tps | PgBouncer tps | Dormouse (SQLite) tps | Dormouse latency ms | Dormouse/direct | Dormouse/PgBouncer |"
 echo "|---|---|---|---|---|---|---|---|"
-for spec in "point-select select.sql 10" "point-select select.sql 50" "connect-select select.sql 10 -C" "insert insert.sql 10"; do
+for spec in "point-select select.sql 10" "point-select select.sql 50" "connect-select select.sql 10 -C" \
+    "insert insert.sql 10" "pgbench-S builtin:select-only 10" "pgbench-tpcb builtin:tpcb 10"; do
     read -r name script clients extra <<<"$spec"
     read -r d_tps _ <<<"$(run "$PG_PORT" "$TMP/$script" "$clients" $extra)"
     read -r b_tps _ <<<"$(run "$BOUNCER_PORT" "$TMP/$script" "$clients" $extra)"
