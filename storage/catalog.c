@@ -174,7 +174,7 @@ static const struct {
      "nkeys int"},
     {"_dm_col",
      "tbl text, num int, name text, decl text, typid int, typmod int, nn int, dflt text, "
-     "pk int, serial int, isview int"},
+     "pk int, serial int, isview int, ident text"},
     {"_dm_fk",
      "tbl text, name text, ref text, cols text, refcols text, conkey text, confkey text, upd text, "
      "del text"},
@@ -1334,13 +1334,19 @@ static const char *const catalog_schema_sql[] = {
     "DELETE FROM temp._dm_fk",
     "DELETE FROM temp._dm_is_tables",
     "DELETE FROM temp._dm_is_columns",
-    /* columns: a SERIAL column is SQLite's INTEGER PRIMARY KEY AUTOINCREMENT */
+    /* columns: a SERIAL or identity column is SQLite's INTEGER PRIMARY KEY
+     * AUTOINCREMENT, its PostgreSQL type and identity kind recorded apart
+     * (sqlite_coltypes.h) */
     "INSERT INTO temp._dm_col SELECT m.name, p.cid + 1, p.name, p.type, dm_catalog_type(p.type), "
     "dm_catalog_typmod(p.type), p.\"notnull\" OR p.pk > 0, p.dflt_value, p.pk, p.pk = 1 AND "
     "upper(p.type) = 'INTEGER' AND m.sql LIKE '%AUTOINCREMENT%' AND (SELECT count(*) FROM "
-    "pragma_table_info(m.name, 'main') q WHERE q.pk > 0) = 1, m.type = 'view' FROM "
+    "pragma_table_info(m.name, 'main') q WHERE q.pk > 0) = 1, m.type = 'view', '' FROM "
     "main.sqlite_schema m, pragma_table_info(m.name, 'main') p WHERE m.type IN ('table', 'view') "
     "AND " CATALOG_USER_RELATION,
+    "UPDATE temp._dm_col SET decl = dm_column_type(tbl, name, decl), ident = "
+    "dm_column_identity(tbl, name) WHERE serial",
+    "UPDATE temp._dm_col SET typid = dm_catalog_type(decl), typmod = dm_catalog_typmod(decl) "
+    "WHERE serial",
     "INSERT INTO temp.pg_class SELECT dm_catalog_oid(m.name), m.name, 2200, 0, 0, " CATALOG_OWNER
     ", CASE m.type WHEN 'table' THEN 2 ELSE 0 END, 0, 0, 0, -1, 0, 0, 0, 0, 'p', CASE m.type WHEN "
     "'table' THEN 'r' ELSE 'v' END, (SELECT count(*) FROM temp._dm_col c WHERE c.tbl = m.name), "
@@ -1408,13 +1414,14 @@ static const char *const catalog_schema_sql[] = {
     /* columns and defaults */
     "INSERT INTO temp.pg_attribute SELECT dm_catalog_oid(c.tbl), c.name, c.typid, -1, t.typlen, "
     "c.num, 0, -1, c.typmod, t.typbyval, t.typalign, t.typstorage, '', c.nn, c.dflt IS NOT "
-    "NULL OR c.serial, 0, '', '', 0, 1, 0, t.typcollation, NULL, NULL, NULL, NULL FROM "
+    "NULL OR (c.serial AND c.ident = ''), 0, c.ident, '', 0, 1, 0, t.typcollation, NULL, NULL, "
+    "NULL, NULL FROM "
     "temp._dm_col c JOIN temp.pg_type t ON t.oid = c.typid",
     "INSERT INTO temp.pg_attrdef SELECT dm_catalog_oid(c.tbl || '.' || c.name || '/default'), "
     "dm_catalog_oid(c.tbl), c.num, CASE WHEN c.serial THEN 'nextval(' || "
     "quote(quote_ident(substr(c.tbl || '_' || c.name || '_seq', 1, 63))) || '::regclass)' ELSE "
     "dm_catalog_default(c.dflt, c.typid) END FROM temp._dm_col c WHERE c.dflt IS NOT NULL OR "
-    "c.serial",
+    "(c.serial AND c.ident = '')",
     "INSERT OR IGNORE INTO temp._dm_names SELECT 'r', oid, quote_ident(relname) FROM "
     "temp.pg_class",
     /* information_schema */

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "dormouse/wire.h"
+#include "sqlite_coltypes.h"
 #include "sqlite_exprtype.h"
 
 static bool xt_named(const char *name, sqlite_pg_type *t)
@@ -38,15 +39,17 @@ static bool xt_is_float(const sqlite_pg_type *t)
 
 /* The relation of FROM item `item` (a table or a join, depth first) that is
  * named or aliased `qual` (any when NULL) and has column `col`; its declared
- * type into *decl. */
+ * type into *decl (pointing into `recorded` for a recorded type). */
 static const PgQuery__RangeVar *xt_find_rel(const PgQuery__Node *item, const char *qual,
-                                            sqlite3 *db, const char *col, const char **decl)
+                                            sqlite3 *db, const char *col, const char **decl,
+                                            char *recorded, size_t len)
 {
     if (!item)
         return NULL;
     if (item->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR) {
-        const PgQuery__RangeVar *r = xt_find_rel(item->join_expr->larg, qual, db, col, decl);
-        return r ? r : xt_find_rel(item->join_expr->rarg, qual, db, col, decl);
+        const PgQuery__RangeVar *r =
+            xt_find_rel(item->join_expr->larg, qual, db, col, decl, recorded, len);
+        return r ? r : xt_find_rel(item->join_expr->rarg, qual, db, col, decl, recorded, len);
     }
     if (item->node_case != PG_QUERY__NODE__NODE_RANGE_VAR)
         return NULL;
@@ -59,10 +62,14 @@ static const PgQuery__RangeVar *xt_find_rel(const PgQuery__Node *item, const cha
     if (qual && strcmp(qual, alias) != 0)
         return NULL;
     const char *d = NULL;
-    if (sqlite3_table_column_metadata(db, "main", rv->relname, col, &d, NULL, NULL, NULL,
-                                      NULL) != SQLITE_OK)
+    if (sqlite3_table_column_metadata(db, "main", rv->relname, col, &d, NULL, NULL, NULL, NULL) !=
+        SQLITE_OK)
         return NULL;
     *decl = d;
+    char identity;
+    if (d && strcmp(d, SQLITE_COLTYPES_ROWID_DECL) == 0 &&
+        sqlite_coltypes_lookup(db, rv->relname, col, recorded, len, &identity))
+        *decl = recorded; /* bigserial, identity keys */
     return rv;
 }
 
@@ -76,31 +83,33 @@ static bool xt_column_ref(sqlite3 *db, const PgQuery__Node *stmt, const PgQuery_
     if (!col || (cr->n_fields == 2 && !qual))
         return false;
     const char *decl = NULL;
+    char recorded[32];
     const PgQuery__RangeVar *found = NULL;
     switch (stmt->node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT:
         for (size_t i = 0; !found && i < stmt->select_stmt->n_from_clause; i++)
-            found = xt_find_rel(stmt->select_stmt->from_clause[i], qual, db, col, &decl);
+            found = xt_find_rel(stmt->select_stmt->from_clause[i], qual, db, col, &decl, recorded,
+                                sizeof(recorded));
         break;
     case PG_QUERY__NODE__NODE_INSERT_STMT: {
         PgQuery__Node rel = PG_QUERY__NODE__INIT;
         rel.node_case = PG_QUERY__NODE__NODE_RANGE_VAR;
         rel.range_var = stmt->insert_stmt->relation;
-        found = xt_find_rel(&rel, qual, db, col, &decl);
+        found = xt_find_rel(&rel, qual, db, col, &decl, recorded, sizeof(recorded));
         break;
     }
     case PG_QUERY__NODE__NODE_UPDATE_STMT: {
         PgQuery__Node rel = PG_QUERY__NODE__INIT;
         rel.node_case = PG_QUERY__NODE__NODE_RANGE_VAR;
         rel.range_var = stmt->update_stmt->relation;
-        found = xt_find_rel(&rel, qual, db, col, &decl);
+        found = xt_find_rel(&rel, qual, db, col, &decl, recorded, sizeof(recorded));
         break;
     }
     case PG_QUERY__NODE__NODE_DELETE_STMT: {
         PgQuery__Node rel = PG_QUERY__NODE__INIT;
         rel.node_case = PG_QUERY__NODE__NODE_RANGE_VAR;
         rel.range_var = stmt->delete_stmt->relation;
-        found = xt_find_rel(&rel, qual, db, col, &decl);
+        found = xt_find_rel(&rel, qual, db, col, &decl, recorded, sizeof(recorded));
         break;
     }
     default:
@@ -292,15 +301,14 @@ static bool xt_a_expr(sqlite3 *db, const PgQuery__Node *stmt, const PgQuery__AEx
     const char *op = e->n_name ? xt_str(e->name[e->n_name - 1]) : NULL;
     if (!op)
         return false;
-    static const char *const bool_ops[] = {"=", "<>", "!=", "<",   ">",    "<=",
-                                           ">=", "~", "!~", "~*", "!~*", "~~", "!~~"};
+    static const char *const bool_ops[] = {
+        "=", "<>", "!=", "<", ">", "<=", ">=", "~", "!~", "~*", "!~*", "~~", "!~~"};
     for (size_t i = 0; i < sizeof(bool_ops) / sizeof(bool_ops[0]); i++)
         if (strcmp(op, bool_ops[i]) == 0)
             return xt_named("bool", t);
     if (strcmp(op, "||") == 0)
         return xt_named("text", t);
-    if (strcmp(op, "+") && strcmp(op, "-") && strcmp(op, "*") && strcmp(op, "/") &&
-        strcmp(op, "%"))
+    if (strcmp(op, "+") && strcmp(op, "-") && strcmp(op, "*") && strcmp(op, "/") && strcmp(op, "%"))
         return false;
     sqlite_pg_type l, r;
     if (!e->lexpr) { /* unary minus or plus */
@@ -328,8 +336,8 @@ static bool xt_a_const(const PgQuery__AConst *c, sqlite_pg_type *t)
         const char *f = c->fval ? c->fval->fval : NULL;
         if (f && !strpbrk(f, ".eE")) {
             size_t digits = strlen(f) - (f[0] == '-' || f[0] == '+');
-            if (digits < 19 || (digits == 19 && strcmp(f + (strlen(f) - 19),
-                                                       "9223372036854775807") <= 0))
+            if (digits < 19 ||
+                (digits == 19 && strcmp(f + (strlen(f) - 19), "9223372036854775807") <= 0))
                 return xt_named("int8", t);
         }
         return xt_named("numeric", t);

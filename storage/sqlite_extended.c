@@ -59,6 +59,7 @@
 #include "dormouse/wire.h"
 #include "pgbinary.h"
 #include "sqlite_conn.h"
+#include "sqlite_coltypes.h"
 #include "sqlite_extended.h"
 #include "sqlite_session.h"
 #include "sqlite_query.h"
@@ -1607,6 +1608,11 @@ static bool ext_execute(sqlite_ext *x, const wire_frame *f)
     po->done = true;
     int64_t changes = sqlite3_changes64(c->handle);
     sqlite3_reset(po->st);
+    if (s->node->node_case == PG_QUERY__NODE__NODE_CREATE_STMT &&
+        sqlite_coltypes_record(c->handle, s->node->create_stmt) != SQLITE_OK) {
+        sqlite_query_handle_error(&x->q);
+        return false;
+    }
     sqlite_query_finish(&x->q, s, rows, changes);
     return true;
 }

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "pgbinary.h"
+#include "sqlite_coltypes.h"
 #include "sqlite_functions.h"
 #include "sqlite_json.h"
 #include "sqlite_numeric.h"
@@ -1378,6 +1379,9 @@ int sqlite_functions_register(sqlite3 *db, storage_conn *c)
         if (rc != SQLITE_OK)
             return rc;
     }
+    int rc = sqlite_coltypes_register(db);
+    if (rc != SQLITE_OK)
+        return rc;
     /* numeric columns keep exact text and order it as numbers (translate.c) */
     return sqlite3_create_collation_v2(db, "dm_numeric", SQLITE_UTF8, NULL,
                                        sqlite_numeric_collate, NULL);

@@ -16,10 +16,10 @@
 #define SQLITE_JSON_MAX_DEPTH 512
 
 typedef struct json_node {
-    char type;   /* 'o' object, 'a' array, 's' string, 'n' number, 'l' literal */
-    char *text;  /* decoded string / normalised number / literal (malloc'd) */
+    char type;  /* 'o' object, 'a' array, 's' string, 'n' number, 'l' literal */
+    char *text; /* decoded string / normalised number / literal (malloc'd) */
     size_t len;
-    char *key;   /* as an object member: its decoded key */
+    char *key; /* as an object member: its decoded key */
     size_t keylen;
     size_t order; /* as an object member: its position in the input */
     struct json_node *kids;
@@ -49,8 +49,7 @@ static void json_node_clear(json_node *v)
 
 static void json_ws(json_parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 

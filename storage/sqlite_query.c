@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sqlite_coltypes.h"
 #include "sqlite_conn.h"
 #include "sqlite_copy.h"
 #include "sqlite_error.h"
@@ -263,7 +264,13 @@ void sqlite_query_columns(const storage_stmt *s, sqlite3_stmt *st, int ncols, bo
     for (int i = 0; i < ncols; i++) {
         sqlite_pg_type *t = &types[i];
         const char *decl = sqlite3_column_decltype(st, i);
-        if (decl) {
+        char recorded[32], identity;
+        if (decl && strcmp(decl, SQLITE_COLTYPES_ROWID_DECL) == 0 &&
+            sqlite_coltypes_lookup(sqlite3_db_handle(st), sqlite3_column_table_name(st, i),
+                                   sqlite3_column_origin_name(st, i), recorded,
+                                   sizeof(recorded), &identity)) {
+            sqlite_type_from_decltype(recorded, t); /* bigserial, identity keys */
+        } else if (decl) {
             sqlite_type_from_decltype(decl, t);
         } else if (names[i].count) {
             *t = (sqlite_pg_type){
@@ -420,6 +427,13 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
         return true;
     }
 
+    /* CREATE TABLE and the record of its column types: one change */
+    bool create = s->node->node_case == PG_QUERY__NODE__NODE_CREATE_STMT;
+    if (create && !sqlite_query_exec_ctl(q, "SAVEPOINT dm_create_table")) {
+        sqlite3_finalize(st);
+        return false;
+    }
+
     uint64_t rows = 0;
     int ncols = sqlite3_column_count(st);
     rc = sqlite3_step(st);
@@ -441,12 +455,22 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
     }
     while (rc == SQLITE_ROW)
         rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE && create)
+        rc = sqlite_coltypes_record(db, s->node->create_stmt) == SQLITE_OK ? SQLITE_DONE
+                                                                             : SQLITE_ERROR;
     if (rc != SQLITE_DONE) {
         char msg[512];
         int err = sqlite3_extended_errcode(db);
         snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
+        if (create)
+            sqlite3_exec(db, "ROLLBACK TO dm_create_table; RELEASE dm_create_table", NULL, NULL,
+                         NULL);
         sqlite_query_sqlite_error(q, err, msg);
+        return false;
+    }
+    if (create && !sqlite_query_exec_ctl(q, "RELEASE dm_create_table")) {
+        sqlite3_finalize(st);
         return false;
     }
     int64_t changes = sqlite3_changes64(db);

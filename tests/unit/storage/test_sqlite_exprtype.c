@@ -58,11 +58,13 @@ START_TEST(test_literals_and_operators)
                  "23,20,1700,1700,25,16,0");
     expect_types(db, "select 1 + 1, 1 + 3000000000, 1 * 1.5, 0.1 + 0.2, 2 / 3, -1, -1.5",
                  "23,20,1700,1700,23,23,1700");
-    expect_types(db, "select 1 = 1, 1 < 2 and true, not false, 'a' ~ 'b', 1 in (1, 2), "
-                     "null is null, 1 between 0 and 2, 'a' || 'b'",
+    expect_types(db,
+                 "select 1 = 1, 1 < 2 and true, not false, 'a' ~ 'b', 1 in (1, 2), "
+                 "null is null, 1 between 0 and 2, 'a' || 'b'",
                  "16,16,16,16,16,16,16,25");
-    expect_types(db, "select 1::int8, cast(1 as text), 2.5::numeric(10,2), 'a'::varchar(3), "
-                     "'x'::uuid, '1'::float4 + 1",
+    expect_types(db,
+                 "select 1::int8, cast(1 as text), 2.5::numeric(10,2), 'a'::varchar(3), "
+                 "'x'::uuid, '1'::float4 + 1",
                  "20,25,1700(655366),1043(7),2950,701");
     sqlite3_close(db);
 }
@@ -71,11 +73,13 @@ END_TEST
 START_TEST(test_functions)
 {
     sqlite3 *db = open_db();
-    expect_types(db, "select count(*), now(), current_timestamp, current_date, localtimestamp, "
-                     "current_user, version(), gen_random_uuid(), length('x'), lower('X')",
+    expect_types(db,
+                 "select count(*), now(), current_timestamp, current_date, localtimestamp, "
+                 "current_user, version(), gen_random_uuid(), length('x'), lower('X')",
                  "20,1184,1184,1082,1114,19,25,2950,23,25");
-    expect_types(db, "select coalesce(null, 1), case when true then 1.5 else 2 end, "
-                     "(select 1), exists (select 1), greatest(1, 2), unknown_fn(1)",
+    expect_types(db,
+                 "select coalesce(null, 1), case when true then 1.5 else 2 end, "
+                 "(select 1), exists (select 1), greatest(1, 2), unknown_fn(1)",
                  "23,1700,23,16,23,0");
     sqlite3_close(db);
 }
@@ -85,10 +89,10 @@ START_TEST(test_columns_and_aggregates)
 {
     sqlite3 *db = open_db();
     /* columns of the FROM relations, by name, alias or qualification */
-    expect_types(db, "select i + 1, n * 2, f + i, x || 'y', ts from t",
-                 "23,1700,701,25,1184");
-    expect_types(db, "select sum(i), sum(s), sum(b), sum(n), sum(f), sum(r), avg(i), avg(f)"
-                     " from t",
+    expect_types(db, "select i + 1, n * 2, f + i, x || 'y', ts from t", "23,1700,701,25,1184");
+    expect_types(db,
+                 "select sum(i), sum(s), sum(b), sum(n), sum(f), sum(r), avg(i), avg(f)"
+                 " from t",
                  "20,20,1700,1700,701,700,1700,701");
     expect_types(db, "select max(n), min(x), max(ts), abs(b), round(n, 1), round(i) from t",
                  "1700,25,1184,20,1700,701");

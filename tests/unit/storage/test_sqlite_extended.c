@@ -653,6 +653,26 @@ END_TEST
 /* A statement described without a row: expression columns typed from the
  * tree, and the DataRows of its portals always in the described types (what
  * asyncpg does: Describe the statement, then Bind with binary results). */
+/* CREATE TABLE through the extended protocol records its bigserial key's
+ * type as the simple protocol does. */
+START_TEST(test_create_records_types)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    wire_buf b;
+    wire_buf_init(&b);
+    P(&b, "", "create table ex (id bigserial primary key, v text)");
+    B(&b, "", "", 0, NULL);
+    E(&b, "", 0);
+    S(&b);
+    ext_expect(&f, &b, "1 2 C[CREATE TABLE] Z[I]", 'I');
+    st_expect(&f, "insert into ex (v) values ('a') returning id", "T[id:20] D[1] C[INSERT 0 1]",
+              'I');
+    wire_buf_free(&b);
+    st_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_described_types_hold)
 {
     st_fixture f;
@@ -759,6 +779,7 @@ int main(void)
     tcase_add_test(tc, test_write_lock_across_flush);
     tcase_add_test(tc, test_close_frees);
     tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_create_records_types);
     tcase_add_test(tc, test_described_types_hold);
     tcase_add_test(tc, test_parameter_inference);
     suite_add_tcase(s, tc);

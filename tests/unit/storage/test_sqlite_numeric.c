@@ -110,10 +110,10 @@ static int cmp(const char *a, const char *b)
 START_TEST(test_cmp)
 {
     /* ascending, PostgreSQL's order */
-    static const char *const order[] = {"-Infinity", "-1e20", "-10", "-9.99", "-0.001", "0",
-                                        "0.0001",    "0.001", "1",   "1.0000001", "9",
-                                        "10",        "99.5",  "12345678901234567890.1", "1e20",
-                                        "Infinity",  "NaN"};
+    static const char *const order[] = {
+        "-Infinity", "-1e20",    "-10",       "-9.99", "-0.001", "0",    "0.0001",
+        "0.001",     "1",        "1.0000001", "9",     "10",     "99.5", "12345678901234567890.1",
+        "1e20",      "Infinity", "NaN"};
     size_t n = sizeof(order) / sizeof(order[0]);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {

@@ -524,6 +524,22 @@ START_TEST(test_type_fidelity)
               "T[n:1700] D[12345678901234567890.123456789] C[SELECT 1]", 'I');
     st_expect(&f, "select max(n), min(n) from ty",
               "T[max:1700,min:1700] D[12345678901234567890.123456789,-1000] C[SELECT 1]", 'I');
+    /* bigserial and identity keys are SQLite's INTEGER rowid, their types recorded */
+    st_expect(&f,
+              "create table bs (id bigserial primary key, v text); "
+              "create table idt (id smallint generated always as identity primary key); "
+              "insert into bs (v) values ('a'); insert into idt default values",
+              "C[CREATE TABLE] C[CREATE TABLE] C[INSERT 0 1] C[INSERT 0 1]", 'I');
+    st_expect(&f, "select id, id + 1 as n from bs", "T[id:20,n:20] D[1,2] C[SELECT 1]", 'I');
+    st_expect(&f, "select id from idt", "T[id:21] D[1] C[SELECT 1]", 'I');
+    /* a table re-created with a serial key forgets what was recorded */
+    st_expect(&f, "drop table bs; create table bs (id serial primary key); select id from bs",
+              "C[DROP TABLE] C[CREATE TABLE] T[id:23] C[SELECT 0]", 'I');
+    /* a rolled-back CREATE TABLE leaves no record behind */
+    st_expect(&f, "begin; create table gone (id bigserial primary key); rollback",
+              "C[BEGIN] C[CREATE TABLE] C[ROLLBACK]", 'I');
+    st_expect(&f, "select count(*) from _dormouse_columns where tbl = 'gone'",
+              "T[count:20] D[0] C[SELECT 1]", 'I');
     st_expect(&f, "insert into ty (j) values ('{')", "E[22P02]", 'I');
     st_expect(&f, "insert into ty (jb) values ('[1,]')", "E[22P02]", 'I');
     st_expect(&f, "update ty set j = 'nope' where n = 9", "E[22P02]", 'I');

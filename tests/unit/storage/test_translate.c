@@ -861,7 +861,7 @@ START_TEST(test_run_serial_returning_conflict)
     st_expect(&f,
               "create table g(id bigint generated always as identity primary key, v text); "
               "insert into g(v) values ('x') returning id",
-              "C[CREATE TABLE] T[id:23] D[1] C[INSERT 0 1]", 'I');
+              "C[CREATE TABLE] T[id:20] D[1] C[INSERT 0 1]", 'I');
     st_teardown(&f);
 }
 END_TEST
