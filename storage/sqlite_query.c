@@ -483,6 +483,8 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
 
 /* ---- statements the engine runs in its own way ---- */
 
+static void sqlite_query_drop_notice(sqlite_query *q, const PgQuery__DropStmt *drop);
+
 /* DROP and TRUNCATE of several objects: each object in turn, all or none
  * (a savepoint undoes the ones done when a later one fails). */
 static bool sqlite_query_each_object(sqlite_query *q, const storage_stmt *s)
@@ -514,6 +516,8 @@ static bool sqlite_query_each_object(sqlite_query *q, const storage_stmt *s)
         }
         storage_stmt sub = *s;
         sub.node = &one;
+        if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT)
+            sqlite_query_drop_notice(q, &drop);
         /* one CommandComplete for the whole statement */
         wire_buf *out = &q->job->out;
         size_t mark = out->len;
@@ -552,6 +556,54 @@ static const PgQuery__Constraint *sqlite_query_adds_pkey(const PgQuery__Node *n)
     return cmd->def->constraint;
 }
 
+/* DROP ... IF EXISTS of a relation that is not there: PostgreSQL's NOTICE
+ * ('table "t" does not exist, skipping'), which psql prints.  `drop` names
+ * one object. */
+static void sqlite_query_drop_notice(sqlite_query *q, const PgQuery__DropStmt *drop)
+{
+    const char *type;
+    switch (drop->remove_type) {
+    case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
+        type = "table";
+        break;
+    case PG_QUERY__OBJECT_TYPE__OBJECT_INDEX:
+        type = "index";
+        break;
+    case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW:
+        type = "view";
+        break;
+    default:
+        return;
+    }
+    if (!drop->missing_ok || drop->n_objects != 1 || !drop->objects[0] ||
+        drop->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST ||
+        !drop->objects[0]->list->n_items)
+        return;
+    const PgQuery__List *l = drop->objects[0]->list;
+    const PgQuery__Node *last = l->items[l->n_items - 1];
+    if (last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string->sval)
+        return;
+    const char *name = last->string->sval;
+    bool temp = l->n_items == 2 && l->items[0]->node_case == PG_QUERY__NODE__NODE_STRING &&
+                l->items[0]->string->sval && strcmp(l->items[0]->string->sval, "pg_temp") == 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(q->c->handle,
+                           temp ? "SELECT 1 FROM temp.sqlite_schema WHERE type = ?1 AND name = ?2"
+                                : "SELECT 1 FROM main.sqlite_schema WHERE type = ?1 AND name = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    bool exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (exists)
+        return;
+    char msg[300];
+    snprintf(msg, sizeof(msg), "%s \"%s\" does not exist, skipping", type, name);
+    wire_error e = {.severity = "NOTICE", .sqlstate = "00000", .message = msg};
+    wire_put_notice(&q->job->out, &e);
+}
+
 static bool sqlite_query_dispatch(sqlite_query *q, const storage_stmt *s)
 {
     const PgQuery__Node *n = s->node;
@@ -561,6 +613,7 @@ static bool sqlite_query_dispatch(sqlite_query *q, const storage_stmt *s)
     case PG_QUERY__NODE__NODE_DROP_STMT:
         if (n->drop_stmt->n_objects > 1)
             return sqlite_query_each_object(q, s);
+        sqlite_query_drop_notice(q, n->drop_stmt);
         break;
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
         if (n->truncate_stmt->n_relations > 1 && !n->truncate_stmt->restart_seqs)

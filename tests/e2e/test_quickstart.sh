@@ -101,6 +101,10 @@ both "transaction block tags" -c "begin" -c "insert into t values (5, 'e')" -c "
     -c "select count(*) as n from t"
 both "empty result" -c "select id, name from t where id < 0"
 both "aggregate column name" -c "select count(*) from t"
+both "DROP ... IF EXISTS notices" -c "drop table if exists nope1, nope2" -c "drop index if exists nope3" \
+    -c "drop view if exists nope4" -c "create table gone(id int)" -c "drop table if exists gone"
+both "expression types and values" -c "select 0.1 + 0.2 as n, 1 = 1 as b, count(*) > 0 as c, 2.50::numeric(5,2) as m,
+    '{\"b\": 1, \"a\": 2}'::jsonb as j, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid as u, interval '1 day 2 hours' as i from t"
 
 # ---- the same through a file, as a user pipes a script ----
 cat >"$OUT/script.sql" <<'EOF'
