@@ -811,7 +811,9 @@ static void fn_array(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     catalog_result_str(ctx, s);
 }
 
-/* dm_array_agg(x): ARRAY(subquery); '{}' when there are no rows */
+/* dm_array_agg(x): ARRAY(subquery), '{}' when there are no rows;
+ * dm_array_agg_or_null(x): array_agg(x), NULL when there are none (the
+ * function's user data says which). */
 static void fn_array_agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -830,7 +832,8 @@ static void fn_array_agg_final(sqlite3_context *ctx)
 {
     sqlite3_str **s = sqlite3_aggregate_context(ctx, 0);
     if (!s || !*s) {
-        sqlite3_result_text(ctx, "{}", 2, SQLITE_STATIC);
+        if (!sqlite3_user_data(ctx))
+            sqlite3_result_text(ctx, "{}", 2, SQLITE_STATIC);
         return;
     }
     sqlite3_str_appendchar(*s, 1, '}');
@@ -1450,6 +1453,18 @@ static int catalog_exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+int catalog_register_aggregates(sqlite3 *db)
+{
+    int rc = sqlite3_create_function_v2(db, "dm_array_agg", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL,
+                                        NULL, fn_array_agg_step, fn_array_agg_final, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    static char or_null; /* any non-NULL user data */
+    return sqlite3_create_function_v2(db, "dm_array_agg_or_null", 1,
+                                      SQLITE_UTF8 | SQLITE_INNOCUOUS, &or_null, NULL,
+                                      fn_array_agg_step, fn_array_agg_final, NULL);
+}
+
 static int catalog_register(sqlite3 *db)
 {
     for (size_t i = 0; i < sizeof(catalog_functions) / sizeof(catalog_functions[0]); i++) {
@@ -1459,8 +1474,7 @@ static int catalog_register(sqlite3 *db)
         if (rc == SQLITE_NOMEM)
             return rc;
     }
-    int rc = sqlite3_create_function_v2(db, "dm_array_agg", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL,
-                                        NULL, fn_array_agg_step, fn_array_agg_final, NULL);
+    int rc = catalog_register_aggregates(db);
     if (rc == SQLITE_NOMEM)
         return rc;
     /* a second registration (after a rollback dropped the tables) keeps the

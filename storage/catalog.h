@@ -48,6 +48,11 @@ bool catalog_is_function(const char *name);
  * was. */
 int catalog_ensure(sqlite3 *db, char *err, size_t errlen);
 
+/* The array aggregates, which need no catalog tables: dm_array_agg (for
+ * ARRAY(subquery): '{}' without rows) and dm_array_agg_or_null (array_agg:
+ * NULL without rows).  Registered on every connection when it opens. */
+int catalog_register_aggregates(sqlite3 *db);
+
 /* The stable OID of relation `name` (tables, views, indexes, constraints):
  * a hash of the name in [16384, 2^31). */
 uint32_t catalog_oid(const char *name);

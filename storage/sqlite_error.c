@@ -189,6 +189,7 @@ static const sqlite_error_rule sqlite_error_rules[] = {
     {0, "[22003] ", NULL, WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE, "%s", NULL, false},
     {0, "[22007] ", NULL, "22007", "%s", NULL, false},
     {0, "[22008] ", NULL, "22008", "%s", NULL, false},
+    {0, "[22023] ", NULL, "22023", "%s", NULL, false},
     {0, "[22019] ", NULL, "22019", "%s", NULL, false},
     {0, "[22025] ", NULL, "22025", "%s", NULL, false},
     {0, "[22012] ", NULL, "22012", "%s", NULL, false},

@@ -162,6 +162,8 @@ static const struct {
     {"clock_timestamp", "timestamptz"},
     {"gen_random_uuid", "uuid"},
     {"random", "float8"},
+    {"extract", "numeric"},
+    {"date_part", "float8"},
 };
 
 static bool xt_func(sqlite3 *db, const PgQuery__Node *stmt, const PgQuery__FuncCall *f,
@@ -184,6 +186,13 @@ static bool xt_func(sqlite3 *db, const PgQuery__Node *stmt, const PgQuery__FuncC
 
     sqlite_pg_type a;
     bool has_arg = f->n_args >= 1 && sqlite_expr_type(db, stmt, f->args[0], &a);
+    if (strcmp(name, "date_trunc") == 0) {
+        sqlite_pg_type v;
+        if (f->n_args == 2 && sqlite_expr_type(db, stmt, f->args[1], &v) &&
+            (v.oid == WIRE_OID_TIMESTAMPTZ || v.oid == WIRE_OID_DATE))
+            return xt_named("timestamptz", t);
+        return xt_named("timestamp", t);
+    }
     if (strcmp(name, "coalesce") == 0) {
         for (size_t i = 0; i < f->n_args; i++)
             if (sqlite_expr_type(db, stmt, f->args[i], t))

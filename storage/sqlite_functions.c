@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "pgbinary.h"
+#include "catalog.h"
 #include "sqlite_coltypes.h"
 #include "sqlite_functions.h"
 #include "sqlite_json.h"
@@ -631,6 +632,287 @@ static void fn_float8(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         return;
     }
     }
+}
+
+/* ---- extract, date_part, date_trunc ---- */
+
+/* A timestamp's text with a zone: an offset, Z, UTC or GMT after the clock. */
+static bool fn_has_zone(const char *s)
+{
+    size_t n = strlen(s);
+    while (n && s[n - 1] == ' ')
+        n--;
+    if (n >= 3 && (strncasecmp(s + n - 3, "UTC", 3) == 0 || strncasecmp(s + n - 3, "GMT", 3) == 0))
+        return true;
+    if (n && (s[n - 1] == 'Z' || s[n - 1] == 'z'))
+        return true;
+    for (size_t i = 11; i < n; i++) /* after YYYY-MM-DD and a separator */
+        if (s[i] == '+' || s[i] == '-')
+            return true;
+    return false;
+}
+
+/* The broken-down fields of an instant. */
+typedef struct fn_tm {
+    int64_t days; /* since 1970-01-01 */
+    int64_t usec; /* since midnight */
+    int64_t year;
+    int month, day;
+} fn_tm;
+
+static void fn_tm_from_usec(int64_t us, fn_tm *t)
+{
+    t->days = us / USEC_PER_DAY;
+    t->usec = us % USEC_PER_DAY;
+    if (t->usec < 0) {
+        t->usec += USEC_PER_DAY;
+        t->days--;
+    }
+    fn_civil_from_days(t->days, &t->year, &t->month, &t->day);
+}
+
+/* ISO 8601 day of week, Monday 1 to Sunday 7 (1970-01-01 was a Thursday). */
+static int fn_isodow(int64_t days)
+{
+    int64_t r = (days + 3) % 7;
+    if (r < 0)
+        r += 7;
+    return (int)r + 1;
+}
+
+/* The ISO week number and its year. */
+static int fn_isoweek(int64_t days, int64_t *isoyear)
+{
+    int64_t thursday = days - fn_isodow(days) + 4;
+    int64_t y;
+    int m, d;
+    fn_civil_from_days(thursday, &y, &m, &d);
+    *isoyear = y;
+    return (int)((thursday - fn_days_from_civil(y, 1, 1)) / 7 + 1);
+}
+
+/* The value of `field` of a timestamp, and the scale extract() prints it
+ * with (PostgreSQL 14+: numeric, 6 digits for seconds and epoch). */
+static bool fn_timestamp_part(const char *field, int64_t us, double *v, int *scale)
+{
+    fn_tm t;
+    fn_tm_from_usec(us, &t);
+    double sec = (double)(t.usec % (60 * USEC_PER_SEC)) / USEC_PER_SEC;
+    int64_t isoyear;
+    *scale = 0;
+    if (strcmp(field, "year") == 0)
+        *v = (double)t.year;
+    else if (strcmp(field, "month") == 0)
+        *v = t.month;
+    else if (strcmp(field, "day") == 0)
+        *v = t.day;
+    else if (strcmp(field, "hour") == 0)
+        *v = (double)(t.usec / (3600 * USEC_PER_SEC));
+    else if (strcmp(field, "minute") == 0)
+        *v = (double)(t.usec / (60 * USEC_PER_SEC) % 60);
+    else if (strcmp(field, "second") == 0)
+        *v = sec, *scale = 6;
+    else if (strcmp(field, "milliseconds") == 0)
+        *v = sec * 1000, *scale = 3;
+    else if (strcmp(field, "microseconds") == 0)
+        *v = (double)(t.usec % (60 * USEC_PER_SEC));
+    else if (strcmp(field, "epoch") == 0)
+        *v = (double)us / USEC_PER_SEC, *scale = 6;
+    else if (strcmp(field, "dow") == 0)
+        *v = fn_isodow(t.days) % 7;
+    else if (strcmp(field, "isodow") == 0)
+        *v = fn_isodow(t.days);
+    else if (strcmp(field, "doy") == 0)
+        *v = (double)(t.days - fn_days_from_civil(t.year, 1, 1) + 1);
+    else if (strcmp(field, "quarter") == 0)
+        *v = (t.month - 1) / 3 + 1;
+    else if (strcmp(field, "week") == 0)
+        *v = fn_isoweek(t.days, &isoyear);
+    else if (strcmp(field, "isoyear") == 0)
+        fn_isoweek(t.days, &isoyear), *v = (double)isoyear;
+    else if (strcmp(field, "decade") == 0)
+        *v = (double)(t.year / 10);
+    else if (strcmp(field, "century") == 0)
+        *v = (double)((t.year + 99) / 100);
+    else if (strcmp(field, "millennium") == 0)
+        *v = (double)((t.year + 999) / 1000);
+    else
+        return false;
+    return true;
+}
+
+/* The same for an interval (PostgreSQL's 365.25-day years in epoch). */
+static bool fn_interval_part(const char *field, int64_t us, int32_t days, int32_t months,
+                             double *v, int *scale)
+{
+    *scale = 0;
+    if (strcmp(field, "epoch") == 0)
+        *v = (double)us / USEC_PER_SEC + 86400.0 * days + months / 12 * 365.25 * 86400.0 +
+             months % 12 * 30.0 * 86400.0,
+        *scale = 6;
+    else if (strcmp(field, "year") == 0)
+        *v = months / 12;
+    else if (strcmp(field, "month") == 0)
+        *v = months % 12;
+    else if (strcmp(field, "day") == 0)
+        *v = days;
+    else if (strcmp(field, "hour") == 0)
+        *v = (double)(us / (3600 * USEC_PER_SEC));
+    else if (strcmp(field, "minute") == 0)
+        *v = (double)(us / (60 * USEC_PER_SEC) % 60);
+    else if (strcmp(field, "second") == 0)
+        *v = (double)(us % (60 * USEC_PER_SEC)) / USEC_PER_SEC, *scale = 6;
+    else if (strcmp(field, "milliseconds") == 0)
+        *v = (double)(us % (60 * USEC_PER_SEC)) / 1000.0, *scale = 3;
+    else if (strcmp(field, "microseconds") == 0)
+        *v = (double)(us % (60 * USEC_PER_SEC));
+    else
+        return false;
+    return true;
+}
+
+/* dm_extract(field, value) and dm_date_part(field, value): as_numeric says
+ * which (extract answers numeric text at PostgreSQL's scale, date_part a
+ * double). */
+static void fn_part(sqlite3_context *ctx, sqlite3_value **argv, bool as_numeric)
+{
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
+        return;
+    char field[32];
+    const char *f = (const char *)sqlite3_value_text(argv[0]);
+    const char *s = (const char *)sqlite3_value_text(argv[1]);
+    if (!f || !s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    size_t i = 0;
+    for (; f[i] && i + 1 < sizeof(field); i++)
+        field[i] = (char)tolower((unsigned char)f[i]);
+    field[i] = '\0';
+    double v;
+    int scale;
+    int64_t us;
+    bool ok;
+    if (fn_parse_timestamp(s, true, &us) == FN_PARSE_OK) {
+        ok = fn_timestamp_part(field, us, &v, &scale);
+    } else {
+        /* an interval: pgbinary reads every spelling of one */
+        wire_buf b;
+        wire_buf_init(&b);
+        if (pgbin_encode(WIRE_OID_INTERVAL, s, strlen(s), &b) != PGBIN_OK || b.len != 16) {
+            wire_buf_free(&b);
+            fn_error(ctx, "22007", "invalid input syntax for type timestamp: \"%.200s\"", s);
+            return;
+        }
+        uint64_t u = 0;
+        for (int k = 0; k < 8; k++)
+            u = u << 8 | b.data[k];
+        int32_t days = (int32_t)((uint32_t)b.data[8] << 24 | (uint32_t)b.data[9] << 16 |
+                                 (uint32_t)b.data[10] << 8 | b.data[11]);
+        int32_t months = (int32_t)((uint32_t)b.data[12] << 24 | (uint32_t)b.data[13] << 16 |
+                                   (uint32_t)b.data[14] << 8 | b.data[15]);
+        wire_buf_free(&b);
+        ok = fn_interval_part(field, (int64_t)u, days, months, &v, &scale);
+    }
+    if (!ok) {
+        fn_error(ctx, "22023", "unit \"%s\" not supported for type timestamp", field);
+        return;
+    }
+    if (!as_numeric) {
+        sqlite3_result_double(ctx, v);
+        return;
+    }
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.*f", scale, v);
+    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void fn_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    fn_part(ctx, argv, true);
+}
+
+static void fn_date_part(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    fn_part(ctx, argv, false);
+}
+
+/* dm_date_trunc(field, value): the timestamp cut down to the field, a
+ * timestamptz (in UTC) when the value had a zone. */
+static void fn_date_trunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
+        return;
+    const char *f = (const char *)sqlite3_value_text(argv[0]);
+    const char *s = (const char *)sqlite3_value_text(argv[1]);
+    if (!f || !s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    int64_t us;
+    if (fn_parse_timestamp(s, true, &us) != FN_PARSE_OK) {
+        fn_error(ctx, "22007", "invalid input syntax for type timestamp: \"%.200s\"", s);
+        return;
+    }
+    fn_tm t;
+    fn_tm_from_usec(us, &t);
+    static const struct {
+        const char *name;
+        int64_t unit; /* microseconds; 0: by calendar */
+    } units[] = {
+        {"microseconds", 1},
+        {"milliseconds", 1000},
+        {"second", USEC_PER_SEC},
+        {"minute", 60 * USEC_PER_SEC},
+        {"hour", 3600 * USEC_PER_SEC},
+        {"day", USEC_PER_DAY},
+        {"week", 0},
+        {"month", 0},
+        {"quarter", 0},
+        {"year", 0},
+        {"decade", 0},
+        {"century", 0},
+        {"millennium", 0},
+    };
+    size_t k = 0;
+    for (; k < sizeof(units) / sizeof(units[0]); k++)
+        if (strcasecmp(f, units[k].name) == 0)
+            break;
+    if (k == sizeof(units) / sizeof(units[0])) {
+        fn_error(ctx, "22023", "unit \"%s\" not recognized for type timestamp", f);
+        return;
+    }
+    int64_t out;
+    if (units[k].unit) {
+        out = us - (t.usec % units[k].unit);
+    } else if (strcmp(units[k].name, "week") == 0) {
+        out = (t.days - (fn_isodow(t.days) - 1)) * USEC_PER_DAY;
+    } else {
+        int64_t y = t.year;
+        int m = t.month;
+        if (strcmp(units[k].name, "month") == 0)
+            ;
+        else if (strcmp(units[k].name, "quarter") == 0)
+            m = (m - 1) / 3 * 3 + 1;
+        else {
+            m = 1;
+            if (strcmp(units[k].name, "decade") == 0)
+                y = y / 10 * 10;
+            else if (strcmp(units[k].name, "century") == 0)
+                y = (y - 1) / 100 * 100 + 1;
+            else if (strcmp(units[k].name, "millennium") == 0)
+                y = (y - 1) / 1000 * 1000 + 1;
+        }
+        out = fn_days_from_civil(y, m, 1) * USEC_PER_DAY;
+    }
+    char buf[128];
+    /* a date is read as a timestamptz, as PostgreSQL casts it */
+    bool tz = fn_has_zone(s) || strlen(s) <= 10;
+    fn_format_time(out, tz ? FN_TIMESTAMPTZ : FN_TIMESTAMP, buf, sizeof(buf));
+    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
 /* dm_json_in(value, is_jsonb): the CHECK of a json or jsonb column
@@ -1340,6 +1622,9 @@ static const fn_def fn_defs[] = {
     {"dm_numeric", 1, FN_PURE, fn_numeric},
     {"dm_json_in", 2, FN_PURE, fn_json_in},
     {"dm_interval", 1, FN_PURE, fn_interval},
+    {"dm_extract", 2, FN_PURE, fn_extract},
+    {"dm_date_part", 2, FN_PURE, fn_date_part},
+    {"dm_date_trunc", 2, FN_PURE, fn_date_trunc},
     {"dm_timetz", 1, FN_PURE, fn_timetz},
     {"dm_bool", 1, FN_PURE, fn_bool},
     {"dm_bytea", 1, FN_PURE, fn_bytea},
@@ -1380,6 +1665,8 @@ int sqlite_functions_register(sqlite3 *db, storage_conn *c)
             return rc;
     }
     int rc = sqlite_coltypes_register(db);
+    if (rc == SQLITE_OK)
+        rc = catalog_register_aggregates(db);
     if (rc != SQLITE_OK)
         return rc;
     /* numeric columns keep exact text and order it as numbers (translate.c) */

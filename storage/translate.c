@@ -1232,6 +1232,10 @@ static const struct {
     {"bool_or", "max"},
     {"ceiling", "ceil"},
     {"power", "pow"},
+    {"extract", "dm_extract"},
+    {"date_part", "dm_date_part"},
+    {"date_trunc", "dm_date_trunc"},
+    {"array_agg", "dm_array_agg_or_null"},
 };
 
 /* PostgreSQL functions that would otherwise pass through to a "no such
@@ -1241,10 +1245,6 @@ static const char *const tr_func_unsupported[] = {
     "currval",
     "setval",
     "lastval",
-    "array_agg",
-    "date_trunc",
-    "date_part",
-    "extract",
     "to_char",
     "to_date",
     "to_timestamp",

@@ -101,6 +101,18 @@ both "transaction block tags" -c "begin" -c "insert into t values (5, 'e')" -c "
     -c "select count(*) as n from t"
 both "empty result" -c "select id, name from t where id < 0"
 both "aggregate column name" -c "select count(*) from t"
+both "extract and date_part" -c "select extract(year from timestamp '2024-02-29 10:00:01.5') as y,
+    extract(second from timestamp '2024-02-29 10:00:01.5') as s, extract(epoch from timestamp '2024-02-29 10:00:01.5') as e,
+    extract(dow from date '2024-02-29') as dow, extract(doy from date '2024-02-29') as doy, extract(week from date '2024-01-01') as w,
+    extract(isoyear from date '2021-01-01') as iy, date_part('hour', timestamp '2024-02-29 10:00') as h,
+    extract(milliseconds from timestamp '2024-02-29 10:00:01.5') as ms, extract(quarter from date '2024-05-01') as q,
+    extract(epoch from interval '1 day 2 hours') as ie, extract(hour from interval '1 day 2 hours') as ih"
+both "date_trunc" -c "select date_trunc('day', timestamp '2024-02-29 10:00') as d, date_trunc('week', timestamp '2024-02-29 10:00') as w,
+    date_trunc('month', timestamptz '2024-02-29 10:00+00') as m, date_trunc('quarter', date '2024-05-09') as q,
+    date_trunc('hour', timestamp '2024-02-29 10:59:59.9') as h, date_trunc('year', timestamp '2024-02-29') as y,
+    date_trunc('century', timestamp '2024-02-29') as c"
+both "array_agg" -c "create table agg_t(x int)" -c "select array_agg(x) from agg_t" \
+    -c "insert into agg_t values (1), (2)" -c "select array_agg(x) as a from agg_t" -c "drop table agg_t"
 both "DROP ... IF EXISTS notices" -c "drop table if exists nope1, nope2" -c "drop index if exists nope3" \
     -c "drop view if exists nope4" -c "create table gone(id int)" -c "drop table if exists gone"
 both "expression types and values" -c "select 0.1 + 0.2 as n, 1 = 1 as b, count(*) > 0 as c, 2.50::numeric(5,2) as m,
