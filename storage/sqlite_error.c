@@ -190,6 +190,7 @@ static const sqlite_error_rule sqlite_error_rules[] = {
     {0, "[22007] ", NULL, "22007", "%s", NULL, false},
     {0, "[22008] ", NULL, "22008", "%s", NULL, false},
     {0, "[22023] ", NULL, "22023", "%s", NULL, false},
+    {0, "[22001] ", NULL, "22001", "%s", NULL, false},
     {0, "[22019] ", NULL, "22019", "%s", NULL, false},
     {0, "[22025] ", NULL, "22025", "%s", NULL, false},
     {0, "[22012] ", NULL, "22012", "%s", NULL, false},

@@ -1063,7 +1063,7 @@ static bool ext_bind(sqlite_ext *x, const wire_frame *f)
     } else if (p->sqlite_sql) {
         ok = ext_prepare_sql(x, p, false, &po->st);
     }
-    po->ncols = po->st ? sqlite3_column_count(po->st) : 0;
+    po->ncols = sqlite_query_result_columns(p->stmt, po->st);
     if (ok && m.nresults > 1 && m.nresults != po->ncols)
         ok = ext_error(x, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
                        "bind message has %u result formats but query has %d columns", m.nresults,
@@ -1239,7 +1239,7 @@ static bool ext_describe(sqlite_ext *x, const wire_frame *f)
         wire_put_parameter_description(out, p->param_types, p->nparams);
         if (sqlite_session_describe(p->stmt, out)) /* SHOW */
             return true;
-        int ncols = p->st ? sqlite3_column_count(p->st) : 0;
+        int ncols = sqlite_query_result_columns(p->stmt, p->st);
         if (ncols == 0) {
             wire_put_no_data(out);
             return true;

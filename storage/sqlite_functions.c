@@ -915,6 +915,97 @@ static void fn_date_trunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
+/* dm_numeric_in(value, precision, scale): the CHECK of a numeric column
+ * (translate.c; precision -1 without a type modifier).  True for NULL and
+ * for what numeric_in accepts that fits numeric(precision, scale) once
+ * rounded to the scale; else 22P02 or PostgreSQL's 22003 overflow. */
+static void fn_numeric_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_int(ctx, 1);
+        return;
+    }
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    if (!s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    int precision = sqlite3_value_int(argv[1]), scale = sqlite3_value_int(argv[2]);
+    char small[64];
+    char *digits = n < sizeof(small) ? small : malloc(n + 1);
+    sqlite_decimal d;
+    if (!digits) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (!sqlite_decimal_parse(s, n, digits, &d)) {
+        if (digits != small)
+            free(digits);
+        fn_bad_input(ctx, "numeric", s);
+        return;
+    }
+    bool ok = true;
+    if (precision > 0 && d.kind == SQLITE_DECIMAL_PINF) {
+        ok = false;
+    } else if (precision > 0 && d.kind == SQLITE_DECIMAL_NINF) {
+        ok = false;
+    } else if (precision > 0 && d.kind == SQLITE_DECIMAL_FINITE) {
+        /* the integer digits once rounded to the scale */
+        size_t need = sqlite_decimal_format(&d, scale, NULL, 0);
+        char *txt = malloc(need);
+        if (!txt) {
+            if (digits != small)
+                free(digits);
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        sqlite_decimal_format(&d, scale, txt, need);
+        const char *p = txt + (txt[0] == '-');
+        size_t intdigits = strcspn(p, ".");
+        if (intdigits == 1 && p[0] == '0')
+            intdigits = 0;
+        ok = (long)intdigits <= (long)precision - scale;
+        free(txt);
+    }
+    if (digits != small)
+        free(digits);
+    if (ok)
+        sqlite3_result_int(ctx, 1);
+    else /* PostgreSQL's DETAIL gives the limit: 10^(precision - scale) */
+        fn_error(ctx, "22003", "numeric field overflow");
+}
+
+/* dm_char_in(value, n, is_bpchar): the CHECK of a varchar(n) or char(n)
+ * column (translate.c): at most n characters, beyond which only spaces may
+ * follow (PostgreSQL drops those); else 22001. */
+static void fn_char_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_int(ctx, 1);
+        return;
+    }
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    if (!s) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    int limit = sqlite3_value_int(argv[1]);
+    int chars = 0;
+    for (const unsigned char *p = s; *p; p++) {
+        if ((*p & 0xC0) == 0x80)
+            continue;
+        if (++chars > limit && *p != ' ') {
+            fn_error(ctx, "22001", "value too long for type %s(%d)",
+                     sqlite3_value_int(argv[2]) ? "character" : "character varying", limit);
+            return;
+        }
+    }
+    sqlite3_result_int(ctx, 1);
+}
+
 /* dm_json_in(value, is_jsonb): the CHECK of a json or jsonb column
  * (translate.c).  True for NULL and for JSON that jsonb's input accepts
  * (json's too: it differs only in keeping \u0000), else 22P02 as
@@ -1621,6 +1712,8 @@ static const fn_def fn_defs[] = {
     {"dm_float8", 1, FN_PURE, fn_float8},
     {"dm_numeric", 1, FN_PURE, fn_numeric},
     {"dm_json_in", 2, FN_PURE, fn_json_in},
+    {"dm_numeric_in", 3, FN_PURE, fn_numeric_in},
+    {"dm_char_in", 3, FN_PURE, fn_char_in},
     {"dm_interval", 1, FN_PURE, fn_interval},
     {"dm_extract", 2, FN_PURE, fn_extract},
     {"dm_date_part", 2, FN_PURE, fn_date_part},

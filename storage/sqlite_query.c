@@ -374,6 +374,17 @@ void sqlite_query_finish(sqlite_query *q, const storage_stmt *s, uint64_t rows, 
     sqlite_query_complete(q, tag);
 }
 
+int sqlite_query_result_columns(const storage_stmt *s, sqlite3_stmt *st)
+{
+    if (!st)
+        return 0;
+    /* SQLite's ALTER TABLE ADD COLUMN with a CHECK or NOT NULL runs a check
+     * of the existing rows that reports columns; PostgreSQL's returns none */
+    if (s && s->node && s->node->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT)
+        return 0;
+    return sqlite3_column_count(st);
+}
+
 static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
 {
     sqlite3 *db = q->c->handle;
@@ -435,7 +446,7 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
     }
 
     uint64_t rows = 0;
-    int ncols = sqlite3_column_count(st);
+    int ncols = sqlite_query_result_columns(s, st);
     rc = sqlite3_step(st);
     if (ncols > 0 && (rc == SQLITE_ROW || rc == SQLITE_DONE)) {
         if (!sqlite_query_reserve_cols(q, ncols)) {

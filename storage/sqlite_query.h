@@ -63,6 +63,10 @@ void sqlite_query_complete(sqlite_query *q, const char *tag);
 void sqlite_query_failed(sqlite_query *q);
 /* Runs an engine-issued statement (BEGIN ...); reports a failure. */
 bool sqlite_query_exec_ctl(sqlite_query *q, const char *sql);
+/* How many result columns statement s (prepared as st, may be NULL) has for
+ * the client: sqlite3_column_count, except for statements PostgreSQL
+ * answers without rows although SQLite's version reports columns. */
+int sqlite_query_result_columns(const storage_stmt *s, sqlite3_stmt *st);
 /* Ends the current block (explicit, implicit or failed) with COMMIT or
  * ROLLBACK; the connection is 'I' afterwards. */
 bool sqlite_query_end_block(sqlite_query *q, bool commit);

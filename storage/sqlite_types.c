@@ -551,8 +551,10 @@ static int32_t sqlite_uuid_out(sqlite3_stmt *st, int col, char **scratch, size_t
     return 36;
 }
 
-/* char(n): bpcharout prints the value padded with spaces to n characters
- * (bpcharin pads on the way in; SQLite keeps what was inserted). */
+/* char(n) and varchar(n): what bpcharin / varcharin store, printed.  Both
+ * drop spaces beyond n characters (longer values are refused by the
+ * column's CHECK, dm_char_in); char(n) pads with spaces to n.  SQLite keeps
+ * what was inserted. */
 static int32_t sqlite_bpchar_out(const sqlite_pg_type *t, sqlite3_stmt *st, int col,
                                  char **scratch, size_t *cap, const char **out)
 {
@@ -564,7 +566,11 @@ static int32_t sqlite_bpchar_out(const sqlite_pg_type *t, sqlite3_stmt *st, int 
     for (size_t i = 0; i < n; i++)
         chars += ((unsigned char)txt[i] & 0xC0) != 0x80;
     size_t want = (size_t)(t->typmod - 4);
-    if (chars >= want) {
+    while (chars > want && n > 0 && txt[n - 1] == ' ') {
+        n--;
+        chars--;
+    }
+    if (chars >= want || t->oid != WIRE_OID_BPCHAR) {
         *out = txt;
         return (int32_t)n;
     }
@@ -696,6 +702,10 @@ int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, 
         break;
     case SQLITE_TYPE_FORMAT_BPCHAR:
         if (t->typmod > 4)
+            return sqlite_bpchar_out(t, st, col, scratch, scratch_cap, out);
+        break;
+    case SQLITE_TYPE_FORMAT_TEXT:
+        if (t->oid == WIRE_OID_VARCHAR && t->typmod > 4 && type == SQLITE_TEXT)
             return sqlite_bpchar_out(t, st, col, scratch, scratch_cap, out);
         break;
     case SQLITE_TYPE_FORMAT_JSONB:

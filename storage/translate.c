@@ -1130,9 +1130,25 @@ static bool tr_typmods(const PgQuery__TypeName *t, char *buf, size_t len)
     return true;
 }
 
+/* The integer modifiers of t: how many (0..2) into mods. */
+static int tr_typmod_ints(const PgQuery__TypeName *t, int mods[2])
+{
+    int n = 0;
+    for (size_t i = 0; i < t->n_typmods && n < 2; i++) {
+        const PgQuery__AConst *k = tr_const(t->typmods[i]);
+        if (!k || k->val_case != PG_QUERY__A__CONST__VAL_IVAL || !k->ival)
+            return n;
+        mods[n++] = k->ival->ival;
+    }
+    return n;
+}
+
 /* The declared type of column `col`: a name sqlite_types.c maps to the OID,
- * and for json/jsonb a CHECK that refuses what PostgreSQL's input function
- * refuses (22P02, from dm_json_in). */
+ * and the CHECK that refuses what PostgreSQL's input function or type
+ * modifier refuses, since SQLite stores any value in any column:
+ * json/jsonb syntax (22P02, dm_json_in), numeric syntax and precision
+ * (22P02, 22003, dm_numeric_in), varchar(n)/char(n) length (22001,
+ * dm_char_in). */
 static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t, const char *col)
 {
     const char *name = tr_type_name(c, t);
@@ -1149,6 +1165,13 @@ static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t, const char *col)
          * would make a double of it); the collation orders the text as
          * numbers (sqlite_numeric.h). */
         tr_printf(c, "numeric text%s COLLATE dm_numeric", mods);
+        if (col) {
+            int m[2] = {-1, 0};
+            tr_typmod_ints(t, m);
+            tr_puts(c, " CHECK (dm_numeric_in(");
+            tr_ident(c, col);
+            tr_printf(c, ", %d, %d))", m[0], m[1]);
+        }
         return;
     }
     if (e) {
@@ -1160,6 +1183,14 @@ static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t, const char *col)
             tr_puts(c, " CHECK (dm_json_in(");
             tr_ident(c, col);
             tr_printf(c, ", %d))", jsonb);
+        }
+        bool bpchar = strcmp(e->pg, "bpchar") == 0;
+        int m[2] = {bpchar ? 1 : -1, 0}; /* char is char(1) */
+        tr_typmod_ints(t, m);
+        if (col && e->length && m[0] > 0) {
+            tr_puts(c, " CHECK (dm_char_in(");
+            tr_ident(c, col);
+            tr_printf(c, ", %d, %d))", m[0], bpchar);
         }
         return;
     }

@@ -550,6 +550,18 @@ START_TEST(test_type_fidelity)
     st_expect(&f, "select extract(fortnight from now())", "E[22023]", 'I');
     st_expect(&f, "select date_trunc('fortnight', now())", "E[22023]", 'I');
     st_expect(&f, "select date_trunc('day', 'yesterday-ish')", "E[22007]", 'I');
+    /* type modifiers are enforced as PostgreSQL enforces them */
+    st_expect(&f, "create table mods (n numeric(5,2), v varchar(3), c char(2))", "C[CREATE TABLE]",
+              'I');
+    st_expect(&f, "insert into mods values (999.994, 'abc  ', 'a ')", "C[INSERT 0 1]", 'I');
+    st_expect(&f, "insert into mods (n) values (999.995)", "E[22003]", 'I');
+    st_expect(&f, "insert into mods (n) values ('abc')", "E[22P02]", 'I');
+    st_expect(&f, "insert into mods (v) values ('abcd')", "E[22001]", 'I');
+    st_expect(&f, "update mods set c = 'abc'", "E[22001]", 'I');
+    st_expect(&f, "select n, v, c from mods",
+              "T[n:1700(327686),v:1043(7),c:1042(6)] D[999.99,abc,a ] C[SELECT 1]", 'I');
+    /* adding a column with a CHECK answers no rows */
+    st_expect(&f, "alter table mods add column w varchar(2) default 'x'", "C[ALTER TABLE]", 'I');
     st_expect(&f, "insert into ty (j) values ('{')", "E[22P02]", 'I');
     st_expect(&f, "insert into ty (jb) values ('[1,]')", "E[22P02]", 'I');
     st_expect(&f, "update ty set j = 'nope' where n = 9", "E[22P02]", 'I');
@@ -569,12 +581,11 @@ START_TEST(test_division)
               "T[a:23,b:23,c:23,d:23,e:1700,f:25] D[3,-3,1,-1,3.5,<null>] C[SELECT 1]", 'I');
     st_expect(&f, "select 5.5 % 2 as a, 1/null as b", "T[a:1700,b:25] D[1.5,<null>] C[SELECT 1]",
               'I');
-    st_expect(&f, "begin; select 1; select 2/0", "C[BEGIN] T[?column?:23] D[1] C[SELECT 1] E[22012]",
-              'E');
+    st_expect(&f, "begin; select 1; select 2/0",
+              "C[BEGIN] T[?column?:23] D[1] C[SELECT 1] E[22012]", 'E');
     st_teardown(&f);
 }
 END_TEST
-
 
 START_TEST(test_session_statements)
 {
@@ -583,8 +594,8 @@ START_TEST(test_session_statements)
     st_expect(&f, "SET extra_float_digits = 3", "C[SET]", 'I');
     st_expect(&f, "SET application_name = 'PostgreSQL JDBC Driver'",
               "C[SET] S[application_name=PostgreSQL JDBC Driver]", 'I');
-    st_expect(&f, "show application_name", "T[application_name:25] D[PostgreSQL JDBC Driver] C[SHOW]",
-              'I');
+    st_expect(&f, "show application_name",
+              "T[application_name:25] D[PostgreSQL JDBC Driver] C[SHOW]", 'I');
     st_expect(&f, "show extra_float_digits; show datestyle; show server_version",
               "T[extra_float_digits:25] D[3] C[SHOW] T[DateStyle:25] D[ISO, MDY] C[SHOW] "
               "T[server_version:25] D[16.0] C[SHOW]",
@@ -599,19 +610,21 @@ START_TEST(test_session_statements)
     st_expect(&f, "show no_such_thing", "E[42704]", 'I');
     st_expect(&f, "reset application_name; show application_name",
               "C[RESET] S[application_name=] T[application_name:25] D[] C[SHOW]", 'I');
-    st_expect(&f, "select current_setting('extra_float_digits') as a, "
-                  "set_config('application_name', 'app', false) as b",
+    st_expect(&f,
+              "select current_setting('extra_float_digits') as a, "
+              "set_config('application_name', 'app', false) as b",
               "T[a:25,b:25] D[3,app] C[SELECT 1]", 'I');
     st_expect(&f, "select current_setting('nope')", "E[42704]", 'I');
     st_expect(&f, "reset all; show extra_float_digits; show dormouse.x",
               "C[RESET] S[application_name=] S[TimeZone=UTC] T[extra_float_digits:25] D[1] C[SHOW] "
               "E[42704]",
               'I');
-    st_expect(&f, "set transaction isolation level serializable; "
-                  "set session characteristics as transaction isolation level read committed",
+    st_expect(&f,
+              "set transaction isolation level serializable; "
+              "set session characteristics as transaction isolation level read committed",
               "C[SET] C[SET]", 'I');
-    st_expect(&f, "begin; set application_name = 'x'; commit", "C[BEGIN] C[SET] S[application_name=x] C[COMMIT]",
-              'I');
+    st_expect(&f, "begin; set application_name = 'x'; commit",
+              "C[BEGIN] C[SET] S[application_name=x] C[COMMIT]", 'I');
     st_expect(&f, "begin", "C[BEGIN]", 'T');
     st_expect(&f, "discard all", "E[25001]", 'E');
     st_expect(&f, "rollback", "C[ROLLBACK]", 'I');

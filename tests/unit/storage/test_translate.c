@@ -151,11 +151,13 @@ static const tr_case tr_cases[] = {
      "default now(), n numeric(10,2), b boolean default true, c int check (c > 0), u uuid unique, "
      "d date, vc varchar(20), ch char(3), f float8, r real, bi bigint, si smallint, j jsonb, by "
      "bytea)",
-     "CREATE TABLE \"t\" (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, \"name\" text NOT NULL DEFAULT "
-     "('x'), \"ts\" timestamptz DEFAULT (\"now\"()), \"n\" numeric text(10,2) COLLATE dm_numeric, \"b\" boolean DEFAULT "
-     "(1), \"c\" integer CONSTRAINT \"t_c_check\" CHECK ((\"c\" > 0)), \"u\" uuid UNIQUE, \"d\" "
-     "date, \"vc\" varchar(20), \"ch\" char(3), \"f\" double precision, \"r\" real, \"bi\" bigint, "
-     "\"si\" smallint, \"j\" jsonb CHECK (dm_json_in(\"j\", 1)), \"by\" bytea)",
+     "CREATE TABLE \"t\" (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, \"name\" text NOT NULL "
+     "DEFAULT ('x'), \"ts\" timestamptz DEFAULT (\"now\"()), \"n\" numeric text(10,2) COLLATE "
+     "dm_numeric CHECK (dm_numeric_in(\"n\", 10, 2)), \"b\" boolean DEFAULT (1), \"c\" "
+     "integer CONSTRAINT \"t_c_check\" CHECK ((\"c\" > 0)), \"u\" uuid UNIQUE, \"d\" date, "
+     "\"vc\" varchar(20) CHECK (dm_char_in(\"vc\", 20, 0)), \"ch\" char(3) CHECK "
+     "(dm_char_in(\"ch\", 3, 1)), \"f\" double precision, \"r\" real, \"bi\" bigint, \"si\" "
+     "smallint, \"j\" jsonb CHECK (dm_json_in(\"j\", 1)), \"by\" bytea)",
      NULL},
     {"create table t2 (id bigserial, a int references t(id) on delete cascade, primary key (id))",
      "CREATE TABLE \"t2\" (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, \"a\" integer REFERENCES "
@@ -549,13 +551,15 @@ static const tr_case tr_cases[] = {
      "char(10), g float(10), h float(30), i decimal(8, 3), j double precision, k int2, l int8, m "
      "bool)",
      "CREATE TABLE \"t\" (\"a\" timestamp(3), \"b\" time(0), \"c\" timestamptz(6), \"d\" "
-     "numeric text(5) COLLATE dm_numeric, \"e\" varchar, \"f\" char(10), \"g\" real, \"h\" "
-     "double precision, \"i\" numeric text(8,3) COLLATE dm_numeric, \"j\" double precision, "
-     "\"k\" smallint, \"l\" bigint, \"m\" boolean)",
+     "numeric text(5) COLLATE dm_numeric CHECK (dm_numeric_in(\"d\", 5, 0)), \"e\" varchar, "
+     "\"f\" char(10) CHECK (dm_char_in(\"f\", 10, 1)), \"g\" real, \"h\" double precision, "
+     "\"i\" numeric text(8,3) COLLATE dm_numeric CHECK (dm_numeric_in(\"i\", 8, 3)), \"j\" "
+     "double precision, \"k\" smallint, \"l\" bigint, \"m\" boolean)",
      NULL},
     {"create table t (a timestamp with time zone, b time without time zone, c character "
      "varying(5), d character(2), e interval, f interval day to second)",
-     "CREATE TABLE \"t\" (\"a\" timestamptz, \"b\" time, \"c\" varchar(5), \"d\" char(2), \"e\" "
+     "CREATE TABLE \"t\" (\"a\" timestamptz, \"b\" time, \"c\" varchar(5) CHECK "
+     "(dm_char_in(\"c\", 5, 0)), \"d\" char(2) CHECK (dm_char_in(\"d\", 2, 1)), \"e\" "
      "interval, \"f\" interval)",
      NULL},
     {"create table public.t (a int)", "CREATE TABLE \"t\" (\"a\" integer)", NULL},
