@@ -977,35 +977,6 @@ static void fn_numeric_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         fn_error(ctx, "22003", "numeric field overflow");
 }
 
-/* dm_char_in(value, n, is_bpchar): the CHECK of a varchar(n) or char(n)
- * column (translate.c): at most n characters, beyond which only spaces may
- * follow (PostgreSQL drops those); else 22001. */
-static void fn_char_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-        sqlite3_result_int(ctx, 1);
-        return;
-    }
-    const unsigned char *s = sqlite3_value_text(argv[0]);
-    if (!s) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    int limit = sqlite3_value_int(argv[1]);
-    int chars = 0;
-    for (const unsigned char *p = s; *p; p++) {
-        if ((*p & 0xC0) == 0x80)
-            continue;
-        if (++chars > limit && *p != ' ') {
-            fn_error(ctx, "22001", "value too long for type %s(%d)",
-                     sqlite3_value_int(argv[2]) ? "character" : "character varying", limit);
-            return;
-        }
-    }
-    sqlite3_result_int(ctx, 1);
-}
-
 /* dm_json_in(value, is_jsonb): the CHECK of a json or jsonb column
  * (translate.c).  True for NULL and for JSON that jsonb's input accepts
  * (json's too: it differs only in keeping \u0000), else 22P02 as
@@ -1711,9 +1682,8 @@ static const fn_def fn_defs[] = {
     {"dm_int8", 1, FN_PURE, fn_int8},
     {"dm_float8", 1, FN_PURE, fn_float8},
     {"dm_numeric", 1, FN_PURE, fn_numeric},
-    {"dm_json_in", 2, FN_PURE, fn_json_in},
     {"dm_numeric_in", 3, FN_PURE, fn_numeric_in},
-    {"dm_char_in", 3, FN_PURE, fn_char_in},
+    {"dm_json_in", 2, FN_PURE, fn_json_in},
     {"dm_interval", 1, FN_PURE, fn_interval},
     {"dm_extract", 2, FN_PURE, fn_extract},
     {"dm_date_part", 2, FN_PURE, fn_date_part},

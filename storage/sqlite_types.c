@@ -553,7 +553,7 @@ static int32_t sqlite_uuid_out(sqlite3_stmt *st, int col, char **scratch, size_t
 
 /* char(n) and varchar(n): what bpcharin / varcharin store, printed.  Both
  * drop spaces beyond n characters (longer values are refused by the
- * column's CHECK, dm_char_in); char(n) pads with spaces to n.  SQLite keeps
+ * column's CHECK, see translate.c); char(n) pads with spaces to n.  SQLite keeps
  * what was inserted. */
 static int32_t sqlite_bpchar_out(const sqlite_pg_type *t, sqlite3_stmt *st, int col,
                                  char **scratch, size_t *cap, const char **out)
@@ -730,6 +730,17 @@ int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, 
         break;
     }
 
+    if (type == SQLITE_FLOAT && t->format == SQLITE_TYPE_FORMAT_INT && t->oid != WIRE_OID_OID) {
+        /* a fraction in an integer column (SQLite keeps it): the integer
+         * PostgreSQL would have stored, rounded half away from zero */
+        double d = sqlite3_column_double(st, col);
+        if (d > -9.2e18 && d < 9.2e18) {
+            if (!sqlite_scratch_reserve(scratch, scratch_cap, 32))
+                return -2;
+            *out = *scratch;
+            return (int32_t)snprintf(*scratch, *scratch_cap, "%lld", (long long)llround(d));
+        }
+    }
     bool float_out = type == SQLITE_FLOAT ||
                      (type == SQLITE_INTEGER && (t->format == SQLITE_TYPE_FORMAT_FLOAT8 ||
                                                  t->format == SQLITE_TYPE_FORMAT_FLOAT4));

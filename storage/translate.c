@@ -1143,12 +1143,61 @@ static int tr_typmod_ints(const PgQuery__TypeName *t, int mods[2])
     return n;
 }
 
+/* The CHECKs of column `col` of type e (see tr_type_decl). */
+static void tr_type_checks(tr_ctx *c, const tr_type *e, const PgQuery__TypeName *t,
+                           const char *col)
+{
+    static const struct {
+        const char *pg;
+        const char *name;
+        const char *lo, *hi; /* SQLite rounds no fraction: PostgreSQL rounds half away */
+    } ints[] = {
+        {"int2", "smallint", "-32768.5", "32767.5"},
+        {"int4", "integer", "-2147483648.5", "2147483647.5"},
+        {"int8", "bigint", "-9223372036854775808", "9223372036854775808.0"},
+    };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        if (strcmp(e->pg, ints[i].pg) != 0)
+            continue;
+        tr_printf(c, " CONSTRAINT dm_int_syntax_%s CHECK (typeof(", ints[i].name);
+        tr_ident(c, col);
+        tr_printf(c, ") NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_%s CHECK (",
+                  ints[i].name);
+        tr_ident(c, col);
+        tr_printf(c, " %s %s AND ", i == 2 ? ">=" : ">", ints[i].lo);
+        tr_ident(c, col);
+        tr_printf(c, " < %s)", ints[i].hi);
+        return;
+    }
+    if (strcmp(e->pg, "json") == 0 || strcmp(e->pg, "jsonb") == 0) {
+        /* SQLite's json_valid() may not run in a schema (it is not marked
+         * innocuous): Dormouse's own check, which raises 22P02 itself */
+        tr_puts(c, " CHECK (dm_json_in(");
+        tr_ident(c, col);
+        tr_printf(c, ", %d))", strcmp(e->pg, "jsonb") == 0);
+        return;
+    }
+    bool bpchar = strcmp(e->pg, "bpchar") == 0;
+    int m[2] = {bpchar ? 1 : -1, 0}; /* char is char(1) */
+    tr_typmod_ints(t, m);
+    if (e->length && m[0] > 0) {
+        /* beyond n characters only spaces, which PostgreSQL drops */
+        tr_printf(c, " CONSTRAINT dm_%s_%d CHECK (length(rtrim(", bpchar ? "bpchar" : "varchar",
+                  m[0]);
+        tr_ident(c, col);
+        tr_printf(c, ", ' ')) <= %d)", m[0]);
+    }
+}
+
 /* The declared type of column `col`: a name sqlite_types.c maps to the OID,
- * and the CHECK that refuses what PostgreSQL's input function or type
- * modifier refuses, since SQLite stores any value in any column:
- * json/jsonb syntax (22P02, dm_json_in), numeric syntax and precision
- * (22P02, 22003, dm_numeric_in), varchar(n)/char(n) length (22001,
- * dm_char_in). */
+ * and the CHECKs that refuse what PostgreSQL's input function or type
+ * modifier refuses, since SQLite stores any value in any column.  They are
+ * SQLite's own SQL, so that the file stays usable (and checkable) with the
+ * sqlite3 shell, and named dm_<what> so that sqlite_error.c reports their
+ * failures with PostgreSQL's SQLSTATE and message: integer syntax and range
+ * (22P02, 22003), varchar(n)/char(n) length (22001).  numeric's syntax and
+ * precision and json's syntax need Dormouse's functions dm_numeric_in and
+ * dm_json_in (which raise 22P02 / 22003 themselves). */
 static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t, const char *col)
 {
     const char *name = tr_type_name(c, t);
@@ -1178,20 +1227,8 @@ static void tr_type_decl(tr_ctx *c, const PgQuery__TypeName *t, const char *col)
         tr_puts(c, e->decl);
         if (e->typmods)
             tr_puts(c, mods);
-        bool jsonb = strcmp(e->pg, "jsonb") == 0;
-        if (col && (jsonb || strcmp(e->pg, "json") == 0)) {
-            tr_puts(c, " CHECK (dm_json_in(");
-            tr_ident(c, col);
-            tr_printf(c, ", %d))", jsonb);
-        }
-        bool bpchar = strcmp(e->pg, "bpchar") == 0;
-        int m[2] = {bpchar ? 1 : -1, 0}; /* char is char(1) */
-        tr_typmod_ints(t, m);
-        if (col && e->length && m[0] > 0) {
-            tr_puts(c, " CHECK (dm_char_in(");
-            tr_ident(c, col);
-            tr_printf(c, ", %d, %d))", m[0], bpchar);
-        }
+        if (col)
+            tr_type_checks(c, e, t, col);
         return;
     }
     /* Other names SQLite's type table knows (e.g. "blob"), verbatim. */

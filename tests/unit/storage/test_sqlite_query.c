@@ -560,6 +560,15 @@ START_TEST(test_type_fidelity)
     st_expect(&f, "update mods set c = 'abc'", "E[22001]", 'I');
     st_expect(&f, "select n, v, c from mods",
               "T[n:1700(327686),v:1043(7),c:1042(6)] D[999.99,abc,a ] C[SELECT 1]", 'I');
+    st_expect(&f, "create table ints (a smallint, b int, c bigint)", "C[CREATE TABLE]", 'I');
+    st_expect(&f, "insert into ints values ('12', 2.4, -9223372036854775808)", "C[INSERT 0 1]",
+              'I');
+    st_expect(&f, "insert into ints (a) values (40000)", "E[22003]", 'I');
+    st_expect(&f, "insert into ints (b) values ('x')", "E[22P02]", 'I');
+    st_expect(&f, "insert into ints (c) values (1e20)", "E[22003]", 'I');
+    st_expect(&f, "update ints set b = 2147483648", "E[22003]", 'I');
+    st_expect(&f, "select a, b, c from ints", "T[a:21,b:23,c:20] D[12,2,-9223372036854775808] C[SELECT 1]",
+              'I');
     /* adding a column with a CHECK answers no rows */
     st_expect(&f, "alter table mods add column w varchar(2) default 'x'", "C[ALTER TABLE]", 'I');
     st_expect(&f, "insert into ty (j) values ('{')", "E[22P02]", 'I');

@@ -256,7 +256,9 @@ START_TEST(test_value_format)
     check_value(db, "int", "42", "42");
     check_value(db, "int", "-9223372036854775808", "-9223372036854775808");
     check_value(db, "int", "NULL", NULL);
-    check_value(db, "int", "2.5", "2.5"); /* a real stored in an int column */
+    check_value(db, "int", "2.5", "3"); /* a real stored in an int column: as PostgreSQL stores it */
+    check_value(db, "int", "-2.5", "-3");
+    check_value(db, "int", "1e300", "1e+300");
     check_value(db, "int", "'abc'", "abc");
     check_value(db, "text", "'héllo'", "héllo");
     check_value(db, "text", "''", "");

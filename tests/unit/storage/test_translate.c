@@ -154,13 +154,22 @@ static const tr_case tr_cases[] = {
      "CREATE TABLE \"t\" (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, \"name\" text NOT NULL "
      "DEFAULT ('x'), \"ts\" timestamptz DEFAULT (\"now\"()), \"n\" numeric text(10,2) COLLATE "
      "dm_numeric CHECK (dm_numeric_in(\"n\", 10, 2)), \"b\" boolean DEFAULT (1), \"c\" "
-     "integer CONSTRAINT \"t_c_check\" CHECK ((\"c\" > 0)), \"u\" uuid UNIQUE, \"d\" date, "
-     "\"vc\" varchar(20) CHECK (dm_char_in(\"vc\", 20, 0)), \"ch\" char(3) CHECK "
-     "(dm_char_in(\"ch\", 3, 1)), \"f\" double precision, \"r\" real, \"bi\" bigint, \"si\" "
-     "smallint, \"j\" jsonb CHECK (dm_json_in(\"j\", 1)), \"by\" bytea)",
+     "integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"c\") NOT IN ('text', 'blob')) "
+     "CONSTRAINT dm_int_range_integer CHECK (\"c\" > -2147483648.5 AND \"c\" < 2147483647.5) "
+     "CONSTRAINT \"t_c_check\" CHECK ((\"c\" > 0)), \"u\" uuid UNIQUE, \"d\" date, \"vc\" "
+     "varchar(20) CONSTRAINT dm_varchar_20 CHECK (length(rtrim(\"vc\", ' ')) <= 20), \"ch\" "
+     "char(3) CONSTRAINT dm_bpchar_3 CHECK (length(rtrim(\"ch\", ' ')) <= 3), \"f\" double "
+     "precision, \"r\" real, \"bi\" bigint CONSTRAINT dm_int_syntax_bigint CHECK "
+     "(typeof(\"bi\") NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_bigint CHECK (\"bi\" "
+     ">= -9223372036854775808 AND \"bi\" < 9223372036854775808.0), \"si\" smallint CONSTRAINT "
+     "dm_int_syntax_smallint CHECK (typeof(\"si\") NOT IN ('text', 'blob')) CONSTRAINT "
+     "dm_int_range_smallint CHECK (\"si\" > -32768.5 AND \"si\" < 32767.5), \"j\" jsonb CHECK "
+     "(dm_json_in(\"j\", 1)), \"by\" bytea)",
      NULL},
     {"create table t2 (id bigserial, a int references t(id) on delete cascade, primary key (id))",
-     "CREATE TABLE \"t2\" (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, \"a\" integer REFERENCES "
+     "CREATE TABLE \"t2\" (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, \"a\" integer CONSTRAINT "
+     "dm_int_syntax_integer CHECK (typeof(\"a\") NOT IN ('text', 'blob')) CONSTRAINT "
+     "dm_int_range_integer CHECK (\"a\" > -2147483648.5 AND \"a\" < 2147483647.5) REFERENCES "
      "\"t\" (\"id\") ON DELETE CASCADE)",
      NULL},
     {"create table t3 (id int generated always as identity primary key, x text)",
@@ -168,11 +177,19 @@ static const tr_case tr_cases[] = {
     {"create table t4 (id serial, x text)", NULL, "0A000"},
     {"create table if not exists t5 (a int, b int, primary key (a, b), unique (b), foreign key (a) "
      "references t(id) on update set null)",
-     "CREATE TABLE IF NOT EXISTS \"t5\" (\"a\" integer, \"b\" integer, PRIMARY KEY (\"a\", \"b\"), "
-     "UNIQUE (\"b\"), FOREIGN KEY (\"a\") REFERENCES \"t\" (\"id\") ON UPDATE SET NULL)",
+     "CREATE TABLE IF NOT EXISTS \"t5\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK "
+     "(typeof(\"a\") NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > "
+     "-2147483648.5 AND \"a\" < 2147483647.5), \"b\" integer CONSTRAINT dm_int_syntax_integer "
+     "CHECK (typeof(\"b\") NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK "
+     "(\"b\" > -2147483648.5 AND \"b\" < 2147483647.5), PRIMARY KEY (\"a\", \"b\"), UNIQUE "
+     "(\"b\"), FOREIGN KEY (\"a\") REFERENCES \"t\" (\"id\") ON UPDATE SET NULL)",
      NULL},
-    {"create temp table tt (a int)", "CREATE TEMP TABLE \"tt\" (\"a\" integer)", NULL},
-    {"create unlogged table ut (a int)", "CREATE TABLE \"ut\" (\"a\" integer)", NULL},
+    {"create temp table tt (a int)", "CREATE TEMP TABLE \"tt\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK "
+     "(typeof(\"a\") NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > "
+     "-2147483648.5 AND \"a\" < 2147483647.5))", NULL},
+    {"create unlogged table ut (a int)", "CREATE TABLE \"ut\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK "
+     "(typeof(\"a\") NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > "
+     "-2147483648.5 AND \"a\" < 2147483647.5))", NULL},
     {"create table ct as select a, count(*) from t group by a",
      "CREATE TABLE \"ct\" AS SELECT \"a\" AS \"a\", \"count\"(*) AS \"count\" FROM \"t\" GROUP BY "
      "\"a\"",
@@ -192,7 +209,9 @@ static const tr_case tr_cases[] = {
      NULL},
     {"create or replace view v as select 1", NULL, "0A000"},
     {"alter table t add column x int default 0",
-     "ALTER TABLE \"t\" ADD COLUMN \"x\" integer DEFAULT (0)", NULL},
+     "ALTER TABLE \"t\" ADD COLUMN \"x\" integer CONSTRAINT dm_int_syntax_integer CHECK "
+     "(typeof(\"x\") NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"x\" > "
+     "-2147483648.5 AND \"x\" < 2147483647.5) DEFAULT (0)", NULL},
     {"alter table t drop column x", "ALTER TABLE \"t\" DROP COLUMN \"x\"", NULL},
     {"alter table t rename column a to b", "ALTER TABLE \"t\" RENAME COLUMN \"a\" TO \"b\"", NULL},
     {"alter table t rename to u", "ALTER TABLE \"t\" RENAME TO \"u\"", NULL},
@@ -508,28 +527,40 @@ static const tr_case tr_cases[] = {
      NULL},
     {"update only t set a = 1", "UPDATE \"t\" SET \"a\" = 1", NULL},
     {"create table t (a int, b text collate \"C\", c int generated always as (a * 2) stored)",
-     "CREATE TABLE \"t\" (\"a\" integer, \"b\" text COLLATE BINARY, \"c\" integer GENERATED ALWAYS "
-     "AS ((\"a\" * 2)) STORED)",
+     "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5), \"b\" text COLLATE BINARY, \"c\" integer CONSTRAINT "
+     "dm_int_syntax_integer CHECK (typeof(\"c\") NOT IN ('text', 'blob')) CONSTRAINT "
+     "dm_int_range_integer CHECK (\"c\" > -2147483648.5 AND \"c\" < 2147483647.5) GENERATED "
+     "ALWAYS AS ((\"a\" * 2)) STORED)",
      NULL},
     {"create table t (a int primary key deferrable)", NULL, "0A000"},
     {"create table t (a int references p match full)", NULL, "0A000"},
     {"create table t (a int references p on delete set default on update restrict deferrable "
      "initially deferred)",
-     "CREATE TABLE \"t\" (\"a\" integer REFERENCES \"p\" ON DELETE SET DEFAULT ON UPDATE RESTRICT "
+     "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5) REFERENCES \"p\" ON DELETE SET DEFAULT ON UPDATE RESTRICT "
      "DEFERRABLE INITIALLY DEFERRED)",
      NULL},
     {"create table t (a int references p on delete no action)",
-     "CREATE TABLE \"t\" (\"a\" integer REFERENCES \"p\")", NULL},
+     "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5) REFERENCES \"p\")", NULL},
     {"create table t (a int, constraint pk primary key (a), constraint ck check (a > 0), "
      "constraint fk foreign key (a) references p (id))",
-     "CREATE TABLE \"t\" (\"a\" integer, CONSTRAINT \"pk\" PRIMARY KEY (\"a\"), CONSTRAINT \"ck\" "
+     "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5), CONSTRAINT \"pk\" PRIMARY KEY (\"a\"), CONSTRAINT \"ck\" "
      "CHECK ((\"a\" > 0)), CONSTRAINT \"fk\" FOREIGN KEY (\"a\") REFERENCES \"p\" (\"id\"))",
      NULL},
     {"create table t (a int, exclude using gist (a with =))", NULL, "0A000"},
     {"create table t (like u)", NULL, "0A000"},
     {"create table t (a int) inherits (u)", NULL, "0A000"},
     {"create table t (a int) partition by range (a)", NULL, "0A000"},
-    {"create table t (a int) with (fillfactor = 70)", "CREATE TABLE \"t\" (\"a\" integer)", NULL},
+    {"create table t (a int) with (fillfactor = 70)", "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5))", NULL},
     {"create table t (a int unique nulls not distinct)", NULL, "0A000"},
     {"create table t (a int[])", NULL, "0A000"},
     {"create table t (a serial primary key, b bigserial)", NULL, "0A000"},
@@ -552,17 +583,24 @@ static const tr_case tr_cases[] = {
      "bool)",
      "CREATE TABLE \"t\" (\"a\" timestamp(3), \"b\" time(0), \"c\" timestamptz(6), \"d\" "
      "numeric text(5) COLLATE dm_numeric CHECK (dm_numeric_in(\"d\", 5, 0)), \"e\" varchar, "
-     "\"f\" char(10) CHECK (dm_char_in(\"f\", 10, 1)), \"g\" real, \"h\" double precision, "
-     "\"i\" numeric text(8,3) COLLATE dm_numeric CHECK (dm_numeric_in(\"i\", 8, 3)), \"j\" "
-     "double precision, \"k\" smallint, \"l\" bigint, \"m\" boolean)",
+     "\"f\" char(10) CONSTRAINT dm_bpchar_10 CHECK (length(rtrim(\"f\", ' ')) <= 10), \"g\" "
+     "real, \"h\" double precision, \"i\" numeric text(8,3) COLLATE dm_numeric CHECK "
+     "(dm_numeric_in(\"i\", 8, 3)), \"j\" double precision, \"k\" smallint CONSTRAINT "
+     "dm_int_syntax_smallint CHECK (typeof(\"k\") NOT IN ('text', 'blob')) CONSTRAINT "
+     "dm_int_range_smallint CHECK (\"k\" > -32768.5 AND \"k\" < 32767.5), \"l\" bigint "
+     "CONSTRAINT dm_int_syntax_bigint CHECK (typeof(\"l\") NOT IN ('text', 'blob')) "
+     "CONSTRAINT dm_int_range_bigint CHECK (\"l\" >= -9223372036854775808 AND \"l\" < "
+     "9223372036854775808.0), \"m\" boolean)",
      NULL},
     {"create table t (a timestamp with time zone, b time without time zone, c character "
      "varying(5), d character(2), e interval, f interval day to second)",
-     "CREATE TABLE \"t\" (\"a\" timestamptz, \"b\" time, \"c\" varchar(5) CHECK "
-     "(dm_char_in(\"c\", 5, 0)), \"d\" char(2) CHECK (dm_char_in(\"d\", 2, 1)), \"e\" "
-     "interval, \"f\" interval)",
+     "CREATE TABLE \"t\" (\"a\" timestamptz, \"b\" time, \"c\" varchar(5) CONSTRAINT "
+     "dm_varchar_5 CHECK (length(rtrim(\"c\", ' ')) <= 5), \"d\" char(2) CONSTRAINT "
+     "dm_bpchar_2 CHECK (length(rtrim(\"d\", ' ')) <= 2), \"e\" interval, \"f\" interval)",
      NULL},
-    {"create table public.t (a int)", "CREATE TABLE \"t\" (\"a\" integer)", NULL},
+    {"create table public.t (a int)", "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5))", NULL},
     {"create table other.t (a int)", NULL, "0A000"},
     {"create table t (a int default 1 + 2, b timestamptz default current_timestamp, c text default "
      "'x' || 'y', d int default -1, e uuid default gen_random_uuid(), f int default nextval('s'))",
@@ -633,10 +671,14 @@ static const tr_case tr_cases[] = {
     {"vacuum analyze t", "ANALYZE \"t\"", NULL},
     {"vacuum (verbose) t", "", NULL},
     {"vacuum (full, analyze) t", "VACUUM", NULL},
-    {"create table t (a int) with (fillfactor = 100)", "CREATE TABLE \"t\" (\"a\" integer)", NULL},
+    {"create table t (a int) with (fillfactor = 100)", "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5))", NULL},
     {"create table t (a int) with (fillfactor = 5)", NULL, "22023"},
     {"create table t (a int) with (autovacuum_enabled = false, toast.autovacuum_enabled = false)",
-     "CREATE TABLE \"t\" (\"a\" integer)", NULL},
+     "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5))", NULL},
     {"create table t (a int) with (oids = true)", NULL, "0A000"},
     {"analyze t (a)", "ANALYZE \"t\"", NULL},
     {"analyze t, u", "ANALYZE", NULL},
@@ -666,8 +708,12 @@ static const tr_case tr_cases[] = {
     {"refresh materialized view mv", NULL, "0A000"},
     {"select a from t order by a fetch first 5 rows with ties", NULL, "0A000"},
     {"create table t (a int references p deferrable initially deferred, b int unique)",
-     "CREATE TABLE \"t\" (\"a\" integer REFERENCES \"p\" DEFERRABLE INITIALLY DEFERRED, \"b\" "
-     "integer UNIQUE)",
+     "CREATE TABLE \"t\" (\"a\" integer CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"a\") "
+     "NOT IN ('text', 'blob')) CONSTRAINT dm_int_range_integer CHECK (\"a\" > -2147483648.5 "
+     "AND \"a\" < 2147483647.5) REFERENCES \"p\" DEFERRABLE INITIALLY DEFERRED, \"b\" integer "
+     "CONSTRAINT dm_int_syntax_integer CHECK (typeof(\"b\") NOT IN ('text', 'blob')) "
+     "CONSTRAINT dm_int_range_integer CHECK (\"b\" > -2147483648.5 AND \"b\" < 2147483647.5) "
+     "UNIQUE)",
      NULL},
     {"merge into t using u on t.a = u.a when matched then delete", NULL, "0A000"},
 };
