@@ -140,6 +140,17 @@ static bool sqlite_error_build_no_column_named(const char *captured, sqlite_pg_e
     return true;
 }
 
+/* "table t has N columns but M values were supplied": with an INSERT's
+ * missing column list completed (sqlite_query_translate), only more values
+ * than columns remain, which PostgreSQL words so. */
+static bool sqlite_error_build_too_many_values(const char *captured, sqlite_pg_error *out)
+{
+    (void)captured;
+    snprintf(out->message, sizeof(out->message),
+             "INSERT has more expressions than target columns");
+    return true;
+}
+
 static const sqlite_error_rule sqlite_error_rules[] = {
     /* constraints, by extended code */
     {SQLITE_CONSTRAINT_PRIMARYKEY, "UNIQUE constraint failed: ", NULL,
@@ -221,6 +232,8 @@ static const sqlite_error_rule sqlite_error_rules[] = {
      WIRE_SQLSTATE_UNDEFINED_COLUMN, "column \"%s\" does not exist", NULL, false},
     {0, "no such column: ", NULL, WIRE_SQLSTATE_UNDEFINED_COLUMN, NULL, sqlite_error_build_column,
      false},
+    {0, "table ", " values were supplied", WIRE_SQLSTATE_SYNTAX_ERROR, NULL,
+     sqlite_error_build_too_many_values, false},
     {0, "table ", NULL, WIRE_SQLSTATE_UNDEFINED_COLUMN, NULL, sqlite_error_build_no_column_named,
      false},
     {0, "no such function: ", NULL, WIRE_SQLSTATE_UNDEFINED_FUNCTION, "function %s does not exist",
@@ -320,6 +333,12 @@ void sqlite_error_map(int rc, const char *msg, sqlite_pg_error *out)
         out->sqlstate = r->sqlstate;
         if (r->detail)
             snprintf(out->detail, sizeof(out->detail), "%s", msg);
+        /* Dormouse's functions give a DETAIL after the message's first line */
+        char *nl = r->prefix && r->prefix[0] == '[' ? strchr(out->message, '\n') : NULL;
+        if (nl) {
+            *nl = '\0';
+            snprintf(out->detail, sizeof(out->detail), "%s", nl + 1);
+        }
         return;
     }
     /* unreachable: the last rule matches everything */

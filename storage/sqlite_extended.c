@@ -635,7 +635,7 @@ static bool ext_parse(sqlite_ext *x, const wire_frame *f)
          * sqlite_query.c; an empty translation runs nothing. */
         storage_translate_error terr;
         bool catalog = false;
-        if (!storage_translate_ex(p->stmt, &p->sqlite_sql, &catalog, &terr) ||
+        if (!sqlite_query_translate(c->handle, p->stmt, &p->sqlite_sql, &catalog, &terr) ||
             (catalog && catalog_ensure(c->handle, terr.message, sizeof(terr.message)) !=
                             SQLITE_OK)) {
             sqlite_query_error(&x->q, terr.sqlstate ? terr.sqlstate : WIRE_SQLSTATE_INTERNAL_ERROR,

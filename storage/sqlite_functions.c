@@ -973,8 +973,16 @@ static void fn_numeric_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         free(digits);
     if (ok)
         sqlite3_result_int(ctx, 1);
-    else /* PostgreSQL's DETAIL gives the limit: 10^(precision - scale) */
-        fn_error(ctx, "22003", "numeric field overflow");
+    else if (precision - scale > 0) /* the DETAIL after a newline (sqlite_error.c) */
+        fn_error(ctx, "22003",
+                 "numeric field overflow\nA field with precision %d, scale %d must round to an "
+                 "absolute value less than 10^%d.",
+                 precision, scale, precision - scale);
+    else
+        fn_error(ctx, "22003",
+                 "numeric field overflow\nA field with precision %d, scale %d must round to an "
+                 "absolute value less than 1.",
+                 precision, scale);
 }
 
 /* dm_json_in(value, is_jsonb): the CHECK of a json or jsonb column

@@ -374,6 +374,118 @@ void sqlite_query_finish(sqlite_query *q, const storage_stmt *s, uint64_t rows, 
     sqlite_query_complete(q, tag);
 }
 
+/* An INSERT without a column list whose VALUES rows are shorter than the
+ * table: PostgreSQL fills the remaining columns with their defaults, SQLite
+ * refuses.  The copy names the first columns explicitly; the shared parse
+ * tree is left untouched. */
+typedef struct insert_fill {
+    PgQuery__Node node;
+    PgQuery__InsertStmt insert;
+    PgQuery__Node **cols;
+    PgQuery__Node *col_nodes;
+    PgQuery__ResTarget *targets;
+    char **names;
+    size_t n;
+} insert_fill;
+
+static void insert_fill_free(insert_fill *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        sqlite3_free(f->names[i]);
+    free(f->names);
+    free(f->targets);
+    free(f->col_nodes);
+    free(f->cols);
+}
+
+static bool insert_fill_columns(sqlite3 *db, const storage_stmt *s, insert_fill *f,
+                                storage_stmt *out)
+{
+    memset(f, 0, sizeof(*f));
+    const PgQuery__Node *n = s->node;
+    if (!db || !n || n->node_case != PG_QUERY__NODE__NODE_INSERT_STMT)
+        return false;
+    const PgQuery__InsertStmt *ins = n->insert_stmt;
+    const PgQuery__Node *sel = ins->select_stmt;
+    if (ins->n_cols || !ins->relation || !ins->relation->relname || !sel ||
+        sel->node_case != PG_QUERY__NODE__NODE_SELECT_STMT ||
+        !sel->select_stmt->n_values_lists)
+        return false;
+    const PgQuery__SelectStmt *ss = sel->select_stmt;
+    size_t width = 0;
+    for (size_t r = 0; r < ss->n_values_lists; r++) {
+        const PgQuery__Node *row = ss->values_lists[r];
+        if (!row || row->node_case != PG_QUERY__NODE__NODE_LIST)
+            return false;
+        if (r && row->list->n_items != width)
+            return false; /* PostgreSQL reports that itself */
+        width = row->list->n_items;
+    }
+    const char *schema = ins->relation->schemaname && ins->relation->schemaname[0] &&
+                                 strcmp(ins->relation->schemaname, "pg_temp") == 0
+                             ? "temp"
+                             : "main";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, ?2) ORDER BY cid", -1,
+                           &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, ins->relation->relname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
+    size_t ncols = 0;
+    bool ok = true;
+    f->names = calloc(width ? width : 1, sizeof(*f->names));
+    ok = f->names != NULL;
+    while (ok && sqlite3_step(st) == SQLITE_ROW) {
+        if (ncols < width) {
+            f->names[ncols] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+            ok = f->names[ncols] != NULL;
+        }
+        ncols++;
+    }
+    sqlite3_finalize(st);
+    f->n = ncols < width ? ncols : width;
+    if (!ok || ncols <= width) {
+        insert_fill_free(f);
+        return false;
+    }
+    f->cols = calloc(width, sizeof(*f->cols));
+    f->col_nodes = calloc(width, sizeof(*f->col_nodes));
+    f->targets = calloc(width, sizeof(*f->targets));
+    if (!f->cols || !f->col_nodes || !f->targets) {
+        insert_fill_free(f);
+        return false;
+    }
+    for (size_t i = 0; i < width; i++) {
+        pg_query__res_target__init(&f->targets[i]);
+        f->targets[i].name = f->names[i];
+        pg_query__node__init(&f->col_nodes[i]);
+        f->col_nodes[i].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
+        f->col_nodes[i].res_target = &f->targets[i];
+        f->cols[i] = &f->col_nodes[i];
+    }
+    f->insert = *ins;
+    f->insert.n_cols = width;
+    f->insert.cols = f->cols;
+    f->node = *n;
+    f->node.insert_stmt = &f->insert;
+    *out = *s;
+    out->node = &f->node;
+    return true;
+}
+
+bool sqlite_query_translate(sqlite3 *db, const storage_stmt *s, char **sql, bool *catalog,
+                            storage_translate_error *err)
+{
+    insert_fill fill;
+    storage_stmt filled;
+    if (insert_fill_columns(db, s, &fill, &filled)) {
+        bool ok = storage_translate_ex(&filled, sql, catalog, err);
+        insert_fill_free(&fill);
+        return ok;
+    }
+    return storage_translate_ex(s, sql, catalog, err);
+}
+
 int sqlite_query_result_columns(const storage_stmt *s, sqlite3_stmt *st)
 {
     if (!st)
@@ -395,7 +507,7 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
     char *text = NULL;
     storage_translate_error terr;
     bool catalog = false;
-    if (!storage_translate_ex(s, &text, &catalog, &terr)) {
+    if (!sqlite_query_translate(db, s, &text, &catalog, &terr)) {
         sqlite_query_error(q, terr.sqlstate, terr.message, NULL, 0);
         return false;
     }

@@ -17,6 +17,7 @@
 #include "colname.h"
 #include "sqlite_types.h"
 #include "statement.h"
+#include "translate.h"
 #include "storage_internal.h"
 
 typedef struct sqlite_query {
@@ -67,6 +68,11 @@ bool sqlite_query_exec_ctl(sqlite_query *q, const char *sql);
  * the client: sqlite3_column_count, except for statements PostgreSQL
  * answers without rows although SQLite's version reports columns. */
 int sqlite_query_result_columns(const storage_stmt *s, sqlite3_stmt *st);
+/* storage_translate_ex for a statement about to run on db, which completes
+ * what PostgreSQL completes from the catalog: an INSERT without a column
+ * list and shorter VALUES rows names the table's first columns. */
+bool sqlite_query_translate(sqlite3 *db, const storage_stmt *s, char **sql, bool *catalog,
+                            storage_translate_error *err);
 /* Ends the current block (explicit, implicit or failed) with COMMIT or
  * ROLLBACK; the connection is 'I' afterwards. */
 bool sqlite_query_end_block(sqlite_query *q, bool commit);

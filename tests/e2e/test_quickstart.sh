@@ -113,6 +113,12 @@ both "date_trunc" -c "select date_trunc('day', timestamp '2024-02-29 10:00') as 
     date_trunc('century', timestamp '2024-02-29') as c"
 both "array_agg" -c "create table agg_t(x int)" -c "select array_agg(x) from agg_t" \
     -c "insert into agg_t values (1), (2)" -c "select array_agg(x) as a from agg_t" -c "drop table agg_t"
+both "INSERT without a column list: defaults fill the rest" -c "create table fill(id int, name text default 'x', n int default 7)" \
+    -c "insert into fill values (1)" -c "insert into fill values (2, 'b'), (3, 'c')" \
+    -c "select * from fill order by id" -c "drop table fill"
+both "values checked as PostgreSQL's types check them" -c "create table chk(a smallint, v varchar(3), n numeric(5,2))" \
+    -c "insert into chk values (1, 'abc  ', 999.994)" -c "insert into chk (a) values (40000)" -c "insert into chk (v) values ('abcd')" \
+    -c "insert into chk (n) values (999.995)" -c "select * from chk" -c "drop table chk"
 both "DROP ... IF EXISTS notices" -c "drop table if exists nope1, nope2" -c "drop index if exists nope3" \
     -c "drop view if exists nope4" -c "create table gone(id int)" -c "drop table if exists gone"
 both "expression types and values" -c "select 0.1 + 0.2 as n, 1 = 1 as b, count(*) > 0 as c, 2.50::numeric(5,2) as m,

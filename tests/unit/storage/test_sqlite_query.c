@@ -569,6 +569,14 @@ START_TEST(test_type_fidelity)
     st_expect(&f, "update ints set b = 2147483648", "E[22003]", 'I');
     st_expect(&f, "select a, b, c from ints", "T[a:21,b:23,c:20] D[12,2,-9223372036854775808] C[SELECT 1]",
               'I');
+    /* an INSERT without a column list: defaults fill what VALUES leaves out */
+    st_expect(&f, "create table fill (id int, name text default 'x', n int default 7)",
+              "C[CREATE TABLE]", 'I');
+    st_expect(&f, "insert into fill values (1); insert into fill values (2, 'b'), (3, 'c')",
+              "C[INSERT 0 1] C[INSERT 0 2]", 'I');
+    st_expect(&f, "insert into fill values (4, 'd', 5, 6)", "E[42601]", 'I');
+    st_expect(&f, "select id, name, n from fill order by id",
+              "T[id:23,name:25,n:23] D[1,x,7] D[2,b,7] D[3,c,7] C[SELECT 3]", 'I');
     /* adding a column with a CHECK answers no rows */
     st_expect(&f, "alter table mods add column w varchar(2) default 'x'", "C[ALTER TABLE]", 'I');
     st_expect(&f, "insert into ty (j) values ('{')", "E[22P02]", 'I');
