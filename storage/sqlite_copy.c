@@ -1099,30 +1099,6 @@ static void copy_fail(sqlite_copy *cp, const char *sqlstate, const char *message
 
 /* ---- COPY FROM: checking values as PostgreSQL's input functions ---- */
 
-static const char *copy_type_name(uint32_t oid)
-{
-    switch (oid) {
-    case WIRE_OID_INT2:
-        return "smallint";
-    case WIRE_OID_INT4:
-        return "integer";
-    case WIRE_OID_INT8:
-        return "bigint";
-    case WIRE_OID_OID:
-        return "oid";
-    case WIRE_OID_FLOAT4:
-        return "real";
-    case WIRE_OID_FLOAT8:
-        return "double precision";
-    case WIRE_OID_NUMERIC:
-        return "numeric";
-    case WIRE_OID_BOOL:
-        return "boolean";
-    default:
-        return "text";
-    }
-}
-
 /* A NUL-terminated copy of the value (the decoder's are not terminated). */
 static const char *copy_cstr(sqlite_copy *cp, const sqlite_copy_field *fl)
 {
@@ -1264,10 +1240,10 @@ static bool copy_bind(sqlite_copy *cp, int i, sqlite_copy_error *err)
         if (!copy_parse_int(s, lo, hi, &v, &range)) {
             if (range)
                 copy_error(err, WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE,
-                           "value \"%.100s\" is out of range for type %s", s, copy_type_name(t->oid));
+                           "value \"%.100s\" is out of range for type %s", s, wire_type_name(t->oid));
             else
                 copy_error(err, WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION,
-                           "invalid input syntax for type %s: \"%.100s\"", copy_type_name(t->oid), s);
+                           "invalid input syntax for type %s: \"%.100s\"", wire_type_name(t->oid), s);
             return false;
         }
         return sqlite3_bind_int64(st, i + 1, v) == SQLITE_OK;
@@ -1288,14 +1264,14 @@ static bool copy_bind(sqlite_copy *cp, int i, sqlite_copy_error *err)
                 end++;
         if (!*p || !end || *end || (isnan(v) && strncasecmp(p, "nan", 3) != 0)) {
             copy_error(err, WIRE_SQLSTATE_INVALID_TEXT_REPRESENTATION,
-                       "invalid input syntax for type %s: \"%.100s\"", copy_type_name(t->oid), s);
+                       "invalid input syntax for type %s: \"%.100s\"", wire_type_name(t->oid), s);
             return false;
         }
         bool inf_text = strcasestr(p, "inf") != NULL;
         if ((errno == ERANGE && (v != 0)) ||
             (!inf_text && t->oid == WIRE_OID_FLOAT4 && isfinite(v) && fabs(v) > 3.4028234663852886e38)) {
             copy_error(err, WIRE_SQLSTATE_NUMERIC_VALUE_OUT_OF_RANGE,
-                       "\"%.100s\" is out of range for type %s", s, copy_type_name(t->oid));
+                       "\"%.100s\" is out of range for type %s", s, wire_type_name(t->oid));
             return false;
         }
         if (isnan(v))

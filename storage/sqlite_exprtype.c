@@ -91,24 +91,16 @@ static bool xt_column_ref(sqlite3 *db, const PgQuery__Node *stmt, const PgQuery_
             found = xt_find_rel(stmt->select_stmt->from_clause[i], qual, db, col, &decl, recorded,
                                 sizeof(recorded));
         break;
-    case PG_QUERY__NODE__NODE_INSERT_STMT: {
-        PgQuery__Node rel = PG_QUERY__NODE__INIT;
-        rel.node_case = PG_QUERY__NODE__NODE_RANGE_VAR;
-        rel.range_var = stmt->insert_stmt->relation;
-        found = xt_find_rel(&rel, qual, db, col, &decl, recorded, sizeof(recorded));
-        break;
-    }
-    case PG_QUERY__NODE__NODE_UPDATE_STMT: {
-        PgQuery__Node rel = PG_QUERY__NODE__INIT;
-        rel.node_case = PG_QUERY__NODE__NODE_RANGE_VAR;
-        rel.range_var = stmt->update_stmt->relation;
-        found = xt_find_rel(&rel, qual, db, col, &decl, recorded, sizeof(recorded));
-        break;
-    }
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
     case PG_QUERY__NODE__NODE_DELETE_STMT: {
+        /* RETURNING: the target relation */
         PgQuery__Node rel = PG_QUERY__NODE__INIT;
         rel.node_case = PG_QUERY__NODE__NODE_RANGE_VAR;
-        rel.range_var = stmt->delete_stmt->relation;
+        rel.range_var =
+            stmt->node_case == PG_QUERY__NODE__NODE_INSERT_STMT   ? stmt->insert_stmt->relation
+            : stmt->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT ? stmt->update_stmt->relation
+                                                                  : stmt->delete_stmt->relation;
         found = xt_find_rel(&rel, qual, db, col, &decl, recorded, sizeof(recorded));
         break;
     }
