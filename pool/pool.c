@@ -1,26 +1,56 @@
 /*
  * The pool: a registry of databases (found or created from [databases]
- * rules), the backends handed out to sessions, and each database's lifecycle
- * state.  Databases live in a hash table keyed by an xxHash of their name so
- * that 10,000 tenants cost one lookup, not a scan.
+ * rules), the backends handed out to sessions and kept idle between them,
+ * and each database's lifecycle state.  Databases live in a hash table keyed
+ * by an xxHash of their name so that 10,000 tenants cost one lookup, not a
+ * scan.
  *
- * Invariant: db->backends counts the storage_conns handed out and not yet
- * released; a database with backends is ACTIVE.
+ * Each backend (a storage_conn) carries a pool_backend, its owner data: its
+ * state, when it was made and when it went idle.  The state is the list it
+ * is on, and pool_backend_move() is the one place that changes it, moving
+ * list membership and counters with it (pool.h has the diagram):
+ *
+ *   from     to       done by                  list
+ *   (new)    ACTIVE   pool_backend_acquire     none (the session holds it)
+ *   ACTIVE   IDLE     pool_backend_park        head of db->idle_head
+ *   IDLE     ACTIVE   pool_backend_acquire     off the idle list
+ *   IDLE     CLOSING  pool_expire              off the idle list
+ *   ACTIVE   (freed)  pool_backend_release
+ *   CLOSING  (freed)  pool_backend_release
+ *
+ * Invariants: db->nstate[s] counts db's backends in state s and p->nidle,
+ * p->nclosing the sums; db->idle_head..idle_tail holds exactly the IDLE
+ * backends, most recently parked first; a database is on p->idle_dbs exactly
+ * when it has an IDLE backend; a database with backends is ACTIVE.
  */
 #include "dormouse/pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
+
+typedef struct pool_backend {
+    storage_conn *conn;
+    pool_db *db;
+    pool_backend_state state;
+    uint64_t born_us;                 /* handed out for its OPEN */
+    uint64_t idle_since_us;           /* parked (IDLE only) */
+    struct pool_backend *prev, *next; /* db's idle list (IDLE only) */
+} pool_backend;
 
 struct pool_db {
     char name[WIRE_NAME_MAX];
     storage_kind engine;
     storage_db *sdb;
     pool_db_state state;
-    int backends;
+    pool *pool;
+    int nstate[POOL_BACKEND_CLOSING + 1];
+    pool_backend *idle_head, *idle_tail; /* LIFO: the head is the warmest */
+    uint64_t opened_total, reused_total;
     pool_db *hash_next;
+    pool_db *idle_db_prev, *idle_db_next; /* p->idle_dbs */
 };
 
 struct pool {
@@ -30,6 +60,13 @@ struct pool {
     pool_db **buckets;
     size_t nbuckets;
     int ndbs;
+
+    pool_limits limits;
+    bool draining;
+    pool_clock_fn clock;
+    void *clock_arg;
+    pool_db *idle_dbs; /* databases with IDLE backends */
+    int nidle, nclosing;
 };
 
 const char *pool_db_state_str(pool_db_state s)
@@ -97,12 +134,41 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
     return true;
 }
 
+const char *pool_backend_state_str(pool_backend_state s)
+{
+    switch (s) {
+    case POOL_BACKEND_ACTIVE:
+        return "active";
+    case POOL_BACKEND_IDLE:
+        return "idle";
+    case POOL_BACKEND_CLOSING:
+        return "closing";
+    }
+    return "unknown";
+}
+
+void pool_limits_defaults(pool_limits *l)
+{
+    l->idle_max = 20;
+    l->idle_timeout_us = 600u * 1000000u;
+    l->lifetime_us = 3600u * 1000000u;
+}
+
+static uint64_t pool_monotonic_us(void *arg)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 pool *pool_new(storage_engine *sqlite)
 {
     pool *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
     p->sqlite = sqlite;
+    pool_limits_defaults(&p->limits);
+    p->clock = pool_monotonic_us;
     p->nbuckets = 1024;
     p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
     if (!p->buckets) {
@@ -120,6 +186,12 @@ void pool_free(pool *p)
         pool_db *db = p->buckets[i];
         while (db) {
             pool_db *next = db->hash_next;
+            while (db->idle_head) {
+                pool_backend *b = db->idle_head;
+                db->idle_head = b->next;
+                storage_conn_free(b->conn); /* closes the handle (pool.h) */
+                free(b);
+            }
             storage_db_free(db->sdb);
             free(db);
             db = next;
@@ -212,6 +284,7 @@ pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen)
         return NULL;
     }
     snprintf(db->name, sizeof(db->name), "%s", name);
+    db->pool = p;
     db->engine = rule->engine;
     db->sdb = storage_db_new(p->sqlite, name);
     if (!db->sdb) {
@@ -238,7 +311,27 @@ pool_db_state pool_db_get_state(const pool_db *db)
 
 int pool_db_backends(const pool_db *db)
 {
-    return db->backends;
+    return db->nstate[POOL_BACKEND_ACTIVE];
+}
+
+int pool_db_idle_backends(const pool_db *db)
+{
+    return db->nstate[POOL_BACKEND_IDLE];
+}
+
+int pool_db_closing_backends(const pool_db *db)
+{
+    return db->nstate[POOL_BACKEND_CLOSING];
+}
+
+uint64_t pool_db_opened_total(const pool_db *db)
+{
+    return db->opened_total;
+}
+
+uint64_t pool_db_reused_total(const pool_db *db)
+{
+    return db->reused_total;
 }
 
 int pool_db_count(const pool *p)
@@ -246,20 +339,232 @@ int pool_db_count(const pool *p)
     return p->ndbs;
 }
 
-storage_conn *pool_backend_acquire(pool_db *db)
+int pool_idle_backends(const pool *p)
 {
-    storage_conn *c = storage_conn_new(db->sdb);
-    if (c) {
-        db->backends++;
-        db->state = POOL_DB_ACTIVE;
+    return p->nidle;
+}
+
+int pool_closing_backends(const pool *p)
+{
+    return p->nclosing;
+}
+
+void pool_set_limits(pool *p, const pool_limits *l)
+{
+    p->limits = *l;
+    if (p->limits.idle_max < 0)
+        p->limits.idle_max = 0;
+}
+
+void pool_set_clock(pool *p, pool_clock_fn now_us, void *arg)
+{
+    p->clock = now_us ? now_us : pool_monotonic_us;
+    p->clock_arg = now_us ? arg : NULL;
+}
+
+static uint64_t pool_now(const pool *p)
+{
+    return p->clock(p->clock_arg);
+}
+
+/* ---- backend states ---- */
+
+static bool pool_backend_move_allowed(pool_backend_state from, pool_backend_state to)
+{
+    switch (from) {
+    case POOL_BACKEND_ACTIVE:
+        return to == POOL_BACKEND_IDLE;
+    case POOL_BACKEND_IDLE:
+        return to == POOL_BACKEND_ACTIVE || to == POOL_BACKEND_CLOSING;
+    case POOL_BACKEND_CLOSING:
+        return false;
     }
+    return false;
+}
+
+static void pool_idle_unlink(pool_backend *b)
+{
+    pool_db *db = b->db;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        db->idle_head = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    else
+        db->idle_tail = b->prev;
+    b->prev = b->next = NULL;
+    if (!db->idle_head) { /* off p->idle_dbs */
+        pool *p = db->pool;
+        if (db->idle_db_prev)
+            db->idle_db_prev->idle_db_next = db->idle_db_next;
+        else
+            p->idle_dbs = db->idle_db_next;
+        if (db->idle_db_next)
+            db->idle_db_next->idle_db_prev = db->idle_db_prev;
+        db->idle_db_prev = db->idle_db_next = NULL;
+    }
+}
+
+static void pool_idle_push(pool_backend *b, uint64_t now)
+{
+    pool_db *db = b->db;
+    if (!db->idle_head) { /* onto p->idle_dbs */
+        pool *p = db->pool;
+        db->idle_db_prev = NULL;
+        db->idle_db_next = p->idle_dbs;
+        if (p->idle_dbs)
+            p->idle_dbs->idle_db_prev = db;
+        p->idle_dbs = db;
+    }
+    b->prev = NULL;
+    b->next = db->idle_head;
+    if (db->idle_head)
+        db->idle_head->prev = b;
+    else
+        db->idle_tail = b;
+    db->idle_head = b;
+    b->idle_since_us = now;
+}
+
+/* The one place a backend changes state: list membership and counters move
+ * with it.  An impossible transition is a bug: abort. */
+static void pool_backend_move(pool_backend *b, pool_backend_state to, uint64_t now)
+{
+    pool_db *db = b->db;
+    pool *p = db->pool;
+    if (!pool_backend_move_allowed(b->state, to)) {
+        fprintf(stderr, "pool: impossible backend transition %s -> %s\n",
+                pool_backend_state_str(b->state), pool_backend_state_str(to));
+        abort();
+    }
+    if (b->state == POOL_BACKEND_IDLE) {
+        pool_idle_unlink(b);
+        p->nidle--;
+    }
+    if (to == POOL_BACKEND_IDLE) {
+        pool_idle_push(b, now);
+        p->nidle++;
+    }
+    if (to == POOL_BACKEND_CLOSING)
+        p->nclosing++;
+    db->nstate[b->state]--;
+    db->nstate[to]++;
+    b->state = to;
+}
+
+/* Time's verdict on an idle backend: too old or idle too long (or the pool
+ * drains). */
+static bool pool_backend_expired(const pool *p, const pool_backend *b, uint64_t now)
+{
+    if (p->draining)
+        return true;
+    if (p->limits.lifetime_us > 0 && now - b->born_us >= p->limits.lifetime_us)
+        return true;
+    return p->limits.idle_timeout_us > 0 && now - b->idle_since_us >= p->limits.idle_timeout_us;
+}
+
+storage_conn *pool_backend_acquire(pool_db *db, bool *opened)
+{
+    pool *p = db->pool;
+    uint64_t now = pool_now(p);
+
+    /* An expired backend stays where it is for pool_expire() to close. */
+    for (pool_backend *b = db->idle_head; b; b = b->next) {
+        if (pool_backend_expired(p, b, now))
+            continue;
+        pool_backend_move(b, POOL_BACKEND_ACTIVE, now);
+        db->reused_total++;
+        db->state = POOL_DB_ACTIVE;
+        *opened = true;
+        return b->conn;
+    }
+
+    pool_backend *b = calloc(1, sizeof(*b));
+    storage_conn *c = b ? storage_conn_new(db->sdb) : NULL;
+    if (!c) {
+        free(b);
+        return NULL;
+    }
+    b->conn = c;
+    b->db = db;
+    b->state = POOL_BACKEND_ACTIVE;
+    b->born_us = now;
+    storage_conn_set_owner_data(c, b);
+    db->nstate[POOL_BACKEND_ACTIVE]++;
+    db->opened_total++;
+    db->state = POOL_DB_ACTIVE;
+    *opened = false;
     return c;
+}
+
+bool pool_backend_reusable(const pool_db *db, const storage_conn *c)
+{
+    const pool *p = db->pool;
+    const pool_backend *b = storage_conn_owner_data(c);
+    if (!b || b->state != POOL_BACKEND_ACTIVE || p->draining || p->limits.idle_max <= 0 ||
+        p->limits.lifetime_us == 0)
+        return false;
+    return pool_now(p) - b->born_us < p->limits.lifetime_us;
+}
+
+bool pool_backend_park(pool_db *db, storage_conn *c)
+{
+    if (!pool_backend_reusable(db, c) || db->nstate[POOL_BACKEND_IDLE] >= db->pool->limits.idle_max)
+        return false;
+    pool_backend_move(storage_conn_owner_data(c), POOL_BACKEND_IDLE, pool_now(db->pool));
+    return true;
 }
 
 void pool_backend_release(pool_db *db, storage_conn *c)
 {
     if (!c)
         return;
+    pool_backend *b = storage_conn_owner_data(c);
+    if (!b || b->db != db || b->state == POOL_BACKEND_IDLE) {
+        fprintf(stderr, "pool: release of a backend that is not handed out\n");
+        abort();
+    }
+    if (b->state == POOL_BACKEND_CLOSING)
+        db->pool->nclosing--;
+    db->nstate[b->state]--;
+    free(b);
     storage_conn_free(c);
-    db->backends--;
+}
+
+int pool_expire(pool *p, pool_close_fn close_fn, void *arg)
+{
+    uint64_t now = pool_now(p);
+    int n = 0;
+    for (pool_db *db = p->idle_dbs, *next_db; db; db = next_db) {
+        next_db = db->idle_db_next; /* db leaves the list with its last idle backend */
+        /* From the least recently used end: over the limit first, then by time. */
+        for (pool_backend *b = db->idle_tail, *prev; b; b = prev) {
+            prev = b->prev;
+            if (db->nstate[POOL_BACKEND_IDLE] <= p->limits.idle_max &&
+                !pool_backend_expired(p, b, now))
+                continue;
+            pool_backend_move(b, POOL_BACKEND_CLOSING, now);
+            close_fn(db, b->conn, arg);
+            n++;
+        }
+    }
+    return n;
+}
+
+void pool_drain(pool *p)
+{
+    p->draining = true;
+}
+
+storage_kind pool_db_engine(const pool_db *db)
+{
+    return db->engine;
+}
+
+void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg)
+{
+    for (size_t i = 0; i < p->nbuckets; i++)
+        for (const pool_db *db = p->buckets[i]; db; db = db->hash_next)
+            fn(db, arg);
 }

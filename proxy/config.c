@@ -44,9 +44,13 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->sqlite_workers = 4;
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
+    cfg->sqlite_pool_size = 20;
+    cfg->server_idle_timeout = 600;
+    cfg->server_lifetime = 3600;
     snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
     cfg->databases[0].engine = STORAGE_SQLITE;
     cfg->ndatabases = 1;
+    cfg->stats_period = 60;
 }
 
 static bool config_int(const char *value, long min, long max, long *out)
@@ -131,6 +135,28 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
             cfg->sqlite_synchronous_full = false;
         else
             CONFIG_FAIL(cp, "sqlite_synchronous must be full or normal");
+    } else if (!strcmp(name, "sqlite_pool_size")) {
+        if (!config_int(value, 0, 10000, &v))
+            CONFIG_FAIL(cp, "sqlite_pool_size must be between 0 and 10000");
+        cfg->sqlite_pool_size = (int)v;
+    } else if (!strcmp(name, "server_idle_timeout")) {
+        if (!config_int(value, 0, 31536000, &v))
+            CONFIG_FAIL(cp, "server_idle_timeout must be seconds between 0 and 31536000");
+        cfg->server_idle_timeout = (int)v;
+    } else if (!strcmp(name, "server_lifetime")) {
+        if (!config_int(value, 0, 31536000, &v))
+            CONFIG_FAIL(cp, "server_lifetime must be seconds between 0 and 31536000");
+        cfg->server_lifetime = (int)v;
+    } else if (!strcmp(name, "admin_users")) {
+        if (!config_string(cfg->admin_users, sizeof(cfg->admin_users), value))
+            CONFIG_FAIL(cp, "admin_users is too long");
+    } else if (!strcmp(name, "stats_users")) {
+        if (!config_string(cfg->stats_users, sizeof(cfg->stats_users), value))
+            CONFIG_FAIL(cp, "stats_users is too long");
+    } else if (!strcmp(name, "stats_period")) {
+        if (!config_int(value, 1, 86400, &v))
+            CONFIG_FAIL(cp, "stats_period must be seconds between 1 and 86400");
+        cfg->stats_period = (int)v;
     } else {
         CONFIG_FAIL(cp, "unknown setting \"%s\" in [dormouse]", name);
     }

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "dormouse/pool.h"
 #include "dormouse/proxy.h"
@@ -28,6 +29,25 @@
 #define PROXY_COPY_CHUNK (256u * 1024u)
 
 typedef struct proxy_session proxy_session;
+
+/* ---- statistics (stats.c) ---- */
+
+/* One set of counters; times in microseconds. */
+typedef struct proxy_stats_counters {
+    uint64_t xact_count, query_count, wait_count;
+    uint64_t received, sent;
+    uint64_t xact_time_us, query_time_us, wait_time_us;
+} proxy_stats_counters;
+
+/* One database's counters: totals since start, and the snapshots taken at the
+ * last two stats_period ticks (averages are their difference). */
+typedef struct proxy_stats_db {
+    char name[WIRE_NAME_MAX];
+    proxy_stats_counters total, older, newer;
+    struct proxy_stats_db *hash_next, *all_next;
+} proxy_stats_db;
+
+typedef struct proxy_stats proxy_stats;
 
 typedef struct proxy_listener {
     ev_io io;
@@ -69,10 +89,15 @@ struct proxy_server {
     ev_signal sigterm, sigint, sighup;
     ev_async jobs_async; /* engines' workers wake the loop here */
     ev_check reaper;     /* frees closed sessions after the callbacks that closed them */
+    ev_timer pool_timer; /* each second: idle backends past their limits are closed */
 
     /* Finished jobs, pushed by worker threads; guarded by jobs_lock. */
     pthread_mutex_t jobs_lock;
     storage_job *jobs_done_head, *jobs_done_tail;
+    /* The same for the CLOSE jobs of idle backends that the pool expired
+     * (server_backend_close); backend_closes counts those in flight. */
+    storage_job *backend_jobs_done_head, *backend_jobs_done_tail;
+    int backend_closes;
 
     /* All sessions, and those waiting to be freed. */
     proxy_session *sessions;
@@ -84,6 +109,15 @@ struct proxy_server {
     bool shutting_down;
     int shutdown_signals;
     int exit_status;
+
+    /* statistics (stats.c) and the admin console (admin.c) */
+    proxy_stats *stats;
+    ev_timer stats_timer; /* every stats_period: snapshot for the averages */
+    time_t start_time;
+    bool pause_all;       /* PAUSE without a database */
+    char (*paused)[WIRE_NAME_MAX]; /* PAUSE db: the databases paused by name */
+    int npaused, paused_cap;
+    ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
 };
 
 struct proxy_session {
@@ -133,6 +167,16 @@ struct proxy_session {
     char *copy_fail_message;     /* FAIL: the reason (owned) */
     const char *copy_fail_sqlstate; /* FAIL: NULL for the client's CopyFail, else static */
 
+    /* admin console (admin.c) and statistics (stats.c) */
+    bool admin;              /* connected to the console database: no backend */
+    bool admin_full;         /* in admin_users; otherwise stats_users (SHOW only) */
+    bool admin_pause_wait;   /* a PAUSE waits for running queries: no reply yet */
+    char admin_pause_db[WIRE_NAME_MAX]; /* what that PAUSE waits for ("" = all) */
+    proxy_stats_db *stats;   /* this session's database counters; NULL: none */
+    time_t connect_time, request_time; /* wall clock, for SHOW CLIENTS */
+    uint64_t query_start_us, xact_start_us, wait_start_us; /* monotonic */
+    uint64_t held_since_us;  /* a message waits because its database is paused; 0: none */
+
     proxy_session *next, *prev; /* server->sessions */
     proxy_session *zombie_next;
 };
@@ -146,9 +190,125 @@ void session_on_job_done(proxy_session *s, storage_job *job);
 void session_shutdown(proxy_session *s);
 void session_free(proxy_session *s);
 
+/* Ends a session from outside its callbacks (admin KILL): FATAL with this
+ * SQLSTATE and message, a running statement interrupted. */
+void session_terminate(proxy_session *s, const char *sqlstate, const char *message);
+/* Lets a session that admin_session_held() stopped go on with its input. */
+void session_wake(proxy_session *s);
+
 /* server.c */
 void server_submit_job(proxy_server *srv, storage_job *job);
 void server_session_closed(proxy_server *srv, proxy_session *s); /* queue s for freeing */
+/* Reloads the configuration file and the auth file (SIGHUP, RELOAD). false
+ * with a message, keeping the old configuration, when either is invalid. */
+bool server_reload(proxy_server *srv, char *err, size_t errlen);
+
+/* stats.c */
+uint64_t proxy_stats_now_us(void); /* monotonic clock */
+proxy_stats *proxy_stats_new(uint64_t now_us);
+void proxy_stats_free(proxy_stats *st);
+/* Finds or creates the counters of database `name`; NULL when out of memory. */
+proxy_stats_db *proxy_stats_db_get(proxy_stats *st, const char *name);
+int proxy_stats_db_count(const proxy_stats *st);
+/* Every database's counters sorted by name (malloc'd array; the caller frees
+ * the array only). NULL with *n = 0 when there are none or out of memory. */
+proxy_stats_db **proxy_stats_db_sorted(const proxy_stats *st, int *n);
+/* Rotates the snapshots (the stats_period timer). */
+void proxy_stats_tick(proxy_stats *st, uint64_t now_us);
+/* Averages over the last period: counts and bytes per second, times per event. */
+void proxy_stats_averages(const proxy_stats *st, const proxy_stats_db *d,
+                          proxy_stats_counters *avg);
+/* The counting points; each accepts d == NULL (an uncounted session). */
+void proxy_stats_query_done(proxy_stats_db *d, uint64_t duration_us);
+void proxy_stats_xact_done(proxy_stats_db *d, uint64_t duration_us);
+void proxy_stats_waited(proxy_stats_db *d, uint64_t duration_us);
+static inline void proxy_stats_received(proxy_stats_db *d, size_t n)
+{
+    if (d)
+        d->total.received += n;
+}
+static inline void proxy_stats_sent(proxy_stats_db *d, size_t n)
+{
+    if (d)
+        d->total.sent += n;
+}
+void proxy_stats_timer_start(proxy_server *srv);
+void proxy_stats_timer_stop(proxy_server *srv);
+
+/* ---- admin console (admin.c) ---- */
+
+typedef enum admin_cmd_kind {
+    ADMIN_CMD_EMPTY = 0, /* only blanks and semicolons */
+    ADMIN_CMD_SHOW,
+    ADMIN_CMD_SET,
+    ADMIN_CMD_PAUSE,
+    ADMIN_CMD_RESUME,
+    ADMIN_CMD_KILL,
+    ADMIN_CMD_RELOAD,
+    ADMIN_CMD_SHUTDOWN,
+    ADMIN_CMD_NKINDS
+} admin_cmd_kind;
+
+typedef enum admin_show {
+    ADMIN_SHOW_HELP = 0,
+    ADMIN_SHOW_POOLS,
+    ADMIN_SHOW_CLIENTS,
+    ADMIN_SHOW_SERVERS,
+    ADMIN_SHOW_DATABASES,
+    ADMIN_SHOW_STATS,
+    ADMIN_SHOW_STATS_TOTALS,
+    ADMIN_SHOW_STATS_AVERAGES,
+    ADMIN_SHOW_TOTALS,
+    ADMIN_SHOW_CONFIG,
+    ADMIN_SHOW_LISTS,
+    ADMIN_SHOW_VERSION,
+    ADMIN_SHOW_USERS,
+    ADMIN_SHOW_MEM,
+    ADMIN_SHOW_STATE,
+    ADMIN_SHOW_NITEMS
+} admin_show;
+
+typedef struct admin_cmd {
+    admin_cmd_kind kind;
+    admin_show show;        /* SHOW */
+    char arg[WIRE_NAME_MAX]; /* PAUSE/RESUME/KILL database ("" = all), SET key */
+    char value[256];        /* SET value */
+} admin_cmd;
+
+typedef enum admin_role {
+    ADMIN_ROLE_NONE = 0, /* may not use the console */
+    ADMIN_ROLE_STATS,    /* stats_users: SHOW only */
+    ADMIN_ROLE_ADMIN,    /* admin_users: every command */
+} admin_role;
+
+const char *admin_cmd_kind_str(admin_cmd_kind k);
+const char *admin_show_str(admin_show s);
+const char *admin_role_str(admin_role r);
+/* Parses one console command (case-insensitive, optional trailing ';').
+ * false with a message fit for ErrorResponse 42601. */
+bool admin_cmd_parse(const char *sql, admin_cmd *cmd, char *err, size_t errlen);
+/* "dormouse" or "pgbouncer": the console, not a storage database. */
+bool admin_db_is_console(const char *name);
+/* Is user in the comma-separated list (PgBouncer's admin_users syntax)? */
+bool admin_user_listed(const char *list, const char *user);
+admin_role admin_role_for(const proxy_config *cfg, const char *user);
+/* Splits a session's peer ("1.2.3.4:5", "[::1]:5", "unix") into address and port. */
+void admin_peer_split(const char *peer, char *addr, size_t addrlen, int *port);
+
+/* The console's half of a session: answers a Query ('Q') or refuses an
+ * extended-protocol message, writing the reply to s->out. Return true to go
+ * on with the next message (session_process's convention). */
+bool admin_handle_query(proxy_session *s, const wire_frame *f);
+bool admin_handle_extended(proxy_session *s, const wire_frame *f);
+/* Must the session leave its input alone for now? True for a client of a
+ * paused database with a message pending, and for a console waiting for its
+ * PAUSE to finish. */
+bool admin_session_held(proxy_session *s, bool pending);
+/* Writes the complete reply to SHOW `what` (RowDescription, DataRows,
+ * CommandComplete; no ReadyForQuery) to out. */
+void admin_show_build(proxy_server *srv, admin_show what, wire_buf *out);
+void admin_server_init(proxy_server *srv);
+void admin_server_free(proxy_server *srv);
 
 #define slog(s, level, fmt, ...)                                                                   \
     proxy_log(level, "C-%u %s@%s %s: " fmt, (s)->id, (s)->user[0] ? (s)->user : "-",             \

@@ -6,11 +6,19 @@
  * (server_job_done) only pushes the job on a locked list and wakes the loop
  * with ev_async; the loop then gives each job back to its session.
  *
+ * Idle backends: a session that ends gives its backend back to the pool
+ * (reset, then parked).  Once a second the pool timer asks the pool which
+ * idle backends are past their limits (sqlite_pool_size, server_idle_timeout,
+ * server_lifetime) and closes each with a CLOSE job of its own
+ * (server_backend_close); no session owns those jobs, so they come back on a
+ * list of their own.
+ *
  * Shutdown (SIGTERM/SIGINT): stop accepting; idle sessions are told 57P01 and
  * closed; sessions with a running statement close after it finishes and its
- * result is sent; once every session is freed the loop ends and the engine
- * drains and closes.  A second signal interrupts running statements.
- * SIGHUP reloads the configuration file.
+ * result is sent; the pool drains: idle backends are closed at once and no
+ * backend is parked any more.  Once every session is freed and every backend
+ * closed, the loop ends and the engine drains and stops.  A second signal
+ * interrupts running statements.  SIGHUP reloads the configuration file.
  */
 #include "internal.h"
 
@@ -172,6 +180,91 @@ void server_submit_job(proxy_server *srv, storage_job *job)
     storage_job_submit(srv->sqlite, job);
 }
 
+/* The CLOSE job of an idle backend that the pool expired. */
+typedef struct server_backend_close_job {
+    storage_job job;
+    pool_db *db;
+    proxy_server *srv;
+} server_backend_close_job;
+
+/* Worker thread: hand the finished CLOSE back to the loop. */
+static void server_backend_job_done(storage_job *job)
+{
+    proxy_server *srv = container_of(job, server_backend_close_job, job)->srv;
+    job->next = NULL;
+    pthread_mutex_lock(&srv->jobs_lock);
+    if (srv->backend_jobs_done_tail)
+        srv->backend_jobs_done_tail->next = job;
+    else
+        srv->backend_jobs_done_head = job;
+    srv->backend_jobs_done_tail = job;
+    pthread_mutex_unlock(&srv->jobs_lock);
+    ev_async_send(srv->loop, &srv->jobs_async);
+}
+
+/* pool_expire's receiver: closes an idle backend on a worker. */
+static void server_backend_close(pool_db *db, storage_conn *c, void *arg)
+{
+    proxy_server *srv = arg;
+    server_backend_close_job *bc = calloc(1, sizeof(*bc));
+    if (!bc) {
+        /* No job to close it with: free it here, which closes the handle on
+         * the loop thread (a short block, better than a leak). */
+        proxy_log(PROXY_LOG_ERROR, "out of memory closing an idle backend of %s",
+                  pool_db_name(db));
+        pool_backend_release(db, c);
+        return;
+    }
+    bc->db = db;
+    bc->srv = srv;
+    bc->job.kind = STORAGE_JOB_CLOSE;
+    bc->job.conn = c;
+    bc->job.done = server_backend_job_done;
+    wire_buf_init(&bc->job.out);
+    srv->backend_closes++;
+    storage_job_submit(srv->sqlite, &bc->job);
+}
+
+/* Gives the closed backends back to the pool. */
+static void server_backend_jobs_finish(proxy_server *srv)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    storage_job *job = srv->backend_jobs_done_head;
+    srv->backend_jobs_done_head = srv->backend_jobs_done_tail = NULL;
+    pthread_mutex_unlock(&srv->jobs_lock);
+    while (job) {
+        storage_job *next = job->next;
+        server_backend_close_job *bc = container_of(job, server_backend_close_job, job);
+        pool_backend_release(bc->db, job->conn);
+        wire_buf_free(&job->out);
+        free(bc);
+        srv->backend_closes--;
+        job = next;
+    }
+}
+
+static void server_pool_expire(proxy_server *srv)
+{
+    int n = pool_expire(srv->pool, server_backend_close, srv);
+    if (n > 0)
+        proxy_log(PROXY_LOG_DEBUG, "closing %d idle backend%s", n, n == 1 ? "" : "s");
+}
+
+static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    server_pool_expire(container_of(w, proxy_server, pool_timer));
+}
+
+static void server_pool_limits(proxy_server *srv)
+{
+    pool_limits l = {
+        .idle_max = srv->cfg.sqlite_pool_size,
+        .idle_timeout_us = (uint64_t)srv->cfg.server_idle_timeout * 1000000u,
+        .lifetime_us = (uint64_t)srv->cfg.server_lifetime * 1000000u,
+    };
+    pool_set_limits(srv->pool, &l);
+}
+
 static void server_jobs_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, jobs_async);
@@ -184,6 +277,7 @@ static void server_jobs_cb(struct ev_loop *loop, ev_async *w, int revents)
         session_on_job_done(job->udata, job);
         job = next;
     }
+    server_backend_jobs_finish(srv);
 }
 
 void server_session_closed(proxy_server *srv, proxy_session *s)
@@ -201,7 +295,8 @@ static void server_reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
         srv->zombies = s->zombie_next;
         session_free(s);
     }
-    if (srv->shutting_down && !srv->sessions) {
+    if (srv->shutting_down && !srv->sessions && srv->backend_closes == 0 &&
+        pool_idle_backends(srv->pool) == 0) {
         proxy_log(PROXY_LOG_INFO, "all clients are gone; shutting down");
         ev_break(loop, EVBREAK_ALL);
     }
@@ -227,6 +322,52 @@ void proxy_server_shutdown(proxy_server *srv)
         session_shutdown(s);
         s = next;
     }
+    /* Idle backends close now; those of the sessions still here after them. */
+    pool_drain(srv->pool);
+    server_pool_expire(srv);
+}
+
+bool server_reload(proxy_server *srv, char *err, size_t errlen)
+{
+    proxy_config cfg;
+    proxy_log(PROXY_LOG_INFO, "reloading %s", srv->cfg.config_file[0] ?
+              srv->cfg.config_file : "(no configuration file)");
+    if (!proxy_config_load(&cfg, srv->cfg.config_file[0] ? srv->cfg.config_file : NULL,
+                           &srv->ov, err, errlen)) {
+        proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s", err);
+        return false;
+    }
+    proxy_userlist *users = NULL;
+    if (cfg.auth_file[0]) {
+        users = proxy_userlist_load(cfg.auth_file, err, errlen);
+        if (!users) {
+            proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s", err);
+            return false;
+        }
+    }
+    if (strcmp(cfg.listen_addr, srv->cfg.listen_addr) != 0 ||
+        cfg.listen_port != srv->cfg.listen_port ||
+        strcmp(cfg.unix_socket_dir, srv->cfg.unix_socket_dir) != 0 ||
+        strcmp(cfg.data_dir, srv->cfg.data_dir) != 0 ||
+        cfg.sqlite_workers != srv->cfg.sqlite_workers)
+        proxy_log(PROXY_LOG_WARNING, "listen addresses, data_dir and sqlite_workers change "
+                                     "only on restart");
+    /* Keep what cannot change without a restart. */
+    snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", srv->cfg.listen_addr);
+    cfg.listen_port = srv->cfg.listen_port;
+    snprintf(cfg.unix_socket_dir, sizeof(cfg.unix_socket_dir), "%s", srv->cfg.unix_socket_dir);
+    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv->cfg.data_dir);
+    cfg.sqlite_workers = srv->cfg.sqlite_workers;
+    cfg.stats_period = srv->cfg.stats_period; /* the timer keeps its period */
+    proxy_userlist_free(srv->users);
+    srv->users = users;
+    srv->cfg = cfg;
+    proxy_log_set_level(cfg.log_level);
+    pool_set_rules(srv->pool, cfg.databases, cfg.ndatabases);
+    server_pool_limits(srv); /* the pool timer closes what is now over them */
+    proxy_log(PROXY_LOG_INFO, "configuration reloaded (%d users in the auth file)",
+              proxy_userlist_count(users));
+    return true;
 }
 
 static void server_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -234,43 +375,8 @@ static void server_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     proxy_server *srv = w->data;
     if (w->signum == SIGHUP) {
         char err[512];
-        proxy_config cfg;
-        proxy_log(PROXY_LOG_INFO, "SIGHUP: reloading %s", srv->cfg.config_file[0] ?
-                  srv->cfg.config_file : "(no configuration file)");
-        if (!proxy_config_load(&cfg, srv->cfg.config_file[0] ? srv->cfg.config_file : NULL,
-                               &srv->ov, err, sizeof(err))) {
-            proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s", err);
-            return;
-        }
-        proxy_userlist *users = NULL;
-        if (cfg.auth_file[0]) {
-            users = proxy_userlist_load(cfg.auth_file, err, sizeof(err));
-            if (!users) {
-                proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s",
-                          err);
-                return;
-            }
-        }
-        if (strcmp(cfg.listen_addr, srv->cfg.listen_addr) != 0 ||
-            cfg.listen_port != srv->cfg.listen_port ||
-            strcmp(cfg.unix_socket_dir, srv->cfg.unix_socket_dir) != 0 ||
-            strcmp(cfg.data_dir, srv->cfg.data_dir) != 0 ||
-            cfg.sqlite_workers != srv->cfg.sqlite_workers)
-            proxy_log(PROXY_LOG_WARNING, "listen addresses, data_dir and sqlite_workers change "
-                                         "only on restart");
-        /* Keep what cannot change without a restart. */
-        snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", srv->cfg.listen_addr);
-        cfg.listen_port = srv->cfg.listen_port;
-        snprintf(cfg.unix_socket_dir, sizeof(cfg.unix_socket_dir), "%s", srv->cfg.unix_socket_dir);
-        snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv->cfg.data_dir);
-        cfg.sqlite_workers = srv->cfg.sqlite_workers;
-        proxy_userlist_free(srv->users);
-        srv->users = users;
-        srv->cfg = cfg;
-        proxy_log_set_level(cfg.log_level);
-        pool_set_rules(srv->pool, cfg.databases, cfg.ndatabases);
-        proxy_log(PROXY_LOG_INFO, "configuration reloaded (%d users in the auth file)",
-                  proxy_userlist_count(users));
+        proxy_log(PROXY_LOG_INFO, "SIGHUP");
+        server_reload(srv, err, sizeof(err));
         return;
     }
     proxy_log(PROXY_LOG_INFO, "received %s", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -292,6 +398,13 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         srv->listeners[i].fd = -1;
     pthread_mutex_init(&srv->jobs_lock, NULL);
     srv->next_session_id = 1;
+    srv->start_time = time(NULL);
+    admin_server_init(srv);
+    srv->stats = proxy_stats_new(proxy_stats_now_us());
+    if (!srv->stats) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     proxy_log_set_level(cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
 
@@ -319,6 +432,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         goto fail;
     }
     pool_set_rules(srv->pool, cfg->databases, cfg->ndatabases);
+    server_pool_limits(srv);
 
     srv->loop = ev_default_loop(EVFLAG_AUTO);
     if (!srv->loop) {
@@ -339,6 +453,8 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     ev_async_start(srv->loop, &srv->jobs_async);
     ev_check_init(&srv->reaper, server_reaper_cb);
     ev_check_start(srv->loop, &srv->reaper);
+    ev_timer_init(&srv->pool_timer, server_pool_timer_cb, 1.0, 1.0);
+    ev_timer_start(srv->loop, &srv->pool_timer);
     ev_signal_init(&srv->sigterm, server_signal_cb, SIGTERM);
     ev_signal_init(&srv->sigint, server_signal_cb, SIGINT);
     ev_signal_init(&srv->sighup, server_signal_cb, SIGHUP);
@@ -346,6 +462,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     ev_signal_start(srv->loop, &srv->sigterm);
     ev_signal_start(srv->loop, &srv->sigint);
     ev_signal_start(srv->loop, &srv->sighup);
+    proxy_stats_timer_start(srv);
     return srv;
 fail:
     proxy_server_free(srv);
@@ -373,15 +490,20 @@ void proxy_server_free(proxy_server *srv)
             storage_conn_interrupt(s->backend);
     storage_engine_free(srv->sqlite); /* drains every submitted job */
     srv->sqlite = NULL;
+    server_backend_jobs_finish(srv);
     pool_free(srv->pool);
     proxy_userlist_free(srv->users);
     if (srv->loop) {
         ev_async_stop(srv->loop, &srv->jobs_async);
         ev_check_stop(srv->loop, &srv->reaper);
+        ev_timer_stop(srv->loop, &srv->pool_timer);
         ev_signal_stop(srv->loop, &srv->sigterm);
         ev_signal_stop(srv->loop, &srv->sigint);
         ev_signal_stop(srv->loop, &srv->sighup);
+        proxy_stats_timer_stop(srv);
     }
+    admin_server_free(srv);
+    proxy_stats_free(srv->stats);
     pthread_mutex_destroy(&srv->jobs_lock);
     free(srv);
 }

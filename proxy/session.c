@@ -3,16 +3,20 @@
  *
  *   STARTUP --startup packet--> AUTH --password/SASL ok--> OPENING --open ok--> IDLE
  *      |  (trust) ----------------------------------------> OPENING
+ *                                      (a reused backend is open: OPENING --> IDLE at once)
  *   IDLE / IN_TX / FAILED_TX --Query--> BUSY --job done--> IDLE / IN_TX / FAILED_TX
  *   BUSY --job started COPY FROM STDIN--> COPY_IN --CopyDone/CopyFail--> BUSY
  *   BUSY --job started COPY TO STDOUT--> COPY_OUT --last part sent--> IDLE / IN_TX / FAILED_TX
- *   any --EOF, Terminate, fatal error, shutdown--> CLOSING --backend closed--> freed
+ *   any --EOF, Terminate, fatal error, shutdown--> CLOSING --backend reset and parked,
+ *                                                             or closed--> freed
  *
  *   from          event                         to            done by
  *   STARTUP       StartupMessage, trust         OPENING       session_start_backend
  *   STARTUP       StartupMessage, md5/scram     AUTH          session_handle_startup
  *   AUTH          password / SASL ok            OPENING       session_start_backend
+ *   STARTUP/AUTH  authenticated, console db     IDLE          session_start_console
  *   OPENING       OPEN job done                 IDLE          session_on_job_done
+ *   OPENING       the pool's backend is open    IDLE          session_start_backend
  *   IDLE..FAILED  Query                         BUSY          session_handle_query
  *   BUSY          QUERY job done                by tx status  session_on_job_done
  *   BUSY          job done, copy IN             COPY_IN       session_query_done
@@ -56,6 +60,7 @@
 static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void session_process(proxy_session *s);
+static void session_send_welcome(proxy_session *s);
 
 const char *session_state_str(session_state st)
 {
@@ -92,9 +97,9 @@ static bool session_transition_allowed(session_state from, session_state to)
         return from != SESSION_CLOSING;
     switch (from) {
     case SESSION_STARTUP:
-        return to == SESSION_AUTH || to == SESSION_OPENING;
+        return to == SESSION_AUTH || to == SESSION_OPENING || to == SESSION_IDLE;
     case SESSION_AUTH:
-        return to == SESSION_OPENING;
+        return to == SESSION_OPENING || to == SESSION_IDLE; /* IDLE: the admin console */
     case SESSION_OPENING:
         return to == SESSION_IDLE;
     case SESSION_IDLE:
@@ -114,6 +119,35 @@ static bool session_transition_allowed(session_state from, session_state to)
     }
 }
 
+static bool session_state_ready(session_state st)
+{
+    return st == SESSION_IDLE || st == SESSION_IN_TX || st == SESSION_FAILED_TX;
+}
+
+/* The statistics' counting points (stats.c), PgBouncer's: a statement runs
+ * from leaving a ready state to coming back to one, a transaction from
+ * leaving IDLE to coming back to it, and a client waits while OPENING. */
+static void session_count(proxy_session *s, session_state from, session_state to)
+{
+    if (!s->stats)
+        return;
+    uint64_t now = proxy_stats_now_us();
+    if (to == SESSION_OPENING) {
+        s->wait_start_us = now;
+    } else if (from == SESSION_OPENING && to == SESSION_IDLE) {
+        proxy_stats_waited(s->stats, now - s->wait_start_us);
+    } else if (session_state_ready(from) && to == SESSION_BUSY) {
+        s->query_start_us = now;
+        s->request_time = (time_t)ev_now(s->server->loop);
+        if (from == SESSION_IDLE)
+            s->xact_start_us = now;
+    } else if ((from == SESSION_BUSY || from == SESSION_COPY_OUT) && session_state_ready(to)) {
+        proxy_stats_query_done(s->stats, now - s->query_start_us);
+        if (to == SESSION_IDLE)
+            proxy_stats_xact_done(s->stats, now - s->xact_start_us);
+    }
+}
+
 static void session_set_state(proxy_session *s, session_state to)
 {
     if (!session_transition_allowed(s->state, to)) {
@@ -121,6 +155,7 @@ static void session_set_state(proxy_session *s, session_state to)
                   session_state_str(s->state), session_state_str(to));
         abort();
     }
+    session_count(s, s->state, to);
     s->server->state_count[s->state]--;
     s->server->state_count[to]++;
     s->state = to;
@@ -167,6 +202,7 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
         s->cancel_key = (uint32_t)random();
     s->state = SESSION_STARTUP;
     s->tx_status = 'I';
+    s->connect_time = (time_t)ev_now(srv->loop);
     wire_buf_init(&s->in);
     wire_buf_init(&s->out);
     wire_buf_init(&s->job.out);
@@ -204,6 +240,7 @@ static bool session_flush(proxy_session *s)
     while (s->out.len > 0) {
         ssize_t n = write(s->fd, s->out.data, s->out.len);
         if (n > 0) {
+            proxy_stats_sent(s->stats, (size_t)n);
             wire_buf_consume(&s->out, (size_t)n);
             continue;
         }
@@ -241,12 +278,16 @@ static void session_submit(proxy_session *s, storage_job_kind kind)
     server_submit_job(s->server, &s->job);
 }
 
+/* Gives the backend back once no job is in flight: an open one the pool
+ * wants again is reset (RESET; session_on_job_done parks it), other open
+ * ones are closed (CLOSE), and then the session can be freed. */
 static void session_close_backend(proxy_session *s)
 {
     if (s->job_in_flight)
         return; /* session_on_job_done comes back here */
     if (s->backend && s->backend_opened) {
-        session_submit(s, STORAGE_JOB_CLOSE);
+        session_submit(s, pool_backend_reusable(s->db, s->backend) ? STORAGE_JOB_RESET
+                                                                     : STORAGE_JOB_CLOSE);
         return;
     }
     if (s->backend) {
@@ -330,16 +371,48 @@ static void session_copy_name(char *dst, const char *src)
     dst[n] = '\0';
 }
 
-static void session_start_backend(proxy_session *s)
+/* Takes a backend from the pool.  One the pool reuses is open already: the
+ * session is ready at once and true says to go on with the input.  A new one
+ * is opened by an OPEN job: false, nothing more is read until it is open
+ * (session_on_job_done goes on). */
+/* Authenticated on the console database: admin_users and stats_users only.
+ * True: the session is ready, go on with the input. */
+static bool session_start_console(proxy_session *s)
 {
-    s->backend = pool_backend_acquire(s->db);
+    admin_role role = admin_role_for(&s->server->cfg, s->user);
+    if (role == ADMIN_ROLE_NONE) {
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION, "not allowed");
+        return false;
+    }
+    s->admin_full = role == ADMIN_ROLE_ADMIN;
+    session_set_state(s, SESSION_IDLE);
+    slog(s, PROXY_LOG_INFO, "login ok (admin console, %s)", admin_role_str(role));
+    session_send_welcome(s);
+    return true;
+}
+
+static bool session_start_backend(proxy_session *s)
+{
+    if (s->admin)
+        return session_start_console(s);
+    bool opened = false;
+    s->backend = pool_backend_acquire(s->db, &opened);
+    s->backend_opened = s->backend && opened;
     if (!s->backend || !storage_conn_set_user(s->backend, s->user)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
-        return;
+        return false;
     }
     session_set_state(s, SESSION_OPENING);
+    if (s->backend_opened) {
+        session_set_state(s, SESSION_IDLE);
+        slog(s, PROXY_LOG_DEBUG, "reused backend");
+        slog(s, PROXY_LOG_INFO, "login ok");
+        session_send_welcome(s);
+        return true;
+    }
     ev_io_stop(s->server->loop, &s->rio);
     session_submit(s, STORAGE_JOB_OPEN);
+    return false;
 }
 
 static void session_auth_failed(proxy_session *s)
@@ -427,10 +500,15 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
                       "no PostgreSQL user name specified in startup packet");
         return false;
     }
-    s->db = pool_db_get(srv->pool, s->database, err, sizeof(err));
-    if (!s->db) {
-        session_fatal(s, WIRE_SQLSTATE_INVALID_CATALOG_NAME, "%s", err);
-        return false;
+    if (admin_db_is_console(s->database)) {
+        s->admin = true; /* served by admin.c once authenticated: no backend */
+    } else {
+        s->db = pool_db_get(srv->pool, s->database, err, sizeof(err));
+        if (!s->db) {
+            session_fatal(s, WIRE_SQLSTATE_INVALID_CATALOG_NAME, "%s", err);
+            return false;
+        }
+        s->stats = proxy_stats_db_get(srv->stats, s->database);
     }
 
     const char *secret = proxy_userlist_secret(srv->users, s->user);
@@ -441,8 +519,7 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
                           s->user);
             return false;
         }
-        session_start_backend(s);
-        return false; /* nothing more to read until the backend is open */
+        return session_start_backend(s); /* false: nothing to read until it is open */
     case PROXY_AUTH_MD5:
         /* As PostgreSQL: a user whose secret is a SCRAM verifier logs in with SCRAM. */
         if (!secret || strncmp(secret, "SCRAM-SHA-256$", 14) != 0) {
@@ -487,8 +564,7 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
             session_auth_failed(s);
             return false;
         }
-        session_start_backend(s);
-        return false;
+        return session_start_backend(s);
     }
 
     wire_buf msg;
@@ -537,8 +613,7 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
     case WIRE_SCRAM_OK:
         wire_scram_server_free(s->scram);
         s->scram = NULL;
-        session_start_backend(s);
-        return false;
+        return session_start_backend(s);
     case WIRE_SCRAM_FAIL_AUTH:
         if (err[0])
             slog(s, PROXY_LOG_DEBUG, "SCRAM: %s", err);
@@ -713,6 +788,8 @@ static bool session_handle_ready(proxy_session *s, const wire_frame *f, size_t s
     case 'Q':
         if (s->discard_to_sync)
             return true; /* PostgreSQL skips everything after an error until Sync */
+        if (s->admin)
+            return admin_handle_query(s, f);
         return session_handle_query(s, f);
     case 'X':
         session_close(s, "client sent Terminate");
@@ -724,6 +801,8 @@ static bool session_handle_ready(proxy_session *s, const wire_frame *f, size_t s
     case 'C':
     case 'S':
     case 'H':
+        if (s->admin)
+            return admin_handle_extended(s, f);
         return session_handle_extended(s, start, off);
     case 'd':
     case 'c':
@@ -744,6 +823,7 @@ static void session_process(proxy_session *s)
 {
     size_t off = 0;
     bool go_on = true;
+    bool held = false;
 
     while (go_on && s->state != SESSION_CLOSING) {
         if (s->state == SESSION_BUSY || s->state == SESSION_OPENING ||
@@ -751,6 +831,10 @@ static void session_process(proxy_session *s)
             break;
         if (s->state == SESSION_COPY_IN && !session_copy_in_room(s))
             break;
+        if (session_state_ready(s->state) && admin_session_held(s, s->in.len > off)) {
+            held = true; /* PAUSE: RESUME wakes the session (session_wake) */
+            break;
+        }
         wire_frame f;
         wire_frame_status fs;
         const uint8_t *p = s->in.data + off;
@@ -799,7 +883,7 @@ static void session_process(proxy_session *s)
         return;
     }
     /* Read more only when messages can be handled and the client keeps up. */
-    bool can_read = s->state != SESSION_BUSY && s->state != SESSION_OPENING &&
+    bool can_read = !held && s->state != SESSION_BUSY && s->state != SESSION_OPENING &&
                     s->state != SESSION_COPY_OUT &&
                     (s->state != SESSION_COPY_IN || session_copy_in_room(s)) &&
                     s->out.len < PROXY_OUTPUT_HIGH_WATER;
@@ -828,6 +912,7 @@ static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     s->in.len += (size_t)n;
+    proxy_stats_received(s->stats, (size_t)n);
     session_process(s);
 }
 
@@ -898,6 +983,20 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         pool_backend_release(s->db, s->backend);
         s->backend = NULL;
         server_session_closed(s->server, s);
+        return;
+    }
+    if (kind == STORAGE_JOB_RESET) {
+        /* The client is gone: its backend waits in the pool for the next one. */
+        if (!job->failed && pool_backend_park(s->db, s->backend)) {
+            slog(s, PROXY_LOG_DEBUG, "backend reset and parked for reuse");
+            s->backend_opened = false;
+            s->backend = NULL;
+            server_session_closed(s->server, s);
+            return;
+        }
+        if (job->failed)
+            slog(s, PROXY_LOG_WARNING, "cannot reset the backend for reuse; closing it");
+        session_submit(s, STORAGE_JOB_CLOSE);
         return;
     }
     if (kind == STORAGE_JOB_OPEN && !job->failed)
@@ -1007,4 +1106,20 @@ void session_shutdown(proxy_session *s)
                       "terminating connection due to administrator command");
         return;
     }
+}
+
+void session_terminate(proxy_session *s, const char *sqlstate, const char *message)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    if (s->job_in_flight && s->backend && s->state != SESSION_OPENING)
+        storage_conn_interrupt(s->backend); /* the close waits for the job */
+    session_fatal(s, sqlstate, "%s", message);
+}
+
+void session_wake(proxy_session *s)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    session_process(s);
 }

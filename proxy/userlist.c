@@ -181,3 +181,8 @@ int proxy_userlist_count(const proxy_userlist *u)
 {
     return u ? u->n : 0;
 }
+
+const char *proxy_userlist_user(const proxy_userlist *u, int i)
+{
+    return u && i >= 0 && i < u->n ? u->entries[i].user : NULL;
+}

@@ -199,6 +199,14 @@ bool catalog_is_relation(const char *name)
     return false;
 }
 
+bool catalog_is_temp_table(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(catalog_tables) / sizeof(catalog_tables[0]); i++)
+        if (strcmp(catalog_tables[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 const char *catalog_information_schema(const char *name)
 {
     for (size_t i = 0; name && i < sizeof(catalog_information_schema_tables) /

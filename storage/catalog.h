@@ -36,6 +36,10 @@
 /* Whether `name` (unqualified) is a relation of pg_catalog that the catalog
  * provides, e.g. "pg_class"; the table in the temp schema has the same name. */
 bool catalog_is_relation(const char *name);
+/* Whether `name` is one of the TEMP tables catalog_ensure() creates (the
+ * pg_catalog relations, information_schema's and the internal _dm_* ones):
+ * a connection reset for its next client keeps them. */
+bool catalog_is_temp_table(const char *name);
 /* The temp table behind information_schema.`name`, or NULL if there is none. */
 const char *catalog_information_schema(const char *name);
 /* Whether `name` is one of the functions catalog_ensure() registers (a

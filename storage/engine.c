@@ -13,7 +13,7 @@
  *      ▼
  *   queued ──► worker pops it ──► running: sqlite_conn_open / sqlite_query_run
  *                                 / sqlite_extended_run / sqlite_copy_run
- *                                 / sqlite_conn_close
+ *                                 / sqlite_conn_reset / sqlite_conn_close
  *                                 append replies to `out`
  *      ┌──────────────────────────────────┘
  *      ▼
@@ -23,9 +23,9 @@
  * (db->writer).
  * When another connection holds it, the job is parked, not run: it occupies no
  * worker while it waits, so the writer's next job always finds one.  The lock
- * is released when the holder's transaction ends (or it closes), and passes to
- * the first parked job for that database; a parked job that waits longer than
- * busy_timeout_ms fails with 40001.
+ * is released when the holder's transaction ends (or it closes, or a RESET
+ * rolls it back), and passes to the first parked job for that database; a
+ * parked job that waits longer than busy_timeout_ms fails with 40001.
  *
  * A COPY holds its transaction (and so the write lock, for COPY FROM) across
  * the COPY jobs that carry its data: the lock is released only when the
@@ -71,6 +71,8 @@ const char *storage_job_kind_str(storage_job_kind k)
         return "extended";
     case STORAGE_JOB_COPY:
         return "copy";
+    case STORAGE_JOB_RESET:
+        return "reset";
     }
     return "unknown";
 }
@@ -137,15 +139,20 @@ static void storage_job_run(storage_job *job)
             sqlite_conn_open(job);
             break;
         case STORAGE_JOB_QUERY:
+            sqlite_conn_catalog_check(job->conn);
             sqlite_extended_before_query(job->conn);
             sqlite_query_run(job);
             sqlite_extended_after_query(job->conn);
             break;
         case STORAGE_JOB_EXTENDED:
+            sqlite_conn_catalog_check(job->conn);
             sqlite_extended_run(job);
             break;
         case STORAGE_JOB_COPY:
             sqlite_copy_run(job);
+            break;
+        case STORAGE_JOB_RESET:
+            sqlite_conn_reset(job); /* its rollback lets storage_writer_release pass the lock on */
             break;
         case STORAGE_JOB_CLOSE:
             sqlite_extended_conn_clear(job->conn); /* before the handle's statements go */
@@ -498,6 +505,16 @@ bool storage_conn_set_user(storage_conn *c, const char *user)
     return true;
 }
 
+void storage_conn_set_owner_data(storage_conn *c, void *data)
+{
+    c->owner_data = data;
+}
+
+void *storage_conn_owner_data(const storage_conn *c)
+{
+    return c->owner_data;
+}
+
 void storage_conn_free(storage_conn *c)
 {
     if (!c)
@@ -510,6 +527,7 @@ void storage_conn_free(storage_conn *c)
     if (c->handle)
         sqlite3_close_v2(c->handle);
     pthread_mutex_destroy(&c->lock);
+    free(c->catalog_user);
     free(c->user);
     free(c);
 }

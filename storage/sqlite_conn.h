@@ -11,6 +11,14 @@
 /* STORAGE_JOB_OPEN: opens (creating) the file and configures the handle. On
  * failure sets job->failed and encodes a FATAL ErrorResponse. */
 void sqlite_conn_open(storage_job *job);
+/* STORAGE_JOB_RESET: makes an open connection fit for its next session, as
+ * storage.h describes (sqlite_reset.c).  On failure sets job->failed and
+ * encodes an ErrorResponse saying why; the owner then closes it. */
+void sqlite_conn_reset(storage_job *job);
+/* Before a session's first statement on a reset connection: drops the kept
+ * catalog tables when they were built for another user (their role rows
+ * would be that user's).  A no-op unless a RESET kept a catalog. */
+void sqlite_conn_catalog_check(storage_conn *c);
 /* STORAGE_JOB_CLOSE: rolls back any open transaction and closes the handle. */
 void sqlite_conn_close(storage_job *job);
 /* STORAGE_JOB_QUERY: runs one simple-protocol Query message (sqlite_query.c). */

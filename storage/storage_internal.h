@@ -67,7 +67,8 @@ struct storage_db {
 
 struct storage_conn {
     storage_db *db;
-    char *user; /* set before the first job (storage_conn_set_user), then read-only */
+    char *user; /* set before a session's first job (storage_conn_set_user); RESET frees it */
+    void *owner_data; /* the owner's (storage_conn_set_owner_data); never read here */
 
     /* worker-owned while a job runs */
     sqlite3 *handle; /* NULL until a successful OPEN, and after CLOSE */
@@ -81,6 +82,10 @@ struct storage_conn {
 
     /* worker-owned: SET parameters that differ from the defaults (sqlite_session.c) */
     struct sqlite_setting *settings;
+
+    /* worker-owned: the user a RESET kept the catalog's temp tables for; the
+     * next session's first job drops them if its user differs (sqlite_reset.c) */
+    char *catalog_user;
 
     /* worker-owned: the COPY in progress across jobs, or NULL (sqlite_copy.c) */
     struct sqlite_copy *copy;

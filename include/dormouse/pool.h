@@ -8,8 +8,24 @@
  *     active --> idle --> pausing --> paused --> resuming --> active
  *
  * Today every session gets a backend of its own for its whole life (session
- * pooling; the SQLite engine makes that cheap) and databases stay active;
- * transaction pooling, queueing and pause/resume build on these calls.
+ * pooling) and databases stay active; transaction pooling, queueing and
+ * pause/resume build on these calls.
+ *
+ * Backends outlive their sessions: when a client leaves, its connection is
+ * reset (STORAGE_JOB_RESET) and parked on its database's idle list, and the
+ * next client of that database takes it already open, skipping the OPEN job
+ * (the file, its PRAGMAs and the SQL functions).  A backend's states:
+ *
+ *     (new) --acquire--> ACTIVE --park (reset ok)--> IDLE --acquire--> ACTIVE
+ *                          |                          |
+ *                          |  release (closed)        | pool_expire
+ *                          v                          v
+ *                       (freed) <----release------ CLOSING (CLOSE job runs)
+ *
+ * The idle list is LIFO (the most recently used connection has the warmest
+ * caches); at most `idle_max` (sqlite_pool_size) stay per database, and one
+ * idle longer than `idle_timeout_us` (server_idle_timeout) or open longer
+ * than `lifetime_us` (server_lifetime) is handed back for closing.
  *
  * Threads: every function here is called from the proxy's event loop thread
  * only; the pool never blocks (engines do their I/O on their own threads).
@@ -19,6 +35,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dormouse/storage.h"
 #include "dormouse/wire.h"
@@ -46,9 +63,12 @@ const char *pool_db_state_str(pool_db_state s);
 typedef struct pool pool;
 typedef struct pool_db pool_db;
 
-/* `sqlite` serves databases whose rule says engine=sqlite; borrowed. */
+/* `sqlite` serves databases whose rule says engine=sqlite; borrowed.  The
+ * limits are pool_limits_defaults() until pool_set_limits(). */
 pool *pool_new(storage_engine *sqlite);
-/* Every backend must have been released. NULL is a no-op. */
+/* Every ACTIVE and CLOSING backend must have been released.  IDLE ones still
+ * here are freed, their handles closed on this thread (pool_drain() and
+ * CLOSE jobs first close them properly, off the loop).  NULL is a no-op. */
 void pool_free(pool *p);
 
 /* Replaces the rules (config load and reload). Existing databases stay. */
@@ -65,13 +85,86 @@ pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen);
 
 const char *pool_db_name(const pool_db *db);
 pool_db_state pool_db_get_state(const pool_db *db);
-int pool_db_backends(const pool_db *db); /* backends currently handed out */
+int pool_db_backends(const pool_db *db); /* backends currently handed out (ACTIVE) */
 int pool_db_count(const pool *p);
 
-/* Hands out a backend for a client of db. The caller owns it until
- * pool_backend_release(); it still has to be opened (STORAGE_JOB_OPEN). */
-storage_conn *pool_backend_acquire(pool_db *db);
-/* Takes back a backend that is idle and closed (or never opened); frees it. */
+typedef enum pool_backend_state {
+    POOL_BACKEND_ACTIVE = 0, /* handed out: opening, serving a session, or being reset */
+    POOL_BACKEND_IDLE,       /* open and reset, on its database's idle list */
+    POOL_BACKEND_CLOSING,    /* taken off the idle list to be closed (a CLOSE job) */
+} pool_backend_state;
+
+const char *pool_backend_state_str(pool_backend_state s);
+
+/* Limits on idle backends (config: sqlite_pool_size, server_idle_timeout,
+ * server_lifetime; PgBouncer's meaning for the last two). */
+typedef struct pool_limits {
+    int idle_max;             /* idle backends kept per database; 0: none (no reuse) */
+    uint64_t idle_timeout_us; /* close a backend idle this long; 0: never */
+    uint64_t lifetime_us;     /* close a backend open this long, once idle; 0: use once */
+} pool_limits;
+
+/* The defaults: 20 idle per database, 600 s idle, 3600 s lifetime. */
+void pool_limits_defaults(pool_limits *l);
+/* Applies new limits (config load and reload).  Backends over the new limits
+ * are not closed here: the next pool_expire() hands them out. */
+void pool_set_limits(pool *p, const pool_limits *l);
+
+/* The pool's clock, in microseconds (CLOCK_MONOTONIC unless replaced; tests
+ * inject theirs). */
+typedef uint64_t (*pool_clock_fn)(void *arg);
+void pool_set_clock(pool *p, pool_clock_fn now_us, void *arg);
+
+/* Hands out a backend for a client of db, ACTIVE: the most recently parked
+ * idle one that has not expired (*opened set: it is open and reset, the
+ * caller skips STORAGE_JOB_OPEN but still calls storage_conn_set_user), or a
+ * new one (*opened false: it has to be opened).  The caller owns it until it
+ * gives it back with pool_backend_park() or pool_backend_release().  NULL
+ * when out of memory. */
+storage_conn *pool_backend_acquire(pool_db *db, bool *opened);
+/* Whether an open backend whose client has gone is worth a RESET: reuse is
+ * on (idle_max > 0, lifetime_us > 0), the pool is not draining and the
+ * backend is younger than lifetime_us.  If not, the caller closes it. */
+bool pool_backend_reusable(const pool_db *db, const storage_conn *c);
+/* Takes back an ACTIVE backend that a STORAGE_JOB_RESET has just reset: it
+ * becomes IDLE, at the head of db's idle list, and true is returned.  False
+ * when it may not be kept (not reusable, or db has idle_max idle already):
+ * the caller still owns it, closes it (CLOSE) and releases it. */
+bool pool_backend_park(pool_db *db, storage_conn *c);
+/* Takes back a backend (ACTIVE or CLOSING) that is closed or was never
+ * opened, and frees it. */
 void pool_backend_release(pool_db *db, storage_conn *c);
+
+/* Receives an idle backend to close; see pool_expire(). */
+typedef void (*pool_close_fn)(pool_db *db, storage_conn *c, void *arg);
+/* Hands each idle backend that is due for closing to close_fn, CLOSING: all
+ * of them while draining, else those idle longer than idle_timeout_us or
+ * open longer than lifetime_us, and the least recently used ones beyond
+ * idle_max on their database (after a reload lowered it).  close_fn submits
+ * a CLOSE job; when it is done the caller calls pool_backend_release(db, c).
+ * close_fn must not call back into the pool.  Returns how many were handed
+ * out.  Meant for a periodic timer: it walks the idle backends of the
+ * databases that have any. */
+int pool_expire(pool *p, pool_close_fn close_fn, void *arg);
+/* Shutdown: from now on nothing is parked or reused, and every idle backend
+ * is due (the next pool_expire() hands them all out). */
+void pool_drain(pool *p);
+
+/* Observability (the admin console): backends by state, and how many
+ * backends were made new (each one an OPEN) or reused from the idle list. */
+int pool_db_idle_backends(const pool_db *db);
+int pool_db_closing_backends(const pool_db *db);
+uint64_t pool_db_opened_total(const pool_db *db);
+uint64_t pool_db_reused_total(const pool_db *db);
+int pool_idle_backends(const pool *p);    /* over all databases */
+int pool_closing_backends(const pool *p); /* over all databases */
+
+/* ---- read-only views for the admin console ---- */
+
+/* The engine serving db. */
+storage_kind pool_db_engine(const pool_db *db);
+/* Calls fn for every database the pool knows, in no particular order. fn
+ * must not create or free databases. */
+void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg);
 
 #endif

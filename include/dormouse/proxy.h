@@ -60,8 +60,15 @@ typedef struct proxy_config {
     int sqlite_workers;
     int sqlite_busy_timeout_ms;
     bool sqlite_synchronous_full;
+    int sqlite_pool_size;    /* opened SQLite connections kept idle per database; 0: no reuse */
+    int server_idle_timeout; /* seconds before an idle one is closed; 0: never */
+    int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
     pool_db_rule databases[PROXY_MAX_DATABASE_RULES];
     int ndatabases;
+    /* admin console: comma-separated user names (PgBouncer's syntax) */
+    char admin_users[1024]; /* every console command */
+    char stats_users[1024]; /* SHOW commands only */
+    int stats_period;       /* seconds between snapshots for SHOW STATS averages */
 } proxy_config;
 
 /* Command-line overrides; NULL/0 fields leave the file's value. */
@@ -95,6 +102,8 @@ const char *proxy_userlist_secret(const proxy_userlist *u, const char *user);
  * when the user is unknown or only an md5 hash is stored. */
 const wire_scram_verifier *proxy_userlist_verifier(const proxy_userlist *u, const char *user);
 int proxy_userlist_count(const proxy_userlist *u);
+/* The i-th user name (0 <= i < count), or NULL: SHOW USERS lists them. */
+const char *proxy_userlist_user(const proxy_userlist *u, int i);
 
 /* ---- the server ---- */
 

@@ -63,15 +63,22 @@ void storage_db_free(storage_db *db);
 const char *storage_db_name(const storage_db *db);
 const char *storage_db_path(const storage_db *db);
 
-/* A session's connection to a database. No I/O until its first job. */
+/* A session's connection to a database. No I/O until its first job.  Once
+ * opened it may serve many sessions one after another: between two sessions
+ * the owner runs a STORAGE_JOB_RESET on it (see storage_job_kind). */
 storage_conn *storage_conn_new(storage_db *db);
 /* The connection must be idle (no job in flight) and either never opened or
  * closed by a STORAGE_JOB_CLOSE. NULL is a no-op. */
 void storage_conn_free(storage_conn *c);
 /* The role the connection runs as (current_user, session_user, the catalog's
- * roles).  Set before the connection's first job; copied.  Returns false
- * when out of memory.  Until set, the database's name stands for it. */
+ * roles).  Set by each session before its first job on the connection (a
+ * RESET forgets it); copied.  Returns false when out of memory.  Until set,
+ * the database's name stands for it. */
 bool storage_conn_set_user(storage_conn *c, const char *user);
+/* A pointer the connection's owner keeps with it (the pool's bookkeeping);
+ * the engine never reads it.  Owner's thread only; NULL until set. */
+void storage_conn_set_owner_data(storage_conn *c, void *data);
+void *storage_conn_owner_data(const storage_conn *c);
 /* Interrupts the statement running on c, if any: it fails with 57014.
  * Safe from any thread; a no-op when nothing runs. */
 void storage_conn_interrupt(storage_conn *c);
@@ -82,7 +89,27 @@ typedef enum storage_job_kind {
     STORAGE_JOB_CLOSE,    /* roll back any open transaction, close the file */
     STORAGE_JOB_EXTENDED, /* run a batch of extended-protocol messages */
     STORAGE_JOB_COPY,     /* go on with the COPY in progress on the connection */
+    STORAGE_JOB_RESET,    /* make an open connection whose client is gone fit for the
+                           * next one (below) */
 } storage_job_kind;
+
+/* STORAGE_JOB_RESET: for an open connection whose session has ended, so that
+ * the owner can hand it to another session without opening the file again.
+ * On success (job->failed false, nothing in `out`, tx_status 'I') the
+ * connection is as a fresh OPEN left it, except for what is only a cache:
+ *  - any transaction (explicit, failed, or an implicit block left by the
+ *    extended protocol) and any COPY in progress are rolled back; the
+ *    database's write lock, if the connection held it, passes on;
+ *  - what DISCARD ALL clears is gone: SET parameters, prepared statements
+ *    (the unnamed one included), portals, the skip-to-Sync state;
+ *  - the client's TEMP tables, views, indexes and triggers are dropped; the
+ *    catalog's own temp tables (pg_class, information_schema, _dm_*) stay,
+ *    as they are rebuilt only when the schema changes;
+ *  - the user is forgotten (the next session calls storage_conn_set_user)
+ *    and a pending cancel is cleared.
+ * On failure (job->failed, an ErrorResponse in `out` saying why) the
+ * connection is in an unknown state: the owner closes it (CLOSE) and frees
+ * it.  A RESET of a connection that is not open fails. */
 
 /* Where a QUERY or COPY job left the connection (storage_job.copy). */
 typedef enum storage_copy_mode {
@@ -149,8 +176,9 @@ struct storage_job {
                              * of the data and submits only the end (the error is reported
                              * then, before ReadyForQuery) */
     bool failed;    /* OPEN failed (the reply in `out` is an ErrorResponse to
-                     * send with severity FATAL before closing), or the job
-                     * could not run at all */
+                     * send with severity FATAL before closing), RESET failed
+                     * (the owner closes the connection), or the job could
+                     * not run at all */
     uint64_t statements;    /* statements executed */
     uint64_t rows_returned; /* DataRows sent */
     uint64_t rows_affected; /* rows inserted, updated or deleted */

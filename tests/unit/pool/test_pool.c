@@ -1,4 +1,5 @@
-/* Unit tests for pool/pool.c: database names, rules, lookup and lifecycle names. */
+/* Unit tests for pool/pool.c: database names, rules, lookup, lifecycle names,
+ * and the idle backends (LIFO reuse, limits, expiry on an injected clock). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +106,10 @@ START_TEST(test_get_with_rules)
     ck_assert_ptr_nonnull(pool_db_get(p, "other", err, sizeof(err)));
     ck_assert_int_eq(pool_db_count(p), 2);
 
-    storage_conn *c = pool_backend_acquire(db);
+    bool opened = true;
+    storage_conn *c = pool_backend_acquire(db, &opened);
     ck_assert_ptr_nonnull(c);
+    ck_assert(!opened);
     ck_assert_int_eq(pool_db_backends(db), 1);
     ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE);
     pool_backend_release(db, c);
@@ -136,6 +139,306 @@ START_TEST(test_many_databases)
 }
 END_TEST
 
+START_TEST(test_backend_state_str_every_value)
+{
+    ck_assert_str_eq(pool_backend_state_str(POOL_BACKEND_ACTIVE), "active");
+    ck_assert_str_eq(pool_backend_state_str(POOL_BACKEND_IDLE), "idle");
+    ck_assert_str_eq(pool_backend_state_str(POOL_BACKEND_CLOSING), "closing");
+    ck_assert_str_eq(pool_backend_state_str((pool_backend_state)99), "unknown");
+}
+END_TEST
+
+START_TEST(test_limits_defaults)
+{
+    pool_limits l;
+    pool_limits_defaults(&l);
+    ck_assert_int_eq(l.idle_max, 20);
+    ck_assert_uint_eq(l.idle_timeout_us, 600u * 1000000u);
+    ck_assert_uint_eq(l.lifetime_us, 3600u * 1000000u);
+}
+END_TEST
+
+/* ---- idle backends, on a clock the test moves (seconds) ---- */
+
+static uint64_t fake_now_us;
+
+static uint64_t fake_clock(void *arg)
+{
+    return fake_now_us;
+}
+
+#define SEC 1000000u
+
+static pool *idle_pool(int idle_max, unsigned idle_timeout_s, unsigned lifetime_s)
+{
+    pool *p = pool_new(engine);
+    pool_db_rule rule;
+    memset(&rule, 0, sizeof(rule));
+    strcpy(rule.name, "*");
+    pool_set_rules(p, &rule, 1);
+    fake_now_us = 1000 * SEC;
+    pool_set_clock(p, fake_clock, NULL);
+    pool_limits l = {.idle_max = idle_max,
+                     .idle_timeout_us = (uint64_t)idle_timeout_s * SEC,
+                     .lifetime_us = (uint64_t)lifetime_s * SEC};
+    pool_set_limits(p, &l);
+    return p;
+}
+
+static pool_db *get_db(pool *p, const char *name)
+{
+    char err[256];
+    pool_db *db = pool_db_get(p, name, err, sizeof(err));
+    ck_assert_msg(db != NULL, "%s", err);
+    return db;
+}
+
+static storage_conn *acquire(pool_db *db, bool want_opened)
+{
+    bool opened = !want_opened;
+    storage_conn *c = pool_backend_acquire(db, &opened);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(opened, want_opened);
+    return c;
+}
+
+/* pool_expire's receiver: collects what it is told to close. */
+typedef struct closed_list {
+    storage_conn *conns[64];
+    pool_db *dbs[64];
+    int n;
+} closed_list;
+
+static void collect_close(pool_db *db, storage_conn *c, void *arg)
+{
+    closed_list *l = arg;
+    ck_assert_int_lt(l->n, 64);
+    l->dbs[l->n] = db;
+    l->conns[l->n++] = c;
+}
+
+static void release_closed(closed_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        pool_backend_release(l->dbs[i], l->conns[i]);
+    l->n = 0;
+}
+
+START_TEST(test_idle_list_is_lifo)
+{
+    pool *p = idle_pool(20, 600, 3600);
+    pool_db *db = get_db(p, "app");
+    storage_conn *c1 = acquire(db, false), *c2 = acquire(db, false), *c3 = acquire(db, false);
+    ck_assert_int_eq(pool_db_backends(db), 3);
+    ck_assert_uint_eq(pool_db_opened_total(db), 3);
+    ck_assert(pool_backend_reusable(db, c1));
+    ck_assert(pool_backend_park(db, c1));
+    fake_now_us += SEC;
+    ck_assert(pool_backend_park(db, c2));
+    fake_now_us += SEC;
+    ck_assert(pool_backend_park(db, c3));
+    ck_assert_int_eq(pool_db_backends(db), 0);
+    ck_assert_int_eq(pool_db_idle_backends(db), 3);
+    ck_assert_int_eq(pool_idle_backends(p), 3);
+
+    /* the warmest first */
+    ck_assert_ptr_eq(acquire(db, true), c3);
+    ck_assert_ptr_eq(acquire(db, true), c2);
+    ck_assert(pool_backend_park(db, c3));
+    ck_assert_ptr_eq(acquire(db, true), c3);
+    ck_assert_ptr_eq(acquire(db, true), c1);
+    storage_conn *c4 = acquire(db, false); /* none idle: a new one */
+    ck_assert_uint_eq(pool_db_opened_total(db), 4);
+    ck_assert_uint_eq(pool_db_reused_total(db), 4);
+    ck_assert_int_eq(pool_db_backends(db), 4);
+    ck_assert_int_eq(pool_db_idle_backends(db), 0);
+    ck_assert_int_eq(pool_idle_backends(p), 0);
+
+    /* another database's idle backends are its own */
+    pool_db *other = get_db(p, "other");
+    ck_assert(pool_backend_park(db, c4));
+    storage_conn *o1 = acquire(other, false);
+    ck_assert_ptr_ne(o1, c4);
+    pool_backend_release(other, o1);
+    ck_assert_ptr_eq(acquire(db, true), c4);
+
+    pool_backend_release(db, c1);
+    pool_backend_release(db, c2);
+    pool_backend_release(db, c3);
+    pool_backend_release(db, c4);
+    ck_assert_int_eq(pool_db_backends(db), 0);
+    pool_free(p);
+}
+END_TEST
+
+START_TEST(test_idle_max_per_database)
+{
+    pool *p = idle_pool(2, 600, 3600);
+    pool_db *db = get_db(p, "app");
+    storage_conn *c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = acquire(db, false);
+    ck_assert(pool_backend_park(db, c[0]));
+    ck_assert(pool_backend_park(db, c[1]));
+    ck_assert(pool_backend_reusable(db, c[2])); /* reusable, but there is no room */
+    ck_assert(!pool_backend_park(db, c[2]));
+    ck_assert_int_eq(pool_db_backends(db), 1); /* still the caller's, to close */
+    pool_backend_release(db, c[2]);
+    ck_assert_int_eq(pool_db_idle_backends(db), 2);
+    pool_free(p); /* frees the idle ones */
+}
+END_TEST
+
+START_TEST(test_reuse_off)
+{
+    /* sqlite_pool_size = 0 */
+    pool *p = idle_pool(0, 600, 3600);
+    pool_db *db = get_db(p, "app");
+    storage_conn *c = acquire(db, false);
+    ck_assert(!pool_backend_reusable(db, c));
+    ck_assert(!pool_backend_park(db, c));
+    pool_backend_release(db, c);
+    pool_free(p);
+
+    /* server_lifetime = 0: use once, as in PgBouncer */
+    p = idle_pool(20, 600, 0);
+    db = get_db(p, "app");
+    c = acquire(db, false);
+    ck_assert(!pool_backend_reusable(db, c));
+    ck_assert(!pool_backend_park(db, c));
+    pool_backend_release(db, c);
+    pool_free(p);
+}
+END_TEST
+
+START_TEST(test_expire_idle_timeout)
+{
+    pool *p = idle_pool(20, 10, 3600);
+    pool_db *db = get_db(p, "app");
+    storage_conn *a = acquire(db, false), *b = acquire(db, false);
+    ck_assert(pool_backend_park(db, a));
+    fake_now_us += 5 * SEC;
+    ck_assert(pool_backend_park(db, b));
+    closed_list l = {.n = 0};
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 0);
+    fake_now_us += 5 * SEC; /* a: idle 10 s, b: 5 s */
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 1);
+    ck_assert_ptr_eq(l.conns[0], a);
+    ck_assert_ptr_eq(l.dbs[0], db);
+    ck_assert_int_eq(pool_db_closing_backends(db), 1);
+    ck_assert_int_eq(pool_closing_backends(p), 1);
+    ck_assert_int_eq(pool_db_idle_backends(db), 1);
+    release_closed(&l);
+    ck_assert_int_eq(pool_db_closing_backends(db), 0);
+    ck_assert_int_eq(pool_closing_backends(p), 0);
+    /* reuse restarts the idle clock */
+    ck_assert_ptr_eq(acquire(db, true), b);
+    fake_now_us += 9 * SEC;
+    ck_assert(pool_backend_park(db, b));
+    fake_now_us += 9 * SEC;
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 0);
+    fake_now_us += SEC;
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 1);
+    release_closed(&l);
+    ck_assert_int_eq(pool_idle_backends(p), 0);
+    pool_free(p);
+}
+END_TEST
+
+START_TEST(test_expire_lifetime)
+{
+    pool *p = idle_pool(20, 0, 100); /* no idle timeout */
+    pool_db *db = get_db(p, "app");
+    storage_conn *old = acquire(db, false);
+    fake_now_us += 50 * SEC;
+    storage_conn *young = acquire(db, false);
+    ck_assert(pool_backend_park(db, young));
+    fake_now_us += 40 * SEC;
+    ck_assert(pool_backend_park(db, old)); /* 90 s old: still fine */
+    closed_list l = {.n = 0};
+    fake_now_us += 10 * SEC; /* old: 100 s, young: 50 s */
+    /* an expired backend is not handed out, even though it is the warmest */
+    ck_assert_ptr_eq(acquire(db, true), young);
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 1);
+    ck_assert_ptr_eq(l.conns[0], old);
+    release_closed(&l);
+    /* one used past its lifetime is not parked again */
+    fake_now_us += 50 * SEC;
+    ck_assert(!pool_backend_reusable(db, young));
+    ck_assert(!pool_backend_park(db, young));
+    pool_backend_release(db, young);
+    pool_free(p);
+}
+END_TEST
+
+START_TEST(test_expire_over_limit_after_reload)
+{
+    pool *p = idle_pool(5, 600, 3600);
+    pool_db *db = get_db(p, "app");
+    storage_conn *c[5];
+    for (int i = 0; i < 5; i++)
+        c[i] = acquire(db, false);
+    for (int i = 0; i < 5; i++) {
+        ck_assert(pool_backend_park(db, c[i]));
+        fake_now_us += SEC;
+    }
+    pool_limits l2 = {.idle_max = 2, .idle_timeout_us = 600u * SEC, .lifetime_us = 3600u * SEC};
+    pool_set_limits(p, &l2);
+    closed_list l = {.n = 0};
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 3);
+    /* the least recently used go */
+    ck_assert_ptr_eq(l.conns[0], c[0]);
+    ck_assert_ptr_eq(l.conns[1], c[1]);
+    ck_assert_ptr_eq(l.conns[2], c[2]);
+    release_closed(&l);
+    ck_assert_int_eq(pool_db_idle_backends(db), 2);
+    ck_assert_ptr_eq(acquire(db, true), c[4]);
+    ck_assert_ptr_eq(acquire(db, true), c[3]);
+    pool_backend_release(db, c[3]);
+    pool_backend_release(db, c[4]);
+    pool_free(p);
+}
+END_TEST
+
+START_TEST(test_drain_closes_every_idle_backend)
+{
+    pool *p = idle_pool(20, 600, 3600);
+    char name[16];
+    storage_conn *held = NULL;
+    pool_db *held_db = NULL;
+    for (int d = 0; d < 4; d++) {
+        snprintf(name, sizeof(name), "db%d", d);
+        pool_db *db = get_db(p, name);
+        storage_conn *a = acquire(db, false), *b = acquire(db, false);
+        ck_assert(pool_backend_park(db, a));
+        if (d == 2) {
+            held = b;
+            held_db = db;
+        } else {
+            ck_assert(pool_backend_park(db, b));
+        }
+    }
+    ck_assert_int_eq(pool_idle_backends(p), 7);
+    closed_list l = {.n = 0};
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 0);
+    pool_drain(p);
+    /* a client still connected keeps its backend, which is then not kept */
+    ck_assert(!pool_backend_reusable(held_db, held));
+    ck_assert(!pool_backend_park(held_db, held));
+    ck_assert_int_eq(pool_expire(p, collect_close, &l), 7);
+    ck_assert_int_eq(pool_idle_backends(p), 0);
+    ck_assert_int_eq(pool_closing_backends(p), 7);
+    release_closed(&l);
+    pool_backend_release(held_db, held);
+    ck_assert_int_eq(pool_closing_backends(p), 0);
+    /* nothing is reused while draining */
+    pool_db *db = get_db(p, "db0");
+    storage_conn *c = acquire(db, false);
+    pool_backend_release(db, c);
+    pool_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool");
@@ -149,6 +452,18 @@ int main(void)
     tcase_add_test(tdb, test_get_with_rules);
     tcase_add_test(tdb, test_many_databases);
     suite_add_tcase(s, tdb);
+    TCase *tidle = tcase_create("idle backends");
+    tcase_add_checked_fixture(tidle, setup, teardown);
+    tcase_add_test(tidle, test_backend_state_str_every_value);
+    tcase_add_test(tidle, test_limits_defaults);
+    tcase_add_test(tidle, test_idle_list_is_lifo);
+    tcase_add_test(tidle, test_idle_max_per_database);
+    tcase_add_test(tidle, test_reuse_off);
+    tcase_add_test(tidle, test_expire_idle_timeout);
+    tcase_add_test(tidle, test_expire_lifetime);
+    tcase_add_test(tidle, test_expire_over_limit_after_reload);
+    tcase_add_test(tidle, test_drain_closes_every_idle_backend);
+    suite_add_tcase(s, tidle);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -151,12 +151,36 @@ START_TEST(test_auth_type_str_every_value)
 }
 END_TEST
 
+START_TEST(test_backend_reuse_keys)
+{
+    char err[256];
+    ck_assert(proxy_config_load(&cfg, NULL, NULL, err, sizeof(err)));
+    ck_assert_int_eq(cfg.sqlite_pool_size, 20);
+    ck_assert_int_eq(cfg.server_idle_timeout, 600);
+    ck_assert_int_eq(cfg.server_lifetime, 3600);
+    write_file("[dormouse]\nsqlite_pool_size = 0\nserver_idle_timeout = 5\nserver_lifetime = 0\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(cfg.sqlite_pool_size, 0);
+    ck_assert_int_eq(cfg.server_idle_timeout, 5);
+    ck_assert_int_eq(cfg.server_lifetime, 0);
+    teardown();
+    write_file("[dormouse]\nsqlite_pool_size = -1\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2: sqlite_pool_size") != NULL, "%s", err);
+    teardown();
+    write_file("[dormouse]\nserver_lifetime = soon\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2: server_lifetime") != NULL, "%s", err);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_backend_reuse_keys);
     tcase_add_test(tc, test_every_key);
     tcase_add_test(tc, test_errors_name_the_line);
     tcase_add_test(tc, test_overrides_win);

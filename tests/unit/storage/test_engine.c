@@ -16,6 +16,7 @@ START_TEST(test_kind_str)
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_OPEN), "open");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_QUERY), "query");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_CLOSE), "close");
+    ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_RESET), "reset");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_EXTENDED), "extended");
     ck_assert_str_eq(storage_job_kind_str(STORAGE_JOB_COPY), "copy");
     ck_assert_str_eq(storage_copy_mode_str(STORAGE_COPY_NONE), "none");
