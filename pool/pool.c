@@ -25,6 +25,8 @@
  */
 #include "dormouse/pool.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,8 @@ typedef struct pool_backend {
 struct pool_db {
     char name[WIRE_NAME_MAX];
     storage_kind engine;
-    storage_db *sdb;
+    storage_db *sdb;         /* SQLite only */
+    pool_upstream upstream;  /* engine=postgres only */
     pool_db_state state;
     pool *pool;
     int nstate[POOL_BACKEND_CLOSING + 1];
@@ -86,12 +89,32 @@ const char *pool_db_state_str(pool_db_state s)
     return "unknown";
 }
 
+/* Copies a value of vlen bytes into dst (dstlen with its NUL); false if too long. */
+static bool pool_rule_value(char *dst, size_t dstlen, const char *val, size_t vlen)
+{
+    if (vlen >= dstlen)
+        return false;
+    memcpy(dst, val, vlen);
+    dst[vlen] = '\0';
+    return true;
+}
+
+/* An upstream host Dormouse can reach without a DNS lookup. */
+static bool pool_host_valid(const char *host)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    return host[0] == '/' || strcmp(host, "localhost") == 0 ||
+           inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
 bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t errlen)
 {
-    bool have_engine = false;
+    bool have_engine = false, have_upstream = false;
     const char *p = value;
 
     rule->engine = STORAGE_SQLITE;
+    memset(&rule->upstream, 0, sizeof(rule->upstream));
+    rule->upstream.port = 5432;
     while (*p) {
         while (*p == ' ' || *p == '\t')
             p++;
@@ -107,30 +130,89 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
         }
         p++;
         const char *val = p;
-        while (*p && *p != ' ' && *p != '\t')
+        size_t vlen;
+        if (*p == '\'') { /* 'quoted value' (no escapes) */
+            val = ++p;
+            while (*p && *p != '\'')
+                p++;
+            if (*p != '\'') {
+                snprintf(err, errlen, "unterminated quoted value for \"%.*s\"", (int)klen, key);
+                return false;
+            }
+            vlen = (size_t)(p - val);
             p++;
-        size_t vlen = (size_t)(p - val);
+        } else {
+            while (*p && *p != ' ' && *p != '\t')
+                p++;
+            vlen = (size_t)(p - val);
+        }
 
-        if (klen == 6 && strncmp(key, "engine", 6) == 0) {
+#define KEY_IS(k) (klen == sizeof(k) - 1 && strncmp(key, k, klen) == 0)
+        pool_upstream *u = &rule->upstream;
+        if (KEY_IS("engine")) {
             if (vlen == 6 && strncmp(val, "sqlite", 6) == 0) {
                 rule->engine = STORAGE_SQLITE;
             } else if (vlen == 8 && strncmp(val, "postgres", 8) == 0) {
-                snprintf(err, errlen, "engine=postgres is not available yet");
-                return false;
+                rule->engine = STORAGE_POSTGRES;
             } else {
-                snprintf(err, errlen, "unknown engine \"%.*s\" (expected sqlite)", (int)vlen, val);
+                snprintf(err, errlen, "unknown engine \"%.*s\" (expected sqlite or postgres)",
+                         (int)vlen, val);
                 return false;
             }
             have_engine = true;
+            continue;
+        }
+        if (KEY_IS("host")) {
+            if (!pool_rule_value(u->host, sizeof(u->host), val, vlen) || !pool_host_valid(u->host)) {
+                snprintf(err, errlen, "host must be an IP address, localhost or a Unix socket "
+                         "directory, not \"%.*s\"", (int)vlen, val);
+                return false;
+            }
+        } else if (KEY_IS("port")) {
+            char buf[8] = "", *end = buf;
+            long port = 0;
+            if (pool_rule_value(buf, sizeof(buf), val, vlen))
+                port = strtol(buf, &end, 10);
+            if (port < 1 || port > 65535 || *end) {
+                snprintf(err, errlen, "port must be a port number, not \"%.*s\"", (int)vlen, val);
+                return false;
+            }
+            u->port = (int)port;
+        } else if (KEY_IS("dbname")) {
+            if (vlen == 0 || !pool_rule_value(u->dbname, sizeof(u->dbname), val, vlen)) {
+                snprintf(err, errlen, "dbname must be 1 to %d bytes", WIRE_NAME_MAX - 1);
+                return false;
+            }
+        } else if (KEY_IS("user")) {
+            if (vlen == 0 || !pool_rule_value(u->user, sizeof(u->user), val, vlen)) {
+                snprintf(err, errlen, "user must be 1 to %d bytes", WIRE_NAME_MAX - 1);
+                return false;
+            }
+        } else if (KEY_IS("password")) {
+            if (!pool_rule_value(u->password, sizeof(u->password), val, vlen)) {
+                snprintf(err, errlen, "password is longer than %zu bytes",
+                         sizeof(u->password) - 1);
+                return false;
+            }
         } else {
             snprintf(err, errlen, "unknown database option \"%.*s\"", (int)klen, key);
             return false;
         }
+#undef KEY_IS
+        have_upstream = true;
     }
-    if (!have_engine) {
-        snprintf(err, errlen, "missing engine= (e.g. \"engine=sqlite\")");
+    if (have_upstream && !have_engine)
+        rule->engine = STORAGE_POSTGRES;
+    if (have_upstream && rule->engine == STORAGE_SQLITE) {
+        snprintf(err, errlen, "host, port, dbname, user and password are for engine=postgres");
         return false;
     }
+    if (!have_engine && !have_upstream) {
+        snprintf(err, errlen, "missing engine= (e.g. \"engine=sqlite\") or host=");
+        return false;
+    }
+    if (rule->engine == STORAGE_POSTGRES && !rule->upstream.host[0])
+        snprintf(rule->upstream.host, sizeof(rule->upstream.host), "127.0.0.1");
     return true;
 }
 
@@ -259,20 +341,50 @@ static size_t pool_bucket(const pool *p, const char *name)
     return (size_t)(XXH3_64bits(name, strlen(name)) & (p->nbuckets - 1));
 }
 
+/* An upstream database has no backends here: its sessions connect to it. */
+static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const pool_db_rule *rule,
+                                     char *err, size_t errlen)
+{
+    pool_db *db = calloc(1, sizeof(*db));
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(db->name, sizeof(db->name), "%s", name);
+    db->pool = p;
+    db->engine = STORAGE_POSTGRES;
+    db->upstream = rule->upstream;
+    db->state = POOL_DB_ACTIVE;
+    db->hash_next = p->buckets[b];
+    p->buckets[b] = db;
+    p->ndbs++;
+    return db;
+}
+
 pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen)
 {
     if (!pool_db_name_valid(name, err, errlen))
         return NULL;
     size_t b = pool_bucket(p, name);
-    for (pool_db *db = p->buckets[b]; db; db = db->hash_next)
-        if (strcmp(db->name, name) == 0)
-            return db;
+    for (pool_db *db = p->buckets[b]; db; db = db->hash_next) {
+        if (strcmp(db->name, name) != 0)
+            continue;
+        if (db->engine == STORAGE_POSTGRES) {
+            /* A reload may have moved the upstream: new clients follow it. */
+            const pool_db_rule *rule = pool_rule_find(p, name);
+            if (rule && rule->engine == STORAGE_POSTGRES)
+                db->upstream = rule->upstream;
+        }
+        return db;
+    }
 
     const pool_db_rule *rule = pool_rule_find(p, name);
     if (!rule) {
         snprintf(err, errlen, "database \"%s\" does not exist", name);
         return NULL;
     }
+    if (rule->engine == STORAGE_POSTGRES)
+        return pool_db_add_upstream(p, b, name, rule, err, errlen);
     if (rule->engine != STORAGE_SQLITE || !p->sqlite) {
         snprintf(err, errlen, "database \"%s\" is served by engine %s, which is not available",
                  name, storage_kind_str(rule->engine));
@@ -560,6 +672,11 @@ void pool_drain(pool *p)
 storage_kind pool_db_engine(const pool_db *db)
 {
     return db->engine;
+}
+
+const pool_upstream *pool_db_upstream(const pool_db *db)
+{
+    return db->engine == STORAGE_POSTGRES ? &db->upstream : NULL;
 }
 
 void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg)

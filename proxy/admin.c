@@ -915,6 +915,8 @@ static bool admin_config_value(const proxy_config *cfg, const char *key, char *b
         snprintf(buf, n, "%d", cfg->max_client_conn);
     else if (!strcmp(key, "max_packet_size"))
         snprintf(buf, n, "%u", cfg->max_packet_size);
+    else if (!strcmp(key, "server_connect_timeout"))
+        snprintf(buf, n, "%d", cfg->server_connect_timeout);
     else if (!strcmp(key, "server_idle_timeout"))
         snprintf(buf, n, "%d", cfg->server_idle_timeout);
     else if (!strcmp(key, "server_lifetime"))
@@ -946,6 +948,7 @@ static const struct {
     {"admin_users", true},         {"auth_file", true},         {"auth_type", true},
     {"data_dir", false},           {"listen_addr", false},      {"listen_port", false},
     {"log_level", true},           {"max_client_conn", true},   {"max_packet_size", true},
+    {"server_connect_timeout", true},
     {"server_idle_timeout", true}, {"server_lifetime", true},   {"sqlite_busy_timeout", true},
     {"sqlite_pool_size", true},    {"sqlite_synchronous", true}, {"sqlite_workers", false},
     {"stats_period", false},       {"stats_users", true},       {"unix_socket_dir", false},

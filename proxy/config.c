@@ -47,6 +47,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->sqlite_pool_size = 20;
     cfg->server_idle_timeout = 600;
     cfg->server_lifetime = 3600;
+    cfg->server_connect_timeout = 15;
     snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
     cfg->databases[0].engine = STORAGE_SQLITE;
     cfg->ndatabases = 1;
@@ -147,6 +148,10 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "server_lifetime must be seconds between 0 and 31536000");
         cfg->server_lifetime = (int)v;
+    } else if (!strcmp(name, "server_connect_timeout")) {
+        if (!config_int(value, 1, 3600, &v))
+            CONFIG_FAIL(cp, "server_connect_timeout must be seconds between 1 and 3600");
+        cfg->server_connect_timeout = (int)v;
     } else if (!strcmp(name, "admin_users")) {
         if (!config_string(cfg->admin_users, sizeof(cfg->admin_users), value))
             CONFIG_FAIL(cp, "admin_users is too long");

@@ -29,6 +29,8 @@
 #define PROXY_COPY_CHUNK (256u * 1024u)
 
 typedef struct proxy_session proxy_session;
+typedef struct proxy_upstream proxy_upstream;
+typedef struct proxy_cancel_request proxy_cancel_request;
 
 /* ---- statistics (stats.c) ---- */
 
@@ -118,6 +120,8 @@ struct proxy_server {
     char (*paused)[WIRE_NAME_MAX]; /* PAUSE db: the databases paused by name */
     int npaused, paused_cap;
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
+
+    proxy_cancel_request *upstream_cancels; /* CancelRequests on their way upstream */
 };
 
 struct proxy_session {
@@ -144,6 +148,12 @@ struct proxy_session {
     uint8_t md5_salt[4];
     bool sasl_started;
     wire_scram_server *scram;
+
+    /* upstream PostgreSQL (engine=postgres): the session's own server
+     * connection, and how many Query/Sync/FunctionCall messages still wait
+     * for their ReadyForQuery */
+    proxy_upstream *upstream;
+    int relay_pending;
 
     /* backend */
     pool_db *db;
@@ -195,6 +205,78 @@ void session_free(proxy_session *s);
 void session_terminate(proxy_session *s, const char *sqlstate, const char *message);
 /* Lets a session that admin_session_held() stopped go on with its input. */
 void session_wake(proxy_session *s);
+
+/* What a session's upstream connection tells it (upstream.c calls this). */
+typedef enum proxy_upstream_event {
+    PROXY_UPSTREAM_EV_READY = 0, /* logged in (tx: its status): greet the client */
+    PROXY_UPSTREAM_EV_RELAYED,   /* server messages were appended to s->out, nready
+                                    ReadyForQuery among them, the last with status tx */
+    PROXY_UPSTREAM_EV_DRAINED,   /* what waited for the server has left: read the client */
+    PROXY_UPSTREAM_EV_FAILED,    /* connect, login or the connection failed
+                                    (proxy_upstream_error says how); it is closed */
+} proxy_upstream_event;
+const char *proxy_upstream_event_str(proxy_upstream_event ev);
+void session_on_upstream(proxy_session *s, proxy_upstream_event ev, int nready, char tx);
+
+/* ---- upstream PostgreSQL connections (upstream.c) ---- */
+
+typedef enum proxy_upstream_state {
+    PROXY_UPSTREAM_CONNECTING = 0, /* nonblocking connect in progress */
+    PROXY_UPSTREAM_LOGIN,          /* StartupMessage sent: authenticating, then parameters */
+    PROXY_UPSTREAM_READY,          /* logged in: relaying */
+    PROXY_UPSTREAM_CLOSED,         /* socket closed; freed with its session */
+} proxy_upstream_state;
+const char *proxy_upstream_state_str(proxy_upstream_state st);
+
+/* What relaying the client's input found. */
+typedef enum proxy_relay_status {
+    PROXY_RELAY_OK = 0,    /* complete messages went to the server; a partial one waits */
+    PROXY_RELAY_TERMINATE, /* the client sent Terminate (consumed, not relayed) */
+    PROXY_RELAY_TOO_LARGE, /* a message over max_packet_size (not consumed) */
+    PROXY_RELAY_INVALID,   /* an impossible length (not consumed) */
+    PROXY_RELAY_OOM,
+} proxy_relay_status;
+const char *proxy_relay_status_str(proxy_relay_status st);
+
+/* The socket address of an upstream (IPv4, IPv6, localhost, or a Unix socket
+ * directory, which gets .s.PGSQL.<port>), and a description for messages.
+ * false when it is none of these.  Pure; no DNS. */
+bool proxy_upstream_address(const pool_upstream *where, struct sockaddr_storage *ss,
+                            socklen_t *len, char *desc, size_t desclen);
+/* Starts connecting s's upstream (as where's user, else s->user; to where's
+ * dbname, else s->database; with s->application_name).  NULL when out of
+ * memory; CLOSED (proxy_upstream_error says why) when it failed at once.
+ * Owned by the session: proxy_upstream_free in session_free. */
+proxy_upstream *proxy_upstream_new(proxy_session *s, const pool_upstream *where);
+proxy_upstream_state proxy_upstream_get_state(const proxy_upstream *u);
+const char *proxy_upstream_where(const proxy_upstream *u);
+/* Stops the watchers and closes the socket (Terminate first when logged in).
+ * Safe under the upstream's own callbacks; NULL and CLOSED are no-ops. */
+void proxy_upstream_close(proxy_upstream *u);
+void proxy_upstream_free(proxy_upstream *u); /* NULL is a no-op */
+/* Relays the complete client messages in in[0..len) as they are, each checked
+ * against max_size, up to a Terminate or a bad one.  *used: bytes consumed;
+ * *nrequests: Query, Sync and FunctionCall messages among them (one
+ * ReadyForQuery each).  A write failure is reported through EV_FAILED (the
+ * session may be closing when this returns). */
+proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *in, size_t len,
+                                              uint32_t max_size, size_t *used, int *nrequests);
+/* More than PROXY_OUTPUT_HIGH_WATER bytes wait for the server: stop reading
+ * the client until EV_DRAINED. */
+bool proxy_upstream_backlogged(const proxy_upstream *u);
+/* The session's output has room again: read the server again. */
+void proxy_upstream_client_drained(proxy_upstream *u);
+/* The server's login ParameterStatus messages, as it sent them. */
+const uint8_t *proxy_upstream_params(const proxy_upstream *u, size_t *len);
+/* Why it failed: SQLSTATE and message, and the server's own ErrorResponse
+ * (frame non-NULL) when the server refused the login. */
+void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const char **message,
+                          const uint8_t **frame, size_t *frame_len);
+/* Cancels the running query: CancelRequest with the server's key over a new
+ * connection (nothing when not logged in). */
+void proxy_upstream_cancel(proxy_upstream *u);
+/* Frees the CancelRequests still on their way (server teardown). */
+void proxy_upstream_cancels_free(proxy_server *srv);
 
 /* server.c */
 void server_submit_job(proxy_server *srv, storage_job *job);

@@ -308,9 +308,12 @@ void proxy_server_shutdown(proxy_server *srv)
     if (srv->shutting_down) {
         /* Second request: stop waiting for running statements. */
         proxy_log(PROXY_LOG_INFO, "immediate shutdown: interrupting running statements");
-        for (proxy_session *s = srv->sessions; s; s = s->next)
+        for (proxy_session *s = srv->sessions; s; s = s->next) {
             if (s->backend)
                 storage_conn_interrupt(s->backend);
+            if (s->upstream && s->state == SESSION_BUSY)
+                proxy_upstream_cancel(s->upstream);
+        }
         return;
     }
     srv->shutting_down = true;
@@ -502,6 +505,8 @@ void proxy_server_free(proxy_server *srv)
         ev_signal_stop(srv->loop, &srv->sighup);
         proxy_stats_timer_stop(srv);
     }
+    if (srv->loop)
+        proxy_upstream_cancels_free(srv);
     admin_server_free(srv);
     proxy_stats_free(srv->stats);
     pthread_mutex_destroy(&srv->jobs_lock);

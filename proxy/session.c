@@ -315,6 +315,7 @@ static void session_close(proxy_session *s, const char *reason)
     s->socket_closed = true;
     s->server->nclients--;
     session_set_state(s, SESSION_CLOSING);
+    proxy_upstream_close(s->upstream); /* [upstream hook] */
     session_close_backend(s);
 }
 
@@ -352,6 +353,7 @@ void session_free(proxy_session *s)
     if (s->next)
         s->next->prev = s->prev;
     wire_scram_server_free(s->scram);
+    proxy_upstream_free(s->upstream); /* [upstream hook] */
     wire_buf_free(&s->in);
     wire_buf_free(&s->out);
     wire_buf_free(&s->job.out);
@@ -391,10 +393,136 @@ static bool session_start_console(proxy_session *s)
     return true;
 }
 
+/* ---- [upstream hook] engine=postgres: the session's own server connection
+ * (upstream.c), relayed at message level instead of storage jobs ---- */
+
+/* The upstream could not be reached or refused the login: its own
+ * ErrorResponse goes to the client as it is, else FATAL with our SQLSTATE. */
+static void session_upstream_failed(proxy_session *s)
+{
+    const char *sqlstate, *message;
+    const uint8_t *frame;
+    size_t frame_len;
+    proxy_upstream_error(s->upstream, &sqlstate, &message, &frame, &frame_len);
+    if (!frame) {
+        session_fatal(s, sqlstate, "%s", message);
+        return;
+    }
+    slog(s, PROXY_LOG_WARNING, "upstream %s refused the login: %s %s",
+         proxy_upstream_where(s->upstream), sqlstate, message);
+    wire_buf_append(&s->out, frame, frame_len);
+    session_close(s, message);
+}
+
+/* Authenticated to Dormouse: connect and log in upstream; the session waits
+ * in OPENING for PROXY_UPSTREAM_EV_READY.  Always false: nothing more is
+ * read until then. */
+static bool session_start_upstream(proxy_session *s)
+{
+    s->upstream = proxy_upstream_new(s, pool_db_upstream(s->db));
+    if (!s->upstream) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return false;
+    }
+    session_set_state(s, SESSION_OPENING);
+    if (proxy_upstream_get_state(s->upstream) == PROXY_UPSTREAM_CLOSED) {
+        session_upstream_failed(s);
+        return false;
+    }
+    ev_io_stop(s->server->loop, &s->rio);
+    return false;
+}
+
+/* The client's input, relayed to the upstream as it is. */
+static void session_relay_input(proxy_session *s)
+{
+    size_t used = 0;
+    int nrequests = 0;
+    proxy_relay_status rs = PROXY_RELAY_OK;
+    if (s->in.len > 0 && !proxy_upstream_backlogged(s->upstream))
+        rs = proxy_upstream_relay_input(s->upstream, s->in.data, s->in.len,
+                                        s->server->cfg.max_packet_size, &used, &nrequests);
+    if (s->state == SESSION_CLOSING)
+        return; /* the upstream failed while we wrote to it */
+    wire_buf_consume(&s->in, used);
+    switch (rs) {
+    case PROXY_RELAY_OK:
+        break;
+    case PROXY_RELAY_TERMINATE:
+        session_close(s, "client sent Terminate");
+        return;
+    case PROXY_RELAY_TOO_LARGE:
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                      "message exceeds max_packet_size (%u bytes)", s->server->cfg.max_packet_size);
+        return;
+    case PROXY_RELAY_INVALID:
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+        return;
+    case PROXY_RELAY_OOM:
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return;
+    }
+    if (used > 0 && session_state_ready(s->state))
+        session_set_state(s, SESSION_BUSY); /* until the ReadyForQuery of the last request */
+    s->relay_pending += nrequests;
+    if (!session_flush(s)) {
+        session_close(s, "write failed");
+        return;
+    }
+    if (!proxy_upstream_backlogged(s->upstream) && s->out.len < PROXY_OUTPUT_HIGH_WATER)
+        ev_io_start(s->server->loop, &s->rio);
+    else
+        ev_io_stop(s->server->loop, &s->rio);
+}
+
+void session_on_upstream(proxy_session *s, proxy_upstream_event ev, int nready, char tx)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    switch (ev) {
+    case PROXY_UPSTREAM_EV_READY:
+        s->tx_status = tx;
+        session_set_state(s, SESSION_IDLE);
+        slog(s, PROXY_LOG_INFO, "login ok (upstream %s)", proxy_upstream_where(s->upstream));
+        session_send_welcome(s);
+        session_process(s);
+        return;
+    case PROXY_UPSTREAM_EV_RELAYED:
+        if (nready > 0) {
+            s->tx_status = tx;
+            s->relay_pending = s->relay_pending > nready ? s->relay_pending - nready : 0;
+            if (s->relay_pending == 0 && s->state == SESSION_BUSY)
+                session_set_state(s, session_state_for_tx(tx));
+        }
+        if (s->server->shutting_down && session_state_ready(s->state)) {
+            session_put_error(s, "FATAL", WIRE_SQLSTATE_ADMIN_SHUTDOWN,
+                              "terminating connection due to administrator command");
+            s->want_close = true;
+        }
+        if (!session_flush(s)) {
+            session_close(s, "write failed");
+            return;
+        }
+        if (s->want_close && s->out.len == 0)
+            session_close(s, "shutdown");
+        return;
+    case PROXY_UPSTREAM_EV_DRAINED:
+        session_process(s);
+        return;
+    case PROXY_UPSTREAM_EV_FAILED:
+        session_upstream_failed(s);
+        return;
+    }
+}
+
+/* ---- [end of upstream hooks] ---- */
+
 static bool session_start_backend(proxy_session *s)
 {
     if (s->admin)
         return session_start_console(s);
+    if (pool_db_upstream(s->db)) /* [upstream hook] */
+        return session_start_upstream(s);
     bool opened = false;
     s->backend = pool_backend_acquire(s->db, &opened);
     s->backend_opened = s->backend && opened;
@@ -429,6 +557,11 @@ static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
             continue;
         if (CRYPTO_memcmp(&t->cancel_key, &st->cancel_key, sizeof(t->cancel_key)) != 0)
             break;
+        if (t->upstream) { /* [upstream hook] the server cancels its own query */
+            slog(t, PROXY_LOG_INFO, "cancel request from %s, sent upstream", s->peer);
+            proxy_upstream_cancel(t->upstream);
+            break;
+        }
         if ((t->state == SESSION_BUSY || t->state == SESSION_COPY_IN ||
              t->state == SESSION_COPY_OUT) &&
             t->backend) {
@@ -825,6 +958,11 @@ static void session_process(proxy_session *s)
     bool go_on = true;
     bool held = false;
 
+    if (s->upstream && s->state != SESSION_OPENING && s->state != SESSION_CLOSING) {
+        session_relay_input(s); /* [upstream hook] */
+        return;
+    }
+
     while (go_on && s->state != SESSION_CLOSING) {
         if (s->state == SESSION_BUSY || s->state == SESSION_OPENING ||
             s->state == SESSION_COPY_OUT)
@@ -927,6 +1065,8 @@ static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         session_close(s, "shutdown");
         return;
     }
+    if (s->upstream)
+        proxy_upstream_client_drained(s->upstream); /* [upstream hook] */
     if (s->out.len < PROXY_OUTPUT_HIGH_WATER) {
         session_copy_out_next(s);
         session_process(s);
@@ -953,6 +1093,14 @@ static void session_send_welcome(proxy_session *s)
         {"in_hot_standby", "off"},
     };
     wire_put_auth_ok(&s->out);
+    if (s->upstream) { /* [upstream hook] the server's own parameters, as it sent them */
+        size_t n;
+        const uint8_t *p = proxy_upstream_params(s->upstream, &n);
+        wire_buf_append(&s->out, p, n);
+        wire_put_backend_key(&s->out, s->id, s->cancel_key);
+        wire_put_ready(&s->out, s->tx_status);
+        return;
+    }
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
         wire_put_parameter_status(&s->out, params[i][0], params[i][1]);
     wire_put_backend_key(&s->out, s->id, s->cancel_key);
@@ -1087,6 +1235,11 @@ void session_on_job_done(proxy_session *s, storage_job *job)
 
 void session_shutdown(proxy_session *s)
 {
+    if (s->upstream && s->state == SESSION_OPENING) { /* [upstream hook] no job to wait for */
+        session_fatal(s, WIRE_SQLSTATE_ADMIN_SHUTDOWN,
+                      "terminating connection due to administrator command");
+        return;
+    }
     switch (s->state) {
     case SESSION_CLOSING:
         return;
@@ -1114,6 +1267,8 @@ void session_terminate(proxy_session *s, const char *sqlstate, const char *messa
         return;
     if (s->job_in_flight && s->backend && s->state != SESSION_OPENING)
         storage_conn_interrupt(s->backend); /* the close waits for the job */
+    if (s->upstream && s->state == SESSION_BUSY)
+        proxy_upstream_cancel(s->upstream); /* [upstream hook] */
     session_fatal(s, sqlstate, "%s", message);
 }
 

@@ -91,3 +91,13 @@ bool wire_md5_check(const char *stored, const char *user, const uint8_t salt[4],
     OPENSSL_cleanse(expected, sizeof expected);
     return ok;
 }
+
+bool wire_md5_client_response(const char *password, const char *user, const uint8_t salt[4],
+                              char out[36])
+{
+    char inner[36];
+    wire_md5_password_hash(password, user, inner);
+    bool ok = inner[0] != '\0' && md5_hex_concat(inner + 3, 32, salt, 4, out);
+    OPENSSL_cleanse(inner, sizeof inner);
+    return ok;
+}

@@ -40,14 +40,30 @@
 #include "dormouse/storage.h"
 #include "dormouse/wire.h"
 
-/* One [databases] line: `name = engine=sqlite`. name "*" matches any valid name. */
+/* Where an upstream PostgreSQL database lives: PgBouncer's connection keys. */
+typedef struct pool_upstream {
+    char host[128];             /* an IPv4/IPv6 address, "localhost", or a Unix socket
+                                   directory ("/..."); DNS names are refused (no DNS on the
+                                   loop yet) */
+    int port;                   /* 5432 unless given */
+    char dbname[WIRE_NAME_MAX]; /* "": the client's database name */
+    char user[WIRE_NAME_MAX];   /* "": the client's user name */
+    char password[128];         /* "": none (the upstream must not ask for one) */
+} pool_upstream;
+
+/* One [databases] line: `name = engine=sqlite`, or PgBouncer's
+ * `name = host=... port=... dbname=... user=... password=...` (any of them;
+ * engine=postgres is implied) for an upstream PostgreSQL.  name "*" matches
+ * any valid name. */
 typedef struct pool_db_rule {
     char name[WIRE_NAME_MAX];
     storage_kind engine;
+    pool_upstream upstream; /* engine STORAGE_POSTGRES only */
 } pool_db_rule;
 
-/* Parses a rule's value (PgBouncer-style "key=value key=value") into rule;
- * rule->name must be set by the caller. false with a message on error. */
+/* Parses a rule's value (PgBouncer-style "key=value key=value", a value may be
+ * 'single quoted') into rule; rule->name must be set by the caller. false
+ * with a message on error. */
 bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t errlen);
 
 typedef enum pool_db_state {
@@ -163,6 +179,10 @@ int pool_closing_backends(const pool *p); /* over all databases */
 
 /* The engine serving db. */
 storage_kind pool_db_engine(const pool_db *db);
+/* engine=postgres: where the database lives (as its rule said when the
+ * database was last looked up with pool_db_get, so a reload applies to new
+ * clients); NULL for SQLite databases, which alone have backends here. */
+const pool_upstream *pool_db_upstream(const pool_db *db);
 /* Calls fn for every database the pool knows, in no particular order. fn
  * must not create or free databases. */
 void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg);

@@ -63,6 +63,7 @@ typedef struct proxy_config {
     int sqlite_pool_size;    /* opened SQLite connections kept idle per database; 0: no reuse */
     int server_idle_timeout; /* seconds before an idle one is closed; 0: never */
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
+    int server_connect_timeout; /* seconds to connect and log in to an upstream PostgreSQL */
     pool_db_rule databases[PROXY_MAX_DATABASE_RULES];
     int ndatabases;
     /* admin console: comma-separated user names (PgBouncer's syntax) */

@@ -387,6 +387,12 @@ void wire_md5_password_hash(const char *password, const char *user, char out[36]
 bool wire_md5_check(const char *stored, const char *user, const uint8_t salt[4],
                     const char *response);
 
+/* Client side (authenticating to an upstream PostgreSQL): the answer to
+ * AuthenticationMD5Password(salt), "md5" + hex(md5(hex(md5(password || user))
+ * || salt)), into out (35 chars + NUL).  false (out "") on failure. */
+bool wire_md5_client_response(const char *password, const char *user, const uint8_t salt[4],
+                              char out[36]);
+
 /* ---- SCRAM-SHA-256 (RFC 5802, RFC 7677), server side ---- */
 
 #define WIRE_SCRAM_KEY_LEN 32

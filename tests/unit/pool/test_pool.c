@@ -62,6 +62,68 @@ START_TEST(test_rule_parse)
 }
 END_TEST
 
+START_TEST(test_rule_parse_upstream)
+{
+    pool_db_rule r;
+    char err[256];
+    memset(&r, 0, sizeof(r));
+    ck_assert_msg(pool_db_rule_parse("host=127.0.0.1 port=5433 dbname=app user=app password=secret",
+                                     &r, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(r.engine, STORAGE_POSTGRES);
+    ck_assert_str_eq(r.upstream.host, "127.0.0.1");
+    ck_assert_int_eq(r.upstream.port, 5433);
+    ck_assert_str_eq(r.upstream.dbname, "app");
+    ck_assert_str_eq(r.upstream.user, "app");
+    ck_assert_str_eq(r.upstream.password, "secret");
+
+    /* defaults: 127.0.0.1:5432, dbname and user from the client, no password */
+    ck_assert(pool_db_rule_parse("engine=postgres", &r, err, sizeof(err)));
+    ck_assert_int_eq(r.engine, STORAGE_POSTGRES);
+    ck_assert_str_eq(r.upstream.host, "127.0.0.1");
+    ck_assert_int_eq(r.upstream.port, 5432);
+    ck_assert_str_eq(r.upstream.dbname, "");
+    ck_assert_str_eq(r.upstream.user, "");
+    ck_assert_str_eq(r.upstream.password, "");
+    ck_assert(pool_db_rule_parse("port=6000", &r, err, sizeof(err)));
+    ck_assert_int_eq(r.engine, STORAGE_POSTGRES);
+    ck_assert_int_eq(r.upstream.port, 6000);
+
+    /* quoted values, IPv6, Unix socket directories, localhost */
+    ck_assert(pool_db_rule_parse("host=::1 password='two words' user=x", &r, err, sizeof(err)));
+    ck_assert_str_eq(r.upstream.host, "::1");
+    ck_assert_str_eq(r.upstream.password, "two words");
+    ck_assert_str_eq(r.upstream.user, "x");
+    ck_assert(pool_db_rule_parse("host=/var/run/postgresql", &r, err, sizeof(err)));
+    ck_assert_str_eq(r.upstream.host, "/var/run/postgresql");
+    ck_assert(pool_db_rule_parse("host=localhost engine=postgres", &r, err, sizeof(err)));
+
+    /* a later sqlite rule resets what an upstream one set */
+    ck_assert(pool_db_rule_parse("engine=sqlite", &r, err, sizeof(err)));
+    ck_assert_int_eq(r.engine, STORAGE_SQLITE);
+    ck_assert_str_eq(r.upstream.host, "");
+
+    /* refusals */
+    ck_assert(!pool_db_rule_parse("host=db.example.com", &r, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "IP address"));
+    ck_assert(!pool_db_rule_parse("port=0", &r, err, sizeof(err)));
+    ck_assert(!pool_db_rule_parse("port=65536", &r, err, sizeof(err)));
+    ck_assert(!pool_db_rule_parse("port=12x", &r, err, sizeof(err)));
+    ck_assert(!pool_db_rule_parse("port=123456789", &r, err, sizeof(err)));
+    ck_assert(!pool_db_rule_parse("dbname=", &r, err, sizeof(err)));
+    ck_assert(!pool_db_rule_parse("password='open", &r, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "unterminated"));
+    ck_assert(!pool_db_rule_parse("engine=sqlite host=127.0.0.1", &r, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "engine=postgres"));
+    ck_assert(!pool_db_rule_parse("host=127.0.0.1 engine=sqlite", &r, err, sizeof(err)));
+    char longname[100];
+    memset(longname, 'u', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    char line[160];
+    snprintf(line, sizeof(line), "user=%s", longname);
+    ck_assert(!pool_db_rule_parse(line, &r, err, sizeof(err)));
+}
+END_TEST
+
 static storage_engine *engine;
 static char tmpdir[64];
 
@@ -114,6 +176,39 @@ START_TEST(test_get_with_rules)
     ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE);
     pool_backend_release(db, c);
     ck_assert_int_eq(pool_db_backends(db), 0);
+    pool_free(p);
+}
+END_TEST
+
+START_TEST(test_get_upstream)
+{
+    char err[256];
+    pool *p = pool_new(engine);
+    pool_db_rule rules[2];
+    memset(rules, 0, sizeof(rules));
+    strcpy(rules[0].name, "app");
+    ck_assert(pool_db_rule_parse("host=127.0.0.1 port=5433 user=u", &rules[0], err, sizeof(err)));
+    strcpy(rules[1].name, "*");
+    rules[1].engine = STORAGE_SQLITE;
+    pool_set_rules(p, rules, 2);
+
+    pool_db *app = pool_db_get(p, "app", err, sizeof(err));
+    ck_assert_ptr_nonnull(app);
+    ck_assert_int_eq(pool_db_engine(app), STORAGE_POSTGRES);
+    ck_assert_ptr_nonnull(pool_db_upstream(app));
+    ck_assert_int_eq(pool_db_upstream(app)->port, 5433);
+    ck_assert_str_eq(pool_db_upstream(app)->user, "u");
+    pool_db *lite = pool_db_get(p, "lite", err, sizeof(err));
+    ck_assert_ptr_nonnull(lite);
+    ck_assert_ptr_null(pool_db_upstream(lite));
+    ck_assert_int_eq(pool_db_engine(lite), STORAGE_SQLITE);
+
+    /* a reload moves the upstream for the next lookup */
+    ck_assert(pool_db_rule_parse("host=127.0.0.1 port=5434", &rules[0], err, sizeof(err)));
+    pool_set_rules(p, rules, 2);
+    ck_assert_ptr_eq(pool_db_get(p, "app", err, sizeof(err)), app);
+    ck_assert_int_eq(pool_db_upstream(app)->port, 5434);
+    ck_assert_int_eq(pool_db_count(p), 2);
     pool_free(p);
 }
 END_TEST
@@ -446,10 +541,12 @@ int main(void)
     tcase_add_test(tc, test_state_str_every_value);
     tcase_add_test(tc, test_name_validation);
     tcase_add_test(tc, test_rule_parse);
+    tcase_add_test(tc, test_rule_parse_upstream);
     suite_add_tcase(s, tc);
     TCase *tdb = tcase_create("databases");
     tcase_add_checked_fixture(tdb, setup, teardown);
     tcase_add_test(tdb, test_get_with_rules);
+    tcase_add_test(tdb, test_get_upstream);
     tcase_add_test(tdb, test_many_databases);
     suite_add_tcase(s, tdb);
     TCase *tidle = tcase_create("idle backends");

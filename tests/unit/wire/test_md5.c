@@ -83,6 +83,17 @@ START_TEST(test_client_response_helper)
 }
 END_TEST
 
+START_TEST(test_client_response)
+{
+    char resp[36];
+    ck_assert(wire_md5_client_response("secret", "alice", salt, resp));
+    ck_assert_str_eq(resp, RESPONSE);
+    ck_assert(wire_md5_check("secret", "alice", salt, resp));
+    ck_assert(wire_md5_client_response("secret", "bob", salt, resp));
+    ck_assert(!wire_md5_check("secret", "alice", salt, resp));
+}
+END_TEST
+
 START_TEST(test_hash_lookalikes_are_passwords)
 {
     /* Upper-case hex or a wrong length is not PostgreSQL's md5 form, so it is
@@ -124,6 +135,7 @@ static Suite *md5_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_password_hash);
     tcase_add_test(tc, test_client_response_helper);
+    tcase_add_test(tc, test_client_response);
     tcase_add_test(tc, test_check_plain_password);
     tcase_add_test(tc, test_check_stored_hash);
     tcase_add_test(tc, test_check_failures);
