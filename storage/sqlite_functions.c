@@ -434,34 +434,6 @@ static void fn_cast_time(sqlite3_context *ctx, sqlite3_value *v, fn_time_kind ki
     sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
-bool sqlite_datetime_normalize(const char *s, uint32_t oid, char *buf, size_t len)
-{
-    fn_time_kind kind;
-    switch (oid) {
-    case WIRE_OID_DATE:
-        kind = FN_DATE;
-        break;
-    case WIRE_OID_TIMESTAMP:
-        kind = FN_TIMESTAMP;
-        break;
-    case WIRE_OID_TIMESTAMPTZ:
-        kind = FN_TIMESTAMPTZ;
-        break;
-    default:
-        return false;
-    }
-    while (*s == ' ')
-        s++;
-    /* the words that mean "when it is read" were resolved when stored */
-    if (isalpha((unsigned char)*s))
-        return false;
-    int64_t us;
-    if (fn_parse_timestamp(s, kind == FN_TIMESTAMPTZ, &us) != FN_PARSE_OK)
-        return false;
-    fn_format_time(us, kind, buf, len);
-    return true;
-}
-
 static void fn_date(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     fn_cast_time(ctx, argv[0], FN_DATE, "date");

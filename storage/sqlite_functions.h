@@ -26,11 +26,4 @@
  * code. */
 int sqlite_functions_register(sqlite3 *db, storage_conn *c);
 
-/* Re-prints text of type `oid` (date, timestamp or timestamptz) the way
- * PostgreSQL prints it, as the casts do: a timestamptz with any zone offset
- * becomes UTC with "+00", a timestamp drops an offset, 'T' becomes a space,
- * trailing zeros of the fraction go.  Returns false (buf untouched) for text
- * it does not read, and for words like 'now' that mean the time of reading. */
-bool sqlite_datetime_normalize(const char *s, uint32_t oid, char *buf, size_t len);
-
 #endif

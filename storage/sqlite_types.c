@@ -20,7 +20,6 @@
 
 #include "dormouse/wire.h"
 #include "pgbinary.h"
-#include "sqlite_functions.h"
 #include "sqlite_json.h"
 #include "sqlite_numeric.h"
 #include "sqlite_types.h"
@@ -582,8 +581,10 @@ static int32_t sqlite_bpchar_out(const sqlite_pg_type *t, sqlite3_stmt *st, int 
     return (int32_t)(n + want - chars);
 }
 
-/* interval, time, timetz kept as the text a client inserted: printed as
- * PostgreSQL prints the value ('1 day 2 hours' is '1 day 02:00:00'); text
+/* date/time types kept as the text a client inserted: printed as PostgreSQL
+ * prints the value (pgbinary.h reads every common spelling: a timestamptz
+ * with an offset prints in UTC, '1 day 2 hours' is '1 day 02:00:00').  The
+ * scratch buffer is lent to the wire_buf, so no allocation per value.  Text
  * that is not such a value prints as stored. */
 static int32_t sqlite_pgbin_out(const sqlite_pg_type *t, sqlite3_stmt *st, int col,
                                 char **scratch, size_t *cap, const char **out)
@@ -592,28 +593,20 @@ static int32_t sqlite_pgbin_out(const sqlite_pg_type *t, sqlite3_stmt *st, int c
     if (!txt)
         return -2;
     size_t n = (size_t)sqlite3_column_bytes(st, col);
-    wire_buf b;
-    wire_buf_init(&b);
+    wire_buf b = {.data = (uint8_t *)*scratch, .len = 0, .cap = *scratch ? *cap : 0, .oom = false};
     pgbin_status rc = pgbin_normalize(t->oid, txt, n, &b);
-    int32_t len = -1;
-    if (rc == PGBIN_NOMEM || b.oom) {
-        len = -2;
-    } else if (rc == PGBIN_OK) {
-        if (sqlite_scratch_reserve(scratch, cap, b.len + 1)) {
-            memcpy(*scratch, b.data, b.len);
-            (*scratch)[b.len] = '\0';
-            *out = *scratch;
-            len = (int32_t)b.len;
-        } else {
-            len = -2;
-        }
-    }
-    wire_buf_free(&b);
-    if (len == -1) {
+    if (rc == PGBIN_OK && !b.oom && wire_buf_reserve(&b, 1))
+        b.data[b.len] = '\0';
+    *scratch = (char *)b.data; /* grown or not, the buffer stays the caller's */
+    *cap = b.cap;
+    if (rc == PGBIN_NOMEM || b.oom)
+        return -2;
+    if (rc != PGBIN_OK) {
         *out = txt;
-        len = (int32_t)n;
+        return (int32_t)n;
     }
-    return len;
+    *out = *scratch;
+    return (int32_t)b.len;
 }
 
 int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, char **scratch,
@@ -674,23 +667,9 @@ int32_t sqlite_value_format(const sqlite_pg_type *t, sqlite3_stmt *st, int col, 
         return 1;
     }
 
-    if (type == SQLITE_TEXT && (t->oid == WIRE_OID_TIMESTAMPTZ || t->oid == WIRE_OID_TIMESTAMP ||
-                                t->oid == WIRE_OID_DATE)) {
-        const char *txt = (const char *)sqlite3_column_text(st, col);
-        if (!txt)
-            return -2;
-        if (!sqlite_scratch_reserve(scratch, scratch_cap, 128))
-            return -2;
-        if (sqlite_datetime_normalize(txt, t->oid, *scratch, *scratch_cap)) {
-            *out = *scratch;
-            return (int32_t)strlen(*scratch);
-        }
-        *out = txt;
-        return sqlite3_column_bytes(st, col);
-    }
-
-    if (type == SQLITE_TEXT && (t->oid == WIRE_OID_INTERVAL || t->oid == WIRE_OID_TIME ||
-                                t->oid == WIRE_OID_TIMETZ))
+    if (type == SQLITE_TEXT &&
+        (t->oid == WIRE_OID_TIMESTAMPTZ || t->oid == WIRE_OID_TIMESTAMP || t->oid == WIRE_OID_DATE ||
+         t->oid == WIRE_OID_INTERVAL || t->oid == WIRE_OID_TIME || t->oid == WIRE_OID_TIMETZ))
         return sqlite_pgbin_out(t, st, col, scratch, scratch_cap, out);
 
     switch (t->format) {
