@@ -23,7 +23,7 @@
  * backends, most recently parked first; a database is on p->idle_dbs exactly
  * when it has an IDLE backend; a database with backends is ACTIVE.
  */
-#include "dormouse/pool.h"
+#include "pool_internal.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -32,45 +32,6 @@
 #include <string.h>
 #include <time.h>
 #include <xxhash.h>
-
-typedef struct pool_backend {
-    storage_conn *conn;
-    pool_db *db;
-    pool_backend_state state;
-    uint64_t born_us;                 /* handed out for its OPEN */
-    uint64_t idle_since_us;           /* parked (IDLE only) */
-    struct pool_backend *prev, *next; /* db's idle list (IDLE only) */
-} pool_backend;
-
-struct pool_db {
-    char name[WIRE_NAME_MAX];
-    storage_kind engine;
-    storage_db *sdb;         /* SQLite only */
-    pool_upstream upstream;  /* engine=postgres only */
-    pool_db_state state;
-    pool *pool;
-    int nstate[POOL_BACKEND_CLOSING + 1];
-    pool_backend *idle_head, *idle_tail; /* LIFO: the head is the warmest */
-    uint64_t opened_total, reused_total;
-    pool_db *hash_next;
-    pool_db *idle_db_prev, *idle_db_next; /* p->idle_dbs */
-};
-
-struct pool {
-    storage_engine *sqlite;
-    pool_db_rule *rules;
-    int nrules;
-    pool_db **buckets;
-    size_t nbuckets;
-    int ndbs;
-
-    pool_limits limits;
-    bool draining;
-    pool_clock_fn clock;
-    void *clock_arg;
-    pool_db *idle_dbs; /* databases with IDLE backends */
-    int nidle, nclosing;
-};
 
 const char *pool_db_state_str(pool_db_state s)
 {
@@ -114,6 +75,7 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
 
     rule->engine = STORAGE_SQLITE;
     memset(&rule->upstream, 0, sizeof(rule->upstream));
+    rule->ov = (pool_db_overrides){-1, -1, -1, -1, -1};
     rule->upstream.port = 5432;
     while (*p) {
         while (*p == ' ' || *p == '\t')
@@ -194,6 +156,30 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
                          sizeof(u->password) - 1);
                 return false;
             }
+        } else if (KEY_IS("pool_mode")) {
+            pool_mode m;
+            if (!pool_mode_parse(val, vlen, &m)) {
+                snprintf(err, errlen, "pool_mode must be session, transaction or statement, not "
+                         "\"%.*s\"", (int)vlen, val);
+                return false;
+            }
+            rule->ov.mode = (int)m;
+        } else if (KEY_IS("pool_size") || KEY_IS("min_pool_size") || KEY_IS("reserve_pool") ||
+                   KEY_IS("max_db_connections")) {
+            char buf[12] = "", *end = buf;
+            long n = -1;
+            if (vlen > 0 && pool_rule_value(buf, sizeof(buf), val, vlen))
+                n = strtol(buf, &end, 10);
+            if (n < 0 || n > 100000 || *end) {
+                snprintf(err, errlen, "%.*s must be a number between 0 and 100000, not \"%.*s\"",
+                         (int)klen, key, (int)vlen, val);
+                return false;
+            }
+            int *slot = KEY_IS("pool_size")       ? &rule->ov.pool_size
+                        : KEY_IS("min_pool_size") ? &rule->ov.min_pool_size
+                        : KEY_IS("reserve_pool")  ? &rule->ov.reserve_pool
+                                                  : &rule->ov.max_db_connections;
+            *slot = (int)n;
         } else {
             snprintf(err, errlen, "unknown database option \"%.*s\"", (int)klen, key);
             return false;
@@ -234,6 +220,14 @@ void pool_limits_defaults(pool_limits *l)
     l->idle_max = 20;
     l->idle_timeout_us = 600u * 1000000u;
     l->lifetime_us = 3600u * 1000000u;
+    l->mode = POOL_MODE_TRANSACTION;
+    l->pool_size = 20;
+    l->min_pool_size = 0;
+    l->reserve_pool = 0;
+    l->reserve_timeout_us = 5u * 1000000u;
+    l->max_db_connections = 0;
+    l->query_wait_timeout_us = 120u * 1000000u;
+    l->login_retry_us = 1000000u;
 }
 
 static uint64_t pool_monotonic_us(void *arg)
@@ -275,6 +269,7 @@ void pool_free(pool *p)
                 free(b);
             }
             storage_db_free(db->sdb);
+            pool_servers_free_all(db);
             free(db);
             db = next;
         }
@@ -354,6 +349,7 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
     db->pool = p;
     db->engine = STORAGE_POSTGRES;
     db->upstream = rule->upstream;
+    db->ov = rule->ov;
     db->state = POOL_DB_ACTIVE;
     db->hash_next = p->buckets[b];
     p->buckets[b] = db;
@@ -372,8 +368,12 @@ pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen)
         if (db->engine == STORAGE_POSTGRES) {
             /* A reload may have moved the upstream: new clients follow it. */
             const pool_db_rule *rule = pool_rule_find(p, name);
-            if (rule && rule->engine == STORAGE_POSTGRES)
+            if (rule && rule->engine == STORAGE_POSTGRES) {
+                if (memcmp(&db->upstream, &rule->upstream, sizeof(db->upstream)) != 0)
+                    db->generation++; /* servers of the old address are retired */
                 db->upstream = rule->upstream;
+                db->ov = rule->ov;
+            }
         }
         return db;
     }
@@ -474,7 +474,7 @@ void pool_set_clock(pool *p, pool_clock_fn now_us, void *arg)
     p->clock_arg = now_us ? arg : NULL;
 }
 
-static uint64_t pool_now(const pool *p)
+uint64_t pool_now(const pool *p)
 {
     return p->clock(p->clock_arg);
 }

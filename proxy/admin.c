@@ -437,7 +437,7 @@ static bool admin_session_logged_in(const proxy_session *s)
  * when (monotonic us)? */
 static bool admin_session_waiting(const proxy_session *s, uint64_t *since)
 {
-    if (s->state == SESSION_OPENING) {
+    if (s->state == SESSION_OPENING || s->state == SESSION_WAITING) {
         *since = s->wait_start_us;
         return true;
     }
@@ -450,8 +450,12 @@ static bool admin_session_waiting(const proxy_session *s, uint64_t *since)
 
 static bool admin_session_runs(const proxy_session *s)
 {
+    /* an upstream client holding a server in a transaction counts: PAUSE
+     * waits for the transaction's end, as PgBouncer's does */
     return s->state == SESSION_BUSY || s->state == SESSION_COPY_IN ||
-           s->state == SESSION_COPY_OUT || s->state == SESSION_OPENING;
+           s->state == SESSION_COPY_OUT || s->state == SESSION_OPENING ||
+           s->state == SESSION_WAITING ||
+           (s->upstream && (s->state == SESSION_IN_TX || s->state == SESSION_FAILED_TX));
 }
 
 static int admin_session_cmp(const void *a, const void *b)
@@ -488,6 +492,83 @@ static void admin_put_show_complete(wire_buf *b)
     wire_put_command_complete(b, "SHOW");
 }
 
+/* The upstream pools for SHOW POOLS: one row per (database, user) pool,
+ * its clients counted from the sessions. */
+typedef struct admin_upstream_pools {
+    proxy_server *srv;
+    wire_buf *b;
+    int ncols;
+    proxy_session **v; /* the sessions, sorted */
+    int n;
+    pool_servers **pools;
+    int npools, cap;
+    bool oom;
+} admin_upstream_pools;
+
+static void admin_pool_collect(pool_servers *ps, void *arg)
+{
+    admin_upstream_pools *u = arg;
+    if (u->npools == u->cap) {
+        int cap = u->cap ? u->cap * 2 : 8;
+        pool_servers **p = realloc(u->pools, (size_t)cap * sizeof(*p));
+        if (!p) {
+            u->oom = true;
+            return;
+        }
+        u->pools = p;
+        u->cap = cap;
+    }
+    u->pools[u->npools++] = ps;
+}
+
+static int admin_pool_cmp(const void *a, const void *b)
+{
+    const pool_servers *x = *(pool_servers *const *)a, *y = *(pool_servers *const *)b;
+    int c = strcmp(pool_db_name(pool_servers_db(x)), pool_db_name(pool_servers_db(y)));
+    return c ? c : strcmp(pool_servers_user(x), pool_servers_user(y));
+}
+
+static bool admin_pool_before(const pool_servers *ps, const proxy_session *s)
+{
+    int c = strcmp(pool_db_name(pool_servers_db(ps)), s->database);
+    return c < 0 || (c == 0 && strcmp(pool_servers_user(ps), s->user) < 0);
+}
+
+static void admin_pool_row(admin_upstream_pools *u, pool_servers *ps)
+{
+    int cl_active = 0, cl_waiting = 0;
+    for (int i = 0; i < u->n; i++) {
+        if (u->v[i]->ps != ps)
+            continue;
+        if (u->v[i]->wait_link.state)
+            cl_waiting++;
+        else
+            cl_active++;
+    }
+    pool_settings st;
+    pool_servers_settings(ps, &st);
+    uint64_t maxwait = pool_servers_max_wait_us(ps);
+    admin_row r;
+    admin_row_begin(&r, u->b, u->ncols);
+    admin_row_text(&r, pool_db_name(pool_servers_db(ps)));
+    admin_row_text(&r, pool_servers_user(ps));
+    admin_row_int(&r, cl_active);
+    admin_row_int(&r, cl_waiting);
+    admin_row_int(&r, 0);
+    admin_row_int(&r, 0);
+    admin_row_int(&r, pool_servers_count(ps, POOL_SV_ACTIVE));
+    admin_row_int(&r, 0);
+    admin_row_int(&r, 0);
+    admin_row_int(&r, pool_servers_count(ps, POOL_SV_IDLE));
+    admin_row_int(&r, pool_servers_count(ps, POOL_SV_USED));
+    admin_row_int(&r, 0);
+    admin_row_int(&r, pool_servers_count(ps, POOL_SV_LOGIN));
+    admin_row_int(&r, (long long)(maxwait / 1000000u));
+    admin_row_int(&r, (long long)(maxwait % 1000000u));
+    admin_row_text(&r, pool_mode_str(st.mode));
+    admin_row_end(&r);
+}
+
 static void admin_show_pools(proxy_server *srv, wire_buf *b)
 {
     static const admin_col cols[] = {
@@ -507,7 +588,26 @@ static void admin_show_pools(proxy_server *srv, wire_buf *b)
         return;
     }
     uint64_t now = proxy_stats_now_us();
+    admin_upstream_pools ups = {.srv = srv, .b = b, .ncols = ncols, .v = v, .n = n};
+    if (srv->pool)
+        pool_all_servers_foreach(srv->pool, admin_pool_collect, &ups);
+    if (ups.oom) {
+        free(ups.pools);
+        free(v);
+        b->oom = true;
+        return;
+    }
+    if (ups.npools > 1)
+        qsort(ups.pools, (size_t)ups.npools, sizeof(*ups.pools), admin_pool_cmp);
+    int next_pool = 0;
     for (int i = 0; i < n;) {
+        if (v[i]->ps) { /* upstream pools are their own rows */
+            i++;
+            continue;
+        }
+        /* upstream pools sorting before this group */
+        while (next_pool < ups.npools && admin_pool_before(ups.pools[next_pool], v[i]))
+            admin_pool_row(&ups, ups.pools[next_pool++]);
         int j = i;
         int cl_active = 0, cl_waiting = 0, sv_active = 0, sv_login = 0;
         uint64_t maxwait = 0;
@@ -515,6 +615,8 @@ static void admin_show_pools(proxy_server *srv, wire_buf *b)
                !strcmp(v[j]->user, v[i]->user);
              j++) {
             const proxy_session *s = v[j];
+            if (s->ps)
+                continue;
             uint64_t since;
             if (admin_session_waiting(s, &since)) {
                 cl_waiting++;
@@ -555,6 +657,9 @@ static void admin_show_pools(proxy_server *srv, wire_buf *b)
         admin_row_end(&r);
         i = j;
     }
+    while (next_pool < ups.npools)
+        admin_pool_row(&ups, ups.pools[next_pool++]);
+    free(ups.pools);
     free(v);
     admin_put_show_complete(b);
 }
@@ -609,6 +714,8 @@ static void admin_show_clients(proxy_server *srv, wire_buf *b)
         snprintf(ptr, sizeof(ptr), "%p", (const void *)s);
         if (s->backend)
             snprintf(link, sizeof(link), "%p", (const void *)s->backend);
+        else if (s->upstream)
+            snprintf(link, sizeof(link), "%p", (const void *)s->upstream);
         else
             link[0] = '\0';
         admin_row r;
@@ -638,6 +745,67 @@ static void admin_show_clients(proxy_server *srv, wire_buf *b)
     }
     free(v);
     admin_put_show_complete(b);
+}
+
+/* Splits a socket address into text and port ("unix" for a Unix socket). */
+static void admin_sockaddr(const struct sockaddr_storage *ss, char *addr, size_t len, int *port)
+{
+    *port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)len);
+        *port = ntohs(in->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)len);
+        *port = ntohs(in6->sin6_port);
+    } else {
+        snprintf(addr, len, "unix");
+    }
+}
+
+/* An upstream server connection in SHOW SERVERS, with PgBouncer's states. */
+static void admin_upstream_row(const proxy_upstream *u, wire_buf *b)
+{
+    static const char *const states[] = {"new", "idle", "active", "used"};
+    char addr[INET6_ADDRSTRLEN + 8] = "", laddr[INET6_ADDRSTRLEN + 8] = "", ct[40], rt[40];
+    char ptr[32], link[32] = "";
+    int port, lport = 0;
+    admin_sockaddr(&u->addr, addr, sizeof(addr), &port);
+    struct sockaddr_storage ls;
+    socklen_t sl = sizeof(ls);
+    if (u->fd >= 0 && getsockname(u->fd, (struct sockaddr *)&ls, &sl) == 0)
+        admin_sockaddr(&ls, laddr, sizeof(laddr), &lport);
+    admin_time_str(u->connect_time, ct, sizeof(ct));
+    admin_time_str(u->request_time, rt, sizeof(rt));
+    snprintf(ptr, sizeof(ptr), "%p", (const void *)u);
+    if (u->client)
+        snprintf(link, sizeof(link), "%p", (const void *)u->client);
+    int st = u->link.state;
+    admin_row r;
+    admin_row_begin(&r, b, ADMIN_SOCKET_NCOLS);
+    admin_row_text(&r, "S");
+    admin_row_text(&r, u->user);
+    admin_row_text(&r, pool_db_name(pool_servers_db(u->ps)));
+    admin_row_text(&r, "none");
+    admin_row_text(&r, st >= 0 && st < POOL_SV_NSTATES ? states[st] : "unknown");
+    admin_row_text(&r, addr);
+    admin_row_int(&r, port);
+    admin_row_text(&r, laddr);
+    admin_row_int(&r, lport);
+    admin_row_text(&r, ct);
+    admin_row_text(&r, rt);
+    admin_row_int(&r, 0);
+    admin_row_int(&r, 0);
+    admin_row_int(&r, 0);
+    admin_row_text(&r, ptr);
+    admin_row_text(&r, link);
+    admin_row_int(&r, (long long)u->be_pid);
+    admin_row_text(&r, "");
+    admin_row_text(&r, u->client ? u->client->application_name : "");
+    admin_row_int(&r, u->stmts.n);
+    admin_row_int(&r, u->id);
+    admin_row_end(&r);
 }
 
 /* A backend per session (session pooling): each is a "server" here. The
@@ -686,6 +854,11 @@ static void admin_show_servers(proxy_server *srv, wire_buf *b)
         admin_row_end(&r);
     }
     free(v);
+    for (const proxy_upstream *u = srv->upstreams; u; u = u->all_next) {
+        if (u->state == PROXY_UPSTREAM_CLOSED || !u->ps)
+            continue;
+        admin_upstream_row(u, b);
+    }
     admin_put_show_complete(b);
 }
 
@@ -771,6 +944,33 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
     for (int i = 0; i < l.n; i++) {
         const pool_db *db = l.v[i];
         admin_row r;
+        if (pool_db_upstream(db)) {
+            const pool_upstream *w = pool_db_upstream(db);
+            pool_settings st;
+            pool_db_settings(db, &st);
+            admin_row_begin(&r, b, ncols);
+            admin_row_text(&r, pool_db_name(db));
+            admin_row_text(&r, w->host);
+            admin_row_int(&r, w->port);
+            admin_row_text(&r, w->dbname[0] ? w->dbname : pool_db_name(db));
+            if (w->user[0])
+                admin_row_text(&r, w->user);
+            else
+                admin_row_null(&r);
+            admin_row_int(&r, st.pool_size);
+            admin_row_int(&r, st.min_pool_size);
+            admin_row_int(&r, st.reserve_pool);
+            admin_row_int(&r, srv->cfg.server_lifetime);
+            admin_row_text(&r, pool_mode_str(st.mode));
+            admin_row_int(&r, st.max_db_connections);
+            admin_row_int(&r, pool_db_servers_total(db));
+            admin_row_int(&r, admin_db_paused(srv, pool_db_name(db)));
+            admin_row_int(&r, 0);
+            admin_row_text(&r, storage_kind_str(pool_db_engine(db)));
+            admin_row_text(&r, pool_db_state_str(pool_db_get_state(db)));
+            admin_row_end(&r);
+            continue;
+        }
         admin_row_begin(&r, b, ncols);
         admin_row_text(&r, pool_db_name(db));
         admin_row_null(&r);
@@ -1421,6 +1621,13 @@ static void admin_cmd_kill(proxy_session *s, const admin_cmd *cmd)
                           "terminating connection due to administrator command");
         killed++;
     }
+    /* and the servers nobody holds now (PgBouncer's KILL drops them too) */
+    pool_db *pdb = NULL;
+    char err[160];
+    if (db && srv->pool)
+        pdb = pool_db_get(srv->pool, db, err, sizeof(err));
+    if (!db || pdb)
+        pgpool_close_servers(srv, pdb);
     slog(s, PROXY_LOG_INFO, "console: KILL %s: %d clients disconnected", db ? db : "(all)",
          killed);
     admin_done(s, "KILL");

@@ -48,6 +48,13 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->server_idle_timeout = 600;
     cfg->server_lifetime = 3600;
     cfg->server_connect_timeout = 15;
+    cfg->pool_mode = POOL_MODE_TRANSACTION;
+    cfg->default_pool_size = 20;
+    cfg->reserve_pool_timeout = 5;
+    cfg->query_wait_timeout = 120;
+    cfg->max_prepared_statements = 200;
+    cfg->server_login_retry = 1;
+    snprintf(cfg->server_reset_query, sizeof(cfg->server_reset_query), "DISCARD ALL");
     snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
     cfg->databases[0].engine = STORAGE_SQLITE;
     cfg->ndatabases = 1;
@@ -152,6 +159,45 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 1, 3600, &v))
             CONFIG_FAIL(cp, "server_connect_timeout must be seconds between 1 and 3600");
         cfg->server_connect_timeout = (int)v;
+    } else if (!strcmp(name, "pool_mode")) {
+        if (!pool_mode_parse(value, strlen(value), &cfg->pool_mode))
+            CONFIG_FAIL(cp, "pool_mode must be session, transaction or statement, not \"%s\"",
+                        value);
+    } else if (!strcmp(name, "default_pool_size")) {
+        if (!config_int(value, 1, 100000, &v))
+            CONFIG_FAIL(cp, "default_pool_size must be between 1 and 100000");
+        cfg->default_pool_size = (int)v;
+    } else if (!strcmp(name, "min_pool_size")) {
+        if (!config_int(value, 0, 100000, &v))
+            CONFIG_FAIL(cp, "min_pool_size must be between 0 and 100000");
+        cfg->min_pool_size = (int)v;
+    } else if (!strcmp(name, "reserve_pool_size")) {
+        if (!config_int(value, 0, 100000, &v))
+            CONFIG_FAIL(cp, "reserve_pool_size must be between 0 and 100000");
+        cfg->reserve_pool_size = (int)v;
+    } else if (!strcmp(name, "reserve_pool_timeout")) {
+        if (!config_int(value, 0, 3600, &v))
+            CONFIG_FAIL(cp, "reserve_pool_timeout must be seconds between 0 and 3600");
+        cfg->reserve_pool_timeout = (int)v;
+    } else if (!strcmp(name, "max_db_connections")) {
+        if (!config_int(value, 0, 100000, &v))
+            CONFIG_FAIL(cp, "max_db_connections must be between 0 and 100000");
+        cfg->max_db_connections = (int)v;
+    } else if (!strcmp(name, "query_wait_timeout")) {
+        if (!config_int(value, 0, 31536000, &v))
+            CONFIG_FAIL(cp, "query_wait_timeout must be seconds between 0 and 31536000");
+        cfg->query_wait_timeout = (int)v;
+    } else if (!strcmp(name, "max_prepared_statements")) {
+        if (!config_int(value, 0, 100000, &v))
+            CONFIG_FAIL(cp, "max_prepared_statements must be between 0 and 100000");
+        cfg->max_prepared_statements = (int)v;
+    } else if (!strcmp(name, "server_login_retry")) {
+        if (!config_int(value, 0, 3600, &v))
+            CONFIG_FAIL(cp, "server_login_retry must be seconds between 0 and 3600");
+        cfg->server_login_retry = (int)v;
+    } else if (!strcmp(name, "server_reset_query")) {
+        if (!config_string(cfg->server_reset_query, sizeof(cfg->server_reset_query), value))
+            CONFIG_FAIL(cp, "server_reset_query is too long");
     } else if (!strcmp(name, "admin_users")) {
         if (!config_string(cfg->admin_users, sizeof(cfg->admin_users), value))
             CONFIG_FAIL(cp, "admin_users is too long");

@@ -32,6 +32,86 @@ typedef struct proxy_session proxy_session;
 typedef struct proxy_upstream proxy_upstream;
 typedef struct proxy_cancel_request proxy_cancel_request;
 
+/* ---- prepared statements under transaction pooling (prepared.c) ---- */
+
+typedef struct proxy_stmt {
+    uint64_t hash; /* of rest */
+    uint64_t id;
+    char name[24]; /* the server-side name, "DMS_<id>" */
+    uint8_t *rest; /* the Parse body after the statement name */
+    size_t rest_len;
+    int refs;
+    struct proxy_stmt *hnext;
+} proxy_stmt;
+
+typedef struct proxy_stmt_cache {
+    proxy_stmt **buckets;
+    size_t nbuckets, n;
+    uint64_t next_id;
+} proxy_stmt_cache;
+
+typedef struct proxy_stmt_map { /* a client's names */
+    void **buckets;
+    size_t nbuckets, n;
+} proxy_stmt_map;
+
+typedef struct proxy_stmt_lru { /* a server's statements */
+    void **buckets;
+    size_t nbuckets;
+    int n;
+    struct proxy_stmt_lru_ent *head, *tail;
+} proxy_stmt_lru;
+
+void proxy_stmt_cache_init(proxy_stmt_cache *c);
+void proxy_stmt_cache_free(proxy_stmt_cache *c);
+size_t proxy_stmt_cache_count(const proxy_stmt_cache *c);
+/* The statement for this Parse body (after the name), with a reference the
+ * caller owns; NULL when out of memory. */
+proxy_stmt *proxy_stmt_intern(proxy_stmt_cache *c, const uint8_t *rest, size_t len);
+void proxy_stmt_ref(proxy_stmt *st);
+void proxy_stmt_unref(proxy_stmt_cache *c, proxy_stmt *st); /* NULL: no-op */
+proxy_stmt *proxy_stmt_map_get(const proxy_stmt_map *m, const char *name);
+/* Maps name to st, taking over the caller's reference (an old mapping's is
+ * dropped).  false when out of memory (the caller keeps its reference). */
+bool proxy_stmt_map_put(proxy_stmt_map *m, proxy_stmt_cache *c, const char *name, proxy_stmt *st);
+bool proxy_stmt_map_del(proxy_stmt_map *m, proxy_stmt_cache *c, const char *name);
+void proxy_stmt_map_clear(proxy_stmt_map *m, proxy_stmt_cache *c);
+/* Is st prepared on this server? (marks it most recently used) */
+bool proxy_stmt_lru_touch(proxy_stmt_lru *l, const proxy_stmt *st);
+/* Records st as prepared (taking a reference of its own); past max entries
+ * the least recently used one is dropped and returned in *evicted with its
+ * reference, for the caller to Close on the server and unref. */
+bool proxy_stmt_lru_add(proxy_stmt_lru *l, proxy_stmt *st, int max, proxy_stmt **evicted);
+void proxy_stmt_lru_del(proxy_stmt_lru *l, proxy_stmt_cache *c, const proxy_stmt *st);
+void proxy_stmt_lru_clear(proxy_stmt_lru *l, proxy_stmt_cache *c);
+
+/* ---- session settings under pooling (settings.c) ---- */
+
+typedef struct proxy_setting {
+    char name[64]; /* lower case */
+    char *sql;     /* the statement that sets it, without ';' */
+} proxy_setting;
+
+typedef struct proxy_settings {
+    proxy_setting *v; /* sorted by name */
+    int n, cap;
+    uint64_t hash;
+} proxy_settings;
+
+void proxy_settings_free(proxy_settings *s);
+void proxy_settings_clear(proxy_settings *s);
+bool proxy_settings_set(proxy_settings *s, const char *name, const char *sql, size_t len);
+void proxy_settings_unset(proxy_settings *s, const char *name);
+const char *proxy_settings_get(const proxy_settings *s, const char *name);
+bool proxy_settings_copy(proxy_settings *dst, const proxy_settings *src);
+bool proxy_settings_equal(const proxy_settings *a, const proxy_settings *b);
+/* Appends to sql the statements ("...;" each) that turn a session set up as
+ * `server` into one set up as `client`.  false when out of memory. */
+bool proxy_settings_diff(const proxy_settings *server, const proxy_settings *client, wire_buf *sql);
+/* The StartupMessage parameters a server must be told (all but user,
+ * database, options, replication and _pq_.*) as SET statements. */
+bool proxy_settings_from_startup(proxy_settings *s, const wire_param *params, int n);
+
 /* ---- statistics (stats.c) ---- */
 
 /* One set of counters; times in microseconds. */
@@ -67,6 +147,7 @@ typedef enum session_state {
     SESSION_IDLE,        /* ready, no transaction block */
     SESSION_IN_TX,       /* ready, inside a transaction block */
     SESSION_FAILED_TX,   /* ready, inside a failed transaction block */
+    SESSION_WAITING,     /* upstream: its request waits for a server connection */
     SESSION_BUSY,        /* a query job is in flight */
     SESSION_COPY_IN,     /* COPY FROM STDIN: reading the client's CopyData; chunk jobs may be
                             in flight */
@@ -122,6 +203,10 @@ struct proxy_server {
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
 
     proxy_cancel_request *upstream_cancels; /* CancelRequests on their way upstream */
+    proxy_upstream *upstreams;        /* every upstream server connection */
+    proxy_upstream *upstream_zombies; /* closed, freed by the reaper */
+    uint32_t next_upstream_id;
+    proxy_stmt_cache stmt_cache;      /* prepared statements of all pools */
 };
 
 struct proxy_session {
@@ -149,11 +234,19 @@ struct proxy_session {
     bool sasl_started;
     wire_scram_server *scram;
 
-    /* upstream PostgreSQL (engine=postgres): the session's own server
-     * connection, and how many Query/Sync/FunctionCall messages still wait
-     * for their ReadyForQuery */
+    /* upstream PostgreSQL (engine=postgres, pgpool.c): the pool, the server
+     * connection linked to the session (NULL between transactions), its
+     * place in the pool's queue, its named statements and its settings */
+    pool_servers *ps;
     proxy_upstream *upstream;
-    int relay_pending;
+    pool_link wait_link;
+    bool greet_pending;      /* OPENING: waits for a server's parameters */
+    bool pg_discard_to_sync; /* a request failed before reaching a server: skip to Sync */
+    proxy_stmt_map stmts;
+    proxy_settings startup_settings, settings;
+    wire_buf startup_params; /* name\0value\0... from the StartupMessage */
+    struct pgpool_op *ops;   /* SET/RESET run but not yet committed */
+    int nops, ops_cap;
 
     /* backend */
     pool_db *db;
@@ -192,6 +285,13 @@ struct proxy_session {
 };
 
 /* session.c */
+void session_set_state(proxy_session *s, session_state to);
+session_state session_state_for_tx(char tx);
+bool session_state_ready(session_state st);
+void session_close(proxy_session *s, const char *reason);
+void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool session_flush(proxy_session *s);
 void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, socklen_t salen,
                     bool is_unix);
 void session_on_job_done(proxy_session *s, storage_job *job);
@@ -206,27 +306,81 @@ void session_terminate(proxy_session *s, const char *sqlstate, const char *messa
 /* Lets a session that admin_session_held() stopped go on with its input. */
 void session_wake(proxy_session *s);
 
-/* What a session's upstream connection tells it (upstream.c calls this). */
+/* What a client's server connection tells its session (upstream.c and
+ * pgpool.c call this). */
 typedef enum proxy_upstream_event {
-    PROXY_UPSTREAM_EV_READY = 0, /* logged in (tx: its status): greet the client */
-    PROXY_UPSTREAM_EV_RELAYED,   /* server messages were appended to s->out, nready
-                                    ReadyForQuery among them, the last with status tx */
-    PROXY_UPSTREAM_EV_DRAINED,   /* what waited for the server has left: read the client */
-    PROXY_UPSTREAM_EV_FAILED,    /* connect, login or the connection failed
-                                    (proxy_upstream_error says how); it is closed */
+    PROXY_UPSTREAM_EV_RELAYED = 0, /* server messages were appended to s->out, nready
+                                      ReadyForQuery among them, the last with status tx */
+    PROXY_UPSTREAM_EV_DRAINED,     /* what waited for the server has left: read the client */
 } proxy_upstream_event;
 const char *proxy_upstream_event_str(proxy_upstream_event ev);
 void session_on_upstream(proxy_session *s, proxy_upstream_event ev, int nready, char tx);
 
-/* ---- upstream PostgreSQL connections (upstream.c) ---- */
+/* ---- upstream PostgreSQL server connections (upstream.c) ---- */
 
 typedef enum proxy_upstream_state {
     PROXY_UPSTREAM_CONNECTING = 0, /* nonblocking connect in progress */
     PROXY_UPSTREAM_LOGIN,          /* StartupMessage sent: authenticating, then parameters */
-    PROXY_UPSTREAM_READY,          /* logged in: relaying */
-    PROXY_UPSTREAM_CLOSED,         /* socket closed; freed with its session */
+    PROXY_UPSTREAM_READY,          /* logged in */
+    PROXY_UPSTREAM_CLOSED,         /* socket closed; freed by the reaper */
 } proxy_upstream_state;
 const char *proxy_upstream_state_str(proxy_upstream_state st);
+
+/* A reply the relay must treat specially, in the order the server answers
+ * (upstream.c: the expectation queue). */
+typedef struct proxy_expect {
+    uint8_t kind;   /* upstream.c's EXP_* */
+    uint32_t epoch; /* ReadyForQuery messages expected before its reply */
+    proxy_stmt *st; /* Parse: the statement (a reference), dropped from the LRU if it fails */
+} proxy_expect;
+
+/* One server connection of an upstream pool (pool_servers).  Its pool
+ * state (pool_link.state: login, idle, active, used) says who may use it;
+ * `client` is the session it serves while ACTIVE. */
+struct proxy_upstream {
+    proxy_server *server;
+    pool_servers *ps;
+    pool_link link;
+    uint32_t id;
+    uint32_t generation; /* pool_db_generation when it was made */
+    proxy_session *client; /* ACTIVE: the linked session */
+    proxy_upstream_state state;
+    int fd;
+    ev_io rio, wio;
+    ev_timer timer; /* server_connect_timeout, until READY */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char where[160]; /* "127.0.0.1:5432" for messages */
+    char user[WIRE_NAME_MAX];
+    char password[128];
+    time_t connect_time, request_time;
+
+    wire_buf in, out;
+    wire_buf params;      /* the server's login ParameterStatus messages, as sent */
+    wire_buf error_frame; /* the server's ErrorResponse that ended the login */
+    wire_scram_client *scram;
+    uint32_t be_pid, be_key; /* BackendKeyData */
+    bool backlogged;         /* out was over the high-water mark */
+    char sqlstate[6];
+    char message[256];
+
+    /* the conversation */
+    int pending;        /* Query/Sync/FunctionCall sent (ours too) whose ReadyForQuery is due */
+    bool open;          /* extended-protocol messages sent since the last Sync */
+    char tx;            /* the last ReadyForQuery's status */
+    bool saw_error;     /* an ErrorResponse since the last ReadyForQuery */
+    bool saw_rollback;  /* a ROLLBACK CommandComplete since the last ReadyForQuery */
+    uint32_t sent_z, recv_z; /* ReadyForQuery messages asked for / received */
+    proxy_expect *exp;  /* ring: exp[(exp_head + i) % exp_cap], i < exp_len */
+    size_t exp_head, exp_len, exp_cap;
+
+    /* its session state, as Dormouse told it */
+    proxy_settings settings;
+    proxy_stmt_lru stmts;
+
+    proxy_upstream *all_prev, *all_next; /* server->upstreams */
+    proxy_upstream *zombie_next;
+};
 
 /* What relaying the client's input found. */
 typedef enum proxy_relay_status {
@@ -243,40 +397,85 @@ const char *proxy_relay_status_str(proxy_relay_status st);
  * false when it is none of these.  Pure; no DNS. */
 bool proxy_upstream_address(const pool_upstream *where, struct sockaddr_storage *ss,
                             socklen_t *len, char *desc, size_t desclen);
-/* Starts connecting s's upstream (as where's user, else s->user; to where's
- * dbname, else s->database; with s->application_name).  NULL when out of
- * memory; CLOSED (proxy_upstream_error says why) when it failed at once.
- * Owned by the session: proxy_upstream_free in session_free. */
-proxy_upstream *proxy_upstream_new(proxy_session *s, const pool_upstream *where);
-proxy_upstream_state proxy_upstream_get_state(const proxy_upstream *u);
-const char *proxy_upstream_where(const proxy_upstream *u);
-/* Stops the watchers and closes the socket (Terminate first when logged in).
- * Safe under the upstream's own callbacks; NULL and CLOSED are no-ops. */
+/* Starts connecting a server for pool ps (added to it, LOGIN; on
+ * srv->upstreams).  Its outcome reaches pgpool_server_ready() or
+ * pgpool_server_failed().  NULL when out of memory. */
+proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps);
+/* Stops the watchers and closes the socket (Terminate first when logged in
+ * and quiet), takes it out of its pool and queues it for freeing.  Safe
+ * under its own callbacks; CLOSED is a no-op. */
 void proxy_upstream_close(proxy_upstream *u);
-void proxy_upstream_free(proxy_upstream *u); /* NULL is a no-op */
-/* Relays the complete client messages in in[0..len) as they are, each checked
- * against max_size, up to a Terminate or a bad one.  *used: bytes consumed;
- * *nrequests: Query, Sync and FunctionCall messages among them (one
- * ReadyForQuery each).  A write failure is reported through EV_FAILED (the
- * session may be closing when this returns). */
+/* Frees the closed connections (the reaper); all of them at teardown. */
+void proxy_upstream_reap(proxy_server *srv);
+/* Relays the complete client messages in in[0..len), rewriting what pooling
+ * requires (named statements, SET bookkeeping, refusals), up to a Terminate
+ * or a bad message.  *used: bytes consumed.  A write failure is reported
+ * through EV_FAILED (the session may be closing when this returns). */
 proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *in, size_t len,
-                                              uint32_t max_size, size_t *used, int *nrequests);
+                                              uint32_t max_size, size_t *used);
+/* Sends a simple Query of Dormouse's own whose replies are dropped (a
+ * settings sync, the reset query). */
+void proxy_upstream_inject_query(proxy_upstream *u, const char *sql, size_t len);
 /* More than PROXY_OUTPUT_HIGH_WATER bytes wait for the server: stop reading
  * the client until EV_DRAINED. */
 bool proxy_upstream_backlogged(const proxy_upstream *u);
-/* The session's output has room again: read the server again. */
+/* The client's output has room again: read the server again. */
 void proxy_upstream_client_drained(proxy_upstream *u);
-/* The server's login ParameterStatus messages, as it sent them. */
-const uint8_t *proxy_upstream_params(const proxy_upstream *u, size_t *len);
 /* Why it failed: SQLSTATE and message, and the server's own ErrorResponse
  * (frame non-NULL) when the server refused the login. */
 void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const char **message,
                           const uint8_t **frame, size_t *frame_len);
+/* Nothing is under way: no reply due, no open extended-protocol batch, no
+ * transaction. */
+bool proxy_upstream_quiet(const proxy_upstream *u);
 /* Cancels the running query: CancelRequest with the server's key over a new
  * connection (nothing when not logged in). */
 void proxy_upstream_cancel(proxy_upstream *u);
 /* Frees the CancelRequests still on their way (server teardown). */
 void proxy_upstream_cancels_free(proxy_server *srv);
+
+/* ---- linking clients and servers of upstream pools (pgpool.c) ---- */
+
+/* Authenticated to an upstream database: greets the client from the pool's
+ * cached server parameters, or waits (OPENING) for a server to log in
+ * first.  True: greeted, go on with the input. */
+bool pgpool_client_start(proxy_session *s);
+/* The client's input: gets it a server (waiting in the queue when none is
+ * free) and relays. */
+void pgpool_client_input(proxy_session *s);
+/* The session is closing: leaves the queue, gives back or closes its server. */
+void pgpool_client_close(proxy_session *s);
+/* A CancelRequest for s: cancels its running query upstream, or takes it
+ * out of the queue with 57014.  */
+void pgpool_client_cancel(proxy_session *s);
+void pgpool_session_free(proxy_session *s);
+/* upstream.c's reports. */
+void pgpool_server_ready(proxy_upstream *u); /* logged in */
+void pgpool_server_failed(proxy_upstream *u); /* connect/login/connection failed; closed */
+/* A ReadyForQuery was relayed: commits the client's SETs, gives the server
+ * back when the transaction is over. */
+void pgpool_server_ready_for_query(proxy_upstream *u, char tx);
+/* Nothing more is due from an unlinked server (a reset finished). */
+void pgpool_server_settled(proxy_upstream *u);
+/* Each second: queue timeouts, idle servers past their limits,
+ * min_pool_size, retries after failed logins. */
+void pgpool_tick(proxy_server *srv);
+/* KILL db / shutdown: close every server of db (NULL: all) that no client
+ * holds. */
+void pgpool_close_servers(proxy_server *srv, const pool_db *db);
+/* The client's StartupMessage parameters: what its servers must be SET to,
+ * and what its greeting reports. */
+bool pgpool_client_startup(proxy_session *s, const wire_startup *st);
+/* A SET/RESET (RESET ALL: kind STORAGE_SESS_RESET_ALL) the client sent:
+ * committed to its settings when its transaction ends well. */
+void pgpool_record_op(proxy_session *s, storage_sess_kind kind, const char *name,
+                      const char *sql, size_t len);
+/* The relay's batch of replies is out: gives the server back when the
+ * transaction is over and the pool mode allows. */
+void pgpool_server_replies_done(proxy_upstream *u);
+/* Waits for a server (SESSION_WAITING) or links one at once; true when the
+ * session holds a server on return. */
+bool pgpool_acquire(proxy_session *s);
 
 /* server.c */
 void server_submit_job(proxy_server *srv, storage_job *job);

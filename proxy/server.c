@@ -252,7 +252,9 @@ static void server_pool_expire(proxy_server *srv)
 
 static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    server_pool_expire(container_of(w, proxy_server, pool_timer));
+    proxy_server *srv = container_of(w, proxy_server, pool_timer);
+    server_pool_expire(srv);
+    pgpool_tick(srv);
 }
 
 static void server_pool_limits(proxy_server *srv)
@@ -261,6 +263,14 @@ static void server_pool_limits(proxy_server *srv)
         .idle_max = srv->cfg.sqlite_pool_size,
         .idle_timeout_us = (uint64_t)srv->cfg.server_idle_timeout * 1000000u,
         .lifetime_us = (uint64_t)srv->cfg.server_lifetime * 1000000u,
+        .mode = srv->cfg.pool_mode,
+        .pool_size = srv->cfg.default_pool_size,
+        .min_pool_size = srv->cfg.min_pool_size,
+        .reserve_pool = srv->cfg.reserve_pool_size,
+        .reserve_timeout_us = (uint64_t)srv->cfg.reserve_pool_timeout * 1000000u,
+        .max_db_connections = srv->cfg.max_db_connections,
+        .query_wait_timeout_us = (uint64_t)srv->cfg.query_wait_timeout * 1000000u,
+        .login_retry_us = (uint64_t)srv->cfg.server_login_retry * 1000000u,
     };
     pool_set_limits(srv->pool, &l);
 }
@@ -295,6 +305,7 @@ static void server_reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
         srv->zombies = s->zombie_next;
         session_free(s);
     }
+    proxy_upstream_reap(srv);
     if (srv->shutting_down && !srv->sessions && srv->backend_closes == 0 &&
         pool_idle_backends(srv->pool) == 0) {
         proxy_log(PROXY_LOG_INFO, "all clients are gone; shutting down");
@@ -314,6 +325,7 @@ void proxy_server_shutdown(proxy_server *srv)
             if (s->upstream && s->state == SESSION_BUSY)
                 proxy_upstream_cancel(s->upstream);
         }
+        pgpool_close_servers(srv, NULL);
         return;
     }
     srv->shutting_down = true;
@@ -328,6 +340,7 @@ void proxy_server_shutdown(proxy_server *srv)
     /* Idle backends close now; those of the sessions still here after them. */
     pool_drain(srv->pool);
     server_pool_expire(srv);
+    pgpool_close_servers(srv, NULL); /* idle upstream servers; busy ones when released */
 }
 
 bool server_reload(proxy_server *srv, char *err, size_t errlen)
@@ -494,7 +507,17 @@ void proxy_server_free(proxy_server *srv)
     storage_engine_free(srv->sqlite); /* drains every submitted job */
     srv->sqlite = NULL;
     server_backend_jobs_finish(srv);
+    for (proxy_upstream *u = srv->upstreams; u; u = u->all_next) {
+        if (u->client)
+            u->client->upstream = NULL;
+        u->client = NULL;
+        if (srv->loop)
+            proxy_upstream_close(u);
+    }
+    if (srv->loop)
+        proxy_upstream_reap(srv);
     pool_free(srv->pool);
+    proxy_stmt_cache_free(&srv->stmt_cache);
     proxy_userlist_free(srv->users);
     if (srv->loop) {
         ev_async_stop(srv->loop, &srv->jobs_async);

@@ -77,6 +77,8 @@ const char *session_state_str(session_state st)
         return "in transaction";
     case SESSION_FAILED_TX:
         return "failed transaction";
+    case SESSION_WAITING:
+        return "waiting";
     case SESSION_BUSY:
         return "busy";
     case SESSION_COPY_IN:
@@ -105,7 +107,10 @@ static bool session_transition_allowed(session_state from, session_state to)
     case SESSION_IDLE:
     case SESSION_IN_TX:
     case SESSION_FAILED_TX:
-        return to == SESSION_BUSY;
+        return to == SESSION_BUSY || to == SESSION_WAITING;
+    case SESSION_WAITING: /* linked and relayed, or failed before reaching a server */
+        return to == SESSION_BUSY || to == SESSION_IDLE || to == SESSION_IN_TX ||
+               to == SESSION_FAILED_TX;
     case SESSION_BUSY:
         return to == SESSION_IDLE || to == SESSION_IN_TX || to == SESSION_FAILED_TX ||
                to == SESSION_COPY_IN || to == SESSION_COPY_OUT;
@@ -119,7 +124,7 @@ static bool session_transition_allowed(session_state from, session_state to)
     }
 }
 
-static bool session_state_ready(session_state st)
+bool session_state_ready(session_state st)
 {
     return st == SESSION_IDLE || st == SESSION_IN_TX || st == SESSION_FAILED_TX;
 }
@@ -132,23 +137,24 @@ static void session_count(proxy_session *s, session_state from, session_state to
     if (!s->stats)
         return;
     uint64_t now = proxy_stats_now_us();
-    if (to == SESSION_OPENING) {
+    if (to == SESSION_OPENING || to == SESSION_WAITING)
         s->wait_start_us = now;
-    } else if (from == SESSION_OPENING && to == SESSION_IDLE) {
+    if ((from == SESSION_OPENING && to == SESSION_IDLE) || from == SESSION_WAITING)
         proxy_stats_waited(s->stats, now - s->wait_start_us);
-    } else if (session_state_ready(from) && to == SESSION_BUSY) {
+    if (session_state_ready(from) && (to == SESSION_BUSY || to == SESSION_WAITING)) {
         s->query_start_us = now;
         s->request_time = (time_t)ev_now(s->server->loop);
         if (from == SESSION_IDLE)
             s->xact_start_us = now;
-    } else if ((from == SESSION_BUSY || from == SESSION_COPY_OUT) && session_state_ready(to)) {
+    } else if ((from == SESSION_BUSY || from == SESSION_COPY_OUT || from == SESSION_WAITING) &&
+               session_state_ready(to)) {
         proxy_stats_query_done(s->stats, now - s->query_start_us);
         if (to == SESSION_IDLE)
             proxy_stats_xact_done(s->stats, now - s->xact_start_us);
     }
 }
 
-static void session_set_state(proxy_session *s, session_state to)
+void session_set_state(proxy_session *s, session_state to)
 {
     if (!session_transition_allowed(s->state, to)) {
         proxy_log(PROXY_LOG_ERROR, "C-%u: impossible session transition %s -> %s", s->id,
@@ -161,7 +167,7 @@ static void session_set_state(proxy_session *s, session_state to)
     s->state = to;
 }
 
-static session_state session_state_for_tx(char tx)
+session_state session_state_for_tx(char tx)
 {
     return tx == 'T' ? SESSION_IN_TX : tx == 'E' ? SESSION_FAILED_TX : SESSION_IDLE;
 }
@@ -208,6 +214,7 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
     wire_buf_init(&s->job.out);
     wire_buf_init(&s->copy_buf);
     wire_buf_init(&s->copy_job);
+    wire_buf_init(&s->startup_params);
     session_peer_format(s, sa, is_unix);
     if (!is_unix) {
         int one = 1;
@@ -229,7 +236,7 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
 
 /* Sends what can be sent now; arms the write watcher for the rest. Returns
  * false when the socket failed (the caller closes). */
-static bool session_flush(proxy_session *s)
+bool session_flush(proxy_session *s)
 {
     if (s->socket_closed)
         return true;
@@ -299,7 +306,7 @@ static void session_close_backend(proxy_session *s)
 
 /* The one way a session ends. Sends what is queued (best effort), closes the
  * socket, then lets the backend finish and close before the session is freed. */
-static void session_close(proxy_session *s, const char *reason)
+void session_close(proxy_session *s, const char *reason)
 {
     if (s->state == SESSION_CLOSING)
         return;
@@ -315,7 +322,7 @@ static void session_close(proxy_session *s, const char *reason)
     s->socket_closed = true;
     s->server->nclients--;
     session_set_state(s, SESSION_CLOSING);
-    proxy_upstream_close(s->upstream); /* [upstream hook] */
+    pgpool_client_close(s); /* [upstream hook] leave the queue, give the server back */
     session_close_backend(s);
 }
 
@@ -327,9 +334,7 @@ static void session_put_error(proxy_session *s, const char *severity, const char
 }
 
 /* The one error path that ends a session: FATAL ErrorResponse, log, close. */
-static void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
+void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -353,7 +358,7 @@ void session_free(proxy_session *s)
     if (s->next)
         s->next->prev = s->prev;
     wire_scram_server_free(s->scram);
-    proxy_upstream_free(s->upstream); /* [upstream hook] */
+    pgpool_session_free(s); /* [upstream hook] */
     wire_buf_free(&s->in);
     wire_buf_free(&s->out);
     wire_buf_free(&s->job.out);
@@ -393,55 +398,19 @@ static bool session_start_console(proxy_session *s)
     return true;
 }
 
-/* ---- [upstream hook] engine=postgres: the session's own server connection
- * (upstream.c), relayed at message level instead of storage jobs ---- */
+/* ---- [upstream hook] engine=postgres: requests relayed to a server
+ * connection of the pool (pgpool.c) instead of storage jobs ---- */
 
-/* The upstream could not be reached or refused the login: its own
- * ErrorResponse goes to the client as it is, else FATAL with our SQLSTATE. */
-static void session_upstream_failed(proxy_session *s)
-{
-    const char *sqlstate, *message;
-    const uint8_t *frame;
-    size_t frame_len;
-    proxy_upstream_error(s->upstream, &sqlstate, &message, &frame, &frame_len);
-    if (!frame) {
-        session_fatal(s, sqlstate, "%s", message);
-        return;
-    }
-    slog(s, PROXY_LOG_WARNING, "upstream %s refused the login: %s %s",
-         proxy_upstream_where(s->upstream), sqlstate, message);
-    wire_buf_append(&s->out, frame, frame_len);
-    session_close(s, message);
-}
-
-/* Authenticated to Dormouse: connect and log in upstream; the session waits
- * in OPENING for PROXY_UPSTREAM_EV_READY.  Always false: nothing more is
- * read until then. */
-static bool session_start_upstream(proxy_session *s)
-{
-    s->upstream = proxy_upstream_new(s, pool_db_upstream(s->db));
-    if (!s->upstream) {
-        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
-        return false;
-    }
-    session_set_state(s, SESSION_OPENING);
-    if (proxy_upstream_get_state(s->upstream) == PROXY_UPSTREAM_CLOSED) {
-        session_upstream_failed(s);
-        return false;
-    }
-    ev_io_stop(s->server->loop, &s->rio);
-    return false;
-}
-
-/* The client's input, relayed to the upstream as it is. */
+/* The client's input, relayed to its server as it is (upstream.c rewrites
+ * what pooling must). */
 static void session_relay_input(proxy_session *s)
 {
+    proxy_upstream *u = s->upstream;
     size_t used = 0;
-    int nrequests = 0;
     proxy_relay_status rs = PROXY_RELAY_OK;
-    if (s->in.len > 0 && !proxy_upstream_backlogged(s->upstream))
-        rs = proxy_upstream_relay_input(s->upstream, s->in.data, s->in.len,
-                                        s->server->cfg.max_packet_size, &used, &nrequests);
+    if (s->in.len > 0 && !proxy_upstream_backlogged(u))
+        rs = proxy_upstream_relay_input(u, s->in.data, s->in.len, s->server->cfg.max_packet_size,
+                                        &used);
     if (s->state == SESSION_CLOSING)
         return; /* the upstream failed while we wrote to it */
     wire_buf_consume(&s->in, used);
@@ -462,17 +431,85 @@ static void session_relay_input(proxy_session *s)
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return;
     }
-    if (used > 0 && session_state_ready(s->state))
+    if (s->upstream != u)
+        return; /* failed and unlinked while relaying */
+    if (used > 0 && (session_state_ready(s->state) || s->state == SESSION_WAITING) &&
+        (u->pending > 0 || u->open))
         session_set_state(s, SESSION_BUSY); /* until the ReadyForQuery of the last request */
-    s->relay_pending += nrequests;
+    else if (s->state == SESSION_WAITING)
+        session_set_state(s, session_state_for_tx(s->tx_status));
     if (!session_flush(s)) {
         session_close(s, "write failed");
         return;
     }
-    if (!proxy_upstream_backlogged(s->upstream) && s->out.len < PROXY_OUTPUT_HIGH_WATER)
+    if (!proxy_upstream_backlogged(u) && s->out.len < PROXY_OUTPUT_HIGH_WATER)
         ev_io_start(s->server->loop, &s->rio);
     else
         ev_io_stop(s->server->loop, &s->rio);
+}
+
+/* An upstream session's input: relayed to its server, which it gets first
+ * when it holds none (waiting in the pool's queue if need be). */
+static void session_pg_input(proxy_session *s)
+{
+    for (;;) {
+        if (s->state == SESSION_CLOSING)
+            return;
+        if (s->upstream) {
+            session_relay_input(s);
+            return;
+        }
+        if (s->state == SESSION_WAITING) {
+            /* Read on (a disconnect must be noticed), within bounds. */
+            if (s->in.len < PROXY_OUTPUT_HIGH_WATER)
+                ev_io_start(s->server->loop, &s->rio);
+            else
+                ev_io_stop(s->server->loop, &s->rio);
+            return;
+        }
+        wire_frame f;
+        wire_frame_status fs =
+            wire_frame_parse(s->in.data, s->in.len, s->server->cfg.max_packet_size, &f);
+        if (fs == WIRE_FRAME_INCOMPLETE) {
+            if (s->out.len < PROXY_OUTPUT_HIGH_WATER)
+                ev_io_start(s->server->loop, &s->rio);
+            return;
+        }
+        if (fs == WIRE_FRAME_TOO_LARGE) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                          "message exceeds max_packet_size (%u bytes)",
+                          s->server->cfg.max_packet_size);
+            return;
+        }
+        if (fs != WIRE_FRAME_OK) {
+            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+            return;
+        }
+        if (s->pg_discard_to_sync || f.type == 'S' || f.type == 'H') {
+            /* A Sync or Flush with nothing before it needs no server. */
+            wire_buf_consume(&s->in, f.total_len);
+            if (f.type == 'S') {
+                s->pg_discard_to_sync = false;
+                wire_put_ready(&s->out, s->tx_status);
+                if (!session_flush(s)) {
+                    session_close(s, "write failed");
+                    return;
+                }
+            }
+            continue;
+        }
+        if (f.type == 'X') {
+            session_close(s, "client sent Terminate");
+            return;
+        }
+        if (!session_state_ready(s->state))
+            return;
+        if (admin_session_held(s, true)) {
+            ev_io_stop(s->server->loop, &s->rio); /* PAUSE: RESUME wakes the session */
+            return;
+        }
+        pgpool_acquire(s); /* linked: relays next time round; else WAITING */
+    }
 }
 
 void session_on_upstream(proxy_session *s, proxy_upstream_event ev, int nready, char tx)
@@ -480,20 +517,12 @@ void session_on_upstream(proxy_session *s, proxy_upstream_event ev, int nready, 
     if (s->state == SESSION_CLOSING)
         return;
     switch (ev) {
-    case PROXY_UPSTREAM_EV_READY:
-        s->tx_status = tx;
-        session_set_state(s, SESSION_IDLE);
-        slog(s, PROXY_LOG_INFO, "login ok (upstream %s)", proxy_upstream_where(s->upstream));
-        session_send_welcome(s);
-        session_process(s);
-        return;
-    case PROXY_UPSTREAM_EV_RELAYED:
-        if (nready > 0) {
+    case PROXY_UPSTREAM_EV_RELAYED: {
+        proxy_upstream *u = s->upstream;
+        if (nready > 0)
             s->tx_status = tx;
-            s->relay_pending = s->relay_pending > nready ? s->relay_pending - nready : 0;
-            if (s->relay_pending == 0 && s->state == SESSION_BUSY)
-                session_set_state(s, session_state_for_tx(tx));
-        }
+        if (u && u->pending == 0 && !u->open && s->state == SESSION_BUSY)
+            session_set_state(s, session_state_for_tx(s->tx_status));
         if (s->server->shutting_down && session_state_ready(s->state)) {
             session_put_error(s, "FATAL", WIRE_SQLSTATE_ADMIN_SHUTDOWN,
                               "terminating connection due to administrator command");
@@ -506,11 +535,9 @@ void session_on_upstream(proxy_session *s, proxy_upstream_event ev, int nready, 
         if (s->want_close && s->out.len == 0)
             session_close(s, "shutdown");
         return;
+    }
     case PROXY_UPSTREAM_EV_DRAINED:
         session_process(s);
-        return;
-    case PROXY_UPSTREAM_EV_FAILED:
-        session_upstream_failed(s);
         return;
     }
 }
@@ -521,8 +548,8 @@ static bool session_start_backend(proxy_session *s)
 {
     if (s->admin)
         return session_start_console(s);
-    if (pool_db_upstream(s->db)) /* [upstream hook] */
-        return session_start_upstream(s);
+    if (s->ps || pool_db_upstream(s->db)) /* [upstream hook] */
+        return pgpool_client_start(s);
     bool opened = false;
     s->backend = pool_backend_acquire(s->db, &opened);
     s->backend_opened = s->backend && opened;
@@ -557,9 +584,10 @@ static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
             continue;
         if (CRYPTO_memcmp(&t->cancel_key, &st->cancel_key, sizeof(t->cancel_key)) != 0)
             break;
-        if (t->upstream) { /* [upstream hook] the server cancels its own query */
-            slog(t, PROXY_LOG_INFO, "cancel request from %s, sent upstream", s->peer);
-            proxy_upstream_cancel(t->upstream);
+        if (t->ps) { /* [upstream hook] the server cancels its query, or the queue drops it */
+            slog(t, PROXY_LOG_INFO, "cancel request from %s (%s)", s->peer,
+                 t->upstream ? "sent upstream" : "not running");
+            pgpool_client_cancel(t);
             break;
         }
         if ((t->state == SESSION_BUSY || t->state == SESSION_COPY_IN ||
@@ -642,6 +670,10 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
             return false;
         }
         s->stats = proxy_stats_db_get(srv->stats, s->database);
+        if (pool_db_upstream(s->db) && !pgpool_client_startup(s, &st)) { /* [upstream hook] */
+            session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+            return false;
+        }
     }
 
     const char *secret = proxy_userlist_secret(srv->users, s->user);
@@ -958,8 +990,9 @@ static void session_process(proxy_session *s)
     bool go_on = true;
     bool held = false;
 
-    if (s->upstream && s->state != SESSION_OPENING && s->state != SESSION_CLOSING) {
-        session_relay_input(s); /* [upstream hook] */
+    if (s->ps && s->state != SESSION_OPENING && s->state != SESSION_CLOSING &&
+        s->state != SESSION_STARTUP && s->state != SESSION_AUTH) {
+        session_pg_input(s); /* [upstream hook] */
         return;
     }
 
@@ -1093,14 +1126,6 @@ static void session_send_welcome(proxy_session *s)
         {"in_hot_standby", "off"},
     };
     wire_put_auth_ok(&s->out);
-    if (s->upstream) { /* [upstream hook] the server's own parameters, as it sent them */
-        size_t n;
-        const uint8_t *p = proxy_upstream_params(s->upstream, &n);
-        wire_buf_append(&s->out, p, n);
-        wire_put_backend_key(&s->out, s->id, s->cancel_key);
-        wire_put_ready(&s->out, s->tx_status);
-        return;
-    }
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
         wire_put_parameter_status(&s->out, params[i][0], params[i][1]);
     wire_put_backend_key(&s->out, s->id, s->cancel_key);
@@ -1235,7 +1260,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
 
 void session_shutdown(proxy_session *s)
 {
-    if (s->upstream && s->state == SESSION_OPENING) { /* [upstream hook] no job to wait for */
+    if (s->ps && s->state == SESSION_OPENING) { /* [upstream hook] no job to wait for */
         session_fatal(s, WIRE_SQLSTATE_ADMIN_SHUTDOWN,
                       "terminating connection due to administrator command");
         return;

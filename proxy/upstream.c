@@ -1,31 +1,39 @@
 /*
- * Upstream PostgreSQL connections: the server side of a session whose
- * database is `engine=postgres` (a [databases] line with host=, port=, ...).
+ * Upstream PostgreSQL server connections: the servers of an upstream pool
+ * (pool.h's pool_servers), handed to client sessions by pgpool.c.
  *
- * Session pooling: each such session owns one proxy_upstream, a nonblocking
- * socket to the upstream server watched by the session's loop.  The
- * connection logs in as PostgreSQL asks (trust, cleartext, md5,
- * SCRAM-SHA-256 with wire/'s SCRAM client), then relays messages both ways
- * at message level: frames are checked (length, max_packet_size for the
- * client's) and copied as they are, rows are never re-encoded.
+ * A connection logs in as PostgreSQL asks (trust, cleartext, md5,
+ * SCRAM-SHA-256 with wire/'s SCRAM client) as the pool's user, then relays
+ * messages both ways at message level: frames are checked (length,
+ * max_packet_size for the client's) and copied as they are, rows are never
+ * re-encoded.
  *
  *   CONNECTING --connected--> LOGIN --ReadyForQuery--> READY
  *        |                      |                        |
- *        +---- error, timeout, ErrorResponse, EOF -------+--> CLOSED (EV_FAILED)
- *   any --proxy_upstream_close (the session ends)--> CLOSED
+ *        +---- error, timeout, ErrorResponse, EOF -------+--> CLOSED
+ *   any --proxy_upstream_close--> CLOSED --reaper--> freed
  *
  *   from        event                          to       done by
  *   CONNECTING  socket writable, SO_ERROR 0    LOGIN    upstream_connected
  *   LOGIN       ReadyForQuery                  READY    upstream_login_message
- *   any         failure (reported EV_FAILED)   CLOSED   upstream_fail
- *   any         the session closes             CLOSED   proxy_upstream_close
+ *   any         failure                        CLOSED   upstream_fail -> pgpool_server_failed
+ *   any         pooler closes it               CLOSED   proxy_upstream_close
  *
- * The upstream tells its session what happened through session_on_upstream()
- * (internal.h), and only the session decides to end itself.  The server's
- * login ParameterStatus messages are kept for the session's greeting; its
- * BackendKeyData is kept for CancelRequest, which goes to the upstream over
- * a connection of its own (proxy_upstream_cancel).  The object is freed with
- * its session (session_free), never under a live watcher: close stops them.
+ * What pooling changes in the relay (only where it must):
+ *  - Client -> server: named prepared statements are renamed to the pool's
+ *    server-side names (prepared.c) and Parsed on this server first when it
+ *    lacks them; SET/RESET/DEALLOCATE/DISCARD are recorded (storage's
+ *    classifier decides, and only for statements whose first word may
+ *    matter); LISTEN in transaction pooling and BEGIN in statement pooling
+ *    are refused with an error the server itself raises, so that it arrives
+ *    in order; temporary objects, WITH HOLD cursors, SQL PREPARE and session
+ *    advisory locks get a WARNING.
+ *  - Server -> client: the replies to what Dormouse sent on its own (a
+ *    Parse or Close it added, a settings sync or reset query) are dropped.
+ *    Which reply is whose follows from the protocol's order: each Parse and
+ *    Close gets an entry in the expectation queue, tagged with the number of
+ *    ReadyForQuery messages due before it (its epoch); an ErrorResponse makes
+ *    the server skip the rest of its epoch, so those entries go with it.
  *
  * Back-pressure: a session stops reading its client while more than
  * PROXY_OUTPUT_HIGH_WATER bytes wait for the server (EV_DRAINED resumes it),
@@ -47,27 +55,18 @@
 
 /* PostgreSQL's own limit on a message (MaxAllocSize). */
 #define UPSTREAM_MAX_MESSAGE 0x3fffffffu
+/* A statement name no server has: Close of it answers CloseComplete. */
+#define UPSTREAM_NO_STMT "DMS_none"
 
-struct proxy_upstream {
-    proxy_session *session;
-    proxy_upstream_state state;
-    int fd;
-    ev_io rio, wio;
-    ev_timer timer; /* server_connect_timeout, until READY */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    char where[160]; /* "127.0.0.1:5432" for messages */
-    char user[WIRE_NAME_MAX];
-    char password[128];
-
-    wire_buf in, out;
-    wire_buf params;      /* the server's login ParameterStatus messages, as sent */
-    wire_buf error_frame; /* the server's ErrorResponse that ended the login */
-    wire_scram_client *scram;
-    uint32_t be_pid, be_key; /* BackendKeyData */
-    bool backlogged;         /* out was over the high-water mark */
-    char sqlstate[6];
-    char message[256];
+/* Expectation kinds: what to do with the next reply of their kind. */
+enum {
+    EXP_PARSE = 0,       /* the client's Parse: its ParseComplete goes to the client */
+    EXP_PARSE_INJ,       /* our Parse: drop its ParseComplete */
+    EXP_CLOSE,           /* the client's Close: its CloseComplete goes to the client */
+    EXP_CLOSE_INJ,       /* our Close (an LRU eviction): drop its CloseComplete */
+    EXP_CLOSE_AS_PARSE,  /* a Parse of a statement the server has: we sent a Close
+                            instead, its CloseComplete goes out as ParseComplete */
+    EXP_QUERY,           /* our Query: drop everything up to its ReadyForQuery */
 };
 
 /* A CancelRequest on its way to an upstream; owned by the server's list. */
@@ -102,14 +101,10 @@ const char *proxy_upstream_state_str(proxy_upstream_state st)
 const char *proxy_upstream_event_str(proxy_upstream_event ev)
 {
     switch (ev) {
-    case PROXY_UPSTREAM_EV_READY:
-        return "ready";
     case PROXY_UPSTREAM_EV_RELAYED:
         return "relayed";
     case PROXY_UPSTREAM_EV_DRAINED:
         return "drained";
-    case PROXY_UPSTREAM_EV_FAILED:
-        return "failed";
     }
     return "unknown";
 }
@@ -167,7 +162,7 @@ bool proxy_upstream_address(const pool_upstream *where, struct sockaddr_storage 
 
 static struct ev_loop *upstream_loop(const proxy_upstream *u)
 {
-    return u->session->server->loop;
+    return u->server->loop;
 }
 
 static void upstream_stop(proxy_upstream *u)
@@ -184,18 +179,19 @@ static void upstream_stop(proxy_upstream *u)
     u->scram = NULL;
 }
 
-/* Ends the connection and tells the session (which closes itself). */
+/* Records why, then lets the pooler close it and tell whom it concerns. */
 static void upstream_fail(proxy_upstream *u, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void upstream_fail(proxy_upstream *u, const char *sqlstate, const char *fmt, ...)
 {
+    if (u->state == PROXY_UPSTREAM_CLOSED)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(u->message, sizeof(u->message), fmt, ap);
     va_end(ap);
     snprintf(u->sqlstate, sizeof(u->sqlstate), "%s", sqlstate);
-    upstream_stop(u);
-    session_on_upstream(u->session, PROXY_UPSTREAM_EV_FAILED, 0, 0);
+    pgpool_server_failed(u);
 }
 
 /* Writes what it can; arms the write watcher for the rest.  false: failed
@@ -228,37 +224,46 @@ static bool upstream_flush(proxy_upstream *u)
     return true;
 }
 
-proxy_upstream *proxy_upstream_new(proxy_session *s, const pool_upstream *where)
+proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps)
 {
     proxy_upstream *u = calloc(1, sizeof(*u));
     if (!u)
         return NULL;
-    u->session = s;
+    pool_db *db = pool_servers_db(ps);
+    const pool_upstream *where = pool_db_upstream(db);
+    u->server = srv;
+    u->ps = ps;
+    u->id = ++srv->next_upstream_id;
+    u->generation = pool_db_generation(db);
     u->fd = -1;
     u->state = PROXY_UPSTREAM_CONNECTING;
+    u->tx = 'I';
+    u->connect_time = u->request_time = (time_t)ev_now(srv->loop);
     wire_buf_init(&u->in);
     wire_buf_init(&u->out);
     wire_buf_init(&u->params);
     wire_buf_init(&u->error_frame);
-    snprintf(u->user, sizeof(u->user), "%s", where->user[0] ? where->user : s->user);
+    snprintf(u->user, sizeof(u->user), "%s", where->user[0] ? where->user : pool_servers_user(ps));
     snprintf(u->password, sizeof(u->password), "%s", where->password);
     ev_init(&u->rio, upstream_read_cb);
     ev_init(&u->wio, upstream_write_cb);
-    ev_timer_init(&u->timer, upstream_timer_cb, (double)s->server->cfg.server_connect_timeout, 0.);
+    ev_timer_init(&u->timer, upstream_timer_cb, (double)srv->cfg.server_connect_timeout, 0.);
+    pool_server_add(ps, &u->link);
+    u->all_next = srv->upstreams;
+    if (u->all_next)
+        u->all_next->all_prev = u;
+    srv->upstreams = u;
 
-    /* The StartupMessage waits in `out` until the socket is connected. */
-    const char *dbname = where->dbname[0] ? where->dbname : s->database;
-    wire_param params[3] = {{"user", u->user}, {"database", dbname}};
-    int n = 2;
-    if (s->application_name[0])
-        params[n++] = (wire_param){"application_name", s->application_name};
-    wire_put_startup(&u->out, params, n);
+    /* The StartupMessage waits in `out` until the socket is connected.  The
+     * clients' own parameters (application_name, ...) are SET per client. */
+    const char *dbname = where->dbname[0] ? where->dbname : pool_db_name(db);
+    wire_param params[2] = {{"user", u->user}, {"database", dbname}};
+    wire_put_startup(&u->out, params, 2);
 
     if (!proxy_upstream_address(where, &u->addr, &u->addrlen, u->where, sizeof(u->where))) {
         snprintf(u->sqlstate, sizeof(u->sqlstate), "%s", WIRE_SQLSTATE_CONNECTION_FAILURE);
         snprintf(u->message, sizeof(u->message), "invalid upstream address %s", where->host);
-        u->state = PROXY_UPSTREAM_CLOSED;
-        return u;
+        return u; /* CONNECTING without a socket: pgpool fails it */
     }
     u->fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int rc = u->fd < 0 ? -1 : connect(u->fd, (struct sockaddr *)&u->addr, u->addrlen);
@@ -269,7 +274,6 @@ proxy_upstream *proxy_upstream_new(proxy_session *s, const pool_upstream *where)
         if (u->fd >= 0)
             close(u->fd);
         u->fd = -1;
-        u->state = PROXY_UPSTREAM_CLOSED;
         return u;
     }
     if (u->addr.ss_family != AF_UNIX) {
@@ -283,21 +287,19 @@ proxy_upstream *proxy_upstream_new(proxy_session *s, const pool_upstream *where)
     return u;
 }
 
-proxy_upstream_state proxy_upstream_get_state(const proxy_upstream *u)
+static void upstream_exp_clear(proxy_upstream *u)
 {
-    return u->state;
-}
-
-const char *proxy_upstream_where(const proxy_upstream *u)
-{
-    return u->where;
+    proxy_stmt_cache *c = &u->server->stmt_cache;
+    for (size_t i = 0; i < u->exp_len; i++)
+        proxy_stmt_unref(c, u->exp[(u->exp_head + i) % u->exp_cap].st);
+    u->exp_head = u->exp_len = 0;
 }
 
 void proxy_upstream_close(proxy_upstream *u)
 {
-    if (!u || u->state == PROXY_UPSTREAM_CLOSED)
+    if (u->state == PROXY_UPSTREAM_CLOSED && u->ps == NULL)
         return;
-    if (u->state == PROXY_UPSTREAM_READY && u->out.len == 0) {
+    if (u->state == PROXY_UPSTREAM_READY && u->out.len == 0 && u->fd >= 0) {
         /* Terminate, best effort, so the server logs no "unexpected EOF"
          * (not after a partly written message: the server would read garbage). */
         static const uint8_t terminate[5] = {'X', 0, 0, 0, 4};
@@ -305,19 +307,46 @@ void proxy_upstream_close(proxy_upstream *u)
         (void)n;
     }
     upstream_stop(u);
+    if (u->client) {
+        u->client->upstream = NULL;
+        u->client = NULL;
+    }
+    if (u->ps) {
+        pool_server_remove(u->ps, &u->link);
+        u->ps = NULL;
+    }
+    u->zombie_next = u->server->upstream_zombies;
+    u->server->upstream_zombies = u;
 }
 
-void proxy_upstream_free(proxy_upstream *u)
+static void upstream_free(proxy_upstream *u)
 {
-    if (!u)
-        return;
-    proxy_upstream_close(u);
+    proxy_server *srv = u->server;
+    if (u->all_prev)
+        u->all_prev->all_next = u->all_next;
+    else
+        srv->upstreams = u->all_next;
+    if (u->all_next)
+        u->all_next->all_prev = u->all_prev;
+    upstream_exp_clear(u);
+    free(u->exp);
+    proxy_stmt_lru_clear(&u->stmts, &srv->stmt_cache);
+    proxy_settings_free(&u->settings);
     wire_buf_free(&u->in);
     wire_buf_free(&u->out);
     wire_buf_free(&u->params);
     wire_buf_free(&u->error_frame);
     OPENSSL_cleanse(u->password, sizeof(u->password));
     free(u);
+}
+
+void proxy_upstream_reap(proxy_server *srv)
+{
+    while (srv->upstream_zombies) {
+        proxy_upstream *u = srv->upstream_zombies;
+        srv->upstream_zombies = u->zombie_next;
+        upstream_free(u);
+    }
 }
 
 static void upstream_connected(proxy_upstream *u)
@@ -464,8 +493,7 @@ static bool upstream_login_message(proxy_upstream *u, const uint8_t *frame, cons
             snprintf(u->sqlstate, sizeof(u->sqlstate), "%s", e.sqlstate ? e.sqlstate : "08006");
             snprintf(u->message, sizeof(u->message), "upstream: %s", e.message ? e.message : "");
         }
-        upstream_stop(u);
-        session_on_upstream(u->session, PROXY_UPSTREAM_EV_FAILED, 0, 0);
+        pgpool_server_failed(u);
         return false;
     }
     case 'N': /* a notice during login: not worth a client's attention */
@@ -477,10 +505,10 @@ static bool upstream_login_message(proxy_upstream *u, const uint8_t *frame, cons
             return false;
         }
         u->state = PROXY_UPSTREAM_READY;
+        u->tx = f->body_len ? (char)f->body[0] : 'I';
         ev_timer_stop(upstream_loop(u), &u->timer);
-        session_on_upstream(u->session, PROXY_UPSTREAM_EV_READY, 0,
-                            f->body_len ? (char)f->body[0] : 'I');
-        return u->state == PROXY_UPSTREAM_READY;
+        pgpool_server_ready(u);
+        return false; /* nothing follows a login's ReadyForQuery */
     default:
         upstream_fail(u, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
                       "unexpected message type 0x%02X from the upstream server during login",
@@ -489,16 +517,180 @@ static bool upstream_login_message(proxy_upstream *u, const uint8_t *frame, cons
     }
 }
 
+/* ---- the expectation queue ---- */
+
+static bool exp_push(proxy_upstream *u, int kind, proxy_stmt *st)
+{
+    if (u->exp_len == u->exp_cap) {
+        size_t cap = u->exp_cap ? u->exp_cap * 2 : 16;
+        proxy_expect *v = malloc(cap * sizeof(*v));
+        if (!v)
+            return false;
+        for (size_t i = 0; i < u->exp_len; i++)
+            v[i] = u->exp[(u->exp_head + i) % u->exp_cap];
+        free(u->exp);
+        u->exp = v;
+        u->exp_cap = cap;
+        u->exp_head = 0;
+    }
+    proxy_expect *e = &u->exp[(u->exp_head + u->exp_len) % u->exp_cap];
+    e->kind = (uint8_t)kind;
+    e->epoch = u->sent_z;
+    e->st = st;
+    if (st)
+        proxy_stmt_ref(st);
+    u->exp_len++;
+    return true;
+}
+
+static proxy_expect *exp_head(proxy_upstream *u)
+{
+    return u->exp_len ? &u->exp[u->exp_head] : NULL;
+}
+
+/* Takes the head entry off; its kind is returned, -1 when there is none. */
+static int exp_pop(proxy_upstream *u, bool failed)
+{
+    proxy_expect *e = exp_head(u);
+    if (!e)
+        return -1;
+    int kind = e->kind;
+    if (e->st) {
+        if (failed && (kind == EXP_PARSE || kind == EXP_PARSE_INJ))
+            proxy_stmt_lru_del(&u->stmts, &u->server->stmt_cache, e->st); /* never prepared */
+        proxy_stmt_unref(&u->server->stmt_cache, e->st);
+    }
+    u->exp_head = (u->exp_head + 1) % u->exp_cap;
+    u->exp_len--;
+    return kind;
+}
+
+/* ---- server -> client ---- */
+
+/* The replies in u->in: relayed to the linked client, except what answers
+ * Dormouse's own messages; an unlinked server's are dropped. */
+static void upstream_relay_replies(proxy_upstream *u)
+{
+    proxy_session *s = u->client;
+    wire_buf *out = s ? &s->out : NULL;
+    size_t off = 0, run = 0;
+    bool untouched = true;
+    int nready = 0;
+    char tx = 0;
+    static const uint8_t parse_complete[5] = {'1', 0, 0, 0, 4};
+
+    for (;;) {
+        wire_frame f;
+        wire_frame_status fs =
+            wire_frame_parse(u->in.data + off, u->in.len - off, UPSTREAM_MAX_MESSAGE, &f);
+        if (fs == WIRE_FRAME_INCOMPLETE)
+            break;
+        if (fs != WIRE_FRAME_OK) {
+            upstream_fail(u, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                          "invalid message from the upstream server %s", u->where);
+            return;
+        }
+        size_t start = off;
+        off += f.total_len;
+        bool drop = false, as_parse = false;
+        proxy_expect *h = exp_head(u);
+        if (h && h->kind == EXP_QUERY && h->epoch == u->recv_z) {
+            /* our own query's replies */
+            drop = true;
+            if (f.type == 'E') {
+                wire_error e;
+                if (wire_error_parse(&f, &e))
+                    proxy_log(PROXY_LOG_WARNING, "S-%u: Dormouse's own query failed: %s %s",
+                              u->id, e.sqlstate ? e.sqlstate : "", e.message ? e.message : "");
+            } else if (f.type == 'Z') {
+                u->recv_z++;
+                u->pending--;
+                u->tx = f.body_len ? (char)f.body[0] : 'I';
+                exp_pop(u, false);
+            }
+        } else {
+            switch (f.type) {
+            case '1': {
+                int k = exp_pop(u, false);
+                drop = k == EXP_PARSE_INJ;
+                break;
+            }
+            case '3': {
+                int k = exp_pop(u, false);
+                drop = k == EXP_CLOSE_INJ;
+                as_parse = k == EXP_CLOSE_AS_PARSE;
+                break;
+            }
+            case 'E':
+                u->saw_error = true;
+                /* the server skips to Sync: this epoch's Parse and Close get no reply */
+                while ((h = exp_head(u)) && h->epoch == u->recv_z && h->kind != EXP_QUERY)
+                    exp_pop(u, true);
+                break;
+            case 'C':
+                if (f.body_len >= 9 && memcmp(f.body, "ROLLBACK", 9) == 0)
+                    u->saw_rollback = true;
+                break;
+            case 'Z':
+                u->recv_z++;
+                u->pending--;
+                u->tx = tx = f.body_len ? (char)f.body[0] : 'I';
+                while ((h = exp_head(u)) && h->epoch < u->recv_z && h->kind != EXP_QUERY)
+                    exp_pop(u, true); /* stale: answered by nothing */
+                nready++;
+                if (s)
+                    pgpool_server_ready_for_query(u, tx);
+                u->saw_error = u->saw_rollback = false;
+                break;
+            default:
+                break;
+            }
+        }
+        if (!out)
+            continue;
+        if (drop || as_parse) {
+            untouched = false;
+            if (start > run)
+                wire_buf_append(out, u->in.data + run, start - run);
+            if (as_parse)
+                wire_buf_append(out, parse_complete, sizeof(parse_complete));
+            run = off;
+        }
+    }
+    if (u->pending < 0)
+        u->pending = 0;
+    if (!out) {
+        wire_buf_consume(&u->in, off);
+        if (u->pending == 0)
+            pgpool_server_settled(u);
+        return;
+    }
+    if (off == 0)
+        return;
+    if (untouched && off == u->in.len && out->len == 0) {
+        /* The usual case: whole messages only, nothing waiting: trade buffers. */
+        wire_buf tmp = *out;
+        *out = u->in;
+        u->in = tmp;
+        wire_buf_reset(&u->in);
+    } else {
+        if (off > run)
+            wire_buf_append(out, u->in.data + run, off - run);
+        wire_buf_consume(&u->in, off);
+    }
+    session_on_upstream(s, PROXY_UPSTREAM_EV_RELAYED, nready, tx);
+    if (u->state != PROXY_UPSTREAM_READY || u->client != s)
+        return;
+    pgpool_server_replies_done(u);
+    if (u->client == s && s->out.len >= PROXY_OUTPUT_HIGH_WATER)
+        ev_io_stop(upstream_loop(u), &u->rio); /* proxy_upstream_client_drained resumes */
+}
+
 /* Handles the complete messages in u->in. */
 static void upstream_process(proxy_upstream *u)
 {
-    proxy_session *s = u->session;
     size_t off = 0;
-    size_t relay_start = 0; /* the run of READY messages not yet handed over */
-    int nready = 0;
-    char tx = 0;
-
-    while (u->state == PROXY_UPSTREAM_LOGIN || u->state == PROXY_UPSTREAM_READY) {
+    while (u->state == PROXY_UPSTREAM_LOGIN) {
         wire_frame f;
         wire_frame_status fs =
             wire_frame_parse(u->in.data + off, u->in.len - off, UPSTREAM_MAX_MESSAGE, &f);
@@ -511,42 +703,14 @@ static void upstream_process(proxy_upstream *u)
         }
         const uint8_t *frame = u->in.data + off;
         off += f.total_len;
-        if (u->state == PROXY_UPSTREAM_LOGIN) {
-            if (!upstream_login_message(u, frame, &f))
-                return;
-            relay_start = off;
-            continue;
-        }
-        if (f.type == 'Z' && f.body_len == 1) {
-            nready++;
-            tx = (char)f.body[0];
-        }
+        if (!upstream_login_message(u, frame, &f))
+            break;
     }
     if (u->state == PROXY_UPSTREAM_CLOSED)
         return;
-    if (u->state != PROXY_UPSTREAM_READY) {
-        wire_buf_consume(&u->in, off); /* login messages are handled */
-        return;
-    }
-    size_t relay_len = off - relay_start;
-    if (relay_len > 0) {
-        if (relay_start == 0 && off == u->in.len && s->out.len == 0) {
-            /* The usual case: whole messages only, nothing waiting: trade buffers. */
-            wire_buf tmp = s->out;
-            s->out = u->in;
-            u->in = tmp;
-            wire_buf_reset(&u->in);
-            off = 0;
-        } else {
-            wire_buf_append(&s->out, u->in.data + relay_start, relay_len);
-        }
-    }
     wire_buf_consume(&u->in, off);
-    if (relay_len == 0)
-        return;
-    session_on_upstream(s, PROXY_UPSTREAM_EV_RELAYED, nready, tx);
-    if (u->state == PROXY_UPSTREAM_READY && s->out.len >= PROXY_OUTPUT_HIGH_WATER)
-        ev_io_stop(upstream_loop(u), &u->rio); /* proxy_upstream_client_drained resumes */
+    if (u->state == PROXY_UPSTREAM_READY && u->in.len > 0)
+        upstream_relay_replies(u);
 }
 
 static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -584,7 +748,8 @@ static void upstream_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     if (u->backlogged && u->out.len < PROXY_OUTPUT_HIGH_WATER) {
         u->backlogged = false;
-        session_on_upstream(u->session, PROXY_UPSTREAM_EV_DRAINED, 0, 0);
+        if (u->client)
+            session_on_upstream(u->client, PROXY_UPSTREAM_EV_DRAINED, 0, 0);
     }
 }
 
@@ -593,15 +758,276 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     proxy_upstream *u = container_of(w, proxy_upstream, timer);
     upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
                   "timeout connecting to the upstream server %s (server_connect_timeout %d s)",
-                  u->where, u->session->server->cfg.server_connect_timeout);
+                  u->where, u->server->cfg.server_connect_timeout);
+}
+
+/* ---- client -> server ---- */
+
+static void emit_parse(proxy_upstream *u, const char *name, const uint8_t *rest, size_t len)
+{
+    size_t m = wire_msg_begin(&u->out, 'P');
+    wire_buf_put_cstr(&u->out, name);
+    wire_buf_append(&u->out, rest, len);
+    wire_msg_end(&u->out, m);
+}
+
+static void emit_close_stmt(proxy_upstream *u, const char *name)
+{
+    size_t m = wire_msg_begin(&u->out, 'C');
+    wire_buf_put_u8(&u->out, 'S');
+    wire_buf_put_cstr(&u->out, name);
+    wire_msg_end(&u->out, m);
+}
+
+static void emit_query(proxy_upstream *u, const char *sql, size_t len)
+{
+    size_t m = wire_msg_begin(&u->out, 'Q');
+    wire_buf_append(&u->out, sql, len);
+    wire_buf_put_u8(&u->out, 0);
+    wire_msg_end(&u->out, m);
+}
+
+/* Records st as prepared here; an eviction Closes the least recently used. */
+static void upstream_lru_add(proxy_upstream *u, proxy_stmt *st)
+{
+    proxy_stmt *evicted = NULL;
+    if (!proxy_stmt_lru_add(&u->stmts, st, u->server->cfg.max_prepared_statements, &evicted)) {
+        u->out.oom = true;
+        return;
+    }
+    if (evicted) {
+        emit_close_stmt(u, evicted->name);
+        exp_push(u, EXP_CLOSE_INJ, NULL);
+        proxy_stmt_unref(&u->server->stmt_cache, evicted);
+    }
+}
+
+/* The server must have st before a Bind or Describe names it. */
+static void upstream_ensure(proxy_upstream *u, proxy_stmt *st)
+{
+    if (proxy_stmt_lru_touch(&u->stmts, st))
+        return;
+    upstream_lru_add(u, st);
+    emit_parse(u, st->name, st->rest, st->rest_len);
+    if (!exp_push(u, EXP_PARSE_INJ, st))
+        u->out.oom = true;
+}
+
+void proxy_upstream_inject_query(proxy_upstream *u, const char *sql, size_t len)
+{
+    emit_query(u, sql, len);
+    if (!exp_push(u, EXP_QUERY, NULL))
+        u->out.oom = true;
+    u->sent_z++;
+    u->pending++;
+    if (u->state == PROXY_UPSTREAM_READY)
+        upstream_flush(u);
+}
+
+/* A statement the server itself refuses, so the error arrives in order. */
+static char *upstream_refusal(const char *sqlstate, const char *message)
+{
+    char *sql = NULL;
+    if (asprintf(&sql,
+                 "DO $dormouse$BEGIN RAISE EXCEPTION USING ERRCODE = '%s', MESSAGE = '%s'; "
+                 "END$dormouse$",
+                 sqlstate, message) < 0)
+        return NULL;
+    return sql;
+}
+
+/* What a Query's or Parse's SQL means for pooling (s is the linked client).
+ * Returns a replacement text (malloc'd) when the statement must be refused
+ * or renamed, else NULL. */
+static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mode,
+                               const char *sql, size_t len)
+{
+    if (mode == POOL_MODE_SESSION || !storage_sess_candidate(sql, len))
+        return NULL;
+    storage_sess_stmt v[16];
+    int n = storage_sess_classify(sql, v, 16);
+    if (n <= 0)
+        return NULL;
+    if (n > 16)
+        n = 16;
+    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    char *replacement = NULL;
+    for (int i = 0; i < n && !replacement; i++) {
+        const char *text = sql + v[i].location;
+        switch (v[i].kind) {
+        case STORAGE_SESS_SET:
+        case STORAGE_SESS_RESET:
+        case STORAGE_SESS_RESET_ALL:
+            pgpool_record_op(s, v[i].kind, v[i].name, text, v[i].len);
+            break;
+        case STORAGE_SESS_DISCARD_ALL:
+            pgpool_record_op(s, STORAGE_SESS_RESET_ALL, "", "", 0);
+            proxy_stmt_map_clear(&s->stmts, cache);
+            proxy_stmt_lru_clear(&u->stmts, cache);
+            break;
+        case STORAGE_SESS_DEALLOCATE_ALL:
+            proxy_stmt_map_clear(&s->stmts, cache);
+            proxy_stmt_lru_clear(&u->stmts, cache);
+            break;
+        case STORAGE_SESS_DEALLOCATE: {
+            proxy_stmt *st = proxy_stmt_map_get(&s->stmts, v[i].name);
+            if (!st || n != 1 || u->server->cfg.max_prepared_statements == 0)
+                break; /* the server answers for a name it does not know */
+            proxy_stmt_ref(st);
+            upstream_ensure(u, st);
+            if (asprintf(&replacement, "DEALLOCATE %s", st->name) < 0)
+                replacement = NULL;
+            proxy_stmt_lru_del(&u->stmts, cache, st);
+            proxy_stmt_map_del(&s->stmts, cache, v[i].name);
+            proxy_stmt_unref(cache, st);
+            break;
+        }
+        case STORAGE_SESS_LISTEN:
+            replacement = upstream_refusal(WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
+                                           "LISTEN is not supported in transaction pooling mode: "
+                                           "use a database with pool_mode=session");
+            break;
+        case STORAGE_SESS_BEGIN:
+            if (mode == POOL_MODE_STATEMENT)
+                replacement = upstream_refusal(
+                    WIRE_SQLSTATE_FEATURE_NOT_SUPPORTED,
+                    "transaction blocks are not allowed in statement pooling mode");
+            break;
+        case STORAGE_SESS_TEMP:
+        case STORAGE_SESS_HOLD_CURSOR:
+        case STORAGE_SESS_PREPARE:
+        case STORAGE_SESS_ADVISORY: {
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "a %s outlives the transaction only on this server connection; in %s "
+                     "pooling mode the next transaction may run on another one",
+                     storage_sess_kind_str(v[i].kind), pool_mode_str(mode));
+            wire_error e = {.severity = "WARNING", .sqlstate = "01000", .message = msg};
+            wire_put_notice(&s->out, &e);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return replacement;
+}
+
+/* A Parse: named statements are renamed to the pool's (remap) and Parsed
+ * here only when the server lacks them. */
+static void relay_parse(proxy_upstream *u, proxy_session *s, pool_mode mode, bool remap,
+                        const uint8_t *frame, const wire_frame *f)
+{
+    const uint8_t *b = f->body, *end = f->body + f->body_len;
+    const uint8_t *nul = memchr(b, 0, f->body_len);
+    const uint8_t *qnul = nul ? memchr(nul + 1, 0, (size_t)(end - nul - 1)) : NULL;
+    if (!nul || !qnul) { /* malformed: the server says so */
+        wire_buf_append(&u->out, frame, f->total_len);
+        exp_push(u, EXP_PARSE, NULL);
+        return;
+    }
+    const char *name = (const char *)b;
+    const char *query = (const char *)nul + 1;
+    char *replacement = upstream_classify(u, s, mode, query, (size_t)(qnul - nul - 1));
+    const uint8_t *rest = nul + 1;
+    size_t rest_len = (size_t)(end - rest);
+    wire_buf tmp;
+    wire_buf_init(&tmp);
+    if (replacement) { /* the new query, the same parameter types */
+        wire_buf_put_cstr(&tmp, replacement);
+        wire_buf_append(&tmp, qnul + 1, (size_t)(end - qnul - 1));
+        free(replacement);
+        rest = tmp.data;
+        rest_len = tmp.len;
+        if (tmp.oom) {
+            u->out.oom = true;
+            wire_buf_free(&tmp);
+            return;
+        }
+    }
+    if (!remap || !name[0]) {
+        if (rest == nul + 1)
+            wire_buf_append(&u->out, frame, f->total_len);
+        else
+            emit_parse(u, name, rest, rest_len);
+        exp_push(u, EXP_PARSE, NULL);
+        wire_buf_free(&tmp);
+        return;
+    }
+    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_stmt *st = proxy_stmt_intern(cache, rest, rest_len);
+    wire_buf_free(&tmp);
+    if (!st) {
+        u->out.oom = true;
+        return;
+    }
+    if (!proxy_stmt_map_put(&s->stmts, cache, name, st)) {
+        proxy_stmt_unref(cache, st);
+        u->out.oom = true;
+        return;
+    }
+    if (proxy_stmt_lru_touch(&u->stmts, st)) {
+        /* Prepared here already: a Close of nothing stands in, answered in order. */
+        emit_close_stmt(u, UPSTREAM_NO_STMT);
+        exp_push(u, EXP_CLOSE_AS_PARSE, NULL);
+        return;
+    }
+    upstream_lru_add(u, st);
+    emit_parse(u, st->name, st->rest, st->rest_len);
+    exp_push(u, EXP_PARSE, st);
+}
+
+/* Bind or Describe of a named statement: the server's name for it. */
+static void relay_named(proxy_upstream *u, proxy_session *s, const uint8_t *frame,
+                        const wire_frame *f)
+{
+    const uint8_t *b = f->body, *end = f->body + f->body_len;
+    const uint8_t *name = NULL, *after = NULL;
+    if (f->type == 'B') {
+        const uint8_t *pnul = memchr(b, 0, f->body_len);
+        const uint8_t *snul = pnul ? memchr(pnul + 1, 0, (size_t)(end - pnul - 1)) : NULL;
+        if (snul) {
+            name = pnul + 1;
+            after = snul + 1;
+        }
+    } else if (f->body_len >= 2 && b[0] == 'S' && memchr(b + 1, 0, f->body_len - 1)) {
+        name = b + 1;
+        after = end;
+    }
+    proxy_stmt *st = name && name[0] ? proxy_stmt_map_get(&s->stmts, (const char *)name) : NULL;
+    if (!st) { /* unnamed, a portal, or a name the client never prepared: as it is */
+        wire_buf_append(&u->out, frame, f->total_len);
+        return;
+    }
+    upstream_ensure(u, st);
+    size_t m = wire_msg_begin(&u->out, f->type);
+    wire_buf_append(&u->out, b, (size_t)(name - b)); /* portal name, or 'S' */
+    wire_buf_put_cstr(&u->out, st->name);
+    wire_buf_append(&u->out, after, (size_t)(end - after));
+    wire_msg_end(&u->out, m);
+}
+
+/* Close of a named statement: the client forgets the name; the server keeps
+ * the statement for whoever else uses it, and answers a Close of the
+ * client's name (which it does not know) with CloseComplete, in order. */
+static void relay_close(proxy_upstream *u, proxy_session *s, bool remap, const uint8_t *frame,
+                        const wire_frame *f)
+{
+    if (remap && f->body_len >= 2 && f->body[0] == 'S' && memchr(f->body + 1, 0, f->body_len - 1))
+        proxy_stmt_map_del(&s->stmts, &u->server->stmt_cache, (const char *)f->body + 1);
+    wire_buf_append(&u->out, frame, f->total_len);
+    exp_push(u, EXP_CLOSE, NULL);
 }
 
 proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *in, size_t len,
-                                              uint32_t max_size, size_t *used, int *nrequests)
+                                              uint32_t max_size, size_t *used)
 {
-    size_t off = 0;
+    proxy_session *s = u->client;
+    pool_settings ps;
+    pool_servers_settings(u->ps, &ps);
+    bool remap = ps.mode != POOL_MODE_SESSION && u->server->cfg.max_prepared_statements > 0;
+    size_t off = 0, run = 0;
     proxy_relay_status st = PROXY_RELAY_OK;
-    *nrequests = 0;
     while (off < len) {
         wire_frame f;
         wire_frame_status fs = wire_frame_parse(in + off, len - off, max_size, &f);
@@ -611,20 +1037,76 @@ proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *
             st = fs == WIRE_FRAME_TOO_LARGE ? PROXY_RELAY_TOO_LARGE : PROXY_RELAY_INVALID;
             break;
         }
+        const uint8_t *frame = in + off;
         if (f.type == 'X') {
             st = PROXY_RELAY_TERMINATE;
-            off += f.total_len;
             break;
         }
-        /* Each of these gets exactly one ReadyForQuery. */
-        if (f.type == 'Q' || f.type == 'S' || f.type == 'F')
-            (*nrequests)++;
+        bool as_is = true;
+        switch (f.type) {
+        case 'Q': {
+            u->open = false;
+            const char *sql = (const char *)f.body;
+            if (f.body_len > 0 && f.body[f.body_len - 1] == 0) {
+                wire_buf_append(&u->out, in + run, off - run); /* what came before, first */
+                run = off;
+                char *replacement = upstream_classify(u, s, ps.mode, sql, f.body_len - 1);
+                if (replacement) {
+                    as_is = false;
+                    emit_query(u, replacement, strlen(replacement));
+                    free(replacement);
+                }
+            }
+            u->sent_z++;
+            u->pending++;
+            break;
+        }
+        case 'S':
+        case 'F':
+            u->sent_z++;
+            u->pending++;
+            u->open = false;
+            break;
+        case 'P':
+            as_is = false;
+            wire_buf_append(&u->out, in + run, off - run);
+            relay_parse(u, s, ps.mode, remap, frame, &f);
+            u->open = true;
+            break;
+        case 'B':
+        case 'D':
+            u->open = true;
+            if (remap) {
+                as_is = false;
+                wire_buf_append(&u->out, in + run, off - run);
+                relay_named(u, s, frame, &f);
+            }
+            break;
+        case 'C':
+            as_is = false;
+            wire_buf_append(&u->out, in + run, off - run);
+            relay_close(u, s, remap, frame, &f);
+            u->open = true;
+            break;
+        case 'H': /* Flush */
+        case 'd': /* CopyData, CopyDone, CopyFail: part of a running COPY */
+        case 'c':
+        case 'f':
+            break;
+        default:
+            u->open = true;
+            break;
+        }
         off += f.total_len;
+        if (!as_is)
+            run = off;
     }
-    wire_buf_append(&u->out, in, off);
-    *used = off;
+    wire_buf_append(&u->out, in + run, off - run);
+    *used = off + (st == PROXY_RELAY_TERMINATE ? 5 : 0);
     if (u->out.oom)
         return PROXY_RELAY_OOM;
+    if (off > 0)
+        u->request_time = (time_t)ev_now(upstream_loop(u));
     if (u->state == PROXY_UPSTREAM_READY && u->out.len > 0 && !upstream_flush(u))
         return PROXY_RELAY_OK; /* failed: reported through EV_FAILED */
     if (u->out.len >= PROXY_OUTPUT_HIGH_WATER)
@@ -639,14 +1121,15 @@ bool proxy_upstream_backlogged(const proxy_upstream *u)
 
 void proxy_upstream_client_drained(proxy_upstream *u)
 {
-    if (u->state == PROXY_UPSTREAM_READY && u->session->out.len < PROXY_OUTPUT_HIGH_WATER)
+    if (u->state == PROXY_UPSTREAM_READY && u->client &&
+        u->client->out.len < PROXY_OUTPUT_HIGH_WATER)
         ev_io_start(upstream_loop(u), &u->rio);
 }
 
-const uint8_t *proxy_upstream_params(const proxy_upstream *u, size_t *len)
+bool proxy_upstream_quiet(const proxy_upstream *u)
 {
-    *len = u->params.len;
-    return u->params.data;
+    return u->state == PROXY_UPSTREAM_READY && u->pending == 0 && !u->open && u->tx == 'I' &&
+           u->out.len == 0;
 }
 
 void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const char **message,
@@ -701,7 +1184,7 @@ static void upstream_cancel_timer_cb(struct ev_loop *loop, ev_timer *w, int reve
 
 void proxy_upstream_cancel(proxy_upstream *u)
 {
-    proxy_server *srv = u->session->server;
+    proxy_server *srv = u->server;
     if (u->state != PROXY_UPSTREAM_READY)
         return;
     proxy_cancel_request *c = calloc(1, sizeof(*c));

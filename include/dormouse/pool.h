@@ -55,10 +55,26 @@ typedef struct pool_upstream {
  * `name = host=... port=... dbname=... user=... password=...` (any of them;
  * engine=postgres is implied) for an upstream PostgreSQL.  name "*" matches
  * any valid name. */
+/* How a client holds an upstream server connection (PgBouncer's pool_mode). */
+typedef enum pool_mode {
+    POOL_MODE_SESSION = 0, /* from its first query until it disconnects */
+    POOL_MODE_TRANSACTION, /* from the start of a transaction to its end */
+    POOL_MODE_STATEMENT,   /* one statement (transaction blocks refused) */
+} pool_mode;
+const char *pool_mode_str(pool_mode m);
+bool pool_mode_parse(const char *s, size_t len, pool_mode *m);
+
+/* The per-database pool keys of a [databases] line; -1: the global default. */
+typedef struct pool_db_overrides {
+    int mode; /* a pool_mode */
+    int pool_size, min_pool_size, reserve_pool, max_db_connections;
+} pool_db_overrides;
+
 typedef struct pool_db_rule {
     char name[WIRE_NAME_MAX];
     storage_kind engine;
     pool_upstream upstream; /* engine STORAGE_POSTGRES only */
+    pool_db_overrides ov;   /* engine STORAGE_POSTGRES only */
 } pool_db_rule;
 
 /* Parses a rule's value (PgBouncer-style "key=value key=value", a value may be
@@ -118,9 +134,20 @@ typedef struct pool_limits {
     int idle_max;             /* idle backends kept per database; 0: none (no reuse) */
     uint64_t idle_timeout_us; /* close a backend idle this long; 0: never */
     uint64_t lifetime_us;     /* close a backend open this long, once idle; 0: use once */
+    /* upstream server pools (the global defaults of pool_db_overrides) */
+    pool_mode mode;               /* pool_mode (transaction) */
+    int pool_size;                /* default_pool_size (20): servers per (database, user) */
+    int min_pool_size;            /* min_pool_size (0): kept open even when idle */
+    int reserve_pool;             /* reserve_pool_size (0): extra servers for long waits */
+    uint64_t reserve_timeout_us;  /* reserve_pool_timeout (5 s): the wait that unlocks them */
+    int max_db_connections;       /* max_db_connections (0: no limit): per database */
+    uint64_t query_wait_timeout_us; /* query_wait_timeout (120 s; 0: for ever) */
+    uint64_t login_retry_us;      /* server_login_retry (1 s): pause after a failed connect */
 } pool_limits;
 
-/* The defaults: 20 idle per database, 600 s idle, 3600 s lifetime. */
+/* The defaults: 20 idle per database, 600 s idle, 3600 s lifetime; upstream
+ * pools as PgBouncer's defaults (transaction, 20, 0, 0, 5 s, 0, 120 s), with
+ * a 1 s login retry. */
 void pool_limits_defaults(pool_limits *l);
 /* Applies new limits (config load and reload).  Backends over the new limits
  * are not closed here: the next pool_expire() hands them out. */
@@ -186,5 +213,115 @@ const pool_upstream *pool_db_upstream(const pool_db *db);
 /* Calls fn for every database the pool knows, in no particular order. fn
  * must not create or free databases. */
 void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg);
+
+/* ---- upstream server pools ----
+ *
+ * An upstream database (engine=postgres) has one pool_servers per client
+ * user name: the server connections logged in for it and the clients waiting
+ * for one.  The pool keeps the lists and the limits; the proxy owns the
+ * sockets and embeds a pool_link in each server connection and each client
+ * session (no allocation per wait).  A server's state is the list it is on:
+ *
+ *   (new) --pool_server_add--> LOGIN --login ok--> IDLE <--release-- ACTIVE
+ *                                                  |  \--take--> ACTIVE
+ *                                                  |        ACTIVE --reset query--> USED --> IDLE
+ *   any --pool_server_remove--> (gone)
+ *
+ * IDLE is LIFO (the most recently used server first); waiting clients are
+ * FIFO.  max_db_connections counts every server of the database, whatever
+ * the user. */
+
+typedef enum pool_sv_state {
+    POOL_SV_LOGIN = 0, /* connecting and logging in */
+    POOL_SV_IDLE,      /* logged in, no client */
+    POOL_SV_ACTIVE,    /* linked to a client */
+    POOL_SV_USED,      /* no client; running a reset or catching up before IDLE */
+    POOL_SV_NSTATES
+} pool_sv_state;
+const char *pool_sv_state_str(pool_sv_state s);
+
+typedef struct pool_link {
+    struct pool_link *prev, *next;
+    uint64_t since_us; /* entered its current list */
+    uint64_t born_us;  /* servers: pool_server_add */
+    int state;         /* servers: a pool_sv_state; clients: 1 while waiting */
+} pool_link;
+
+typedef struct pool_servers pool_servers;
+
+/* The resolved settings of a pool: the database's overrides over the limits. */
+typedef struct pool_settings {
+    pool_mode mode;
+    int pool_size, min_pool_size, reserve_pool, max_db_connections;
+} pool_settings;
+
+/* Finds or creates the pool of (db, user); NULL when out of memory or db is
+ * not an upstream database. */
+pool_servers *pool_servers_get(pool_db *db, const char *user);
+pool_db *pool_servers_db(const pool_servers *ps);
+const char *pool_servers_user(const pool_servers *ps);
+void pool_servers_settings(const pool_servers *ps, pool_settings *out);
+/* The same for an upstream database (its line's keys over the limits). */
+void pool_db_settings(const pool_db *db, pool_settings *out);
+/* Calls fn for each pool of db. */
+void pool_servers_foreach(const pool_db *db, void (*fn)(pool_servers *ps, void *arg), void *arg);
+/* Every pool of every database (the proxy's periodic dispatch). */
+void pool_all_servers_foreach(pool *p, void (*fn)(pool_servers *ps, void *arg), void *arg);
+
+/* Servers. */
+void pool_server_add(pool_servers *ps, pool_link *l);   /* LOGIN */
+void pool_server_move(pool_servers *ps, pool_link *l, pool_sv_state to);
+void pool_server_remove(pool_servers *ps, pool_link *l);
+/* The most recently idle server, made ACTIVE; NULL when none. */
+pool_link *pool_server_take_idle(pool_servers *ps);
+/* The idle server that has been idle longest, when it is past
+ * server_idle_timeout, or one past server_lifetime, and not needed to keep
+ * min_pool_size; it is removed from the pool (the caller closes it). */
+pool_link *pool_server_expired(pool_servers *ps);
+int pool_servers_count(const pool_servers *ps, pool_sv_state st);
+int pool_servers_total(const pool_servers *ps);
+int pool_db_servers_total(const pool_db *db);
+/* Walks the servers of a state: the first (NULL: none), then the one after
+ * l (NULL at the end).  Save the next before closing l. */
+pool_link *pool_servers_first(const pool_servers *ps, pool_sv_state st);
+pool_link *pool_servers_next(const pool_servers *ps, const pool_link *l);
+
+/* Clients waiting for a server. */
+void pool_client_wait(pool_servers *ps, pool_link *l);
+void pool_client_unwait(pool_servers *ps, pool_link *l); /* not waiting: no-op */
+pool_link *pool_client_first_waiter(const pool_servers *ps);
+pool_link *pool_client_next_waiter(const pool_servers *ps, const pool_link *l);
+int pool_servers_waiting(const pool_servers *ps);
+/* How long the head waiter has waited (0: none). */
+uint64_t pool_servers_max_wait_us(const pool_servers *ps);
+/* The head waiter when it has waited longer than query_wait_timeout (it
+ * stays queued: the caller unwaits it); NULL otherwise. */
+pool_link *pool_client_timed_out(const pool_servers *ps);
+
+/* Whether a new server connection may be opened now: clients wait that the
+ * servers logging in will not serve, the pool is below pool_size (or below
+ * pool_size + reserve_pool when the head waiter has waited
+ * reserve_pool_timeout), the database is below max_db_connections, and no
+ * connect failed within server_login_retry. */
+bool pool_servers_may_open(const pool_servers *ps);
+/* Whether min_pool_size wants another server (no client needs to wait). */
+bool pool_servers_below_min(const pool_servers *ps);
+/* A connect or login failed / succeeded: failures pause new connects for
+ * server_login_retry. */
+void pool_servers_login_failed(pool_servers *ps, const char *why);
+/* Why the last connect or login failed; "" after a success. */
+const char *pool_servers_login_error(const pool_servers *ps);
+void pool_servers_login_ok(pool_servers *ps);
+bool pool_servers_login_failing(const pool_servers *ps);
+
+/* The login ParameterStatus messages of the last server that logged in, as
+ * it sent them (the greeting of clients that do not need a server to log
+ * in); len 0 until one has. */
+bool pool_servers_set_params(pool_servers *ps, const uint8_t *data, size_t len);
+const uint8_t *pool_servers_params(const pool_servers *ps, size_t *len);
+
+/* Where the database lives changed (reload): servers made before are
+ * retired (closed instead of reused).  The generation counts the changes. */
+uint32_t pool_db_generation(const pool_db *db);
 
 #endif

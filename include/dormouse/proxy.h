@@ -64,6 +64,17 @@ typedef struct proxy_config {
     int server_idle_timeout; /* seconds before an idle one is closed; 0: never */
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
     int server_connect_timeout; /* seconds to connect and log in to an upstream PostgreSQL */
+    /* upstream server pools (PgBouncer's keys and defaults) */
+    pool_mode pool_mode;        /* transaction */
+    int default_pool_size;      /* 20: servers per (database, user) */
+    int min_pool_size;          /* 0 */
+    int reserve_pool_size;      /* 0 */
+    int reserve_pool_timeout;   /* 5 s */
+    int max_db_connections;     /* 0: no limit */
+    int query_wait_timeout;     /* 120 s; 0: wait for ever */
+    int max_prepared_statements; /* 200 per server; 0: named statements are not remapped */
+    int server_login_retry;     /* 1 s after a failed connect */
+    char server_reset_query[256]; /* "DISCARD ALL": session mode, when the client leaves */
     pool_db_rule databases[PROXY_MAX_DATABASE_RULES];
     int ndatabases;
     /* admin console: comma-separated user names (PgBouncer's syntax) */

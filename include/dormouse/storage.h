@@ -194,4 +194,46 @@ struct storage_job {
 /* Queues the job for a worker. Never blocks on SQLite. */
 void storage_job_submit(storage_engine *e, storage_job *job);
 
+/* ---- session state in pooled upstream connections (pgsession.c) ----
+ *
+ * Transaction pooling hands a client a different server connection for each
+ * transaction, so whatever a statement leaves behind in the session must be
+ * carried over (SET, RESET), remapped (DEALLOCATE, DISCARD), or refused or
+ * warned about (LISTEN, temporary objects, WITH HOLD cursors, SQL PREPARE,
+ * session advisory locks, and BEGIN in statement mode).  The classifier uses
+ * PostgreSQL's own parser (libpg_query); it is pure and thread-safe. */
+
+typedef enum storage_sess_kind {
+    STORAGE_SESS_OTHER = 0,     /* nothing the pooler must know */
+    STORAGE_SESS_SET,           /* SET [SESSION] name ...: `name` */
+    STORAGE_SESS_RESET,         /* RESET name, SET name TO DEFAULT */
+    STORAGE_SESS_RESET_ALL,     /* RESET ALL */
+    STORAGE_SESS_DEALLOCATE,    /* DEALLOCATE [PREPARE] name: `name` */
+    STORAGE_SESS_DEALLOCATE_ALL,
+    STORAGE_SESS_DISCARD_ALL,
+    STORAGE_SESS_BEGIN,         /* BEGIN, START TRANSACTION */
+    STORAGE_SESS_LISTEN,        /* LISTEN channel */
+    STORAGE_SESS_TEMP,          /* CREATE TEMP table, view, sequence, CREATE TEMP ... AS */
+    STORAGE_SESS_HOLD_CURSOR,   /* DECLARE ... WITH HOLD */
+    STORAGE_SESS_PREPARE,       /* SQL-level PREPARE */
+    STORAGE_SESS_ADVISORY,      /* a session-level advisory lock function */
+} storage_sess_kind;
+const char *storage_sess_kind_str(storage_sess_kind k);
+
+typedef struct storage_sess_stmt {
+    storage_sess_kind kind;
+    char name[64];   /* SET/RESET: the parameter, lower case; DEALLOCATE: the statement */
+    size_t location; /* the statement's text: sql[location .. location + len) */
+    size_t len;
+} storage_sess_stmt;
+
+/* A cheap look at the text: false when no statement in it can be one of the
+ * kinds above (its first word is SELECT, INSERT, ... and it is a single
+ * statement without "advisory" in it), so that the hot path skips the parser. */
+bool storage_sess_candidate(const char *sql, size_t len);
+/* Classifies each statement of sql (NUL-terminated), in order, into out[0..max):
+ * returns how many there are (only the first max are written), 0 for an
+ * empty query, -1 when it does not parse (the server will say why). */
+int storage_sess_classify(const char *sql, storage_sess_stmt *out, int max);
+
 #endif

@@ -32,7 +32,7 @@ DOWN_PORT=$(free_port) || die "no free port"
 DM_PORT=$(free_port) || die "no free port"
 DM_DATA=$(dm_tmpdir data)
 UP="host=127.0.0.1 port=$PGPORT_REAL dbname=app"
-dm_write_config "$DM_TMP/up.ini" "server_connect_timeout = 5" \
+dm_write_config "$DM_TMP/up.ini" "server_connect_timeout = 5" "query_wait_timeout = 3" \
     "[databases] app = $UP user=app password=secret" \
     "[databases] appmd5 = $UP user=md5user password=md5pw" \
     "[databases] appclear = $UP user=clearuser password='clearpw'" \
@@ -189,8 +189,13 @@ if [ $rc -ne 0 ] && [[ "$out" == *"FATAL"* ]]; then
 else
     fail "a client whose upstream stops gets a FATAL error" "exit status $rc" "$out"
 fi
-expect_connect_error "with the upstream stopped, new clients get 08006" \
-    "$(dm_conninfo app someone)" 08006 "cannot connect to the upstream server"
+# New clients still log in (greeted from the pool's cache of server
+# parameters); their query waits for the server for query_wait_timeout.
+out=$(dm_client sqlstate "$(dm_conninfo app someone)" "select 1" 2>&1)
+assert_eq "with the upstream stopped, a new client's query waits query_wait_timeout, then gets 08006" \
+    "08006" "$out"
+out=$(q app -c "select 1")
+assert_contains "... saying why" "$out" "cannot connect to the upstream server"
 assert_contains "the lost upstream is logged" "$(cat "$DM_LOG")" "08006"
 dm_alive_check "with the upstream stopped, SQLite databases"
 dm_stop_check "dormouse exits 0 after its upstream went away"

@@ -8,7 +8,7 @@
 START_TEST(test_state_str_every_value)
 {
     static const char *const names[SESSION_NSTATES] = {
-        "startup", "auth", "opening", "idle", "in transaction", "failed transaction", "busy",
+        "startup", "auth", "opening", "idle", "in transaction", "failed transaction", "waiting", "busy",
         "copy in", "copy out", "closing",
     };
     for (int i = 0; i < SESSION_NSTATES; i++)

@@ -1,0 +1,74 @@
+/*
+ * pool/ internals shared by pool.c (databases, SQLite backends) and
+ * servers.c (upstream server pools).  Not a public header.
+ */
+#ifndef DORMOUSE_POOL_INTERNAL_H
+#define DORMOUSE_POOL_INTERNAL_H
+
+#include "dormouse/pool.h"
+
+typedef struct pool_backend {
+    storage_conn *conn;
+    pool_db *db;
+    pool_backend_state state;
+    uint64_t born_us;                 /* handed out for its OPEN */
+    uint64_t idle_since_us;           /* parked (IDLE only) */
+    struct pool_backend *prev, *next; /* db's idle list (IDLE only) */
+} pool_backend;
+
+struct pool_db {
+    char name[WIRE_NAME_MAX];
+    storage_kind engine;
+    storage_db *sdb;         /* SQLite only */
+    pool_upstream upstream;  /* engine=postgres only */
+    pool_db_overrides ov;    /* engine=postgres only: the line's pool keys */
+    uint32_t generation;     /* engine=postgres: bumped when upstream changes */
+    pool_servers *servers;   /* engine=postgres: one pool per user */
+    int nservers;            /* engine=postgres: servers of all its pools */
+    pool_db_state state;
+    pool *pool;
+    int nstate[POOL_BACKEND_CLOSING + 1];
+    pool_backend *idle_head, *idle_tail; /* LIFO: the head is the warmest */
+    uint64_t opened_total, reused_total;
+    pool_db *hash_next;
+    pool_db *idle_db_prev, *idle_db_next; /* p->idle_dbs */
+};
+
+struct pool {
+    storage_engine *sqlite;
+    pool_db_rule *rules;
+    int nrules;
+    pool_db **buckets;
+    size_t nbuckets;
+    int ndbs;
+
+    pool_limits limits;
+    bool draining;
+    pool_clock_fn clock;
+    void *clock_arg;
+    pool_db *idle_dbs; /* databases with IDLE backends */
+    int nidle, nclosing;
+};
+
+/* A sentinel-headed list of pool_links. */
+typedef struct pool_list {
+    pool_link head;
+    int n;
+} pool_list;
+
+struct pool_servers {
+    pool_db *db;
+    char user[WIRE_NAME_MAX];
+    pool_list sv[POOL_SV_NSTATES];
+    pool_list waiting;
+    uint64_t login_failed_us; /* last failed connect; 0: none since the last success */
+    char login_error[256];    /* why */
+    uint8_t *params;          /* the last login's ParameterStatus messages */
+    size_t params_len;
+    pool_servers *next;       /* db->servers */
+};
+
+uint64_t pool_now(const pool *p);
+void pool_servers_free_all(pool_db *db);
+
+#endif
