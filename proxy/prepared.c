@@ -312,9 +312,9 @@ bool proxy_stmt_lru_add(proxy_stmt_lru *l, proxy_stmt *st, int max, proxy_stmt *
     l->n++;
     if (max > 0 && l->n > max && l->tail && l->tail != e) {
         proxy_stmt_lru_ent *old = l->tail;
-        proxy_stmt_lru_ent **pp;
-        lru_find(l, old->st, &pp);
-        *pp = old->hnext;
+        proxy_stmt_lru_ent **pp = NULL;
+        if (lru_find(l, old->st, &pp) && pp)
+            *pp = old->hnext;
         lru_unlink(l, old);
         l->n--;
         *evicted = old->st; /* the entry's reference goes to the caller */

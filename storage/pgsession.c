@@ -81,11 +81,13 @@ static size_t skip_space(const char *s, size_t len, size_t i)
     }
 }
 
+/* Does s contain word (lower case), ignoring case? */
 static bool contains_ci(const char *s, size_t len, const char *word)
 {
     size_t wl = strlen(word);
+    char first = word[0];
     for (size_t i = 0; i + wl <= len; i++)
-        if (strncasecmp(s + i, word, wl) == 0)
+        if ((s[i] | 0x20) == first && strncasecmp(s + i, word, wl) == 0)
             return true;
     return false;
 }
@@ -100,7 +102,8 @@ bool storage_sess_candidate(const char *sql, size_t len)
     while (w < len && isalpha((unsigned char)sql[w]))
         w++;
     for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-        if (strlen(words[k]) == w - i && strncasecmp(sql + i, words[k], w - i) == 0)
+        if (w > i && (sql[i] | 0x20) == words[k][0] && strlen(words[k]) == w - i &&
+            strncasecmp(sql + i, words[k], w - i) == 0)
             return true;
     if (w == i)
         return true; /* not a word: let the parser look */
