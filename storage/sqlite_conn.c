@@ -123,8 +123,20 @@ void sqlite_conn_open(storage_job *job)
      * file that is not a database fails here. */
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(h, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    if (rc == SQLITE_OK)
+    /* WAL is a property of the file: once set, later opens find it so.  The
+     * first opens of a new file race to set it, and SQLite answers BUSY at
+     * once to all but one (no busy handler: they would deadlock on their
+     * shared locks): they retry, within sqlite_busy_timeout. */
+    for (int waited_ms = 0; rc == SQLITE_OK;) {
         rc = sqlite3_step(st);
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited_ms >= opt->busy_timeout_ms)
+            break;
+        sqlite3_reset(st);
+        int nap = waited_ms < 20 ? 1 : 10;
+        sqlite3_sleep(nap);
+        waited_ms += nap;
+        rc = SQLITE_OK;
+    }
     if (rc != SQLITE_ROW) {
         rc = sqlite3_extended_errcode(h);
         sqlite_conn_open_failed(job, rc, sqlite3_errmsg(h));

@@ -22,6 +22,14 @@
 # node_modules are installed into tests/drivers/node/ by `npm ci` when missing
 # or older than the lockfile (ignored by git); the compiled Java class is kept
 # next to the dormouse binary (build dir), keyed by the source's hash.
+# DM_DRIVERS_MODE=txpool (what test_drivers_txpool.sh sets) puts Dormouse in
+# front of a real PostgreSQL in transaction pooling mode with
+# default_pool_size=2 instead: every driver program runs twice at once in its
+# database, the prepared-statement stress programs (tests/drivers/*/*stress*,
+# 8 clients each) run alongside, and pg_stat_activity is sampled to check
+# that no database ever had more than 2 server connections.  Gaps on record
+# are then tests/drivers/known_failures_txpool.txt.
+#
 # Clients run with TZ=UTC; Dormouse's session TimeZone is UTC and the
 # postgres-mode cluster is initialized under TZ=UTC, so timestamptz text
 # output is comparable.
@@ -39,6 +47,18 @@ PGBENCH=$PG_BINDIR/pgbench
 [ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench || echo pgbench)
 DRV_USER=drivers
 
+# DM_DRIVERS_MODE=txpool (test_drivers_txpool.sh): Dormouse in front of a
+# real PostgreSQL in transaction pooling mode, with a pool far smaller than
+# the clients, instead of the SQLite engine.
+DM_DRIVERS_MODE=${DM_DRIVERS_MODE:-sqlite}
+case $DM_DRIVERS_MODE in
+sqlite | txpool) ;;
+*) die "DM_DRIVERS_MODE=$DM_DRIVERS_MODE: expected sqlite or txpool" ;;
+esac
+TXPOOL_SIZE=2
+TXPOOL_KEYS=("pool_mode = transaction" "default_pool_size = $TXPOOL_SIZE" "max_prepared_statements = 200")
+STRESS_CLIENTS=8
+
 # The matrix rows, in order: name, protocol paths the driver exercises.
 MATRIX=(psql libpq pgbench psycopg2 psycopg3 asyncpg pg postgres.js pgjdbc)
 declare -A VIA=(
@@ -52,17 +72,77 @@ declare -A VIA=(
     [postgres.js]="extended: text, named and unnamed statements, pg_type fetch"
     [pgjdbc]="extended: text and binary, named statements, fetch-size portals"
 )
+INSTANCES=("") # suffixes of the rows that run a driver program (one instance each)
+if [ "$DM_DRIVERS_MODE" = txpool ]; then
+    # Every driver program twice at once in the same database (their table
+    # names carry their PID), and the prepared-statement stress programs:
+    # STRESS_CLIENTS clients each, one database each.
+    INSTANCES=("" "#2")
+    MATRIX=(psql libpq pgbench)
+    for d in psycopg2 psycopg3 asyncpg pg postgres.js pgjdbc; do
+        MATRIX+=("$d" "$d#2")
+        VIA[$d#2]="the same, a second instance at once"
+    done
+    MATRIX+=(asyncpg-stress psycopg3-stress pg-stress postgres.js-stress pgjdbc-stress)
+    VIA[asyncpg-stress]="$STRESS_CLIENTS clients: prepare(name=...) alike, Close on eviction"
+    VIA[psycopg3-stress]="$STRESS_CLIENTS clients: _pg3_N alike, DEALLOCATE (ALL)"
+    VIA[pg-stress]="$STRESS_CLIENTS clients: query({name}) alike, parsed once per client"
+    VIA[postgres.js-stress]="$STRESS_CLIENTS clients: postgres.js's statement names"
+    VIA[pgjdbc-stress]="$STRESS_CLIENTS clients: S_N alike, text and binary, Close on eviction"
+    DRIVER_TIMEOUT=75 # the whole test must stay under two minutes
+    export DM_STRESS_DEADLINE=60 # from their start, then they report what they have
+fi
 declare -A RC=() OUTFILE=() SETUP_ERR=()
 RUN_PIDS=() # the background driver runs (a bare `wait` would wait for Dormouse too)
+
+# drv_db ROW: the database of a matrix row, shared by a driver's instances:
+# drv_psycopg2, drv_postgresjs, drv_asyncpg_stress...
+drv_db() {
+    local d=${1%#*}
+    d=${d//./}
+    printf 'drv_%s\n' "${d//-/_}"
+}
+mapfile -t DBS < <(for d in "${MATRIX[@]}"; do drv_db "$d"; done | awk '!seen[$0]++')
 
 OUT=$(dm_tmpdir out)
 DM_PORT=$(free_port) || die "no free port"
 DM_DATA=$(dm_tmpdir data)
-dm_write_config "$DM_TMP/dormouse.ini"
-dm_start "$DM_TMP/dormouse.ini"
-for d in "${MATRIX[@]}"; do
-    dm_prepare_db "drv_${d//./}" "$DRV_USER"
-done
+WATCH_PID=""
+if [ "$DM_DRIVERS_MODE" = txpool ] && [ "$DM_E2E_TARGET" = dormouse ]; then
+    pg_start
+    up=()
+    create=(-c "create role $DRV_USER login")
+    for db in "${DBS[@]}"; do
+        create+=(-c "create database $db owner $DRV_USER")
+        up+=("[databases] $db = host=127.0.0.1 port=$PGPORT_REAL dbname=$db user=$DRV_USER")
+    done
+    out=$(pg_psql "${create[@]}" 2>&1) || die "cannot create the role and databases" "$out"
+    # DM_DRIVERS_LOG_LEVEL=debug for diagnosis (the log is printed on failure).
+    log=("log_level = ${DM_DRIVERS_LOG_LEVEL:-info}")
+    dm_write_config "$DM_TMP/dormouse.ini" "${TXPOOL_KEYS[@]}" "${log[@]}" "${up[@]}"
+    if dm_try_start "$DM_TMP/dormouse.ini"; then
+        pass "dormouse starts with ${TXPOOL_KEYS[*]}"
+    else
+        # Still run the drivers (session pooling), so that the run says what
+        # else works; the upstream connection count check below then fails.
+        fail "dormouse starts with ${TXPOOL_KEYS[*]}" "$DM_START_ERROR" "$(tail -n 5 "$DM_LOG")" \
+            "running the drivers without these keys"
+        dm_write_config "$DM_TMP/dormouse-nopool.ini" "${log[@]}" "${up[@]}"
+        dm_start "$DM_TMP/dormouse-nopool.ini"
+    fi
+    # How many server connections Dormouse opens per database, sampled
+    # from pg_stat_activity while the drivers run.
+    "$PYTHON" "$DRIVERS_DIR/python/upstream_watch.py" 127.0.0.1 "$PGPORT_REAL" postgres "$DRV_USER" \
+        "$OUT/watch.stop" "$OUT/watch.txt" 2>"$OUT/watch.err" &
+    WATCH_PID=$!
+    bg_track "$WATCH_PID"
+else
+    dm_write_config "$DM_TMP/dormouse.ini"
+    dm_start "$DM_TMP/dormouse.ini"
+    for db in "${DBS[@]}"; do
+        dm_prepare_db "$db" "$DRV_USER"
+    done
+fi
 
 # ---- prerequisites: Node modules, the compiled Java class ----
 
@@ -85,24 +165,24 @@ _node_setup() {
     fi
 }
 
-# _java_setup: compiles PgjdbcTest.java once per source version into a cache
+# _java_setup: compiles the .java files once per source version into a cache
 # next to the dormouse binary (or in the temp dir); sets JAVA_CP.
 _java_setup() {
     [ -f "$PGJDBC_JAR" ] || { echo "no pgjdbc at $PGJDBC_JAR (Debian: apt-get install libpostgresql-jdbc-java)"; return 1; }
     "$JAVAC" -version >/dev/null 2>&1 || { echo "javac not found (Debian: apt-get install default-jdk-headless)"; return 1; }
-    local src=$DRIVERS_DIR/java/PgjdbcTest.java cache hash
+    local src=("$DRIVERS_DIR"/java/*.java) cache hash
     cache=$(dirname "$DORMOUSE_BIN")
     if [ -d "$cache" ] && [ -w "$cache" ]; then
         cache=$cache/drivers-cache
     else
         cache=$DM_TMP/drivers-cache
     fi
-    hash=$(cat "$src" "$PGJDBC_JAR" | sha256sum | cut -c1-16)
+    hash=$(cat "${src[@]}" "$PGJDBC_JAR" | sha256sum | cut -c1-16)
     JAVA_CP=$cache/java-$hash
-    [ -f "$JAVA_CP/PgjdbcTest.class" ] && return 0
+    [ -f "$JAVA_CP/PgjdbcTest.class" ] && [ -f "$JAVA_CP/PreparedStress.class" ] && return 0
     rm -rf "$cache"/java-*
     mkdir -p "$JAVA_CP.tmp" || return 1
-    if ! "$JAVAC" -encoding UTF-8 -Xlint:all -Werror -cp "$PGJDBC_JAR" -d "$JAVA_CP.tmp" "$src" >"$OUT/javac.log" 2>&1; then
+    if ! "$JAVAC" -encoding UTF-8 -Xlint:all -Werror -cp "$PGJDBC_JAR" -d "$JAVA_CP.tmp" "${src[@]}" >"$OUT/javac.log" 2>&1; then
         echo "javac failed:"
         cat "$OUT/javac.log"
         rm -rf "$JAVA_CP.tmp"
@@ -122,10 +202,20 @@ _check() { # _check DRIVER NAME EXPECTED ACTUAL
     fi
 }
 
+# _bounded COMMAND...: runs a client for at most 60 s, and never past the
+# drivers' deadline (DRIVER_TIMEOUT after they started), so that a hung
+# server cannot make the sequence of clients outlast the test.
+_bounded() {
+    local left=$((DRIVERS_DEADLINE - SECONDS))
+    [ "$left" -le 60 ] || left=60
+    [ "$left" -ge 1 ] || left=1
+    timeout -k 5 "$left" "$@"
+}
+
 run_psql() {
     local ci
     ci=$(dm_conninfo drv_psql "$DRV_USER")
-    local -a p=(timeout -k 5 60 "$PSQL" -X -w -At -P null=NULL -v VERBOSITY=sqlstate "$ci")
+    local -a p=(_bounded "$PSQL" -X -w -At -P null=NULL -v VERBOSITY=sqlstate "$ci")
     _check psql "connect and select 1" 1 "$("${p[@]}" -c 'select 1' 2>&1)"
     _check psql "create table with every supported type (PostgreSQL DDL)" "CREATE TABLE" "$("${p[@]}" -c "create table types (
         id int primary key, b bool, i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, n numeric, t text,
@@ -169,12 +259,12 @@ run_psql() {
 run_libpq() {
     local ci
     ci=$(dm_conninfo drv_libpq "$DRV_USER")
-    _check libpq "connect and select 1" OK "$(dm_client connect "$ci" "select 1" 2>&1)"
-    _check libpq "unique violation: 23505" 23505 "$(dm_client sqlstate "$ci" \
+    _check libpq "connect and select 1" OK "$(_bounded "$DM_E2E_CLIENT" connect "$ci" "select 1" 2>&1)"
+    _check libpq "unique violation: 23505" 23505 "$(_bounded "$DM_E2E_CLIENT" sqlstate "$ci" \
         "create table u (k int primary key); insert into u values (1), (1)" 2>&1)"
-    _check libpq "syntax error: 42601" 42601 "$(dm_client sqlstate "$ci" "selec 1" 2>&1)"
+    _check libpq "syntax error: 42601" 42601 "$(_bounded "$DM_E2E_CLIENT" sqlstate "$ci" "selec 1" 2>&1)"
     local out rc
-    out=$(dm_client bigresult "$ci" 1000 2>&1)
+    out=$(_bounded "$DM_E2E_CLIENT" bigresult "$ci" 1000 2>&1)
     rc=$?
     [[ $rc -ne 0 || "$out" != *"1000 rows, all correct"* ]] || out=ok
     _check libpq "1000 rows, every row checked" ok "$out${rc/#0/}"
@@ -184,7 +274,7 @@ run_pgbench() {
     local mode ci out rc
     ci=$(dm_conninfo drv_pgbench "$DRV_USER")
     for mode in simple extended prepared; do
-        timeout -k 5 60 "$PSQL" -X -w -q "$ci" -c "create table pgb_$mode (id int8, v text)" >/dev/null 2>&1
+        _bounded "$PSQL" -X -w -q "$ci" -c "create table pgb_$mode (id int8, v text)" >/dev/null 2>&1
         cat >"$OUT/pgbench-$mode.sql" <<EOF
 \\set id random(1, 1000000000)
 begin;
@@ -192,7 +282,7 @@ insert into pgb_$mode (id, v) values (:id, 'pgbench $mode');
 select count(*) from pgb_$mode where id = :id;
 commit;
 EOF
-        out=$(timeout -k 5 60 "$PGBENCH" -n -M "$mode" -c 2 -t 20 -f "$OUT/pgbench-$mode.sql" "$ci" 2>&1)
+        out=$(_bounded "$PGBENCH" -n -M "$mode" -c 2 -t 20 -f "$OUT/pgbench-$mode.sql" "$ci" 2>&1)
         rc=$?
         if [ $rc -eq 0 ] && [[ "$out" == *"number of transactions actually processed: 40/40"* ]]; then
             _check pgbench "-M $mode: 2 clients x 20 transactions" ok ok
@@ -201,7 +291,7 @@ EOF
                 "exit $rc: $(printf '%s' "$out" | grep -v '^pgbench (' | head -n 4 | tr '\n' ' ')"
         fi
         _check pgbench "-M $mode: 40 rows committed" 40 \
-            "$(timeout -k 5 60 "$PSQL" -X -w "$ci" -At -c "select count(*) from pgb_$mode where v = 'pgbench $mode'" 2>&1)"
+            "$(_bounded "$PSQL" -X -w "$ci" -At -c "select count(*) from pgb_$mode where v = 'pgbench $mode'" 2>&1)"
     done
 }
 
@@ -231,35 +321,64 @@ start() {
 }
 
 # The drivers' arguments: HOST PORT DBNAME USER.
-args() { printf '%s\n' "$DM_HOST" "$DM_PORT" "drv_${1//./}" "$DRV_USER"; }
+args() { printf '%s\n' "$DM_HOST" "$DM_PORT" "$(drv_db "$1")" "$DRV_USER"; }
 
+DRIVERS_DEADLINE=$((SECONDS + DRIVER_TIMEOUT))
 start psql run_psql
 start libpq run_libpq
 start pgbench run_pgbench
-for d in psycopg2 psycopg3 asyncpg; do
-    mapfile -t a < <(args "$d")
-    start "$d" "$PYTHON" "$DRIVERS_DIR/python/${d}_test.py" "${a[@]}"
+for i in "${INSTANCES[@]}"; do
+    for d in psycopg2 psycopg3 asyncpg; do
+        mapfile -t a < <(args "$d")
+        start "$d$i" "$PYTHON" "$DRIVERS_DIR/python/${d}_test.py" "${a[@]}"
+    done
 done
-if err=$(_node_setup); then
-    mapfile -t a < <(args pg)
-    start pg "$NODE" "$DRIVERS_DIR/node/pg_test.mjs" "${a[@]}"
-    mapfile -t a < <(args postgres.js)
-    start postgres.js "$NODE" "$DRIVERS_DIR/node/postgresjs_test.mjs" "${a[@]}"
-else
-    SETUP_ERR[pg]=$err
-    SETUP_ERR[postgres.js]=$err
+if [ "$DM_DRIVERS_MODE" = txpool ]; then
+    for d in asyncpg psycopg3; do
+        mapfile -t a < <(args "$d-stress")
+        start "$d-stress" "$PYTHON" "$DRIVERS_DIR/python/${d}_stress.py" "${a[@]}" "$STRESS_CLIENTS"
+    done
 fi
-if _java_setup >"$OUT/java-setup.err" 2>&1; then
-    mapfile -t a < <(args pgjdbc)
-    start pgjdbc "$JAVA" -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Xshare:auto -XX:TieredStopAtLevel=1 -cp "$JAVA_CP:$PGJDBC_JAR" PgjdbcTest "${a[@]}"
+if err=$(_node_setup); then
+    for i in "${INSTANCES[@]}"; do
+        mapfile -t a < <(args pg)
+        start "pg$i" "$NODE" "$DRIVERS_DIR/node/pg_test.mjs" "${a[@]}"
+        mapfile -t a < <(args postgres.js)
+        start "postgres.js$i" "$NODE" "$DRIVERS_DIR/node/postgresjs_test.mjs" "${a[@]}"
+    done
+    if [ "$DM_DRIVERS_MODE" = txpool ]; then
+        for d in pg postgres.js; do
+            mapfile -t a < <(args "$d-stress")
+            start "$d-stress" "$NODE" "$DRIVERS_DIR/node/prepared_stress.mjs" "$d" "${a[@]}" "$STRESS_CLIENTS"
+        done
+    fi
 else
-    SETUP_ERR[pgjdbc]=$(cat "$OUT/java-setup.err")
+    for d in "${MATRIX[@]}"; do
+        case $d in pg | pg#* | pg-* | postgres.js*) SETUP_ERR[$d]=$err ;; esac
+    done
+fi
+JAVA_RUN=("$JAVA" -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Xshare:auto -XX:TieredStopAtLevel=1)
+if _java_setup >"$OUT/java-setup.err" 2>&1; then
+    for i in "${INSTANCES[@]}"; do
+        mapfile -t a < <(args pgjdbc)
+        start "pgjdbc$i" "${JAVA_RUN[@]}" -cp "$JAVA_CP:$PGJDBC_JAR" PgjdbcTest "${a[@]}"
+    done
+    if [ "$DM_DRIVERS_MODE" = txpool ]; then
+        mapfile -t a < <(args pgjdbc-stress)
+        start pgjdbc-stress "${JAVA_RUN[@]}" -cp "$JAVA_CP:$PGJDBC_JAR" PreparedStress "${a[@]}" "$STRESS_CLIENTS"
+    fi
+else
+    for d in "${MATRIX[@]}"; do
+        case $d in pgjdbc*) SETUP_ERR[$d]=$(cat "$OUT/java-setup.err") ;; esac
+    done
 fi
 wait "${RUN_PIDS[@]}"
+[ -z "$WATCH_PID" ] || touch "$OUT/watch.stop"
 
 # ---- relay, count, summarize ----
 
 KNOWN=$DM_SOURCE_DIR/tests/drivers/known_failures.txt
+[ "$DM_DRIVERS_MODE" = txpool ] && KNOWN=$DM_SOURCE_DIR/tests/drivers/known_failures_txpool.txt
 DM_KNOWN=0
 declare -A NPASS=() NFAIL=() FIRST=() VERSION=()
 for d in "${MATRIX[@]}"; do
@@ -316,18 +435,43 @@ for d in "${MATRIX[@]}"; do
     fi
 done
 
+# ---- transaction pooling: the pool size held upstream ----
+
+if [ -n "$WATCH_PID" ]; then
+    if ! wait_until 10 test -f "$OUT/watch.txt"; then
+        fail "upstream: pg_stat_activity sampled while the drivers ran" "$(cat "$OUT/watch.err")"
+    else
+        over=()
+        for db in "${DBS[@]}"; do
+            read -r _ most distinct < <(grep "^$db " "$OUT/watch.txt" || echo "$db 0 0")
+            info "upstream $db: at most $most server connections at once, $distinct backends in all"
+            [ "$most" -le "$TXPOOL_SIZE" ] || over+=("$db: $most server connections at once")
+        done
+        info "$(grep '^# ' "$OUT/watch.txt" | sed 's/^# //') of pg_stat_activity"
+        if [ ${#over[@]} -eq 0 ]; then
+            pass "upstream: never more than default_pool_size ($TXPOOL_SIZE) server connections per database, with up to $STRESS_CLIENTS clients per database"
+        else
+            fail "upstream: never more than default_pool_size ($TXPOOL_SIZE) server connections per database, with up to $STRESS_CLIENTS clients per database" "${over[@]}"
+        fi
+    fi
+fi
+
 echo
-echo "== driver matrix (target: $DM_E2E_TARGET) =="
-printf '%-12s %-64s %-7s %s\n' driver "protocol paths" checks "first failure"
+if [ "$DM_DRIVERS_MODE" = txpool ] && [ "$DM_E2E_TARGET" = dormouse ]; then
+    echo "== driver matrix (target: dormouse, transaction pooling in front of PostgreSQL, default_pool_size=$TXPOOL_SIZE) =="
+else
+    echo "== driver matrix (target: $DM_E2E_TARGET) =="
+fi
+printf '%-18s %-64s %-7s %s\n' driver "protocol paths" checks "first failure"
 for d in "${MATRIX[@]}"; do
     total=$((NPASS[$d] + NFAIL[$d]))
     first=${FIRST[$d]}
     [ ${#first} -le 160 ] || first="${first:0:157}..."
     [ "${NFAIL[$d]}" -eq 0 ] && first="ok"
-    printf '%-12s %-64s %-7s %s\n' "$d" "${VIA[$d]}" "${NPASS[$d]}/$total" "$first"
+    printf '%-18s %-64s %-7s %s\n' "$d" "${VIA[$d]}" "${NPASS[$d]}/$total" "$first"
 done
 for d in "${MATRIX[@]}"; do
-    [ -n "${VERSION[$d]}" ] && info "${VERSION[$d]}"
+    [[ "$d" != *"#"* ]] && [ -n "${VERSION[$d]}" ] && info "${VERSION[$d]}"
 done
-[ "$DM_KNOWN" -gt 0 ] && info "$DM_KNOWN failed checks are known gaps listed in tests/drivers/known_failures.txt"
+[ "$DM_KNOWN" -gt 0 ] && info "$DM_KNOWN failed checks are known gaps listed in tests/drivers/$(basename "$KNOWN")"
 dm_finish
