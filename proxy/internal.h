@@ -207,6 +207,11 @@ struct proxy_server {
     proxy_upstream *upstream_zombies; /* closed, freed by the reaper */
     uint32_t next_upstream_id;
     proxy_stmt_cache stmt_cache;      /* prepared statements of all pools */
+
+    /* Spare I/O buffers: an idle client keeps none (buf_take / buf_give). */
+    uint8_t **spare_bufs;
+    size_t *spare_caps;
+    int nspare, spare_cap;
 };
 
 struct proxy_session {
@@ -478,6 +483,11 @@ void pgpool_server_replies_done(proxy_upstream *u);
 bool pgpool_acquire(proxy_session *s);
 
 /* server.c */
+/* An empty buffer gets storage from the spares (or nothing); an empty buffer
+ * gives its storage back (a large one is freed): idle sessions hold no
+ * buffers, busy ones do not allocate per message. */
+void server_buf_take(proxy_server *srv, wire_buf *b);
+void server_buf_give(proxy_server *srv, wire_buf *b);
 void server_submit_job(proxy_server *srv, storage_job *job);
 void server_session_closed(proxy_server *srv, proxy_session *s); /* queue s for freeing */
 /* Reloads the configuration file and the auth file (SIGHUP, RELOAD). false

@@ -290,6 +290,53 @@ static void server_jobs_cb(struct ev_loop *loop, ev_async *w, int revents)
     server_backend_jobs_finish(srv);
 }
 
+#define SERVER_SPARE_MAX 1024          /* spare buffers kept */
+#define SERVER_SPARE_BIG (256u * 1024u) /* larger ones are freed */
+
+void server_buf_take(proxy_server *srv, wire_buf *b)
+{
+    if (b->cap > 0 || srv->nspare == 0)
+        return;
+    srv->nspare--;
+    b->data = srv->spare_bufs[srv->nspare];
+    b->cap = srv->spare_caps[srv->nspare];
+    b->len = 0;
+}
+
+void server_buf_give(proxy_server *srv, wire_buf *b)
+{
+    if (b->len > 0 || b->cap == 0)
+        return;
+    if (b->cap > SERVER_SPARE_BIG || b->oom) {
+        wire_buf_free(b);
+        return;
+    }
+    if (srv->nspare == srv->spare_cap) {
+        if (srv->spare_cap >= SERVER_SPARE_MAX) {
+            wire_buf_free(b);
+            return;
+        }
+        int cap = srv->spare_cap ? srv->spare_cap * 2 : 64;
+        uint8_t **v = realloc(srv->spare_bufs, (size_t)cap * sizeof(*v));
+        if (!v) {
+            wire_buf_free(b);
+            return;
+        }
+        srv->spare_bufs = v;
+        size_t *c = realloc(srv->spare_caps, (size_t)cap * sizeof(*c));
+        if (!c) {
+            wire_buf_free(b);
+            return;
+        }
+        srv->spare_caps = c;
+        srv->spare_cap = cap;
+    }
+    srv->spare_bufs[srv->nspare] = b->data;
+    srv->spare_caps[srv->nspare] = b->cap;
+    srv->nspare++;
+    wire_buf_init(b);
+}
+
 void server_session_closed(proxy_server *srv, proxy_session *s)
 {
     s->zombie_next = srv->zombies;
@@ -532,6 +579,10 @@ void proxy_server_free(proxy_server *srv)
         proxy_upstream_cancels_free(srv);
     admin_server_free(srv);
     proxy_stats_free(srv->stats);
+    for (int i = 0; i < srv->nspare; i++)
+        free(srv->spare_bufs[i]);
+    free(srv->spare_bufs);
+    free(srv->spare_caps);
     pthread_mutex_destroy(&srv->jobs_lock);
     free(srv);
 }

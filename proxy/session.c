@@ -258,10 +258,12 @@ bool session_flush(proxy_session *s)
         slog(s, PROXY_LOG_DEBUG, "write failed: %s", n < 0 ? strerror(errno) : "closed");
         return false;
     }
-    if (s->out.len > 0)
+    if (s->out.len > 0) {
         ev_io_start(s->server->loop, &s->wio);
-    else
+    } else {
         ev_io_stop(s->server->loop, &s->wio);
+        server_buf_give(s->server, &s->out);
+    }
     return true;
 }
 
@@ -1067,6 +1069,7 @@ static void session_process(proxy_session *s)
 static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_session *s = container_of(w, proxy_session, rio);
+    server_buf_take(s->server, &s->in);
     if (!wire_buf_reserve(&s->in, PROXY_READ_CHUNK)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return;
@@ -1085,6 +1088,8 @@ static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     s->in.len += (size_t)n;
     proxy_stats_received(s->stats, (size_t)n);
     session_process(s);
+    if (s->state != SESSION_CLOSING && s->in.len == 0)
+        server_buf_give(s->server, &s->in);
 }
 
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1245,6 +1250,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         }
     }
     wire_buf_reset(&job->out);
+    server_buf_give(s->server, &job->out);
     if (s->server->shutting_down) {
         session_put_error(s, "FATAL", WIRE_SQLSTATE_ADMIN_SHUTDOWN,
                           "terminating connection due to administrator command");

@@ -217,10 +217,12 @@ static bool upstream_flush(proxy_upstream *u)
                       n < 0 ? strerror(errno) : "closed");
         return false;
     }
-    if (u->out.len > 0)
+    if (u->out.len > 0) {
         ev_io_start(upstream_loop(u), &u->wio);
-    else
+    } else {
         ev_io_stop(upstream_loop(u), &u->wio);
+        server_buf_give(u->server, &u->out);
+    }
     return true;
 }
 
@@ -716,6 +718,7 @@ static void upstream_process(proxy_upstream *u)
 static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_upstream *u = container_of(w, proxy_upstream, rio);
+    server_buf_take(u->server, &u->in);
     if (!wire_buf_reserve(&u->in, PROXY_READ_CHUNK)) {
         upstream_fail(u, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return;
@@ -735,6 +738,8 @@ static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     u->in.len += (size_t)n;
     upstream_process(u);
+    if (u->state != PROXY_UPSTREAM_CLOSED && u->in.len == 0)
+        server_buf_give(u->server, &u->in);
 }
 
 static void upstream_write_cb(struct ev_loop *loop, ev_io *w, int revents)
