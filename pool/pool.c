@@ -441,6 +441,16 @@ uint64_t pool_db_opened_total(const pool_db *db)
     return db->opened_total;
 }
 
+void pool_db_opened(pool_db *db)
+{
+    db->open_ok = true;
+}
+
+bool pool_db_ever_opened(const pool_db *db)
+{
+    return db->open_ok;
+}
+
 uint64_t pool_db_reused_total(const pool_db *db)
 {
     return db->reused_total;

@@ -30,6 +30,7 @@ struct pool_db {
     int nstate[POOL_BACKEND_CLOSING + 1];
     pool_backend *idle_head, *idle_tail; /* LIFO: the head is the warmest */
     uint64_t opened_total, reused_total;
+    bool open_ok;            /* a backend has opened: later clients log in without one */
     pool_db *hash_next;
     pool_db *idle_db_prev, *idle_db_next; /* p->idle_dbs */
 };

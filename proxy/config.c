@@ -45,6 +45,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
     cfg->sqlite_pool_size = 20;
+    cfg->sqlite_release_idle = 1;
     cfg->server_idle_timeout = 600;
     cfg->server_lifetime = 3600;
     cfg->server_connect_timeout = 15;
@@ -147,6 +148,10 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 0, 10000, &v))
             CONFIG_FAIL(cp, "sqlite_pool_size must be between 0 and 10000");
         cfg->sqlite_pool_size = (int)v;
+    } else if (!strcmp(name, "sqlite_release_idle")) {
+        if (!config_int(value, 0, 86400, &v))
+            CONFIG_FAIL(cp, "sqlite_release_idle must be seconds between 0 and 86400");
+        cfg->sqlite_release_idle = (int)v;
     } else if (!strcmp(name, "server_idle_timeout")) {
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "server_idle_timeout must be seconds between 0 and 31536000");

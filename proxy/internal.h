@@ -255,8 +255,11 @@ struct proxy_session {
 
     /* backend */
     pool_db *db;
-    storage_conn *backend;
+    storage_conn *backend;  /* SQLite: held while the client has session state or was
+                               busy within sqlite_release_idle; NULL otherwise */
     bool backend_opened;
+    bool reopening;         /* OPENING for a query, not a login: no greeting */
+    uint64_t idle_since_us; /* entered SESSION_IDLE (monotonic) */
     storage_job job;
     bool job_in_flight;
     char *job_sql;
@@ -310,6 +313,9 @@ void session_free(proxy_session *s);
 void session_terminate(proxy_session *s, const char *sqlstate, const char *message);
 /* Lets a session that admin_session_held() stopped go on with its input. */
 void session_wake(proxy_session *s);
+/* The pool timer: SQLite clients idle for sqlite_release_idle give back a
+ * connection that holds nothing of their session. */
+void session_release_idle(proxy_server *srv);
 
 /* What a client's server connection tells its session (upstream.c and
  * pgpool.c call this). */

@@ -253,6 +253,7 @@ static void server_pool_expire(proxy_server *srv)
 static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, pool_timer);
+    session_release_idle(srv);
     server_pool_expire(srv);
     pgpool_tick(srv);
 }

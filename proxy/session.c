@@ -104,7 +104,8 @@ static bool session_transition_allowed(session_state from, session_state to)
         return to == SESSION_OPENING || to == SESSION_IDLE; /* IDLE: the admin console */
     case SESSION_OPENING:
         return to == SESSION_IDLE;
-    case SESSION_IDLE:
+    case SESSION_IDLE: /* OPENING: a released SQLite connection is taken again */
+        return to == SESSION_BUSY || to == SESSION_WAITING || to == SESSION_OPENING;
     case SESSION_IN_TX:
     case SESSION_FAILED_TX:
         return to == SESSION_BUSY || to == SESSION_WAITING;
@@ -162,6 +163,8 @@ void session_set_state(proxy_session *s, session_state to)
         abort();
     }
     session_count(s, s->state, to);
+    if (to == SESSION_IDLE)
+        s->idle_since_us = proxy_stats_now_us();
     s->server->state_count[s->state]--;
     s->server->state_count[to]++;
     s->state = to;
@@ -552,6 +555,15 @@ static bool session_start_backend(proxy_session *s)
         return session_start_console(s);
     if (s->ps || pool_db_upstream(s->db)) /* [upstream hook] */
         return pgpool_client_start(s);
+    if (pool_db_ever_opened(s->db) && s->server->cfg.sqlite_release_idle > 0) {
+        /* The database opens fine: the client takes a connection for its
+         * first query, not to log in. */
+        session_set_state(s, SESSION_OPENING);
+        session_set_state(s, SESSION_IDLE);
+        slog(s, PROXY_LOG_INFO, "login ok");
+        session_send_welcome(s);
+        return true;
+    }
     bool opened = false;
     s->backend = pool_backend_acquire(s->db, &opened);
     s->backend_opened = s->backend && opened;
@@ -985,6 +997,54 @@ static bool session_handle_ready(proxy_session *s, const wire_frame *f, size_t s
     }
 }
 
+static bool session_needs_backend(char type)
+{
+    return strchr("QPBDECSH", type) != NULL && type != '\0';
+}
+
+/* A SQLite client whose connection went back to the pool takes one again
+ * for its next message: true when it has one (reused, open); false when
+ * it waits for an OPEN (OPENING, reopening) or failed (closing). */
+static bool session_take_backend(proxy_session *s)
+{
+    bool opened = false;
+    s->backend = pool_backend_acquire(s->db, &opened);
+    s->backend_opened = s->backend && opened;
+    if (!s->backend || !storage_conn_set_user(s->backend, s->user)) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return false;
+    }
+    if (opened) {
+        slog(s, PROXY_LOG_DEBUG, "reused backend");
+        return true;
+    }
+    session_set_state(s, SESSION_OPENING);
+    s->reopening = true;
+    session_submit(s, STORAGE_JOB_OPEN);
+    return false;
+}
+
+void session_release_idle(proxy_server *srv)
+{
+    int secs = srv->cfg.sqlite_release_idle;
+    if (secs <= 0)
+        return;
+    uint64_t now = proxy_stats_now_us();
+    for (proxy_session *s = srv->sessions; s; s = s->next) {
+        if (!s->backend || !s->backend_opened || s->state != SESSION_IDLE || s->job_in_flight ||
+            s->in.len > 0 || now - s->idle_since_us < (uint64_t)secs * 1000000u ||
+            !storage_conn_stateless(s->backend))
+            continue;
+        storage_conn_detach(s->backend);
+        if (pool_backend_park(s->db, s->backend)) {
+            s->backend = NULL;
+            s->backend_opened = false;
+            continue;
+        }
+        session_submit(s, STORAGE_JOB_CLOSE); /* the pool has enough idle ones */
+    }
+}
+
 /* Consumes complete messages from s->in while the state allows. */
 static void session_process(proxy_session *s)
 {
@@ -1002,6 +1062,8 @@ static void session_process(proxy_session *s)
         if (s->state == SESSION_BUSY || s->state == SESSION_OPENING ||
             s->state == SESSION_COPY_OUT)
             break;
+        if (session_state_ready(s->state) && s->job_in_flight)
+            break; /* its connection is being closed (session_release_idle) */
         if (s->state == SESSION_COPY_IN && !session_copy_in_room(s))
             break;
         if (session_state_ready(s->state) && admin_session_held(s, s->in.len > off)) {
@@ -1033,6 +1095,11 @@ static void session_process(proxy_session *s)
         }
         size_t start = off;
         off += f.total_len;
+        if (session_state_ready(s->state) && !s->backend && !s->admin && !s->ps &&
+            session_needs_backend(f.type) && !session_take_backend(s)) {
+            off = start; /* handled once the connection is open */
+            break;
+        }
         switch (s->state) {
         case SESSION_STARTUP:
             go_on = session_handle_startup(s, &f);
@@ -1160,6 +1227,10 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         s->backend_opened = false;
         pool_backend_release(s->db, s->backend);
         s->backend = NULL;
+        if (s->state != SESSION_CLOSING) { /* released while idle: the session goes on */
+            session_process(s);
+            return;
+        }
         server_session_closed(s->server, s);
         return;
     }
@@ -1203,9 +1274,14 @@ void session_on_job_done(proxy_session *s, storage_job *job)
             session_close(s, "database open failed");
             return;
         }
+        pool_db_opened(s->db);
         session_set_state(s, SESSION_IDLE);
-        slog(s, PROXY_LOG_INFO, "login ok");
-        session_send_welcome(s);
+        if (s->reopening) { /* taken again for a query: it goes on below */
+            s->reopening = false;
+        } else {
+            slog(s, PROXY_LOG_INFO, "login ok");
+            session_send_welcome(s);
+        }
     } else if (kind == STORAGE_JOB_COPY && s->state == SESSION_COPY_IN) {
         /* a chunk of COPY FROM data is in */
         session_take_reply(s, job);

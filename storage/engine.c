@@ -505,6 +505,23 @@ bool storage_conn_set_user(storage_conn *c, const char *user)
     return true;
 }
 
+bool storage_conn_stateless(const storage_conn *c)
+{
+    return c->handle && c->tx_status == 'I' && !c->copy && !c->settings &&
+           !c->session_objects && sqlite_extended_conn_unnamed_only(c);
+}
+
+void storage_conn_detach(storage_conn *c)
+{
+    /* The catalog's temp tables were built for this user: the next user's
+     * first job drops them if it is another (as after a RESET). */
+    if (c->user) {
+        free(c->catalog_user);
+        c->catalog_user = c->user;
+        c->user = NULL;
+    }
+}
+
 void storage_conn_set_owner_data(storage_conn *c, void *data)
 {
     c->owner_data = data;

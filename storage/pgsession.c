@@ -6,6 +6,7 @@
  * statement a pooled client sends.
  */
 #include "dormouse/storage.h"
+#include "storage_internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -207,6 +208,14 @@ static void classify_node(const PgQuery__Node *n, storage_sess_stmt *st)
     default:
         return;
     }
+}
+
+bool storage_node_creates_temp(const PgQuery__Node *n)
+{
+    storage_sess_stmt st;
+    memset(&st, 0, sizeof(st));
+    classify_node(n, &st);
+    return st.kind == STORAGE_SESS_TEMP;
 }
 
 /* Marks the statements that call a session-level advisory lock function

@@ -213,6 +213,17 @@ void sqlite_extended_conn_clear(storage_conn *c)
     c->ext_implicit = false;
 }
 
+bool sqlite_extended_conn_unnamed_only(const storage_conn *c)
+{
+    for (const sqlite_prepared *p = c->prepared; p; p = p->next)
+        if (p->name[0])
+            return false;
+    for (const sqlite_portal *po = c->portals; po; po = po->next)
+        if (po->name[0])
+            return false;
+    return !c->ext_discarding;
+}
+
 bool sqlite_extended_deallocate(storage_conn *c, const char *name)
 {
     if (name)

@@ -38,4 +38,9 @@ bool sqlite_extended_deallocate(storage_conn *c, const char *name);
 /* Frees every prepared statement and portal (before the handle closes). */
 void sqlite_extended_conn_clear(storage_conn *c);
 
+/* No named prepared statement or portal, and no error skipping to Sync:
+ * what the extended protocol leaves is nothing another client would see
+ * (the unnamed statement is replaced by its next Parse). */
+bool sqlite_extended_conn_unnamed_only(const storage_conn *c);
+
 #endif

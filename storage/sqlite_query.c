@@ -347,6 +347,8 @@ static int64_t sqlite_query_count_rows(sqlite_query *q, const PgQuery__RangeVar 
 void sqlite_query_finish(sqlite_query *q, const storage_stmt *s, uint64_t rows, int64_t changes)
 {
     char tag[STORAGE_TAG_MAX + 32];
+    if (s->node && storage_node_creates_temp(s->node))
+        q->c->session_objects = true; /* only a RESET gives the connection to another client */
     switch (s->kind) {
     case STORAGE_STMT_SELECT:
         snprintf(tag, sizeof(tag), "SELECT %llu", (unsigned long long)rows);

@@ -229,5 +229,6 @@ void sqlite_conn_reset(storage_job *job)
     }
     free(c->user);
     c->user = NULL;
+    c->session_objects = false;
     atomic_store(&c->cancel, false);
 }

@@ -80,6 +80,10 @@ struct storage_conn {
     bool ext_discarding;       /* an error: skip messages until the next Sync */
     bool ext_implicit;         /* the implicit block of the current Sync is open */
 
+    /* worker-owned: the client created temporary objects (only a RESET
+     * drops them): the connection cannot serve another client before one */
+    bool session_objects;
+
     /* worker-owned: SET parameters that differ from the defaults (sqlite_session.c) */
     struct sqlite_setting *settings;
 
@@ -96,5 +100,8 @@ struct storage_conn {
     bool copying;       /* a COPY is in progress: a cancel fails it (under lock) */
     atomic_bool cancel; /* set by storage_conn_interrupt, cleared when such a job ends */
 };
+
+/* Does this statement create a temporary object (pgsession.c)? */
+bool storage_node_creates_temp(const PgQuery__Node *n);
 
 #endif

@@ -199,6 +199,10 @@ int pool_db_idle_backends(const pool_db *db);
 int pool_db_closing_backends(const pool_db *db);
 uint64_t pool_db_opened_total(const pool_db *db);
 uint64_t pool_db_reused_total(const pool_db *db);
+/* An OPEN of db succeeded; from then on its clients log in without taking a
+ * backend (they take one for their first query). */
+void pool_db_opened(pool_db *db);
+bool pool_db_ever_opened(const pool_db *db);
 int pool_idle_backends(const pool *p);    /* over all databases */
 int pool_closing_backends(const pool *p); /* over all databases */
 

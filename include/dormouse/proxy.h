@@ -63,6 +63,8 @@ typedef struct proxy_config {
     int sqlite_pool_size;    /* opened SQLite connections kept idle per database; 0: no reuse */
     int server_idle_timeout; /* seconds before an idle one is closed; 0: never */
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
+    int sqlite_release_idle; /* seconds a client may sit idle before its stateless SQLite
+                                connection goes back to the pool; 0: kept for the session */
     int server_connect_timeout; /* seconds to connect and log in to an upstream PostgreSQL */
     /* upstream server pools (PgBouncer's keys and defaults) */
     pool_mode pool_mode;        /* transaction */

@@ -77,6 +77,16 @@ void storage_conn_free(storage_conn *c);
 bool storage_conn_set_user(storage_conn *c, const char *user);
 /* A pointer the connection's owner keeps with it (the pool's bookkeeping);
  * the engine never reads it.  Owner's thread only; NULL until set. */
+/* Whether an open connection, between jobs, holds nothing of its client's
+ * session that the client's next transaction needs or another client could
+ * see: no transaction, COPY, SET parameter, temporary object, named prepared
+ * statement or portal.  Such a connection may serve another client without a
+ * RESET (after storage_conn_detach).  Owner's thread, no job in flight. */
+bool storage_conn_stateless(const storage_conn *c);
+/* Forgets the client of a stateless connection (its user); the next
+ * client's storage_conn_set_user takes over.  Owner's thread, no job in
+ * flight. */
+void storage_conn_detach(storage_conn *c);
 void storage_conn_set_owner_data(storage_conn *c, void *data);
 void *storage_conn_owner_data(const storage_conn *c);
 /* Interrupts the statement running on c, if any: it fails with 57014.

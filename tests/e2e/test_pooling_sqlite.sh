@@ -7,8 +7,11 @@
 # "reused backend" debug lines); nothing of one client leaks into the next
 # (settings, temp tables, prepared statements, an uncommitted transaction and
 # its write lock); 50 concurrent clients; sqlite_pool_size = 0 turns reuse off
-# and a SIGHUP turns it on; server_idle_timeout closes idle connections; and
-# shutdown closes the idle ones cleanly (exit status 0, under ASan too).
+# and a SIGHUP turns it on; server_idle_timeout closes idle connections;
+# shutdown closes the idle ones cleanly (exit status 0, under ASan too); and
+# idle clients without session state give their connection back after
+# sqlite_release_idle, while those with state (temp table, SET, open
+# transaction) keep theirs and find it intact.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dm_only "SQLite connection reuse" || dm_finish
@@ -162,4 +165,52 @@ fi
 out=$(dm_psql "$(dm_conninfo app)" -At -c 'select 2' 2>&1)
 assert_eq "a client after the idle connection was closed gets a new one" 2 "$out"
 dm_stop_check "dormouse exits 0 (no-pool instance)"
+# ---- idle clients give their connection back (sqlite_release_idle) ----
+DM_PORT=$(free_port) || die "no free port"
+dm_write_config "$DM_TMP/release.ini" "admin_users = admin" "sqlite_release_idle = 1"
+dm_start "$DM_TMP/release.ini"
+dm_psql "$(dm_conninfo idle)" -At -c "create table k(v int)" -c "insert into k values (7)" >/dev/null 2>&1
+out=$(DM_PORT=$DM_PORT timeout 60 "$PYTHON" - <<'PYEOF' 2>&1
+import os, time, subprocess, psycopg2
+port = int(os.environ["DM_PORT"])
+def connect():
+    c = psycopg2.connect(host="127.0.0.1", port=port, user="app", dbname="idle")
+    c.autocommit = True
+    return c
+conns = [connect() for _ in range(40)]
+for c in conns:
+    with c.cursor() as cur:
+        cur.execute("select v from k")
+        assert cur.fetchone()[0] == 7
+stateful = conns[:3]
+stateful[0].cursor().execute("create temp table mine(x int)")
+stateful[0].cursor().execute("insert into mine values (1)")
+stateful[1].cursor().execute("set application_name = 'kept'")
+stateful[2].autocommit = False
+stateful[2].cursor().execute("select v from k")  # psycopg2 opened a transaction
+time.sleep(3)
+def servers():
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "admin", "-At",
+                          "-F", "|", "dormouse", "-c", "show servers"],
+                         capture_output=True, text=True).stdout
+    return sum(1 for l in out.splitlines() if l.split("|")[2:3] == ["idle"])
+print("held", servers())
+for c in conns[3:]:
+    with c.cursor() as cur:
+        cur.execute("select v + 1 from k")
+        assert cur.fetchone()[0] == 8
+with stateful[0].cursor() as cur:
+    cur.execute("select count(*) from mine")
+    print("temp", cur.fetchone()[0])
+with stateful[1].cursor() as cur:
+    cur.execute("show application_name")
+    print("set", cur.fetchone()[0])
+stateful[2].commit()
+print("ok")
+PYEOF
+)
+assert_eq "idle clients without session state give their SQLite connection back; 3 with state keep theirs" \
+    $'held 3\ntemp 1\nset kept\nok' "$out"
+dm_stop_check "dormouse exits 0 after releasing idle clients' connections"
+
 dm_finish
