@@ -343,6 +343,7 @@ typedef struct proxy_expect {
     uint8_t kind;   /* upstream.c's EXP_* */
     uint32_t epoch; /* ReadyForQuery messages expected before its reply */
     proxy_stmt *st; /* Parse: the statement (a reference), dropped from the LRU if it fails */
+    char *name;     /* a refused Parse: the client's name for the error (owned) */
 } proxy_expect;
 
 /* One server connection of an upstream pool (pool_servers).  Its pool

@@ -96,7 +96,11 @@ void pgpool_record_op(proxy_session *s, storage_sess_kind kind, const char *name
     op->sql = copy;
 }
 
-static void ops_commit(proxy_session *s)
+/* Applies the committed SET/RESET statements to the client's settings (what
+ * it should see) and to its server's (what the server now has): a RESET
+ * gives the server its own default, the client its startup value; when the
+ * two then differ, the difference is sent at once. */
+static void ops_commit(proxy_session *s, proxy_upstream *u)
 {
     for (int i = 0; i < s->nops; i++) {
         const struct pgpool_op *op = &s->ops[i];
@@ -104,6 +108,7 @@ static void ops_commit(proxy_session *s)
         switch (op->kind) {
         case STORAGE_SESS_SET:
             proxy_settings_set(&s->settings, op->name, op->sql, strlen(op->sql));
+            proxy_settings_set(&u->settings, op->name, op->sql, strlen(op->sql));
             break;
         case STORAGE_SESS_RESET:
             dflt = proxy_settings_get(&s->startup_settings, op->name);
@@ -111,9 +116,11 @@ static void ops_commit(proxy_session *s)
                 proxy_settings_set(&s->settings, op->name, dflt, strlen(dflt));
             else
                 proxy_settings_unset(&s->settings, op->name);
+            proxy_settings_unset(&u->settings, op->name);
             break;
         case STORAGE_SESS_RESET_ALL:
             proxy_settings_copy(&s->settings, &s->startup_settings);
+            proxy_settings_clear(&u->settings);
             break;
         default:
             break;
@@ -127,11 +134,19 @@ void pgpool_server_ready_for_query(proxy_upstream *u, char tx)
     if (!s || s->nops == 0 || tx != 'I')
         return; /* SETs in a transaction block wait for its end */
     if (!u->saw_error && !u->saw_rollback) {
-        ops_commit(s);
-        proxy_settings_copy(&u->settings, &s->settings); /* the server ran them */
-    } else {
-        /* they were rolled back: the server is as it was */
+        ops_commit(s, u);
+        /* (not in the middle of the client's extended-protocol batch: the
+         * next link sends it then) */
+        if (!u->open && !proxy_settings_equal(&u->settings, &s->settings)) {
+            wire_buf sql;
+            wire_buf_init(&sql);
+            if (proxy_settings_diff(&u->settings, &s->settings, &sql) && sql.len > 0)
+                proxy_upstream_inject_query(u, (const char *)sql.data, sql.len);
+            wire_buf_free(&sql);
+            proxy_settings_copy(&u->settings, &s->settings);
+        }
     }
+    /* else: rolled back, the server is as it was */
     ops_clear(s);
 }
 

@@ -258,6 +258,18 @@ static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     pgpool_tick(srv);
 }
 
+/* Every upstream database named in [databases] exists from the start (no
+ * connection yet), so that SHOW DATABASES lists it as PgBouncer does. */
+static void server_known_databases(proxy_server *srv)
+{
+    char err[256];
+    for (int i = 0; i < srv->cfg.ndatabases; i++) {
+        const pool_db_rule *r = &srv->cfg.databases[i];
+        if (r->engine == STORAGE_POSTGRES && strcmp(r->name, "*") != 0)
+            pool_db_get(srv->pool, r->name, err, sizeof(err));
+    }
+}
+
 static void server_pool_limits(proxy_server *srv)
 {
     pool_limits l = {
@@ -428,6 +440,7 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
     srv->cfg = cfg;
     proxy_log_set_level(cfg.log_level);
     pool_set_rules(srv->pool, cfg.databases, cfg.ndatabases);
+    server_known_databases(srv);
     server_pool_limits(srv); /* the pool timer closes what is now over them */
     proxy_log(PROXY_LOG_INFO, "configuration reloaded (%d users in the auth file)",
               proxy_userlist_count(users));
@@ -496,6 +509,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         goto fail;
     }
     pool_set_rules(srv->pool, cfg->databases, cfg->ndatabases);
+    server_known_databases(srv);
     server_pool_limits(srv);
 
     srv->loop = ev_default_loop(EVFLAG_AUTO);

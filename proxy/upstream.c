@@ -67,6 +67,8 @@ enum {
     EXP_CLOSE_AS_PARSE,  /* a Parse of a statement the server has: we sent a Close
                             instead, its CloseComplete goes out as ParseComplete */
     EXP_QUERY,           /* our Query: drop everything up to its ReadyForQuery */
+    EXP_PARSE_DUP,       /* the client's Parse of a name it has: the server refuses our
+                            name for the statement (42P05); the error names the client's */
 };
 
 /* A CancelRequest on its way to an upstream; owned by the server's list. */
@@ -292,8 +294,11 @@ proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps)
 static void upstream_exp_clear(proxy_upstream *u)
 {
     proxy_stmt_cache *c = &u->server->stmt_cache;
-    for (size_t i = 0; i < u->exp_len; i++)
-        proxy_stmt_unref(c, u->exp[(u->exp_head + i) % u->exp_cap].st);
+    for (size_t i = 0; i < u->exp_len; i++) {
+        proxy_expect *e = &u->exp[(u->exp_head + i) % u->exp_cap];
+        proxy_stmt_unref(c, e->st);
+        free(e->name);
+    }
     u->exp_head = u->exp_len = 0;
 }
 
@@ -539,6 +544,7 @@ static bool exp_push(proxy_upstream *u, int kind, proxy_stmt *st)
     e->kind = (uint8_t)kind;
     e->epoch = u->sent_z;
     e->st = st;
+    e->name = NULL;
     if (st)
         proxy_stmt_ref(st);
     u->exp_len++;
@@ -562,6 +568,7 @@ static int exp_pop(proxy_upstream *u, bool failed)
             proxy_stmt_lru_del(&u->stmts, &u->server->stmt_cache, e->st); /* never prepared */
         proxy_stmt_unref(&u->server->stmt_cache, e->st);
     }
+    free(e->name);
     u->exp_head = (u->exp_head + 1) % u->exp_cap;
     u->exp_len--;
     return kind;
@@ -625,6 +632,22 @@ static void upstream_relay_replies(proxy_upstream *u)
             }
             case 'E':
                 u->saw_error = true;
+                if (h && h->kind == EXP_PARSE_DUP && h->epoch == u->recv_z && out) {
+                    wire_error e;
+                    if (wire_error_parse(&f, &e) && e.sqlstate &&
+                        !strcmp(e.sqlstate, "42P05")) { /* ours to word */
+                        char msg[200];
+                        snprintf(msg, sizeof(msg), "prepared statement \"%s\" already exists",
+                                 h->name ? h->name : "");
+                        wire_error mine = {.severity = "ERROR", .sqlstate = "42P05",
+                                           .message = msg};
+                        if (start > run)
+                            wire_buf_append(out, u->in.data + run, start - run);
+                        wire_put_error(out, &mine);
+                        run = off;
+                        untouched = false;
+                    }
+                }
                 /* the server skips to Sync: this epoch's Parse and Close get no reply */
                 while ((h = exp_head(u)) && h->epoch == u->recv_z && h->kind != EXP_QUERY)
                     exp_pop(u, true);
@@ -880,7 +903,7 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
                 break; /* the server answers for a name it does not know */
             proxy_stmt_ref(st);
             upstream_ensure(u, st);
-            if (asprintf(&replacement, "DEALLOCATE %s", st->name) < 0)
+            if (asprintf(&replacement, "DEALLOCATE \"%s\"", st->name) < 0)
                 replacement = NULL;
             proxy_stmt_lru_del(&u->stmts, cache, st);
             proxy_stmt_map_del(&s->stmts, cache, v[i].name);
@@ -960,6 +983,17 @@ static void relay_parse(proxy_upstream *u, proxy_session *s, pool_mode mode, boo
         return;
     }
     proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_stmt *old = proxy_stmt_map_get(&s->stmts, name);
+    if (old) {
+        /* A name in use: PostgreSQL refuses it (42P05).  The server refuses
+         * its name for the statement; the error goes out with the client's. */
+        upstream_ensure(u, old);
+        emit_parse(u, old->name, rest, rest_len);
+        wire_buf_free(&tmp);
+        if (exp_push(u, EXP_PARSE_DUP, NULL))
+            u->exp[(u->exp_head + u->exp_len - 1) % u->exp_cap].name = strdup(name);
+        return;
+    }
     proxy_stmt *st = proxy_stmt_intern(cache, rest, rest_len);
     wire_buf_free(&tmp);
     if (!st) {
