@@ -505,20 +505,27 @@ typedef struct admin_upstream_pools {
     bool oom;
 } admin_upstream_pools;
 
+/* Appends x to a growing array of pointers; false when out of memory. */
+static bool admin_ptr_push(void *vp, int *n, int *cap, const void *x)
+{
+    const void ***v = vp;
+    if (*n == *cap) {
+        int ncap = *cap ? *cap * 2 : 16;
+        const void **nv = realloc(*v, (size_t)ncap * sizeof(*nv));
+        if (!nv)
+            return false;
+        *v = nv;
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = x;
+    return true;
+}
+
 static void admin_pool_collect(pool_servers *ps, void *arg)
 {
     admin_upstream_pools *u = arg;
-    if (u->npools == u->cap) {
-        int cap = u->cap ? u->cap * 2 : 8;
-        pool_servers **p = realloc(u->pools, (size_t)cap * sizeof(*p));
-        if (!p) {
-            u->oom = true;
-            return;
-        }
-        u->pools = p;
-        u->cap = cap;
-    }
-    u->pools[u->npools++] = ps;
+    if (!admin_ptr_push(&u->pools, &u->npools, &u->cap, ps))
+        u->oom = true;
 }
 
 static int admin_pool_cmp(const void *a, const void *b)
@@ -881,17 +888,8 @@ typedef struct admin_db_list {
 static void admin_db_collect(const pool_db *db, void *arg)
 {
     admin_db_list *l = arg;
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 16;
-        const pool_db **v = realloc(l->v, (size_t)cap * sizeof(*v));
-        if (!v) {
-            l->oom = true;
-            return;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = db;
+    if (!admin_ptr_push(&l->v, &l->n, &l->cap, db))
+        l->oom = true;
 }
 
 static int admin_db_cmp(const void *a, const void *b)

@@ -249,6 +249,19 @@ static bool pgpool_retired(const proxy_upstream *u)
            (lifetime > 0 && ev_now(u->server->loop) - (double)u->connect_time >= (double)lifetime);
 }
 
+/* Starts a new server connection for ps; false when it failed at once. */
+static bool pgpool_open(proxy_server *srv, pool_servers *ps)
+{
+    proxy_upstream *u = proxy_upstream_new(srv, ps);
+    if (!u)
+        return false;
+    if (u->fd < 0) {
+        pgpool_server_failed(u);
+        return false;
+    }
+    return true;
+}
+
 /* Hands free servers to waiting clients, greets those waiting for a
  * greeting, and opens servers while the pool may.  `caller` is a session
  * that relays by itself once this returns (not woken here). */
@@ -282,15 +295,8 @@ static void pgpool_dispatch(proxy_server *srv, pool_servers *ps, proxy_session *
         if (s != caller)
             session_wake(s);
     }
-    while (!srv->shutting_down && pool_servers_may_open(ps)) {
-        proxy_upstream *u = proxy_upstream_new(srv, ps);
-        if (!u)
-            break;
-        if (u->fd < 0) {
-            pgpool_server_failed(u);
-            break;
-        }
-    }
+    while (!srv->shutting_down && pool_servers_may_open(ps) && pgpool_open(srv, ps))
+        ;
 }
 
 bool pgpool_acquire(proxy_session *s)
@@ -541,15 +547,8 @@ static void pgpool_tick_pool(pool_servers *ps, void *arg)
             proxy_upstream_close(u);
         l = next;
     }
-    while (!srv->shutting_down && pool_servers_below_min(ps)) {
-        proxy_upstream *u = proxy_upstream_new(srv, ps);
-        if (!u)
-            break;
-        if (u->fd < 0) {
-            pgpool_server_failed(u);
-            break;
-        }
-    }
+    while (!srv->shutting_down && pool_servers_below_min(ps) && pgpool_open(srv, ps))
+        ;
     pgpool_dispatch(srv, ps, NULL);
 }
 

@@ -403,6 +403,18 @@ static bool session_start_console(proxy_session *s)
     return true;
 }
 
+/* A message that cannot be framed ends the session (08P01). */
+static void session_bad_frame(proxy_session *s, wire_frame_status fs)
+{
+    if (fs == WIRE_FRAME_TOO_LARGE && s->state == SESSION_STARTUP)
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
+    else if (fs == WIRE_FRAME_TOO_LARGE)
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                      "message exceeds max_packet_size (%u bytes)", s->server->cfg.max_packet_size);
+    else
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+}
+
 /* ---- [upstream hook] engine=postgres: requests relayed to a server
  * connection of the pool (pgpool.c) instead of storage jobs ---- */
 
@@ -480,14 +492,8 @@ static void session_pg_input(proxy_session *s)
                 ev_io_start(s->server->loop, &s->rio);
             return;
         }
-        if (fs == WIRE_FRAME_TOO_LARGE) {
-            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
-                          "message exceeds max_packet_size (%u bytes)",
-                          s->server->cfg.max_packet_size);
-            return;
-        }
         if (fs != WIRE_FRAME_OK) {
-            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+            session_bad_frame(s, fs);
             return;
         }
         if (s->pg_discard_to_sync || f.type == 'S' || f.type == 'H') {
@@ -1080,17 +1086,8 @@ static void session_process(proxy_session *s)
             fs = wire_frame_parse(p, avail, s->server->cfg.max_packet_size, &f);
         if (fs == WIRE_FRAME_INCOMPLETE)
             break;
-        if (fs == WIRE_FRAME_TOO_LARGE) {
-            if (s->state == SESSION_STARTUP)
-                session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
-            else
-                session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
-                              "message exceeds max_packet_size (%u bytes)",
-                              s->server->cfg.max_packet_size);
-            break;
-        }
         if (fs != WIRE_FRAME_OK) {
-            session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+            session_bad_frame(s, fs);
             break;
         }
         size_t start = off;

@@ -576,6 +576,21 @@ static int exp_pop(proxy_upstream *u, bool failed)
 
 /* ---- server -> client ---- */
 
+/* The server's next message at u->in + off: 1, 0 when incomplete, -1 when
+ * it is invalid (the connection has failed, reported). */
+static int upstream_next_frame(proxy_upstream *u, size_t off, wire_frame *f)
+{
+    wire_frame_status fs =
+        wire_frame_parse(u->in.data + off, u->in.len - off, UPSTREAM_MAX_MESSAGE, f);
+    if (fs == WIRE_FRAME_INCOMPLETE)
+        return 0;
+    if (fs == WIRE_FRAME_OK)
+        return 1;
+    upstream_fail(u, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                  "invalid message from the upstream server %s", u->where);
+    return -1;
+}
+
 /* The replies in u->in: relayed to the linked client, except what answers
  * Dormouse's own messages; an unlinked server's are dropped. */
 static void upstream_relay_replies(proxy_upstream *u)
@@ -590,15 +605,11 @@ static void upstream_relay_replies(proxy_upstream *u)
 
     for (;;) {
         wire_frame f;
-        wire_frame_status fs =
-            wire_frame_parse(u->in.data + off, u->in.len - off, UPSTREAM_MAX_MESSAGE, &f);
-        if (fs == WIRE_FRAME_INCOMPLETE)
-            break;
-        if (fs != WIRE_FRAME_OK) {
-            upstream_fail(u, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
-                          "invalid message from the upstream server %s", u->where);
+        int got = upstream_next_frame(u, off, &f);
+        if (got < 0)
             return;
-        }
+        if (got == 0)
+            break;
         size_t start = off;
         off += f.total_len;
         bool drop = false, as_parse = false;
@@ -717,15 +728,11 @@ static void upstream_process(proxy_upstream *u)
     size_t off = 0;
     while (u->state == PROXY_UPSTREAM_LOGIN) {
         wire_frame f;
-        wire_frame_status fs =
-            wire_frame_parse(u->in.data + off, u->in.len - off, UPSTREAM_MAX_MESSAGE, &f);
-        if (fs == WIRE_FRAME_INCOMPLETE)
-            break;
-        if (fs != WIRE_FRAME_OK) {
-            upstream_fail(u, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
-                          "invalid message from the upstream server %s", u->where);
+        int got = upstream_next_frame(u, off, &f);
+        if (got < 0)
             return;
-        }
+        if (got == 0)
+            break;
         const uint8_t *frame = u->in.data + off;
         off += f.total_len;
         if (!upstream_login_message(u, frame, &f))
