@@ -1343,7 +1343,7 @@ static void admin_show_mem(proxy_server *srv, wire_buf *b)
     long long buffers = 0;
     for (proxy_session *s = srv->sessions; s; s = s->next) {
         nsessions++;
-        buffers += (long long)(s->in.cap + s->out.cap + s->job.out.cap + s->copy_buf.cap +
+        buffers += (long long)(s->in.cap + s->out.cap + (s->job ? s->job->out.cap : 0) + s->copy_buf.cap +
                                s->copy_job.cap);
     }
     struct {

@@ -260,7 +260,7 @@ struct proxy_session {
     bool backend_opened;
     bool reopening;         /* OPENING for a query, not a login: no greeting */
     uint64_t idle_since_us; /* entered SESSION_IDLE (monotonic) */
-    storage_job job;
+    storage_job *job;       /* SQLite: allocated with the backend, freed when it goes back */
     bool job_in_flight;
     char *job_sql;
     uint8_t *job_msgs; /* EXTENDED: the batch's messages, owned */

@@ -214,7 +214,6 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
     s->connect_time = (time_t)ev_now(srv->loop);
     wire_buf_init(&s->in);
     wire_buf_init(&s->out);
-    wire_buf_init(&s->job.out);
     wire_buf_init(&s->copy_buf);
     wire_buf_init(&s->copy_job);
     wire_buf_init(&s->startup_params);
@@ -270,24 +269,41 @@ bool session_flush(proxy_session *s)
     return true;
 }
 
+/* The session's job (only SQLite sessions with a backend have one). */
+static bool session_job_alloc(proxy_session *s)
+{
+    if (!s->job)
+        s->job = calloc(1, sizeof(*s->job));
+    return s->job != NULL;
+}
+
+static void session_job_free(proxy_session *s)
+{
+    if (!s->job || s->job_in_flight)
+        return;
+    wire_buf_free(&s->job->out);
+    free(s->job);
+    s->job = NULL;
+}
+
 /* Hands the session's one job to the engine; the reply comes back through
  * session_on_job_done on the loop thread. */
 static void session_submit(proxy_session *s, storage_job_kind kind)
 {
-    wire_buf_reset(&s->job.out);
-    s->job.kind = kind;
-    s->job.conn = s->backend;
-    s->job.sql = kind == STORAGE_JOB_QUERY ? s->job_sql : NULL;
-    s->job.sql_len = kind == STORAGE_JOB_QUERY ? strlen(s->job_sql) : 0;
-    s->job.msgs = kind == STORAGE_JOB_EXTENDED ? s->job_msgs : NULL;
-    s->job.msgs_len = kind == STORAGE_JOB_EXTENDED ? s->job_msgs_len : 0;
-    s->job.copy_data = kind == STORAGE_JOB_COPY ? s->copy_job.data : NULL;
-    s->job.copy_len = kind == STORAGE_JOB_COPY ? s->copy_job.len : 0;
-    s->job.copy_fail_message = s->copy_fail_message;
-    s->job.copy_fail_sqlstate = s->copy_fail_sqlstate;
-    s->job.udata = s;
+    wire_buf_reset(&s->job->out);
+    s->job->kind = kind;
+    s->job->conn = s->backend;
+    s->job->sql = kind == STORAGE_JOB_QUERY ? s->job_sql : NULL;
+    s->job->sql_len = kind == STORAGE_JOB_QUERY ? strlen(s->job_sql) : 0;
+    s->job->msgs = kind == STORAGE_JOB_EXTENDED ? s->job_msgs : NULL;
+    s->job->msgs_len = kind == STORAGE_JOB_EXTENDED ? s->job_msgs_len : 0;
+    s->job->copy_data = kind == STORAGE_JOB_COPY ? s->copy_job.data : NULL;
+    s->job->copy_len = kind == STORAGE_JOB_COPY ? s->copy_job.len : 0;
+    s->job->copy_fail_message = s->copy_fail_message;
+    s->job->copy_fail_sqlstate = s->copy_fail_sqlstate;
+    s->job->udata = s;
     s->job_in_flight = true;
-    server_submit_job(s->server, &s->job);
+    server_submit_job(s->server, s->job);
 }
 
 /* Gives the backend back once no job is in flight: an open one the pool
@@ -366,7 +382,7 @@ void session_free(proxy_session *s)
     pgpool_session_free(s); /* [upstream hook] */
     wire_buf_free(&s->in);
     wire_buf_free(&s->out);
-    wire_buf_free(&s->job.out);
+    session_job_free(s);
     wire_buf_free(&s->copy_buf);
     wire_buf_free(&s->copy_job);
     free(s->copy_fail_message);
@@ -573,7 +589,7 @@ static bool session_start_backend(proxy_session *s)
     bool opened = false;
     s->backend = pool_backend_acquire(s->db, &opened);
     s->backend_opened = s->backend && opened;
-    if (!s->backend || !storage_conn_set_user(s->backend, s->user)) {
+    if (!s->backend || !storage_conn_set_user(s->backend, s->user) || !session_job_alloc(s)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return false;
     }
@@ -884,7 +900,7 @@ static void session_copy_submit(proxy_session *s, storage_copy_end end)
     s->copy_job = s->copy_buf;
     s->copy_buf = tmp;
     wire_buf_reset(&s->copy_buf);
-    s->job.copy_end = end;
+    s->job->copy_end = end;
     session_submit(s, STORAGE_JOB_COPY);
 }
 
@@ -1016,7 +1032,7 @@ static bool session_take_backend(proxy_session *s)
     bool opened = false;
     s->backend = pool_backend_acquire(s->db, &opened);
     s->backend_opened = s->backend && opened;
-    if (!s->backend || !storage_conn_set_user(s->backend, s->user)) {
+    if (!s->backend || !storage_conn_set_user(s->backend, s->user) || !session_job_alloc(s)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return false;
     }
@@ -1045,6 +1061,7 @@ void session_release_idle(proxy_server *srv)
         if (pool_backend_park(s->db, s->backend)) {
             s->backend = NULL;
             s->backend_opened = false;
+            session_job_free(s);
             continue;
         }
         session_submit(s, STORAGE_JOB_CLOSE); /* the pool has enough idle ones */

@@ -187,11 +187,63 @@ bool proxy_settings_diff(const proxy_settings *server, const proxy_settings *cli
     return !sql->oom;
 }
 
+/* "-c name=value" and "--name=value" in a startup packet's options
+ * (PostgreSQL's syntax: blanks separate, a backslash escapes the next
+ * character), each as if it were a parameter of its own. */
+static bool settings_from_options(proxy_settings *s, const char *opts)
+{
+    char word[512];
+    bool expect_c = false;
+    const char *p = opts;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t n = 0;
+        while (*p && *p != ' ' && *p != '\t') {
+            if (*p == '\\' && p[1])
+                p++;
+            if (n + 1 < sizeof(word))
+                word[n++] = *p;
+            p++;
+        }
+        word[n] = '\0';
+        const char *assign = NULL;
+        if (expect_c) {
+            assign = word;
+            expect_c = false;
+        } else if (!strcmp(word, "-c")) {
+            expect_c = true;
+        } else if (!strncmp(word, "-c", 2)) {
+            assign = word + 2;
+        } else if (!strncmp(word, "--", 2)) {
+            assign = word + 2;
+        }
+        char *eq = assign ? strchr(assign, '=') : NULL;
+        if (!eq)
+            continue;
+        *eq = '\0';
+        for (char *d = (char *)assign; *d; d++)
+            if (*d == '-')
+                *d = '_'; /* --work-mem=1MB is work_mem */
+        wire_param one = {assign, eq + 1};
+        if (!proxy_settings_from_startup(s, &one, 1))
+            return false;
+    }
+    return true;
+}
+
 bool proxy_settings_from_startup(proxy_settings *s, const wire_param *params, int n)
 {
     for (int i = 0; i < n; i++) {
         const char *k = params[i].name, *v = params[i].value;
-        if (!k || !v || !strcmp(k, "user") || !strcmp(k, "database") || !strcmp(k, "options") ||
+        if (k && v && !strcmp(k, "options")) {
+            if (!settings_from_options(s, v))
+                return false;
+            continue;
+        }
+        if (!k || !v || !strcmp(k, "user") || !strcmp(k, "database") ||
             !strcmp(k, "replication") || !strncmp(k, "_pq_.", 5))
             continue;
         char name[64];
@@ -202,18 +254,19 @@ bool proxy_settings_from_startup(proxy_settings *s, const wire_param *params, in
             name[c] = (char)tolower((unsigned char)k[c]);
         if (!settings_plain_name(name))
             continue;
-        /* SET name = 'value', the value as a string literal */
+        /* set_config takes the value as the startup packet gives it (a list
+         * such as search_path=a,b stays a list) */
         wire_buf b;
         wire_buf_init(&b);
-        sql_put(&b, "SET ");
+        sql_put(&b, "SELECT pg_catalog.set_config('");
         sql_put(&b, name);
-        sql_put(&b, " = '");
+        sql_put(&b, "', '");
         for (const char *p = v; *p; p++) {
             if (*p == '\'')
                 wire_buf_put_u8(&b, '\'');
             wire_buf_put_u8(&b, (uint8_t)*p);
         }
-        wire_buf_put_u8(&b, '\'');
+        sql_put(&b, "', false)");
         bool ok = !b.oom && proxy_settings_set(s, name, (const char *)b.data, b.len);
         wire_buf_free(&b);
         if (!ok)

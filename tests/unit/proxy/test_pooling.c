@@ -111,9 +111,25 @@ START_TEST(test_settings_diff)
                            {"application_name", "it's"}, {"bad name", "x"}};
     ck_assert(proxy_settings_from_startup(&st, params, 5));
     ck_assert_int_eq(st.n, 2);
-    ck_assert_str_eq(proxy_settings_get(&st, "datestyle"), "SET datestyle = 'ISO'");
+    ck_assert_str_eq(proxy_settings_get(&st, "datestyle"),
+                     "SELECT pg_catalog.set_config('datestyle', 'ISO', false)");
     ck_assert_str_eq(proxy_settings_get(&st, "application_name"),
-                     "SET application_name = 'it''s'");
+                     "SELECT pg_catalog.set_config('application_name', 'it''s', false)");
+    proxy_settings_free(&st);
+
+    /* options: -c name=value, -cname=value, --name=value, backslash escapes */
+    wire_param opts[] = {{"options", "-c search_path=a,b -cstatement_timeout=5s "
+                                     "--work-mem=1MB -c application_name=x\\ y -X"}};
+    ck_assert(proxy_settings_from_startup(&st, opts, 1));
+    ck_assert_int_eq(st.n, 4);
+    ck_assert_str_eq(proxy_settings_get(&st, "search_path"),
+                     "SELECT pg_catalog.set_config('search_path', 'a,b', false)");
+    ck_assert_str_eq(proxy_settings_get(&st, "statement_timeout"),
+                     "SELECT pg_catalog.set_config('statement_timeout', '5s', false)");
+    ck_assert_str_eq(proxy_settings_get(&st, "work_mem"),
+                     "SELECT pg_catalog.set_config('work_mem', '1MB', false)");
+    ck_assert_str_eq(proxy_settings_get(&st, "application_name"),
+                     "SELECT pg_catalog.set_config('application_name', 'x y', false)");
     proxy_settings_free(&st);
     proxy_settings_free(&server);
     proxy_settings_free(&client);
