@@ -221,7 +221,7 @@ struct proxy_session {
     session_state state;
     int fd;
     ev_io rio, wio;
-    char peer[80]; /* "127.0.0.1:5555" or "unix" */
+    char peer[56]; /* "127.0.0.1:5555", "[::1]:5555" or "unix" */
     char user[WIRE_NAME_MAX];
     char database[WIRE_NAME_MAX];
     char application_name[WIRE_NAME_MAX];

@@ -303,7 +303,7 @@ static void server_jobs_cb(struct ev_loop *loop, ev_async *w, int revents)
     server_backend_jobs_finish(srv);
 }
 
-#define SERVER_SPARE_MAX 1024          /* spare buffers kept */
+#define SERVER_SPARE_MAX 128           /* spare buffers kept */
 #define SERVER_SPARE_BIG (256u * 1024u) /* larger ones are freed */
 
 void server_buf_take(proxy_server *srv, wire_buf *b)
