@@ -313,6 +313,18 @@ static void session_close_backend(proxy_session *s)
 {
     if (s->job_in_flight)
         return; /* session_on_job_done comes back here */
+    if (s->backend && s->backend_opened && storage_conn_stateless(s->backend) &&
+        pool_backend_reusable(s->db, s->backend)) {
+        /* Nothing of the client's is on it: no RESET needed. */
+        storage_conn_detach(s->backend);
+        if (pool_backend_park(s->db, s->backend)) {
+            slog(s, PROXY_LOG_DEBUG, "backend parked for reuse");
+            s->backend_opened = false;
+            s->backend = NULL;
+            server_session_closed(s->server, s);
+            return;
+        }
+    }
     if (s->backend && s->backend_opened) {
         session_submit(s, pool_backend_reusable(s->db, s->backend) ? STORAGE_JOB_RESET
                                                                      : STORAGE_JOB_CLOSE);

@@ -513,6 +513,9 @@ bool storage_conn_stateless(const storage_conn *c)
 
 void storage_conn_detach(storage_conn *c)
 {
+    /* a cancel aimed at the old client's last statement must not hit the
+     * next client's first */
+    atomic_store(&c->cancel, false);
     /* The catalog's temp tables were built for this user: the next user's
      * first job drops them if it is another (as after a RESET). */
     if (c->user) {
