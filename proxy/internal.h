@@ -250,6 +250,9 @@ struct proxy_session {
     proxy_stmt_map stmts;
     proxy_settings startup_settings, settings;
     wire_buf startup_params; /* name\0value\0... from the StartupMessage */
+    wire_buf unnamed;        /* transaction pooling: the client's last unnamed Parse (after
+                                the name), Parsed again on a new server before its Bind */
+    bool unnamed_here;       /* ... and the linked server has it */
     struct pgpool_op *ops;   /* SET/RESET run but not yet committed */
     int nops, ops_cap;
 
@@ -383,12 +386,22 @@ struct proxy_upstream {
     bool saw_error;     /* an ErrorResponse since the last ReadyForQuery */
     bool saw_rollback;  /* a ROLLBACK CommandComplete since the last ReadyForQuery */
     uint32_t sent_z, recv_z; /* ReadyForQuery messages asked for / received */
+    bool copy_in;            /* the server is in COPY FROM STDIN: it ignores Sync */
+    bool inject_failed;      /* a query of Dormouse's own that had to succeed failed */
+    int cancels_in_flight;   /* CancelRequests for it not yet done: it stays with its client */
+    int syncs_since_exec;    /* Syncs sent since the last Execute or Query */
+    uint32_t sent_z_at_exec; /* sent_z at that Execute or Query */
     proxy_expect *exp;  /* ring: exp[(exp_head + i) % exp_cap], i < exp_len */
     size_t exp_head, exp_len, exp_cap;
 
     /* its session state, as Dormouse told it */
     proxy_settings settings;
     proxy_stmt_lru stmts;
+    bool stmts_unsure;  /* stmts may list what the server no longer has, or miss what it
+                           has (a DEALLOCATE/DISCARD in a Parse): Close before Parse */
+    uint32_t next_temp_stmt; /* DMS_d<n>: stand-ins for DEALLOCATE */
+    struct upstream_sop *sops; /* DEALLOCATE/DISCARD effects due at a ReadyForQuery */
+    int nsops, sops_cap;
 
     proxy_upstream *all_prev, *all_next; /* server->upstreams */
     proxy_upstream *zombie_next;
@@ -440,6 +453,9 @@ void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const 
 /* Nothing is under way: no reply due, no open extended-protocol batch, no
  * transaction. */
 bool proxy_upstream_quiet(const proxy_upstream *u);
+/* Something is under way: a reply is due, an extended-protocol batch is
+ * open, or the server waits for COPY data. */
+bool proxy_upstream_expecting(const proxy_upstream *u);
 /* Cancels the running query: CancelRequest with the server's key over a new
  * connection (nothing when not logged in). */
 void proxy_upstream_cancel(proxy_upstream *u);

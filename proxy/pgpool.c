@@ -40,6 +40,8 @@ struct pgpool_op {
     storage_sess_kind kind; /* SET, RESET, RESET_ALL */
     char name[64];
     char *sql;
+    uint32_t epoch; /* its request's ReadyForQuery (the server's count) */
+    bool ran;       /* that request ended without an error */
 };
 
 static void pgpool_dispatch(proxy_server *srv, pool_servers *ps, proxy_session *caller);
@@ -91,6 +93,8 @@ void pgpool_record_op(proxy_session *s, storage_sess_kind kind, const char *name
     memcpy(copy, sql, len);
     copy[len] = '\0';
     struct pgpool_op *op = &s->ops[s->nops++];
+    op->epoch = s->upstream ? s->upstream->sent_z : 0;
+    op->ran = false;
     op->kind = kind;
     snprintf(op->name, sizeof(op->name), "%s", name);
     op->sql = copy;
@@ -104,6 +108,8 @@ static void ops_commit(proxy_session *s, proxy_upstream *u)
 {
     for (int i = 0; i < s->nops; i++) {
         const struct pgpool_op *op = &s->ops[i];
+        if (!op->ran)
+            continue;
         const char *dflt;
         switch (op->kind) {
         case STORAGE_SESS_SET:
@@ -128,12 +134,43 @@ static void ops_commit(proxy_session *s, proxy_upstream *u)
     }
 }
 
+/* Drops the ops that ran (keep_pending: those not run yet stay). */
+static void ops_drop_ran(proxy_session *s)
+{
+    int w = 0;
+    for (int i = 0; i < s->nops; i++) {
+        if (s->ops[i].ran)
+            free(s->ops[i].sql);
+        else
+            s->ops[w++] = s->ops[i];
+    }
+    s->nops = w;
+}
+
 void pgpool_server_ready_for_query(proxy_upstream *u, char tx)
 {
     proxy_session *s = u->client;
-    if (!s || s->nops == 0 || tx != 'I')
+    if (!s || s->nops == 0)
+        return;
+    /* The request this ReadyForQuery ends: its SETs ran unless it failed
+     * (a failed simple Query rolls back all of its statements). */
+    uint32_t epoch = u->recv_z - 1;
+    int w = 0;
+    for (int i = 0; i < s->nops; i++) {
+        struct pgpool_op *op = &s->ops[i];
+        if (!op->ran && op->epoch == epoch) {
+            if (u->saw_error) {
+                free(op->sql);
+                continue;
+            }
+            op->ran = true;
+        }
+        s->ops[w++] = *op;
+    }
+    s->nops = w;
+    if (tx != 'I')
         return; /* SETs in a transaction block wait for its end */
-    if (!u->saw_error && !u->saw_rollback) {
+    if (!u->saw_rollback) {
         ops_commit(s, u);
         /* (not in the middle of the client's extended-protocol batch: the
          * next link sends it then) */
@@ -146,8 +183,7 @@ void pgpool_server_ready_for_query(proxy_upstream *u, char tx)
             proxy_settings_copy(&u->settings, &s->settings);
         }
     }
-    /* else: rolled back, the server is as it was */
-    ops_clear(s);
+    ops_drop_ran(s); /* committed, or rolled back with their transaction */
 }
 
 /* ---- greeting ---- */
@@ -229,6 +265,7 @@ static void pgpool_link(proxy_session *s, proxy_upstream *u)
 {
     slog(s, PROXY_LOG_DEBUG, "linked to S-%u", u->id);
     u->client = s;
+    s->unnamed_here = false;
     s->upstream = u;
     if (!proxy_settings_equal(&u->settings, &s->settings)) {
         wire_buf sql;
@@ -386,6 +423,7 @@ void pgpool_session_free(proxy_session *s)
     proxy_settings_free(&s->startup_settings);
     proxy_settings_free(&s->settings);
     wire_buf_free(&s->startup_params);
+    wire_buf_free(&s->unnamed);
     ops_clear(s);
     free(s->ops);
 }

@@ -479,7 +479,7 @@ static void session_relay_input(proxy_session *s)
     if (s->upstream != u)
         return; /* failed and unlinked while relaying */
     if (used > 0 && (session_state_ready(s->state) || s->state == SESSION_WAITING) &&
-        (u->pending > 0 || u->open))
+        proxy_upstream_expecting(u))
         session_set_state(s, SESSION_BUSY); /* until the ReadyForQuery of the last request */
     else if (s->state == SESSION_WAITING)
         session_set_state(s, session_state_for_tx(s->tx_status));
@@ -491,6 +491,10 @@ static void session_relay_input(proxy_session *s)
         ev_io_start(s->server->loop, &s->rio);
     else
         ev_io_stop(s->server->loop, &s->rio);
+    /* Messages that get no reply (CopyData outside a COPY, a lone Flush)
+     * leave the server quiet: give it back now rather than at a reply. */
+    if (s->upstream == u && used > 0)
+        pgpool_server_replies_done(u);
 }
 
 /* An upstream session's input: relayed to its server, which it gets first
@@ -524,8 +528,10 @@ static void session_pg_input(proxy_session *s)
             session_bad_frame(s, fs);
             return;
         }
-        if (s->pg_discard_to_sync || f.type == 'S' || f.type == 'H') {
-            /* A Sync or Flush with nothing before it needs no server. */
+        if (s->pg_discard_to_sync || f.type == 'S' || f.type == 'H' || f.type == 'd' ||
+            f.type == 'c' || f.type == 'f') {
+            /* A Sync or Flush with nothing before it needs no server; COPY
+             * messages outside a COPY are dropped, as PostgreSQL drops them. */
             wire_buf_consume(&s->in, f.total_len);
             if (f.type == 'S') {
                 s->pg_discard_to_sync = false;
@@ -560,7 +566,7 @@ void session_on_upstream(proxy_session *s, proxy_upstream_event ev, int nready, 
         proxy_upstream *u = s->upstream;
         if (nready > 0)
             s->tx_status = tx;
-        if (u && u->pending == 0 && !u->open && s->state == SESSION_BUSY)
+        if (u && !proxy_upstream_expecting(u) && s->state == SESSION_BUSY)
             session_set_state(s, session_state_for_tx(s->tx_status));
         if (s->server->shutting_down && session_state_ready(s->state)) {
             session_put_error(s, "FATAL", WIRE_SQLSTATE_ADMIN_SHUTDOWN,

@@ -156,33 +156,26 @@ bool proxy_settings_diff(const proxy_settings *server, const proxy_settings *cli
                 : j >= client->n ? -1
                                  : strcmp(server->v[i].name, client->v[j].name);
         if (c < 0) { /* only the server has it: back to the default */
-            if (settings_plain_name(server->v[i].name)) {
-                if (!strcmp(server->v[i].name, "session characteristics"))
-                    sql_put(sql, "SET SESSION CHARACTERISTICS AS TRANSACTION "
-                                          "ISOLATION LEVEL DEFAULT;");
-                else {
-                    sql_put(sql, "RESET ");
-                    sql_put(sql, server->v[i].name);
-                    sql_put(sql, ";");
-                }
-            } else if (!strcmp(server->v[i].name, "session characteristics")) {
+            if (!strcmp(server->v[i].name, "session characteristics")) {
                 sql_put(sql, "RESET default_transaction_isolation;"
-                                      "RESET default_transaction_read_only;"
-                                      "RESET default_transaction_deferrable;");
-            }
-            i++;
-        } else if (c > 0) {
-            sql_put(sql, client->v[j].sql);
-            sql_put(sql, ";");
-            j++;
-        } else {
-            if (strcmp(server->v[i].sql, client->v[j].sql) != 0) {
-                sql_put(sql, client->v[j].sql);
+                             "RESET default_transaction_read_only;"
+                             "RESET default_transaction_deferrable;");
+            } else if (settings_plain_name(server->v[i].name)) {
+                sql_put(sql, "RESET ");
+                sql_put(sql, server->v[i].name);
                 sql_put(sql, ";");
             }
             i++;
-            j++;
+            continue;
         }
+        /* the client's own statement (it may end with a -- comment) */
+        if (c > 0 || strcmp(server->v[i].sql, client->v[j].sql) != 0) {
+            sql_put(sql, client->v[j].sql);
+            sql_put(sql, "\n;");
+        }
+        if (c == 0)
+            i++;
+        j++;
     }
     return !sql->oom;
 }

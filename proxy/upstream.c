@@ -67,13 +67,27 @@ enum {
     EXP_CLOSE_AS_PARSE,  /* a Parse of a statement the server has: we sent a Close
                             instead, its CloseComplete goes out as ParseComplete */
     EXP_QUERY,           /* our Query: drop everything up to its ReadyForQuery */
+    EXP_QUERY_STRICT,    /* the same, and if it fails the connection is unusable (a
+                            client's settings or the reset query could not be applied) */
     EXP_PARSE_DUP,       /* the client's Parse of a name it has: the server refuses our
                             name for the statement (42P05); the error names the client's */
+};
+
+/* A DEALLOCATE or DISCARD ALL's effect, due at its Query's ReadyForQuery. */
+struct upstream_sop {
+    storage_sess_kind kind; /* DEALLOCATE, DEALLOCATE_ALL or DISCARD_ALL */
+    uint32_t epoch;         /* the Query's: due at its ReadyForQuery */
+    char *name;             /* DEALLOCATE: the client's name */
+    proxy_stmt *st;         /* DEALLOCATE: its statement (a reference) */
+    bool on_server;         /* DEALLOCATE: the server's own copy was deallocated */
 };
 
 /* A CancelRequest on its way to an upstream; owned by the server's list. */
 struct proxy_cancel_request {
     proxy_server *server;
+    uint32_t upstream_id; /* the server connection it is for */
+    uint32_t client_id;   /* the session whose query it cancels */
+    uint32_t due;         /* that session's requests up to this count (sent_z) */
     int fd;
     ev_io wio;
     ev_timer timer;
@@ -84,6 +98,8 @@ struct proxy_cancel_request {
 static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void upstream_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void sops_due(proxy_upstream *u, bool ok);
+static void sops_free(proxy_upstream *u);
 
 const char *proxy_upstream_state_str(proxy_upstream_state st)
 {
@@ -337,6 +353,7 @@ static void upstream_free(proxy_upstream *u)
         u->all_next->all_prev = u->all_prev;
     upstream_exp_clear(u);
     free(u->exp);
+    sops_free(u);
     proxy_stmt_lru_clear(&u->stmts, &srv->stmt_cache);
     proxy_settings_free(&u->settings);
     wire_buf_free(&u->in);
@@ -526,7 +543,10 @@ static bool upstream_login_message(proxy_upstream *u, const uint8_t *frame, cons
 
 /* ---- the expectation queue ---- */
 
-static bool exp_push(proxy_upstream *u, int kind, proxy_stmt *st)
+/* Queues what to do with the reply to a message just written to u->out: st
+ * (a reference is taken) and the client's name for it, for undoing what the
+ * relay did in advance if the server skips the message after an error. */
+static bool exp_push_named(proxy_upstream *u, int kind, proxy_stmt *st, const char *name)
 {
     if (u->exp_len == u->exp_cap) {
         size_t cap = u->exp_cap ? u->exp_cap * 2 : 16;
@@ -544,11 +564,16 @@ static bool exp_push(proxy_upstream *u, int kind, proxy_stmt *st)
     e->kind = (uint8_t)kind;
     e->epoch = u->sent_z;
     e->st = st;
-    e->name = NULL;
+    e->name = name ? strdup(name) : NULL;
     if (st)
         proxy_stmt_ref(st);
     u->exp_len++;
     return true;
+}
+
+static bool exp_push(proxy_upstream *u, int kind, proxy_stmt *st)
+{
+    return exp_push_named(u, kind, st, NULL);
 }
 
 static proxy_expect *exp_head(proxy_upstream *u)
@@ -563,11 +588,37 @@ static int exp_pop(proxy_upstream *u, bool failed)
     if (!e)
         return -1;
     int kind = e->kind;
-    if (e->st) {
-        if (failed && (kind == EXP_PARSE || kind == EXP_PARSE_INJ))
-            proxy_stmt_lru_del(&u->stmts, &u->server->stmt_cache, e->st); /* never prepared */
-        proxy_stmt_unref(&u->server->stmt_cache, e->st);
+    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_session *s = u->client;
+    if (failed && e->st) {
+        /* The server skipped it: undo what the relay did when it sent it. */
+        switch (kind) {
+        case EXP_PARSE:
+        case EXP_PARSE_INJ:
+            proxy_stmt_lru_del(&u->stmts, cache, e->st); /* never prepared */
+            __attribute__((fallthrough)); /* and the client's name was never defined */
+        case EXP_CLOSE_AS_PARSE:
+            if (s && e->name && proxy_stmt_map_get(&s->stmts, e->name) == e->st)
+                proxy_stmt_map_del(&s->stmts, cache, e->name);
+            break;
+        case EXP_CLOSE: /* the client's statement was not closed */
+            if (s && e->name && !proxy_stmt_map_get(&s->stmts, e->name)) {
+                proxy_stmt_ref(e->st);
+                if (!proxy_stmt_map_put(&s->stmts, cache, e->name, e->st))
+                    proxy_stmt_unref(cache, e->st);
+            }
+            break;
+        case EXP_CLOSE_INJ: { /* not evicted after all: the server still has it */
+            proxy_stmt *none = NULL;
+            if (!proxy_stmt_lru_touch(&u->stmts, e->st))
+                proxy_stmt_lru_add(&u->stmts, e->st, 0, &none);
+            break;
+        }
+        default:
+            break;
+        }
     }
+    proxy_stmt_unref(cache, e->st);
     free(e->name);
     u->exp_head = (u->exp_head + 1) % u->exp_cap;
     u->exp_len--;
@@ -575,6 +626,32 @@ static int exp_pop(proxy_upstream *u, bool failed)
 }
 
 /* ---- server -> client ---- */
+
+/* The server entered COPY FROM STDIN: until the client's CopyDone or
+ * CopyFail it ignores Sync, so the Syncs the client sent after the Execute
+ * that started the COPY (libpq sends one right after it) get no
+ * ReadyForQuery; they are not counted, nor in the epochs after them. */
+static void upstream_copy_in_started(proxy_upstream *u)
+{
+    u->copy_in = true;
+    int k = u->syncs_since_exec;
+    u->syncs_since_exec = 0;
+    if (k <= 0)
+        return;
+    u->sent_z -= (uint32_t)k;
+    u->pending -= k;
+    uint32_t base = u->sent_z_at_exec;
+    for (size_t i = 0; i < u->exp_len; i++) {
+        proxy_expect *e = &u->exp[(u->exp_head + i) % u->exp_cap];
+        if (e->epoch > base)
+            e->epoch -= e->epoch - base < (uint32_t)k ? e->epoch - base : (uint32_t)k;
+    }
+    for (int i = 0; i < u->nsops; i++) {
+        struct upstream_sop *o = &u->sops[i];
+        if (o->epoch > base)
+            o->epoch -= o->epoch - base < (uint32_t)k ? o->epoch - base : (uint32_t)k;
+    }
+}
 
 /* The server's next message at u->in + off: 1, 0 when incomplete, -1 when
  * it is invalid (the connection has failed, reported). */
@@ -614,14 +691,24 @@ static void upstream_relay_replies(proxy_upstream *u)
         off += f.total_len;
         bool drop = false, as_parse = false;
         proxy_expect *h = exp_head(u);
-        if (h && h->kind == EXP_QUERY && h->epoch == u->recv_z) {
+        if (h && (h->kind == EXP_QUERY || h->kind == EXP_QUERY_STRICT) && h->epoch == u->recv_z) {
             /* our own query's replies */
             drop = true;
             if (f.type == 'E') {
                 wire_error e;
-                if (wire_error_parse(&f, &e))
+                if (wire_error_parse(&f, &e)) {
                     proxy_log(PROXY_LOG_WARNING, "S-%u: Dormouse's own query failed: %s %s",
                               u->id, e.sqlstate ? e.sqlstate : "", e.message ? e.message : "");
+                    if (h->kind == EXP_QUERY_STRICT && !u->inject_failed) {
+                        u->inject_failed = true;
+                        wire_buf_reset(&u->error_frame);
+                        wire_buf_append(&u->error_frame, u->in.data + start, f.total_len);
+                        snprintf(u->sqlstate, sizeof(u->sqlstate), "%s",
+                                 e.sqlstate ? e.sqlstate : WIRE_SQLSTATE_CONNECTION_FAILURE);
+                        snprintf(u->message, sizeof(u->message), "%s",
+                                 e.message ? e.message : "");
+                    }
+                }
             } else if (f.type == 'Z') {
                 u->recv_z++;
                 u->pending--;
@@ -660,18 +747,25 @@ static void upstream_relay_replies(proxy_upstream *u)
                     }
                 }
                 /* the server skips to Sync: this epoch's Parse and Close get no reply */
-                while ((h = exp_head(u)) && h->epoch == u->recv_z && h->kind != EXP_QUERY)
+                while ((h = exp_head(u)) && h->epoch == u->recv_z && h->kind != EXP_QUERY && h->kind != EXP_QUERY_STRICT)
                     exp_pop(u, true);
                 break;
             case 'C':
-                if (f.body_len >= 9 && memcmp(f.body, "ROLLBACK", 9) == 0)
-                    u->saw_rollback = true;
+                /* the last command of a request says whether it rolled back
+                 * (ROLLBACK, or COMMIT of a failed block; a ROLLBACK TO
+                 * followed by COMMIT commits) */
+                u->saw_rollback = f.body_len >= 9 && memcmp(f.body, "ROLLBACK", 9) == 0;
+                break;
+            case 'G': /* CopyInResponse */
+                upstream_copy_in_started(u);
                 break;
             case 'Z':
+                if (u->nsops)
+                    sops_due(u, !u->saw_error);
                 u->recv_z++;
                 u->pending--;
                 u->tx = tx = f.body_len ? (char)f.body[0] : 'I';
-                while ((h = exp_head(u)) && h->epoch < u->recv_z && h->kind != EXP_QUERY)
+                while ((h = exp_head(u)) && h->epoch < u->recv_z && h->kind != EXP_QUERY && h->kind != EXP_QUERY_STRICT)
                     exp_pop(u, true); /* stale: answered by nothing */
                 nready++;
                 if (s)
@@ -695,6 +789,15 @@ static void upstream_relay_replies(proxy_upstream *u)
     }
     if (u->pending < 0)
         u->pending = 0;
+    if (u->inject_failed) {
+        /* The client's settings (or the reset) did not apply: neither may
+         * the connection serve anyone, nor its client go on with another's. */
+        if (out && off > run)
+            wire_buf_append(out, u->in.data + run, off - run);
+        wire_buf_consume(&u->in, off);
+        pgpool_server_failed(u);
+        return;
+    }
     if (!out) {
         wire_buf_consume(&u->in, off);
         if (u->pending == 0)
@@ -832,9 +935,21 @@ static void upstream_lru_add(proxy_upstream *u, proxy_stmt *st)
     }
     if (evicted) {
         emit_close_stmt(u, evicted->name);
-        exp_push(u, EXP_CLOSE_INJ, NULL);
+        exp_push(u, EXP_CLOSE_INJ, evicted);
         proxy_stmt_unref(&u->server->stmt_cache, evicted);
     }
+}
+
+/* After a DEALLOCATE or DISCARD the relay could not follow exactly (one in a
+ * Parse, run whenever the client executes it), the server may or may not
+ * still have a statement: a Close of it (a no-op when it has none) goes
+ * before its Parse. */
+static void upstream_close_if_unsure(proxy_upstream *u, proxy_stmt *st)
+{
+    if (!u->stmts_unsure)
+        return;
+    emit_close_stmt(u, st->name);
+    exp_push(u, EXP_CLOSE_INJ, NULL);
 }
 
 /* The server must have st before a Bind or Describe names it. */
@@ -843,6 +958,7 @@ static void upstream_ensure(proxy_upstream *u, proxy_stmt *st)
     if (proxy_stmt_lru_touch(&u->stmts, st))
         return;
     upstream_lru_add(u, st);
+    upstream_close_if_unsure(u, st);
     emit_parse(u, st->name, st->rest, st->rest_len);
     if (!exp_push(u, EXP_PARSE_INJ, st))
         u->out.oom = true;
@@ -851,7 +967,7 @@ static void upstream_ensure(proxy_upstream *u, proxy_stmt *st)
 void proxy_upstream_inject_query(proxy_upstream *u, const char *sql, size_t len)
 {
     emit_query(u, sql, len);
-    if (!exp_push(u, EXP_QUERY, NULL))
+    if (!exp_push(u, EXP_QUERY_STRICT, NULL))
         u->out.oom = true;
     u->sent_z++;
     u->pending++;
@@ -871,21 +987,121 @@ static char *upstream_refusal(const char *sqlstate, const char *message)
     return sql;
 }
 
+/* ---- DEALLOCATE and DISCARD ALL in a Query: their effects on the client's
+ * names and the server's statements come with the Query's ReadyForQuery,
+ * and only if it reports no error (a DEALLOCATE in an aborted transaction,
+ * a DISCARD ALL in a block, fail and change nothing) ---- */
+
+static void sop_add(proxy_upstream *u, storage_sess_kind kind, const char *name, proxy_stmt *st,
+                    bool on_server)
+{
+    if (u->nsops == u->sops_cap) {
+        int cap = u->sops_cap ? u->sops_cap * 2 : 4;
+        struct upstream_sop *v = realloc(u->sops, (size_t)cap * sizeof(*v));
+        if (!v) {
+            u->stmts_unsure = true; /* the bookkeeping is lost: be careful from now on */
+            return;
+        }
+        u->sops = v;
+        u->sops_cap = cap;
+    }
+    struct upstream_sop *o = &u->sops[u->nsops++];
+    o->kind = kind;
+    o->epoch = u->sent_z;
+    o->name = name ? strdup(name) : NULL;
+    o->st = st;
+    o->on_server = on_server;
+    if (st)
+        proxy_stmt_ref(st);
+}
+
+/* A ReadyForQuery of epoch u->recv_z arrived: the effects due with it. */
+static void sops_due(proxy_upstream *u, bool ok)
+{
+    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_session *s = u->client;
+    int done = 0;
+    while (done < u->nsops && u->sops[done].epoch <= u->recv_z) {
+        struct upstream_sop *o = &u->sops[done++];
+        if (ok && o->epoch == u->recv_z) {
+            if (o->kind == STORAGE_SESS_DEALLOCATE) {
+                if (s && o->name && proxy_stmt_map_get(&s->stmts, o->name) == o->st)
+                    proxy_stmt_map_del(&s->stmts, cache, o->name);
+                if (o->on_server)
+                    proxy_stmt_lru_del(&u->stmts, cache, o->st);
+            } else { /* DEALLOCATE ALL, DISCARD ALL */
+                if (s)
+                    proxy_stmt_map_clear(&s->stmts, cache);
+                proxy_stmt_lru_clear(&u->stmts, cache);
+            }
+        }
+        free(o->name);
+        proxy_stmt_unref(cache, o->st);
+    }
+    memmove(u->sops, u->sops + done, (size_t)(u->nsops - done) * sizeof(*u->sops));
+    u->nsops -= done;
+}
+
+static void sops_free(proxy_upstream *u)
+{
+    for (int i = 0; i < u->nsops; i++) {
+        free(u->sops[i].name);
+        proxy_stmt_unref(&u->server->stmt_cache, u->sops[i].st);
+    }
+    free(u->sops);
+    u->sops = NULL;
+    u->nsops = u->sops_cap = 0;
+}
+
+/* The server's name for a client's DEALLOCATE of st: st's own when the
+ * server has it, else a stand-in prepared just before (a trivial statement
+ * of a name never used again), so that the server answers DEALLOCATE. */
+static const char *upstream_dealloc_target(proxy_upstream *u, proxy_stmt *st, char *buf,
+                                           size_t len, bool *on_server)
+{
+    *on_server = proxy_stmt_lru_touch(&u->stmts, st);
+    if (*on_server)
+        return st->name;
+    snprintf(buf, len, "DMS_d%u", ++u->next_temp_stmt);
+    /* Parse and Sync, their replies dropped like those of our queries: a
+     * failed Parse (in an aborted transaction) must not make the server
+     * skip the client's Query while it waits for a Sync. */
+    static const uint8_t select1[] = {'S', 'E', 'L', 'E', 'C', 'T', ' ', '1', 0, 0, 0};
+    static const uint8_t sync[5] = {'S', 0, 0, 0, 4};
+    emit_parse(u, buf, select1, sizeof(select1)); /* query, no parameter types */
+    wire_buf_append(&u->out, sync, sizeof(sync));
+    if (!exp_push(u, EXP_QUERY, NULL))
+        u->out.oom = true;
+    u->sent_z++;
+    u->pending++;
+    return buf;
+}
+
 /* What a Query's or Parse's SQL means for pooling (s is the linked client).
- * Returns a replacement text (malloc'd) when the statement must be refused
- * or renamed, else NULL. */
+ * Returns a replacement text (malloc'd) when a statement must be refused or
+ * renamed, else NULL.  A Parse's statements run whenever the client executes
+ * them, so what they do to prepared statements is not followed exactly: the
+ * server's list becomes unsure (Close before each Parse from then on). */
 static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mode,
-                               const char *sql, size_t len)
+                               const char *sql, size_t len, bool in_parse)
 {
     if (mode == POOL_MODE_SESSION || !storage_sess_candidate(sql, len))
         return NULL;
-    storage_sess_stmt v[16];
+    storage_sess_stmt small[16], *v = small;
     int n = storage_sess_classify(sql, v, 16);
+    if (n > 16) { /* a long script: every statement counts */
+        v = malloc((size_t)n * sizeof(*v));
+        if (!v || storage_sess_classify(sql, v, n) != n) {
+            free(v == small ? NULL : v);
+            return NULL;
+        }
+    }
     if (n <= 0)
         return NULL;
-    if (n > 16)
-        n = 16;
-    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    bool remap = u->server->cfg.max_prepared_statements > 0;
+    wire_buf spliced; /* the text with DEALLOCATE names replaced */
+    wire_buf_init(&spliced);
+    size_t copied = 0;
     char *replacement = NULL;
     for (int i = 0; i < n && !replacement; i++) {
         const char *text = sql + v[i].location;
@@ -896,25 +1112,34 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
             pgpool_record_op(s, v[i].kind, v[i].name, text, v[i].len);
             break;
         case STORAGE_SESS_DISCARD_ALL:
-            pgpool_record_op(s, STORAGE_SESS_RESET_ALL, "", "", 0);
-            proxy_stmt_map_clear(&s->stmts, cache);
-            proxy_stmt_lru_clear(&u->stmts, cache);
-            break;
         case STORAGE_SESS_DEALLOCATE_ALL:
-            proxy_stmt_map_clear(&s->stmts, cache);
-            proxy_stmt_lru_clear(&u->stmts, cache);
+            if (v[i].kind == STORAGE_SESS_DISCARD_ALL)
+                pgpool_record_op(s, STORAGE_SESS_RESET_ALL, "", "", 0);
+            if (!remap)
+                break;
+            if (in_parse)
+                u->stmts_unsure = true;
+            else
+                sop_add(u, v[i].kind, NULL, NULL, false);
             break;
         case STORAGE_SESS_DEALLOCATE: {
-            proxy_stmt *st = proxy_stmt_map_get(&s->stmts, v[i].name);
-            if (!st || n != 1 || u->server->cfg.max_prepared_statements == 0)
-                break; /* the server answers for a name it does not know */
-            proxy_stmt_ref(st);
-            upstream_ensure(u, st);
-            if (asprintf(&replacement, "DEALLOCATE \"%s\"", st->name) < 0)
-                replacement = NULL;
-            proxy_stmt_lru_del(&u->stmts, cache, st);
-            proxy_stmt_map_del(&s->stmts, cache, v[i].name);
-            proxy_stmt_unref(cache, st);
+            proxy_stmt *st = remap ? proxy_stmt_map_get(&s->stmts, v[i].name) : NULL;
+            if (!st)
+                break; /* the server answers for a name the client does not have */
+            char buf[32], *target;
+            bool on_server;
+            if (in_parse) {
+                u->stmts_unsure = true;
+                target = st->name;
+            } else {
+                target = (char *)upstream_dealloc_target(u, st, buf, sizeof(buf), &on_server);
+                sop_add(u, STORAGE_SESS_DEALLOCATE, v[i].name, st, on_server);
+            }
+            wire_buf_append(&spliced, sql + copied, v[i].location - copied);
+            wire_buf_append(&spliced, "DEALLOCATE \"", 12);
+            wire_buf_append(&spliced, target, strlen(target));
+            wire_buf_put_u8(&spliced, '"');
+            copied = v[i].location + v[i].len;
             break;
         }
         case STORAGE_SESS_LISTEN:
@@ -945,7 +1170,22 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
             break;
         }
     }
+    if (!replacement && copied > 0) {
+        wire_buf_append(&spliced, sql + copied, len - copied);
+        wire_buf_put_u8(&spliced, 0);
+        if (!spliced.oom)
+            replacement = strdup((const char *)spliced.data);
+    }
+    wire_buf_free(&spliced);
+    if (v != small)
+        free(v);
     return replacement;
+}
+
+/* Names of the DMS_ family are Dormouse's on the server. */
+static bool upstream_reserved_name(const char *name)
+{
+    return strncmp(name, "DMS_", 4) == 0;
 }
 
 /* A Parse: named statements are renamed to the pool's (remap) and Parsed
@@ -963,7 +1203,7 @@ static void relay_parse(proxy_upstream *u, proxy_session *s, pool_mode mode, boo
     }
     const char *name = (const char *)b;
     const char *query = (const char *)nul + 1;
-    char *replacement = upstream_classify(u, s, mode, query, (size_t)(qnul - nul - 1));
+    char *replacement = upstream_classify(u, s, mode, query, (size_t)(qnul - nul - 1), true);
     const uint8_t *rest = nul + 1;
     size_t rest_len = (size_t)(end - rest);
     wire_buf tmp;
@@ -979,6 +1219,11 @@ static void relay_parse(proxy_upstream *u, proxy_session *s, pool_mode mode, boo
             wire_buf_free(&tmp);
             return;
         }
+    }
+    if (!name[0] && mode != POOL_MODE_SESSION) { /* kept for a Bind after a Sync */
+        wire_buf_reset(&s->unnamed);
+        wire_buf_append(&s->unnamed, rest, rest_len);
+        s->unnamed_here = true;
     }
     if (!remap || !name[0]) {
         if (rest == nul + 1)
@@ -1015,12 +1260,13 @@ static void relay_parse(proxy_upstream *u, proxy_session *s, pool_mode mode, boo
     if (proxy_stmt_lru_touch(&u->stmts, st)) {
         /* Prepared here already: a Close of nothing stands in, answered in order. */
         emit_close_stmt(u, UPSTREAM_NO_STMT);
-        exp_push(u, EXP_CLOSE_AS_PARSE, NULL);
+        exp_push_named(u, EXP_CLOSE_AS_PARSE, st, name);
         return;
     }
     upstream_lru_add(u, st);
+    upstream_close_if_unsure(u, st);
     emit_parse(u, st->name, st->rest, st->rest_len);
-    exp_push(u, EXP_PARSE, st);
+    exp_push_named(u, EXP_PARSE, st, name);
 }
 
 /* Bind or Describe of a named statement: the server's name for it. */
@@ -1040,7 +1286,24 @@ static void relay_named(proxy_upstream *u, proxy_session *s, const uint8_t *fram
         name = b + 1;
         after = end;
     }
+    if (name && !name[0] && !s->unnamed_here && s->unnamed.len > 0) {
+        /* The client's unnamed statement, Parsed on an earlier server: this
+         * one may hold another client's. */
+        emit_parse(u, "", s->unnamed.data, s->unnamed.len);
+        exp_push(u, EXP_PARSE_INJ, NULL);
+        s->unnamed_here = true;
+    }
     proxy_stmt *st = name && name[0] ? proxy_stmt_map_get(&s->stmts, (const char *)name) : NULL;
+    if (!st && name && upstream_reserved_name((const char *)name)) {
+        /* A server-side name the client never prepared: it must not reach
+         * another client's statement; the server reports it unknown. */
+        size_t m = wire_msg_begin(&u->out, f->type);
+        wire_buf_append(&u->out, b, (size_t)(name - b));
+        wire_buf_put_cstr(&u->out, UPSTREAM_NO_STMT);
+        wire_buf_append(&u->out, after, (size_t)(end - after));
+        wire_msg_end(&u->out, m);
+        return;
+    }
     if (!st) { /* unnamed, a portal, or a name the client never prepared: as it is */
         wire_buf_append(&u->out, frame, f->total_len);
         return;
@@ -1059,10 +1322,24 @@ static void relay_named(proxy_upstream *u, proxy_session *s, const uint8_t *fram
 static void relay_close(proxy_upstream *u, proxy_session *s, bool remap, const uint8_t *frame,
                         const wire_frame *f)
 {
-    if (remap && f->body_len >= 2 && f->body[0] == 'S' && memchr(f->body + 1, 0, f->body_len - 1))
-        proxy_stmt_map_del(&s->stmts, &u->server->stmt_cache, (const char *)f->body + 1);
-    wire_buf_append(&u->out, frame, f->total_len);
-    exp_push(u, EXP_CLOSE, NULL);
+    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    const char *name = NULL;
+    proxy_stmt *st = NULL;
+    if (remap && f->body_len >= 2 && f->body[0] == 'S' && memchr(f->body + 1, 0, f->body_len - 1)) {
+        name = (const char *)f->body + 1;
+        st = proxy_stmt_map_get(&s->stmts, name);
+    }
+    if (st) {
+        proxy_stmt_ref(st);
+        proxy_stmt_map_del(&s->stmts, cache, name);
+    }
+    if (name && !st && upstream_reserved_name(name)) {
+        emit_close_stmt(u, UPSTREAM_NO_STMT); /* not another client's statement */
+    } else {
+        wire_buf_append(&u->out, frame, f->total_len);
+    }
+    exp_push_named(u, EXP_CLOSE, st, st ? name : NULL);
+    proxy_stmt_unref(cache, st);
 }
 
 proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *in, size_t len,
@@ -1096,7 +1373,7 @@ proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *
             if (f.body_len > 0 && f.body[f.body_len - 1] == 0) {
                 wire_buf_append(&u->out, in + run, off - run); /* what came before, first */
                 run = off;
-                char *replacement = upstream_classify(u, s, ps.mode, sql, f.body_len - 1);
+                char *replacement = upstream_classify(u, s, ps.mode, sql, f.body_len - 1, false);
                 if (replacement) {
                     as_is = false;
                     emit_query(u, replacement, strlen(replacement));
@@ -1105,13 +1382,24 @@ proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *
             }
             u->sent_z++;
             u->pending++;
+            u->syncs_since_exec = 0;
+            u->sent_z_at_exec = u->sent_z;
             break;
         }
         case 'S':
+            if (u->copy_in)
+                break; /* ignored by a server in COPY FROM STDIN */
+            u->syncs_since_exec++;
+            __attribute__((fallthrough));
         case 'F':
             u->sent_z++;
             u->pending++;
             u->open = false;
+            break;
+        case 'E': /* Execute: it may start a COPY FROM STDIN */
+            u->syncs_since_exec = 0;
+            u->sent_z_at_exec = u->sent_z;
+            u->open = true;
             break;
         case 'P':
             as_is = false;
@@ -1134,10 +1422,12 @@ proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *
             relay_close(u, s, remap, frame, &f);
             u->open = true;
             break;
-        case 'H': /* Flush */
-        case 'd': /* CopyData, CopyDone, CopyFail: part of a running COPY */
-        case 'c':
+        case 'c': /* CopyDone, CopyFail: the COPY ends */
         case 'f':
+            u->copy_in = false;
+            break;
+        case 'H': /* Flush */
+        case 'd': /* CopyData: part of a running COPY */
             break;
         default:
             u->open = true;
@@ -1172,10 +1462,15 @@ void proxy_upstream_client_drained(proxy_upstream *u)
         ev_io_start(upstream_loop(u), &u->rio);
 }
 
+bool proxy_upstream_expecting(const proxy_upstream *u)
+{
+    return u->pending > 0 || u->open || u->copy_in;
+}
+
 bool proxy_upstream_quiet(const proxy_upstream *u)
 {
-    return u->state == PROXY_UPSTREAM_READY && u->pending == 0 && !u->open && u->tx == 'I' &&
-           u->out.len == 0;
+    return u->state == PROXY_UPSTREAM_READY && !proxy_upstream_expecting(u) && u->tx == 'I' &&
+           u->out.len == 0 && u->cancels_in_flight == 0;
 }
 
 void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const char **message,
@@ -1189,9 +1484,23 @@ void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const 
 
 /* ---- CancelRequest to the upstream ---- */
 
+static proxy_upstream *upstream_by_id(proxy_server *srv, uint32_t id)
+{
+    for (proxy_upstream *u = srv->upstreams; u; u = u->all_next)
+        if (u->id == id)
+            return u;
+    return NULL;
+}
+
+/* The cancel is done (PostgreSQL closed its connection, or it failed): the
+ * server connection it held may go back to its pool. */
 static void upstream_cancel_free(proxy_cancel_request *c)
 {
     proxy_server *srv = c->server;
+    proxy_upstream *u = upstream_by_id(srv, c->upstream_id);
+    if (u && u->cancels_in_flight > 0 && --u->cancels_in_flight == 0 &&
+        u->state == PROXY_UPSTREAM_READY && u->client)
+        pgpool_server_replies_done(u);
     ev_io_stop(srv->loop, &c->wio);
     ev_timer_stop(srv->loop, &c->timer);
     if (c->fd >= 0)
@@ -1205,16 +1514,46 @@ static void upstream_cancel_free(proxy_cancel_request *c)
     free(c);
 }
 
+/* A cancel arrives at the server whenever it arrives: by then the client's
+ * query may have ended and the server may run another client's.  It goes
+ * out only if the same client still holds that server with the same
+ * request unanswered. */
+static bool upstream_cancel_still_wanted(const proxy_cancel_request *c)
+{
+    const proxy_upstream *u = upstream_by_id(c->server, c->upstream_id);
+    return u && u->state == PROXY_UPSTREAM_READY && u->client && u->client->id == c->client_id &&
+           u->recv_z < c->due;
+}
+
+/* PostgreSQL closes a cancel connection once it has signalled the backend:
+ * until then the server connection is not handed to another client. */
+static void upstream_cancel_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    proxy_cancel_request *c = container_of(w, proxy_cancel_request, wio);
+    uint8_t b[64];
+    ssize_t n = read(c->fd, b, sizeof(b));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    upstream_cancel_free(c);
+}
+
 static void upstream_cancel_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_cancel_request *c = container_of(w, proxy_cancel_request, wio);
     int soerr = 0;
     socklen_t sl = sizeof(soerr);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) {
+    if (!upstream_cancel_still_wanted(c)) {
+        proxy_log(PROXY_LOG_DEBUG, "cancel request dropped: the query it was for has ended");
+    } else if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) {
         /* 16 bytes on a fresh socket: they fit at once, or the cancel is lost. */
         ssize_t n = write(c->fd, c->msg, sizeof(c->msg));
-        if (n != (ssize_t)sizeof(c->msg))
-            proxy_log(PROXY_LOG_WARNING, "cannot send a cancel request upstream");
+        if (n == (ssize_t)sizeof(c->msg)) {
+            ev_io_stop(loop, &c->wio);
+            ev_io_init(&c->wio, upstream_cancel_read_cb, c->fd, EV_READ);
+            ev_io_start(loop, &c->wio);
+            return; /* the timer still bounds the wait */
+        }
+        proxy_log(PROXY_LOG_WARNING, "cannot send a cancel request upstream");
     } else {
         proxy_log(PROXY_LOG_WARNING, "cannot connect upstream to cancel: %s", strerror(soerr));
     }
@@ -1237,6 +1576,9 @@ void proxy_upstream_cancel(proxy_upstream *u)
     if (!c)
         return;
     c->server = srv;
+    c->upstream_id = u->id;
+    c->client_id = u->client ? u->client->id : 0;
+    c->due = u->sent_z;
     uint32_t words[4] = {htonl(16), htonl(WIRE_CANCEL_REQUEST_CODE), htonl(u->be_pid),
                          htonl(u->be_key)};
     memcpy(c->msg, words, sizeof(c->msg));
@@ -1254,6 +1596,7 @@ void proxy_upstream_cancel(proxy_upstream *u)
     if (c->next)
         c->next->prev = c;
     srv->upstream_cancels = c;
+    u->cancels_in_flight++;
     ev_io_init(&c->wio, upstream_cancel_write_cb, c->fd, EV_WRITE);
     ev_io_start(srv->loop, &c->wio);
     ev_timer_init(&c->timer, upstream_cancel_timer_cb, (double)srv->cfg.server_connect_timeout, 0.);

@@ -95,7 +95,7 @@ START_TEST(test_settings_diff)
     ck_assert(proxy_settings_diff(&server, &client, &sql));
     wire_buf_put_u8(&sql, 0);
     ck_assert_str_eq((const char *)sql.data,
-                     "SET application_name = 'a';SET TimeZone = 'UTC';RESET work_mem;");
+                     "SET application_name = 'a'\n;SET TimeZone = 'UTC'\n;RESET work_mem;");
     ck_assert(proxy_settings_copy(&server, &client));
     ck_assert(proxy_settings_equal(&server, &client));
     wire_buf_reset(&sql);

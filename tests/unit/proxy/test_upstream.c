@@ -298,6 +298,7 @@ START_TEST(test_relay_prepared)
     put_query(&in, "set statement_timeout = '5s'");
     ck_assert_int_eq(proxy_upstream_relay_input(u, in.data, in.len, 1024, &used), PROXY_RELAY_OK);
     ck_assert_int_eq(fx.s.nops, 1);
+    u->recv_z = u->sent_z; /* as when the Query's ReadyForQuery has come */
     pgpool_server_ready_for_query(u, 'I');
     ck_assert_str_eq(proxy_settings_get(&fx.s.settings, "statement_timeout"),
                      "set statement_timeout = '5s'");
