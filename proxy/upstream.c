@@ -1117,10 +1117,15 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
                 pgpool_record_op(s, STORAGE_SESS_RESET_ALL, "", "", 0);
             if (!remap)
                 break;
-            if (in_parse)
+            if (in_parse) {
+                /* It may run now, later or never: the server's list becomes
+                 * unknown (a Close goes before each Parse), and the client's
+                 * names stay (its statements are Parsed again if need be). */
                 u->stmts_unsure = true;
-            else
+                proxy_stmt_lru_clear(&u->stmts, &u->server->stmt_cache);
+            } else {
                 sop_add(u, v[i].kind, NULL, NULL, false);
+            }
             break;
         case STORAGE_SESS_DEALLOCATE: {
             proxy_stmt *st = remap ? proxy_stmt_map_get(&s->stmts, v[i].name) : NULL;
@@ -1128,9 +1133,20 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
                 break; /* the server answers for a name the client does not have */
             char buf[32], *target;
             bool on_server;
-            if (in_parse) {
+            if (in_parse) { /* as if it ran (see above) */
                 u->stmts_unsure = true;
+                proxy_stmt_ref(st);
+                upstream_ensure(u, st);
                 target = st->name;
+                proxy_stmt_lru_del(&u->stmts, &u->server->stmt_cache, st);
+                proxy_stmt_map_del(&s->stmts, &u->server->stmt_cache, v[i].name);
+                wire_buf_append(&spliced, sql + copied, v[i].location - copied);
+                wire_buf_append(&spliced, "DEALLOCATE \"", 12);
+                wire_buf_append(&spliced, target, strlen(target));
+                wire_buf_put_u8(&spliced, '"');
+                copied = v[i].location + v[i].len;
+                proxy_stmt_unref(&u->server->stmt_cache, st);
+                break;
             } else {
                 target = (char *)upstream_dealloc_target(u, st, buf, sizeof(buf), &on_server);
                 sop_add(u, STORAGE_SESS_DEALLOCATE, v[i].name, st, on_server);
