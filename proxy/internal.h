@@ -76,6 +76,10 @@ proxy_stmt *proxy_stmt_map_get(const proxy_stmt_map *m, const char *name);
 bool proxy_stmt_map_put(proxy_stmt_map *m, proxy_stmt_cache *c, const char *name, proxy_stmt *st);
 bool proxy_stmt_map_del(proxy_stmt_map *m, proxy_stmt_cache *c, const char *name);
 void proxy_stmt_map_clear(proxy_stmt_map *m, proxy_stmt_cache *c);
+/* The client's name for st (one of them), or NULL; a scan, for error texts. */
+const char *proxy_stmt_map_name_of(const proxy_stmt_map *m, const proxy_stmt *st);
+/* The statement whose server-side name is name, or NULL; a scan. */
+proxy_stmt *proxy_stmt_find_name(const proxy_stmt_cache *c, const char *name);
 /* Is st prepared on this server? (marks it most recently used) */
 bool proxy_stmt_lru_touch(proxy_stmt_lru *l, const proxy_stmt *st);
 /* Records st as prepared (taking a reference of its own); past max entries
@@ -253,6 +257,7 @@ struct proxy_session {
     wire_buf unnamed;        /* transaction pooling: the client's last unnamed Parse (after
                                 the name), Parsed again on a new server before its Bind */
     bool unnamed_here;       /* ... and the linked server has it */
+    bool settings_proven;    /* its settings were applied once without error */
     struct pgpool_op *ops;   /* SET/RESET run but not yet committed */
     int nops, ops_cap;
 
@@ -388,7 +393,14 @@ struct proxy_upstream {
     uint32_t sent_z, recv_z; /* ReadyForQuery messages asked for / received */
     bool copy_in;            /* the server is in COPY FROM STDIN: it ignores Sync */
     bool inject_failed;      /* a query of Dormouse's own that had to succeed failed */
+    bool barrier;            /* the client's messages wait for our query's ReadyForQuery */
     int cancels_in_flight;   /* CancelRequests for it not yet done: it stays with its client */
+    struct {                 /* named Parses the server skipped lately: server name -> the
+                                client's, for the 26000 of a Bind that followed them */
+        char server[24];
+        char client[64];
+    } undone[4];
+    int undone_next;
     int syncs_since_exec;    /* Syncs sent since the last Execute or Query */
     uint32_t sent_z_at_exec; /* sent_z at that Execute or Query */
     proxy_expect *exp;  /* ring: exp[(exp_head + i) % exp_cap], i < exp_len */

@@ -270,8 +270,12 @@ static void pgpool_link(proxy_session *s, proxy_upstream *u)
     if (!proxy_settings_equal(&u->settings, &s->settings)) {
         wire_buf sql;
         wire_buf_init(&sql);
-        if (proxy_settings_diff(&u->settings, &s->settings, &sql) && sql.len > 0)
+        if (proxy_settings_diff(&u->settings, &s->settings, &sql) && sql.len > 0) {
             proxy_upstream_inject_query(u, (const char *)sql.data, sql.len);
+            /* settings never applied yet (its startup options) may fail: its
+             * own messages wait, as a login would (PostgreSQL refuses it) */
+            u->barrier = !s->settings_proven;
+        }
         wire_buf_free(&sql);
         proxy_settings_copy(&u->settings, &s->settings);
     }

@@ -82,6 +82,15 @@ static uint64_t stmt_hash(const void *e)
     return ((const proxy_stmt *)e)->hash;
 }
 
+proxy_stmt *proxy_stmt_find_name(const proxy_stmt_cache *c, const char *name)
+{
+    for (size_t i = 0; i < c->nbuckets; i++)
+        for (proxy_stmt *st = c->buckets[i]; st; st = st->hnext)
+            if (strcmp(st->name, name) == 0)
+                return st;
+    return NULL;
+}
+
 proxy_stmt *proxy_stmt_intern(proxy_stmt_cache *c, const uint8_t *rest, size_t len)
 {
     uint64_t h = XXH3_64bits(rest, len);
@@ -212,6 +221,15 @@ bool proxy_stmt_map_del(proxy_stmt_map *m, proxy_stmt_cache *c, const char *name
         }
     }
     return false;
+}
+
+const char *proxy_stmt_map_name_of(const proxy_stmt_map *m, const proxy_stmt *st)
+{
+    for (size_t i = 0; i < m->nbuckets; i++)
+        for (const proxy_stmt_name *e = m->buckets[i]; e; e = e->hnext)
+            if (e->st == st)
+                return e->name;
+    return NULL;
 }
 
 void proxy_stmt_map_clear(proxy_stmt_map *m, proxy_stmt_cache *c)

@@ -452,6 +452,13 @@ static void session_relay_input(proxy_session *s)
 {
     proxy_upstream *u = s->upstream;
     size_t used = 0;
+    if (u->barrier) { /* its settings are being applied first (upstream.c wakes it) */
+        if (s->in.len < PROXY_OUTPUT_HIGH_WATER)
+            ev_io_start(s->server->loop, &s->rio);
+        else
+            ev_io_stop(s->server->loop, &s->rio);
+        return;
+    }
     proxy_relay_status rs = PROXY_RELAY_OK;
     if (s->in.len > 0 && !proxy_upstream_backlogged(u))
         rs = proxy_upstream_relay_input(u, s->in.data, s->in.len, s->server->cfg.max_packet_size,

@@ -57,6 +57,9 @@
 #define UPSTREAM_MAX_MESSAGE 0x3fffffffu
 /* A statement name no server has: Close of it answers CloseComplete. */
 #define UPSTREAM_NO_STMT "DMS_none"
+/* Prefixed to a client's own use of a DMS_ name it never prepared, so that
+ * it reaches nobody's statement (and the error is given back its name). */
+#define UPSTREAM_FOREIGN "DMS_x_"
 
 /* Expectation kinds: what to do with the next reply of their kind. */
 enum {
@@ -600,6 +603,11 @@ static int exp_pop(proxy_upstream *u, bool failed)
         case EXP_CLOSE_AS_PARSE:
             if (s && e->name && proxy_stmt_map_get(&s->stmts, e->name) == e->st)
                 proxy_stmt_map_del(&s->stmts, cache, e->name);
+            if (e->name) {
+                int k = u->undone_next++ % 4;
+                snprintf(u->undone[k].server, sizeof(u->undone[k].server), "%s", e->st->name);
+                snprintf(u->undone[k].client, sizeof(u->undone[k].client), "%s", e->name);
+            }
             break;
         case EXP_CLOSE: /* the client's statement was not closed */
             if (s && e->name && !proxy_stmt_map_get(&s->stmts, e->name)) {
@@ -626,6 +634,53 @@ static int exp_pop(proxy_upstream *u, bool failed)
 }
 
 /* ---- server -> client ---- */
+
+/* An error that names a statement by its server-side name (DMS_n, or a
+ * DMS_x_ stand-in) goes to the client with the client's name for it, as
+ * PostgreSQL would have named it: true when it was rewritten into out (the
+ * frames before it, from run, are copied first). */
+static bool upstream_error_names_ours(proxy_upstream *u, proxy_session *s, const wire_frame *f,
+                                      wire_buf *out, size_t start, size_t run)
+{
+    wire_error e;
+    if (!wire_error_parse(f, &e) || !e.message || !e.sqlstate)
+        return false;
+    const char *q = strstr(e.message, "\"DMS_");
+    if (!q)
+        return false;
+    const char *nm = q + 1;
+    const char *close = strchr(nm, '"');
+    if (!close || (size_t)(close - nm) >= 256)
+        return false;
+    char server_name[256];
+    memcpy(server_name, nm, (size_t)(close - nm));
+    server_name[close - nm] = '\0';
+    const char *client_name = NULL;
+    if (!strncmp(server_name, UPSTREAM_FOREIGN, strlen(UPSTREAM_FOREIGN))) {
+        client_name = server_name + strlen(UPSTREAM_FOREIGN);
+    } else {
+        proxy_stmt *st = proxy_stmt_find_name(&u->server->stmt_cache, server_name);
+        client_name = st ? proxy_stmt_map_name_of(&s->stmts, st) : NULL;
+        for (size_t i = 0; st && !client_name && i < u->exp_len; i++) {
+            proxy_expect *x = &u->exp[(u->exp_head + i) % u->exp_cap];
+            if (x->st == st && x->name)
+                client_name = x->name;
+        }
+        for (int i = 0; !client_name && i < 4; i++) /* a skipped Parse's name */
+            if (!strcmp(u->undone[i].server, server_name))
+                client_name = u->undone[i].client;
+    }
+    if (!client_name)
+        return false;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%.*s\"%s%s", (int)(q - e.message), e.message, client_name,
+             close);
+    e.message = msg;
+    if (start > run)
+        wire_buf_append(out, u->in.data + run, start - run);
+    wire_put_error(out, &e);
+    return true;
+}
 
 /* The server entered COPY FROM STDIN: until the client's CopyDone or
  * CopyFail it ignores Sync, so the Syncs the client sent after the Execute
@@ -678,6 +733,7 @@ static void upstream_relay_replies(proxy_upstream *u)
     bool untouched = true;
     int nready = 0;
     char tx = 0;
+    bool barrier_lifted = false;
     static const uint8_t parse_complete[5] = {'1', 0, 0, 0, 4};
 
     for (;;) {
@@ -713,7 +769,16 @@ static void upstream_relay_replies(proxy_upstream *u)
                 u->recv_z++;
                 u->pending--;
                 u->tx = f.body_len ? (char)f.body[0] : 'I';
+                bool strict = h->kind == EXP_QUERY_STRICT;
                 exp_pop(u, false);
+                if (strict && u->inject_failed)
+                    break; /* nothing after it may reach the client */
+                if (strict && u->barrier) {
+                    u->barrier = false; /* the client's settings hold: its messages may go */
+                    if (s)
+                        s->settings_proven = true;
+                    barrier_lifted = true;
+                }
             }
         } else {
             switch (f.type) {
@@ -730,7 +795,10 @@ static void upstream_relay_replies(proxy_upstream *u)
             }
             case 'E':
                 u->saw_error = true;
-                if (h && h->kind == EXP_PARSE_DUP && h->epoch == u->recv_z && out) {
+                if (out && s && upstream_error_names_ours(u, s, &f, out, start, run)) {
+                    run = off;
+                    untouched = false;
+                } else if (h && h->kind == EXP_PARSE_DUP && h->epoch == u->recv_z && out) {
                     wire_error e;
                     if (wire_error_parse(&f, &e) && e.sqlstate &&
                         !strcmp(e.sqlstate, "42P05")) { /* ours to word */
@@ -820,6 +888,11 @@ static void upstream_relay_replies(proxy_upstream *u)
     session_on_upstream(s, PROXY_UPSTREAM_EV_RELAYED, nready, tx);
     if (u->state != PROXY_UPSTREAM_READY || u->client != s)
         return;
+    if (barrier_lifted) {
+        session_wake(s); /* the messages that waited for it */
+        if (u->state != PROXY_UPSTREAM_READY || u->client != s)
+            return;
+    }
     pgpool_server_replies_done(u);
     if (u->client == s && s->out.len >= PROXY_OUTPUT_HIGH_WATER)
         ev_io_stop(upstream_loop(u), &u->rio); /* proxy_upstream_client_drained resumes */
@@ -1315,7 +1388,8 @@ static void relay_named(proxy_upstream *u, proxy_session *s, const uint8_t *fram
          * another client's statement; the server reports it unknown. */
         size_t m = wire_msg_begin(&u->out, f->type);
         wire_buf_append(&u->out, b, (size_t)(name - b));
-        wire_buf_put_cstr(&u->out, UPSTREAM_NO_STMT);
+        wire_buf_append(&u->out, UPSTREAM_FOREIGN, strlen(UPSTREAM_FOREIGN));
+        wire_buf_put_cstr(&u->out, (const char *)name);
         wire_buf_append(&u->out, after, (size_t)(end - after));
         wire_msg_end(&u->out, m);
         return;
