@@ -18,6 +18,7 @@
 # scenarios is tests/e2e/txpool/txpool.py (psycopg 3, python3-psycopg), which
 # prints one PASS/FAIL line per check.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/txpool/relay.sh"
 
 dm_only "pooling of upstream PostgreSQL connections is Dormouse's" || dm_finish
 
@@ -67,24 +68,12 @@ ADMIN_DSN="host=127.0.0.1 port=$DM_PORT user=admin dbname=$ADMIN_DB"
 
 # py SCENARIO [args...]: a txpool.py scenario; its PASS/FAIL lines become ours.
 py() {
-    local scen=$1 out rc kind name detail nfail=0
+    local scen=$1 out rc
     shift
     out=$(timeout 150 "$PYTHON" "$TXPOOL" "$scen" --dm "$DM_DSN" --pg "$PG_DSN" --admin "$ADMIN_DSN" "$@" \
         2>"$DM_TMP/py-$scen.err")
     rc=$?
-    while IFS=$'\t' read -r kind name detail; do
-        case $kind in
-        PASS) pass "$name" ;;
-        FAIL)
-            fail "$name" "$detail"
-            nfail=$((nfail + 1))
-            ;;
-        VALUE) info "$scen: $name = $detail" ;;
-        esac
-    done <<<"$out"
-    if [ $rc -ne 0 ] && [ $nfail -eq 0 ]; then
-        fail "txpool.py $scen exited with status $rc" "$out" "$(tail -n 30 "$DM_TMP/py-$scen.err")"
-    fi
+    txpool_relay txpool.py "$scen" "$rc" "$out"
 }
 
 # The sampler: pg_stat_activity's connections of user app, and the console's

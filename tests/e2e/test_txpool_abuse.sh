@@ -37,6 +37,7 @@
 # none idle in transaction, and Dormouse must exit 0 on SIGTERM (under ASan: no
 # error, no leak).  Runs in about 15 s.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/txpool/relay.sh"
 
 dm_only "pooling of upstream PostgreSQL connections is Dormouse's" || dm_finish
 
@@ -60,34 +61,11 @@ dm_start "$DM_TMP/abuse.ini"
 
 # py SCENARIO: an abuse.py scenario; its PASS/FAIL lines become ours.
 py() {
-    local scen=$1 out rc kind name detail nfail=0
+    local scen=$1 out rc
     out=$(timeout 120 "$PYTHON" "$ABUSE" "$scen" --dm-port "$DM_PORT" --pg-port "$PGPORT_REAL" \
         --admin-user admin 2>"$DM_TMP/py-$scen.err")
     rc=$?
-    while IFS=$'\t' read -r kind name detail; do
-        if [ "$kind" = PASS ] || [ "$kind" = FAIL ]; then
-            if grep -qxF -- "$name" <(grep -v '^#' "$KNOWN_GAPS"); then
-                if [ "$kind" = FAIL ]; then
-                    skip "known gap (txpool/known_gaps.txt): $name"
-                    nfail=$((nfail + 1)) # explains the scenario's exit status
-                else
-                    fail "$name: passes now; remove it from tests/e2e/txpool/known_gaps.txt"
-                fi
-                continue
-            fi
-        fi
-        case $kind in
-        PASS) pass "$name" ;;
-        FAIL)
-            fail "$name" "$detail"
-            nfail=$((nfail + 1))
-            ;;
-        VALUE) info "$scen: $name = $detail" ;;
-        esac
-    done <<<"$out"
-    if [ $rc -ne 0 ] && [ $nfail -eq 0 ]; then
-        fail "abuse.py $scen exited with status $rc" "$out" "$(tail -n 30 "$DM_TMP/py-$scen.err")"
-    fi
+    txpool_relay abuse.py "$scen" "$rc" "$out" "$KNOWN_GAPS"
 }
 
 for scen in malformed pipeline lru disconnect settings cancel; do

@@ -39,33 +39,16 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+from report import check  # noqa: E402
+
 CANCEL_CODE = 80877102
 PG_USER, PG_DB = "ab1", "ab"  # the upstream user and database of a1 (a2's user is ab2)
 DIRECT_PIDS = set()  # backends of our own direct connections to PostgreSQL
 STEP = 4.0  # seconds a reply may take before it counts as missing (query_wait_timeout is 3 s)
 
-# ---------------------------------------------------------------- reporting
-
-FAILS = 0
-
-
-def _clean(s):
-    return str(s).replace("\t", " ").replace("\r", "").replace("\n", " | ")
-
-
-def check(ok, name, detail=""):
-    global FAILS
-    if ok:
-        print("PASS\t%s" % _clean(name), flush=True)
-    else:
-        FAILS += 1
-        print("FAIL\t%s\t%s" % (_clean(name), _clean(detail)[:1500]), flush=True)
-    return ok
-
-
-def value(key, val):
-    print("VALUE\t%s\t%s" % (key, _clean(val)), flush=True)
-
+from report import value  # noqa: E402
 
 # ---------------------------------------------------------------- messages
 
@@ -1189,7 +1172,7 @@ def main():
             check(False, "%s: scenario stopped by an unexpected error" % name, "%s: %s" % (type(e).__name__, e))
         value("seconds_" + name, "%.1f" % (time.monotonic() - t0))
     sys.stdout.flush()
-    os._exit(1 if FAILS else 0)
+    os._exit(1 if report.failures() else 0)
 
 
 if __name__ == "__main__":

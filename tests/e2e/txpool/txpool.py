@@ -34,30 +34,13 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+from report import check  # noqa: E402
+
 import psycopg
 
-# ---------------------------------------------------------------- reporting
-
-FAILS = 0
-
-
-def _clean(s):
-    return str(s).replace("\t", " ").replace("\r", "").replace("\n", " | ")
-
-
-def check(ok, name, detail=""):
-    global FAILS
-    if ok:
-        print("PASS\t%s" % _clean(name), flush=True)
-    else:
-        FAILS += 1
-        print("FAIL\t%s\t%s" % (_clean(name), _clean(detail)), flush=True)
-    return ok
-
-
-def value(key, val):
-    print("VALUE\t%s\t%s" % (key, val), flush=True)
-
+from report import value  # noqa: E402
 
 # ---------------------------------------------------------------- helpers
 
@@ -885,7 +868,7 @@ def main():
     except Exception as e:  # noqa: BLE001 - one FAIL line, then the exit status says it
         check(False, "%s: scenario stopped by an unexpected error" % a.cmd, errtext(e))
     sys.stdout.flush()
-    os._exit(1 if FAILS else 0)
+    os._exit(1 if report.failures() else 0)
 
 
 if __name__ == "__main__":
