@@ -92,7 +92,7 @@ void proxy_stmt_lru_clear(proxy_stmt_lru *l, proxy_stmt_cache *c);
 /* ---- session settings under pooling (settings.c) ---- */
 
 typedef struct proxy_setting {
-    char name[64]; /* lower case */
+    char name[160]; /* lower case */
     char *sql;     /* the statement that sets it, without ';' */
 } proxy_setting;
 

@@ -38,7 +38,7 @@
 
 struct pgpool_op {
     storage_sess_kind kind; /* SET, RESET, RESET_ALL */
-    char name[64];
+    char name[160];
     char *sql;
     uint32_t epoch; /* its request's ReadyForQuery (the server's count) */
     bool ran;       /* that request ended without an error */
@@ -79,6 +79,14 @@ static void ops_clear(proxy_session *s)
 void pgpool_record_op(proxy_session *s, storage_sess_kind kind, const char *name,
                       const char *sql, size_t len)
 {
+    const char *comma = strchr(name, ',');
+    if (comma) { /* several parameters set by one statement: one op each */
+        char first[160];
+        snprintf(first, sizeof(first), "%.*s", (int)(comma - name), name);
+        pgpool_record_op(s, kind, first, sql, len);
+        pgpool_record_op(s, kind, comma + 1, sql, len);
+        return;
+    }
     if (s->nops == s->ops_cap) {
         int cap = s->ops_cap ? s->ops_cap * 2 : 4;
         struct pgpool_op *v = realloc(s->ops, (size_t)cap * sizeof(*v));

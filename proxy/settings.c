@@ -156,11 +156,7 @@ bool proxy_settings_diff(const proxy_settings *server, const proxy_settings *cli
                 : j >= client->n ? -1
                                  : strcmp(server->v[i].name, client->v[j].name);
         if (c < 0) { /* only the server has it: back to the default */
-            if (!strcmp(server->v[i].name, "session characteristics")) {
-                sql_put(sql, "RESET default_transaction_isolation;"
-                             "RESET default_transaction_read_only;"
-                             "RESET default_transaction_deferrable;");
-            } else if (settings_plain_name(server->v[i].name)) {
+            if (settings_plain_name(server->v[i].name)) {
                 sql_put(sql, "RESET ");
                 sql_put(sql, server->v[i].name);
                 sql_put(sql, ";");
@@ -239,7 +235,7 @@ bool proxy_settings_from_startup(proxy_settings *s, const wire_param *params, in
         if (!k || !v || !strcmp(k, "user") || !strcmp(k, "database") ||
             !strcmp(k, "replication") || !strncmp(k, "_pq_.", 5))
             continue;
-        char name[64];
+        char name[160];
         size_t kl = strlen(k);
         if (kl >= sizeof(name))
             continue;

@@ -144,11 +144,22 @@ static void classify_node(const PgQuery__Node *n, storage_sess_stmt *st)
             st->kind = STORAGE_SESS_SET;
             break;
         case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI:
-            /* SET TRANSACTION is the transaction's; SET SESSION CHARACTERISTICS stays */
+            /* SET TRANSACTION is the transaction's; SET SESSION CHARACTERISTICS
+             * stays: it sets the default_transaction_* parameters it names */
             if (!v->name || strcasecmp(v->name, "SESSION CHARACTERISTICS") != 0)
                 return;
             st->kind = STORAGE_SESS_SET;
-            break;
+            for (size_t i = 0; i < v->n_args; i++) {
+                const PgQuery__Node *a = v->args[i];
+                if (!a || a->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || !a->def_elem->defname)
+                    continue;
+                size_t used = strlen(st->name);
+                snprintf(st->name + used, sizeof(st->name) - used, "%sdefault_%s",
+                         used ? "," : "", a->def_elem->defname);
+            }
+            if (!st->name[0])
+                st->kind = STORAGE_SESS_OTHER;
+            return;
         case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
         case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
             st->kind = STORAGE_SESS_RESET;

@@ -232,7 +232,9 @@ const char *storage_sess_kind_str(storage_sess_kind k);
 
 typedef struct storage_sess_stmt {
     storage_sess_kind kind;
-    char name[64];   /* SET/RESET: the parameter, lower case; DEALLOCATE: the statement */
+    char name[160];  /* SET/RESET: the parameter, lower case (SET SESSION CHARACTERISTICS:
+                        the default_transaction_* ones it sets, comma-separated);
+                        DEALLOCATE: the statement */
     size_t location; /* the statement's text: sql[location .. location + len) */
     size_t len;
 } storage_sess_stmt;

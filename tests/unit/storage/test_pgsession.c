@@ -43,6 +43,9 @@ START_TEST(test_classify)
     ck_assert_int_eq(kind_of("set local work_mem = '1MB'", NULL), STORAGE_SESS_OTHER);
     ck_assert_int_eq(kind_of("set transaction isolation level serializable", NULL),
                      STORAGE_SESS_OTHER);
+    ck_assert_int_eq(kind_of("set session characteristics as transaction isolation level "
+                             "serializable, read only", name), STORAGE_SESS_SET);
+    ck_assert_str_eq(name, "default_transaction_isolation,default_transaction_read_only");
     ck_assert_int_eq(kind_of("set work_mem to default", name), STORAGE_SESS_RESET);
     ck_assert_str_eq(name, "work_mem");
     ck_assert_int_eq(kind_of("reset all", NULL), STORAGE_SESS_RESET_ALL);
