@@ -748,8 +748,10 @@ static void upstream_relay_replies(proxy_upstream *u)
         bool drop = false, as_parse = false;
         proxy_expect *h = exp_head(u);
         if (h && (h->kind == EXP_QUERY || h->kind == EXP_QUERY_STRICT) && h->epoch == u->recv_z) {
-            /* our own query's replies */
-            drop = true;
+            /* our own query's replies; but what a settings sync changes in the
+             * reported parameters (client_encoding, DateStyle, ...) the client
+             * is told, as PostgreSQL tells it of its own SETs */
+            drop = !(f.type == 'S' && h->kind == EXP_QUERY_STRICT);
             if (f.type == 'E') {
                 wire_error e;
                 if (wire_error_parse(&f, &e)) {
