@@ -177,6 +177,8 @@ struct proxy_server {
     ev_async jobs_async; /* engines' workers wake the loop here */
     ev_check reaper;     /* frees closed sessions after the callbacks that closed them */
     ev_timer pool_timer; /* each second: idle backends past their limits are closed */
+    ev_timer accept_pause; /* out of descriptors: accepting resumes after a pause */
+    double accept_logged;  /* when running out of descriptors was last logged */
 
     /* Finished jobs, pushed by worker threads; guarded by jobs_lock. */
     pthread_mutex_t jobs_lock;

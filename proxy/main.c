@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static void usage(FILE *out)
 {
@@ -27,6 +28,27 @@ static void usage(FILE *out)
             "Signals: SIGTERM/SIGINT shut down gracefully (twice: interrupt running\n"
             "statements); SIGHUP reloads the configuration file.\n",
             DORMOUSE_VERSION);
+}
+
+/* Each client holds a socket, each upstream server connection another, and
+ * SQLite files a few more: the soft descriptor limit (often 1,024) goes up
+ * to the hard one, and a limit below max_client_conn is reported. */
+static void raise_fd_limit(const proxy_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t want = (rlim_t)cfg->max_client_conn + 128;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        proxy_log(PROXY_LOG_WARNING,
+                  "the descriptor limit (%llu) is below max_client_conn + 128 (%llu): clients "
+                  "beyond it will be refused; raise it with ulimit -n",
+                  (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
 int main(int argc, char **argv)
@@ -96,6 +118,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "dormouse: %s\n", err);
         return 1;
     }
+    raise_fd_limit(&cfg);
     proxy_server *srv = proxy_server_new(&cfg, &ov, err, sizeof(err));
     if (!srv) {
         proxy_log(PROXY_LOG_ERROR, "cannot start: %s", err);

@@ -35,6 +35,8 @@
 
 static void server_close_listeners(proxy_server *srv)
 {
+    if (srv->loop)
+        ev_timer_stop(srv->loop, &srv->accept_pause);
     for (int i = 0; i < srv->nlisteners; i++) {
         proxy_listener *l = &srv->listeners[i];
         if (l->fd < 0)
@@ -45,6 +47,31 @@ static void server_close_listeners(proxy_server *srv)
         if (l->is_unix)
             unlink(l->path);
     }
+}
+
+/* Out of descriptors: the pending connections stay in the listen queue
+ * for a tenth of a second instead of waking the loop at once, again and
+ * again. */
+static void server_accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    proxy_server *srv = container_of(w, proxy_server, accept_pause);
+    for (int i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].fd >= 0)
+            ev_io_start(loop, &srv->listeners[i].io);
+}
+
+static void server_accept_pause(proxy_server *srv, int err)
+{
+    if (ev_now(srv->loop) - srv->accept_logged >= 10.0) {
+        srv->accept_logged = ev_now(srv->loop);
+        proxy_log(PROXY_LOG_WARNING, "cannot accept connections: %s (ulimit -n, max_client_conn)",
+                  strerror(err));
+    }
+    for (int i = 0; i < srv->nlisteners; i++)
+        ev_io_stop(srv->loop, &srv->listeners[i].io);
+    ev_timer_stop(srv->loop, &srv->accept_pause);
+    ev_timer_set(&srv->accept_pause, 0.1, 0.);
+    ev_timer_start(srv->loop, &srv->accept_pause);
 }
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -59,6 +86,10 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
                 return;
             if (errno == ECONNABORTED)
                 continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                server_accept_pause(l->server, errno);
+                return;
+            }
             proxy_log(PROXY_LOG_WARNING, "accept failed: %s", strerror(errno));
             return;
         }
@@ -527,6 +558,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         ev_io_init(&srv->listeners[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
         ev_io_start(srv->loop, &srv->listeners[i].io);
     }
+    ev_timer_init(&srv->accept_pause, server_accept_resume_cb, 0.1, 0.);
     ev_async_init(&srv->jobs_async, server_jobs_cb);
     ev_async_start(srv->loop, &srv->jobs_async);
     ev_check_init(&srv->reaper, server_reaper_cb);
@@ -585,6 +617,7 @@ void proxy_server_free(proxy_server *srv)
         ev_async_stop(srv->loop, &srv->jobs_async);
         ev_check_stop(srv->loop, &srv->reaper);
         ev_timer_stop(srv->loop, &srv->pool_timer);
+        ev_timer_stop(srv->loop, &srv->accept_pause);
         ev_signal_stop(srv->loop, &srv->sigterm);
         ev_signal_stop(srv->loop, &srv->sigint);
         ev_signal_stop(srv->loop, &srv->sighup);
