@@ -79,6 +79,26 @@ static void ops_clear(proxy_session *s)
 void pgpool_record_op(proxy_session *s, storage_sess_kind kind, const char *name,
                       const char *sql, size_t len)
 {
+    if (kind == STORAGE_SESS_ROLLBACK_TO || kind == STORAGE_SESS_RELEASE) {
+        /* The SETs since the savepoint are undone (ROLLBACK TO, which keeps
+         * the savepoint), or the savepoint goes (RELEASE, the SETs stay). */
+        int mark = s->nops - 1;
+        while (mark >= 0 && !(s->ops[mark].kind == STORAGE_SESS_SAVEPOINT &&
+                              !strcmp(s->ops[mark].name, name)))
+            mark--;
+        if (mark < 0)
+            return;
+        int from = kind == STORAGE_SESS_ROLLBACK_TO ? mark + 1 : mark;
+        int to = from;
+        for (int i = from; i < s->nops; i++) {
+            if (kind == STORAGE_SESS_RELEASE && i > mark)
+                s->ops[to++] = s->ops[i];
+            else
+                free(s->ops[i].sql);
+        }
+        s->nops = to;
+        return;
+    }
     const char *comma = strchr(name, ',');
     if (comma) { /* several parameters set by one statement: one op each */
         char first[160];

@@ -1184,6 +1184,9 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
         case STORAGE_SESS_SET:
         case STORAGE_SESS_RESET:
         case STORAGE_SESS_RESET_ALL:
+        case STORAGE_SESS_SAVEPOINT:
+        case STORAGE_SESS_ROLLBACK_TO:
+        case STORAGE_SESS_RELEASE:
             pgpool_record_op(s, v[i].kind, v[i].name, text, v[i].len);
             break;
         case STORAGE_SESS_DISCARD_ALL:

@@ -47,6 +47,12 @@ const char *storage_sess_kind_str(storage_sess_kind k)
         return "prepare";
     case STORAGE_SESS_ADVISORY:
         return "session advisory lock";
+    case STORAGE_SESS_SAVEPOINT:
+        return "savepoint";
+    case STORAGE_SESS_ROLLBACK_TO:
+        return "rollback to savepoint";
+    case STORAGE_SESS_RELEASE:
+        return "release savepoint";
     }
     return "unknown";
 }
@@ -95,9 +101,10 @@ static bool contains_ci(const char *s, size_t len, const char *word)
 
 bool storage_sess_candidate(const char *sql, size_t len)
 {
-    static const char *const words[] = {"set",     "reset",  "deallocate", "discard",
-                                        "begin",   "start",  "listen",     "create",
-                                        "declare", "prepare"};
+    static const char *const words[] = {"set",     "reset",   "deallocate", "discard",
+                                        "begin",   "start",   "listen",     "create",
+                                        "declare", "prepare", "savepoint",  "rollback",
+                                        "release"};
     size_t i = skip_space(sql, len, 0);
     size_t w = i;
     while (w < len && isalpha((unsigned char)sql[w]))
@@ -185,11 +192,28 @@ static void classify_node(const PgQuery__Node *n, storage_sess_stmt *st)
         if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL)
             st->kind = STORAGE_SESS_DISCARD_ALL;
         return;
-    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
-        if (n->transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN ||
-            n->transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START)
+    case PG_QUERY__NODE__NODE_TRANSACTION_STMT: {
+        const PgQuery__TransactionStmt *t = n->transaction_stmt;
+        switch (t->kind) {
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
             st->kind = STORAGE_SESS_BEGIN;
+            return;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
+            st->kind = STORAGE_SESS_SAVEPOINT;
+            break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+            st->kind = STORAGE_SESS_ROLLBACK_TO;
+            break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
+            st->kind = STORAGE_SESS_RELEASE;
+            break;
+        default:
+            return;
+        }
+        snprintf(st->name, sizeof(st->name), "%s", t->savepoint_name ? t->savepoint_name : "");
         return;
+    }
     case PG_QUERY__NODE__NODE_LISTEN_STMT:
         st->kind = STORAGE_SESS_LISTEN;
         return;

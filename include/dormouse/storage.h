@@ -227,6 +227,9 @@ typedef enum storage_sess_kind {
     STORAGE_SESS_HOLD_CURSOR,   /* DECLARE ... WITH HOLD */
     STORAGE_SESS_PREPARE,       /* SQL-level PREPARE */
     STORAGE_SESS_ADVISORY,      /* a session-level advisory lock function */
+    STORAGE_SESS_SAVEPOINT,     /* SAVEPOINT name: `name` */
+    STORAGE_SESS_ROLLBACK_TO,   /* ROLLBACK TO [SAVEPOINT] name: `name` */
+    STORAGE_SESS_RELEASE,       /* RELEASE [SAVEPOINT] name: `name` */
 } storage_sess_kind;
 const char *storage_sess_kind_str(storage_sess_kind k);
 

@@ -55,6 +55,12 @@ START_TEST(test_classify)
     ck_assert_int_eq(kind_of("discard all", NULL), STORAGE_SESS_DISCARD_ALL);
     ck_assert_int_eq(kind_of("discard temp", NULL), STORAGE_SESS_OTHER);
     ck_assert_int_eq(kind_of("begin isolation level serializable", NULL), STORAGE_SESS_BEGIN);
+    ck_assert_int_eq(kind_of("savepoint s1", name), STORAGE_SESS_SAVEPOINT);
+    ck_assert_str_eq(name, "s1");
+    ck_assert_int_eq(kind_of("rollback to savepoint s1", name), STORAGE_SESS_ROLLBACK_TO);
+    ck_assert_str_eq(name, "s1");
+    ck_assert_int_eq(kind_of("release s1", name), STORAGE_SESS_RELEASE);
+    ck_assert_int_eq(kind_of("rollback", NULL), STORAGE_SESS_OTHER);
     ck_assert_int_eq(kind_of("listen chan", NULL), STORAGE_SESS_LISTEN);
     ck_assert_int_eq(kind_of("create temporary table t (a int)", NULL), STORAGE_SESS_TEMP);
     ck_assert_int_eq(kind_of("create table t (a int)", NULL), STORAGE_SESS_OTHER);
