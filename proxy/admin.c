@@ -1103,6 +1103,28 @@ static bool admin_config_value(const proxy_config *cfg, const char *key, char *b
         snprintf(buf, n, "%s", proxy_auth_type_str(cfg->auth_type));
     else if (!strcmp(key, "data_dir"))
         snprintf(buf, n, "%s", cfg->data_dir);
+    else if (!strcmp(key, "default_pool_size"))
+        snprintf(buf, n, "%d", cfg->default_pool_size);
+    else if (!strcmp(key, "max_db_connections"))
+        snprintf(buf, n, "%d", cfg->max_db_connections);
+    else if (!strcmp(key, "max_prepared_statements"))
+        snprintf(buf, n, "%d", cfg->max_prepared_statements);
+    else if (!strcmp(key, "min_pool_size"))
+        snprintf(buf, n, "%d", cfg->min_pool_size);
+    else if (!strcmp(key, "pool_mode"))
+        snprintf(buf, n, "%s", pool_mode_str(cfg->pool_mode));
+    else if (!strcmp(key, "query_wait_timeout"))
+        snprintf(buf, n, "%d", cfg->query_wait_timeout);
+    else if (!strcmp(key, "reserve_pool_size"))
+        snprintf(buf, n, "%d", cfg->reserve_pool_size);
+    else if (!strcmp(key, "reserve_pool_timeout"))
+        snprintf(buf, n, "%d", cfg->reserve_pool_timeout);
+    else if (!strcmp(key, "server_login_retry"))
+        snprintf(buf, n, "%d", cfg->server_login_retry);
+    else if (!strcmp(key, "server_reset_query"))
+        snprintf(buf, n, "%s", cfg->server_reset_query);
+    else if (!strcmp(key, "sqlite_release_idle"))
+        snprintf(buf, n, "%d", cfg->sqlite_release_idle);
     else if (!strcmp(key, "listen_addr"))
         snprintf(buf, n, "%s", cfg->listen_addr);
     else if (!strcmp(key, "listen_port"))
@@ -1143,13 +1165,21 @@ static const struct {
     const char *key;
     bool changeable;
 } admin_config_keys[] = {
-    {"admin_users", true},         {"auth_file", true},         {"auth_type", true},
-    {"data_dir", false},           {"listen_addr", false},      {"listen_port", false},
-    {"log_level", true},           {"max_client_conn", true},   {"max_packet_size", true},
-    {"server_connect_timeout", true},
-    {"server_idle_timeout", true}, {"server_lifetime", true},   {"sqlite_busy_timeout", true},
-    {"sqlite_pool_size", true},    {"sqlite_synchronous", true}, {"sqlite_workers", false},
-    {"stats_period", false},       {"stats_users", true},       {"unix_socket_dir", false},
+    {"admin_users", true},          {"auth_file", true},
+    {"auth_type", true},            {"data_dir", false},
+    {"default_pool_size", true},    {"listen_addr", false},
+    {"listen_port", false},         {"log_level", true},
+    {"max_client_conn", true},      {"max_db_connections", true},
+    {"max_packet_size", true},      {"max_prepared_statements", true},
+    {"min_pool_size", true},        {"pool_mode", true},
+    {"query_wait_timeout", true},   {"reserve_pool_size", true},
+    {"reserve_pool_timeout", true}, {"server_connect_timeout", true},
+    {"server_idle_timeout", true},  {"server_lifetime", true},
+    {"server_login_retry", true},   {"server_reset_query", true},
+    {"sqlite_busy_timeout", true},  {"sqlite_pool_size", true},
+    {"sqlite_release_idle", true},  {"sqlite_synchronous", true},
+    {"sqlite_workers", false},      {"stats_period", false},
+    {"stats_users", true},          {"unix_socket_dir", false},
 };
 
 static void admin_show_config(proxy_server *srv, wire_buf *b)
@@ -1200,13 +1230,22 @@ static void admin_show_lists(proxy_server *srv, wire_buf *b)
         if (s->backend && s->state != SESSION_CLOSING)
             servers++;
     }
+    int free_servers = srv->pool ? pool_idle_backends(srv->pool) : 0;
+    for (const proxy_upstream *u = srv->upstreams; u; u = u->all_next) {
+        if (u->state == PROXY_UPSTREAM_CLOSED || !u->ps)
+            continue;
+        if (u->link.state == POOL_SV_IDLE)
+            free_servers++;
+        else
+            servers++;
+    }
     admin_put_name_value(b, "databases", srv->pool ? pool_db_count(srv->pool) : 0);
     admin_put_name_value(b, "users", proxy_userlist_count(srv->users));
     admin_put_name_value(b, "pools", admin_count_pools(v, n));
     admin_put_name_value(b, "free_clients", 0);
     admin_put_name_value(b, "used_clients", n);
     admin_put_name_value(b, "login_clients", login);
-    admin_put_name_value(b, "free_servers", srv->pool ? pool_idle_backends(srv->pool) : 0);
+    admin_put_name_value(b, "free_servers", free_servers);
     admin_put_name_value(b, "used_servers", servers);
     admin_put_name_value(b, "dns_names", 0);
     admin_put_name_value(b, "dns_zones", 0);

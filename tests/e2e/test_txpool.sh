@@ -189,6 +189,12 @@ assert_eq "SHOW DATABASES: apps is session pooled, appst statement pooled" "sess
     "$(admin_field 'SHOW DATABASES' name apps pool_mode)|$(admin_field 'SHOW DATABASES' name appst pool_mode)"
 assert_eq "SHOW DATABASES: appd has default_pool_size (20) and the default pool_mode" "20|transaction" \
     "$(admin_field 'SHOW DATABASES' name appd pool_size)|$(admin_field 'SHOW DATABASES' name appd pool_mode)"
+assert_eq "SHOW CONFIG: the pool keys as configured (query_wait_timeout 2, pool_mode transaction)" \
+    "2|120|transaction" \
+    "$(admin_field 'SHOW CONFIG' key query_wait_timeout value)|$(admin_field 'SHOW CONFIG' key query_wait_timeout default)|$(admin_field 'SHOW CONFIG' key pool_mode value)"
+svs=$(dm_psql "$ADMIN_DSN" -At -F '|' -c 'SHOW SERVERS' 2>&1 | grep -c '^S|')
+lists=$(($(admin_field 'SHOW LISTS' list free_servers items) + $(admin_field 'SHOW LISTS' list used_servers items)))
+assert_eq "SHOW LISTS counts the upstream server connections SHOW SERVERS lists" "$svs" "$lists"
 
 # ---- the upstream restarts under load ----
 if [ "$(id -u)" -eq 0 ]; then
