@@ -544,6 +544,33 @@ static int copy_hex(uint8_t c)
     return -1;
 }
 
+/* Closes the field whose raw text is raw[0..raw_len) and whose decoded value
+ * starts at out_start in d->values: NULL when the raw text is the format's
+ * NULL string (and may_be_null: not for a quoted CSV field), else its
+ * encoding checked when it has high bytes.  false with err (or values.oom). */
+static bool copy_field_end(sqlite_copy_decoder *d, const uint8_t *raw, size_t raw_len,
+                           size_t out_start, bool may_be_null, bool high, sqlite_copy_error *err)
+{
+    const sqlite_copy_format *f = &d->fmt;
+    wire_buf *v = &d->values;
+    if (!copy_reserve_fields(d, d->nfields + 1)) {
+        v->oom = true;
+        return false;
+    }
+    sqlite_copy_field *fl = &d->fields[d->nfields];
+    d->offsets[d->nfields] = out_start;
+    d->nfields++;
+    fl->null = may_be_null && raw_len == f->null_len && memcmp(raw, f->null_str, raw_len) == 0;
+    fl->len = fl->null ? 0 : v->len - out_start;
+    if (!fl->null && high && !v->oom && !copy_check_encoding(v->data + out_start, fl->len, err))
+        return false;
+    if (d->nfields > SQLITE_COPY_MAX_FIELDS) {
+        copy_error(err, SQLSTATE_BAD_COPY_FILE_FORMAT, "extra data after last expected column");
+        return false;
+    }
+    return true;
+}
+
 /* Splits and decodes a text-format record. */
 static bool copy_fields_text(sqlite_copy_decoder *d, const uint8_t *r, size_t n,
                              sqlite_copy_error *err)
@@ -622,22 +649,8 @@ static bool copy_fields_text(sqlite_copy_decoder *d, const uint8_t *r, size_t n,
             }
             wire_buf_put_u8(v, c);
         }
-        if (!copy_reserve_fields(d, d->nfields + 1)) {
-            v->oom = true;
+        if (!copy_field_end(d, r + raw_start, i - raw_start, out_start, true, high, err))
             return false;
-        }
-        sqlite_copy_field *fl = &d->fields[d->nfields];
-        d->offsets[d->nfields] = out_start;
-        d->nfields++;
-        size_t raw_len = i - raw_start;
-        fl->null = raw_len == f->null_len && memcmp(r + raw_start, f->null_str, raw_len) == 0;
-        fl->len = fl->null ? 0 : v->len - out_start;
-        if (!fl->null && high && !v->oom && !copy_check_encoding(v->data + out_start, fl->len, err))
-            return false;
-        if (d->nfields > SQLITE_COPY_MAX_FIELDS) {
-            copy_error(err, SQLSTATE_BAD_COPY_FILE_FORMAT, "extra data after last expected column");
-            return false;
-        }
         if (i >= n)
             return true;
         i++; /* the delimiter */
@@ -688,23 +701,8 @@ static bool copy_fields_csv(sqlite_copy_decoder *d, const uint8_t *r, size_t n,
                 wire_buf_put_u8(v, c);
             }
         }
-        if (!copy_reserve_fields(d, d->nfields + 1)) {
-            v->oom = true;
+        if (!copy_field_end(d, r + raw_start, i - raw_start, out_start, !saw_quote, high, err))
             return false;
-        }
-        sqlite_copy_field *fl = &d->fields[d->nfields];
-        d->offsets[d->nfields] = out_start;
-        d->nfields++;
-        size_t raw_len = i - raw_start;
-        fl->null = !saw_quote && raw_len == f->null_len &&
-                   memcmp(r + raw_start, f->null_str, raw_len) == 0;
-        fl->len = fl->null ? 0 : v->len - out_start;
-        if (!fl->null && high && !v->oom && !copy_check_encoding(v->data + out_start, fl->len, err))
-            return false;
-        if (d->nfields > SQLITE_COPY_MAX_FIELDS) {
-            copy_error(err, SQLSTATE_BAD_COPY_FILE_FORMAT, "extra data after last expected column");
-            return false;
-        }
         if (i >= n)
             return true;
         i++; /* the delimiter */
