@@ -73,7 +73,8 @@ enum {
     EXP_QUERY_STRICT,    /* the same, and if it fails the connection is unusable (a
                             client's settings or the reset query could not be applied) */
     EXP_PARSE_DUP,       /* the client's Parse of a name it has: the server refuses our
-                            name for the statement (42P05); the error names the client's */
+                            name for the statement (42P05), which upstream_error_names_ours
+                            words with the client's */
 };
 
 /* A DEALLOCATE or DISCARD ALL's effect, due at its Query's ReadyForQuery. */
@@ -660,12 +661,15 @@ static bool upstream_error_names_ours(proxy_upstream *u, proxy_session *s, const
         client_name = server_name + strlen(UPSTREAM_FOREIGN);
     } else {
         proxy_stmt *st = proxy_stmt_find_name(&u->server->stmt_cache, server_name);
-        client_name = st ? proxy_stmt_map_name_of(&s->stmts, st) : NULL;
+        /* the name of a message under way first (a refused re-Parse names
+         * what the client wrote), then the client's name for it */
         for (size_t i = 0; st && !client_name && i < u->exp_len; i++) {
             proxy_expect *x = &u->exp[(u->exp_head + i) % u->exp_cap];
             if (x->st == st && x->name)
                 client_name = x->name;
         }
+        if (st && !client_name)
+            client_name = proxy_stmt_map_name_of(&s->stmts, st);
         for (int i = 0; !client_name && i < 4; i++) /* a skipped Parse's name */
             if (!strcmp(u->undone[i].server, server_name))
                 client_name = u->undone[i].client;
@@ -800,21 +804,6 @@ static void upstream_relay_replies(proxy_upstream *u)
                 if (out && s && upstream_error_names_ours(u, s, &f, out, start, run)) {
                     run = off;
                     untouched = false;
-                } else if (h && h->kind == EXP_PARSE_DUP && h->epoch == u->recv_z && out) {
-                    wire_error e;
-                    if (wire_error_parse(&f, &e) && e.sqlstate &&
-                        !strcmp(e.sqlstate, "42P05")) { /* ours to word */
-                        char msg[200];
-                        snprintf(msg, sizeof(msg), "prepared statement \"%s\" already exists",
-                                 h->name ? h->name : "");
-                        wire_error mine = {.severity = "ERROR", .sqlstate = "42P05",
-                                           .message = msg};
-                        if (start > run)
-                            wire_buf_append(out, u->in.data + run, start - run);
-                        wire_put_error(out, &mine);
-                        run = off;
-                        untouched = false;
-                    }
                 }
                 /* the server skips to Sync: this epoch's Parse and Close get no reply */
                 while ((h = exp_head(u)) && h->epoch == u->recv_z && h->kind != EXP_QUERY && h->kind != EXP_QUERY_STRICT)
@@ -1336,8 +1325,7 @@ static void relay_parse(proxy_upstream *u, proxy_session *s, pool_mode mode, boo
         upstream_ensure(u, old);
         emit_parse(u, old->name, rest, rest_len);
         wire_buf_free(&tmp);
-        if (exp_push(u, EXP_PARSE_DUP, NULL))
-            u->exp[(u->exp_head + u->exp_len - 1) % u->exp_cap].name = strdup(name);
+        exp_push_named(u, EXP_PARSE_DUP, old, name);
         return;
     }
     proxy_stmt *st = proxy_stmt_intern(cache, rest, rest_len);
