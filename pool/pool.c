@@ -357,6 +357,14 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
     return db;
 }
 
+pool_db *pool_db_find(const pool *p, const char *name)
+{
+    for (pool_db *db = p->buckets[pool_bucket(p, name)]; db; db = db->hash_next)
+        if (strcmp(db->name, name) == 0)
+            return db;
+    return NULL;
+}
+
 pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen)
 {
     if (!pool_db_name_valid(name, err, errlen))

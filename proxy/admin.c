@@ -1659,10 +1659,7 @@ static void admin_cmd_kill(proxy_session *s, const admin_cmd *cmd)
         killed++;
     }
     /* and the servers nobody holds now (PgBouncer's KILL drops them too) */
-    pool_db *pdb = NULL;
-    char err[160];
-    if (db && srv->pool)
-        pdb = pool_db_get(srv->pool, db, err, sizeof(err));
+    pool_db *pdb = db && srv->pool ? pool_db_find(srv->pool, db) : NULL;
     if (!db || pdb)
         pgpool_close_servers(srv, pdb);
     slog(s, PROXY_LOG_INFO, "console: KILL %s: %d clients disconnected", db ? db : "(all)",

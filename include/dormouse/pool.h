@@ -115,6 +115,8 @@ bool pool_db_name_valid(const char *name, char *err, size_t errlen);
  * rule serves it, or the engine is not available. */
 pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen);
 
+/* The database `name` if the pool has it already (no rule is applied). */
+pool_db *pool_db_find(const pool *p, const char *name);
 const char *pool_db_name(const pool_db *db);
 pool_db_state pool_db_get_state(const pool_db *db);
 int pool_db_backends(const pool_db *db); /* backends currently handed out (ACTIVE) */

@@ -154,8 +154,11 @@ START_TEST(test_get_with_rules)
     rules[0].engine = STORAGE_SQLITE;
     pool_set_rules(p, rules, 1);
 
+    ck_assert_ptr_null(pool_db_find(p, "only")); /* find creates nothing */
     pool_db *db = pool_db_get(p, "only", err, sizeof(err));
     ck_assert_ptr_nonnull(db);
+    ck_assert_ptr_eq(pool_db_find(p, "only"), db);
+    ck_assert_int_eq(pool_db_count(p), 1);
     ck_assert_str_eq(pool_db_name(db), "only");
     ck_assert_ptr_eq(pool_db_get(p, "only", err, sizeof(err)), db); /* found, not created again */
     ck_assert_int_eq(pool_db_count(p), 1);
