@@ -1092,95 +1092,96 @@ static void admin_show_totals(proxy_server *srv, wire_buf *b)
     admin_put_show_complete(b);
 }
 
-/* Formats one setting of cfg by name into buf; false for an unknown key. */
-static bool admin_config_value(const proxy_config *cfg, const char *key, char *buf, size_t n)
-{
-    if (!strcmp(key, "admin_users"))
-        snprintf(buf, n, "%s", cfg->admin_users);
-    else if (!strcmp(key, "auth_file"))
-        snprintf(buf, n, "%s", cfg->auth_file);
-    else if (!strcmp(key, "auth_type"))
-        snprintf(buf, n, "%s", proxy_auth_type_str(cfg->auth_type));
-    else if (!strcmp(key, "data_dir"))
-        snprintf(buf, n, "%s", cfg->data_dir);
-    else if (!strcmp(key, "default_pool_size"))
-        snprintf(buf, n, "%d", cfg->default_pool_size);
-    else if (!strcmp(key, "max_db_connections"))
-        snprintf(buf, n, "%d", cfg->max_db_connections);
-    else if (!strcmp(key, "max_prepared_statements"))
-        snprintf(buf, n, "%d", cfg->max_prepared_statements);
-    else if (!strcmp(key, "min_pool_size"))
-        snprintf(buf, n, "%d", cfg->min_pool_size);
-    else if (!strcmp(key, "pool_mode"))
-        snprintf(buf, n, "%s", pool_mode_str(cfg->pool_mode));
-    else if (!strcmp(key, "query_wait_timeout"))
-        snprintf(buf, n, "%d", cfg->query_wait_timeout);
-    else if (!strcmp(key, "reserve_pool_size"))
-        snprintf(buf, n, "%d", cfg->reserve_pool_size);
-    else if (!strcmp(key, "reserve_pool_timeout"))
-        snprintf(buf, n, "%d", cfg->reserve_pool_timeout);
-    else if (!strcmp(key, "server_login_retry"))
-        snprintf(buf, n, "%d", cfg->server_login_retry);
-    else if (!strcmp(key, "server_reset_query"))
-        snprintf(buf, n, "%s", cfg->server_reset_query);
-    else if (!strcmp(key, "sqlite_release_idle"))
-        snprintf(buf, n, "%d", cfg->sqlite_release_idle);
-    else if (!strcmp(key, "listen_addr"))
-        snprintf(buf, n, "%s", cfg->listen_addr);
-    else if (!strcmp(key, "listen_port"))
-        snprintf(buf, n, "%d", cfg->listen_port);
-    else if (!strcmp(key, "log_level"))
-        snprintf(buf, n, "%s", proxy_log_level_str(cfg->log_level));
-    else if (!strcmp(key, "max_client_conn"))
-        snprintf(buf, n, "%d", cfg->max_client_conn);
-    else if (!strcmp(key, "max_packet_size"))
-        snprintf(buf, n, "%u", cfg->max_packet_size);
-    else if (!strcmp(key, "server_connect_timeout"))
-        snprintf(buf, n, "%d", cfg->server_connect_timeout);
-    else if (!strcmp(key, "server_idle_timeout"))
-        snprintf(buf, n, "%d", cfg->server_idle_timeout);
-    else if (!strcmp(key, "server_lifetime"))
-        snprintf(buf, n, "%d", cfg->server_lifetime);
-    else if (!strcmp(key, "sqlite_busy_timeout"))
-        snprintf(buf, n, "%d", cfg->sqlite_busy_timeout_ms);
-    else if (!strcmp(key, "sqlite_pool_size"))
-        snprintf(buf, n, "%d", cfg->sqlite_pool_size);
-    else if (!strcmp(key, "sqlite_synchronous"))
-        snprintf(buf, n, "%s", cfg->sqlite_synchronous_full ? "full" : "normal");
-    else if (!strcmp(key, "sqlite_workers"))
-        snprintf(buf, n, "%d", cfg->sqlite_workers);
-    else if (!strcmp(key, "stats_period"))
-        snprintf(buf, n, "%d", cfg->stats_period);
-    else if (!strcmp(key, "stats_users"))
-        snprintf(buf, n, "%s", cfg->stats_users);
-    else if (!strcmp(key, "unix_socket_dir"))
-        snprintf(buf, n, "%s", cfg->unix_socket_dir);
-    else
-        return false;
-    return true;
-}
+/* Every [dormouse] key, sorted, where its value lives in proxy_config, and
+ * whether it takes effect on RELOAD or SET (changeable). */
+typedef enum admin_cfg_kind {
+    ADMIN_CFG_STR,      /* a char array */
+    ADMIN_CFG_INT,      /* an int */
+    ADMIN_CFG_U32,      /* a uint32_t */
+    ADMIN_CFG_AUTH,     /* proxy_auth_type */
+    ADMIN_CFG_LOG,      /* proxy_log_level */
+    ADMIN_CFG_MODE,     /* pool_mode */
+    ADMIN_CFG_SYNC,     /* bool: full or normal */
+} admin_cfg_kind;
 
-/* Every [dormouse] key, sorted; changeable = takes effect on RELOAD or SET. */
+#define ADMIN_CFG(key, kind, field, changeable)                                                    \
+    { key, kind, offsetof(proxy_config, field), changeable }
 static const struct {
     const char *key;
+    admin_cfg_kind kind;
+    size_t offset;
     bool changeable;
 } admin_config_keys[] = {
-    {"admin_users", true},          {"auth_file", true},
-    {"auth_type", true},            {"data_dir", false},
-    {"default_pool_size", true},    {"listen_addr", false},
-    {"listen_port", false},         {"log_level", true},
-    {"max_client_conn", true},      {"max_db_connections", true},
-    {"max_packet_size", true},      {"max_prepared_statements", true},
-    {"min_pool_size", true},        {"pool_mode", true},
-    {"query_wait_timeout", true},   {"reserve_pool_size", true},
-    {"reserve_pool_timeout", true}, {"server_connect_timeout", true},
-    {"server_idle_timeout", true},  {"server_lifetime", true},
-    {"server_login_retry", true},   {"server_reset_query", true},
-    {"sqlite_busy_timeout", true},  {"sqlite_pool_size", true},
-    {"sqlite_release_idle", true},  {"sqlite_synchronous", true},
-    {"sqlite_workers", false},      {"stats_period", false},
-    {"stats_users", true},          {"unix_socket_dir", false},
+    ADMIN_CFG("admin_users", ADMIN_CFG_STR, admin_users, true),
+    ADMIN_CFG("auth_file", ADMIN_CFG_STR, auth_file, true),
+    ADMIN_CFG("auth_type", ADMIN_CFG_AUTH, auth_type, true),
+    ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
+    ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
+    ADMIN_CFG("listen_addr", ADMIN_CFG_STR, listen_addr, false),
+    ADMIN_CFG("listen_port", ADMIN_CFG_INT, listen_port, false),
+    ADMIN_CFG("log_level", ADMIN_CFG_LOG, log_level, true),
+    ADMIN_CFG("max_client_conn", ADMIN_CFG_INT, max_client_conn, true),
+    ADMIN_CFG("max_db_connections", ADMIN_CFG_INT, max_db_connections, true),
+    ADMIN_CFG("max_packet_size", ADMIN_CFG_U32, max_packet_size, true),
+    ADMIN_CFG("max_prepared_statements", ADMIN_CFG_INT, max_prepared_statements, true),
+    ADMIN_CFG("min_pool_size", ADMIN_CFG_INT, min_pool_size, true),
+    ADMIN_CFG("pool_mode", ADMIN_CFG_MODE, pool_mode, true),
+    ADMIN_CFG("query_wait_timeout", ADMIN_CFG_INT, query_wait_timeout, true),
+    ADMIN_CFG("reserve_pool_size", ADMIN_CFG_INT, reserve_pool_size, true),
+    ADMIN_CFG("reserve_pool_timeout", ADMIN_CFG_INT, reserve_pool_timeout, true),
+    ADMIN_CFG("server_connect_timeout", ADMIN_CFG_INT, server_connect_timeout, true),
+    ADMIN_CFG("server_idle_timeout", ADMIN_CFG_INT, server_idle_timeout, true),
+    ADMIN_CFG("server_lifetime", ADMIN_CFG_INT, server_lifetime, true),
+    ADMIN_CFG("server_login_retry", ADMIN_CFG_INT, server_login_retry, true),
+    ADMIN_CFG("server_reset_query", ADMIN_CFG_STR, server_reset_query, true),
+    ADMIN_CFG("sqlite_busy_timeout", ADMIN_CFG_INT, sqlite_busy_timeout_ms, true),
+    ADMIN_CFG("sqlite_pool_size", ADMIN_CFG_INT, sqlite_pool_size, true),
+    ADMIN_CFG("sqlite_release_idle", ADMIN_CFG_INT, sqlite_release_idle, true),
+    ADMIN_CFG("sqlite_synchronous", ADMIN_CFG_SYNC, sqlite_synchronous_full, true),
+    ADMIN_CFG("sqlite_workers", ADMIN_CFG_INT, sqlite_workers, false),
+    ADMIN_CFG("stats_period", ADMIN_CFG_INT, stats_period, false),
+    ADMIN_CFG("stats_users", ADMIN_CFG_STR, stats_users, true),
+    ADMIN_CFG("unix_socket_dir", ADMIN_CFG_STR, unix_socket_dir, false),
 };
+#undef ADMIN_CFG
+
+/* The index of a key in admin_config_keys, or -1. */
+static int admin_config_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof(admin_config_keys) / sizeof(admin_config_keys[0]); i++)
+        if (!strcmp(admin_config_keys[i].key, key))
+            return (int)i;
+    return -1;
+}
+
+/* Formats the i-th key's value in cfg into buf. */
+static void admin_config_value(const proxy_config *cfg, size_t i, char *buf, size_t n)
+{
+    const void *field = (const char *)cfg + admin_config_keys[i].offset;
+    switch (admin_config_keys[i].kind) {
+    case ADMIN_CFG_STR:
+        snprintf(buf, n, "%s", (const char *)field);
+        break;
+    case ADMIN_CFG_INT:
+        snprintf(buf, n, "%d", *(const int *)field);
+        break;
+    case ADMIN_CFG_U32:
+        snprintf(buf, n, "%u", *(const uint32_t *)field);
+        break;
+    case ADMIN_CFG_AUTH:
+        snprintf(buf, n, "%s", proxy_auth_type_str(*(const proxy_auth_type *)field));
+        break;
+    case ADMIN_CFG_LOG:
+        snprintf(buf, n, "%s", proxy_log_level_str(*(const proxy_log_level *)field));
+        break;
+    case ADMIN_CFG_MODE:
+        snprintf(buf, n, "%s", pool_mode_str(*(const pool_mode *)field));
+        break;
+    case ADMIN_CFG_SYNC:
+        snprintf(buf, n, "%s", *(const bool *)field ? "full" : "normal");
+        break;
+    }
+}
 
 static void admin_show_config(proxy_server *srv, wire_buf *b)
 {
@@ -1191,8 +1192,8 @@ static void admin_show_config(proxy_server *srv, wire_buf *b)
     proxy_config_defaults(&defaults);
     for (size_t i = 0; i < sizeof(admin_config_keys) / sizeof(admin_config_keys[0]); i++) {
         char value[PATH_MAX + 16], def[PATH_MAX + 16];
-        admin_config_value(&srv->cfg, admin_config_keys[i].key, value, sizeof(value));
-        admin_config_value(&defaults, admin_config_keys[i].key, def, sizeof(def));
+        admin_config_value(&srv->cfg, i, value, sizeof(value));
+        admin_config_value(&defaults, i, def, sizeof(def));
         admin_row r;
         admin_row_begin(&r, b, 4);
         admin_row_text(&r, admin_config_keys[i].key);
@@ -1693,8 +1694,7 @@ static void admin_cmd_set(proxy_session *s, const admin_cmd *cmd)
         char *dst = !strcmp(cmd->arg, "admin_users") ? cfg->admin_users : cfg->stats_users;
         snprintf(dst, sizeof(cfg->admin_users), "%s", v);
     } else {
-        char buf[8];
-        if (admin_config_value(cfg, cmd->arg, buf, sizeof(buf)))
+        if (admin_config_key(cmd->arg) >= 0)
             admin_error(s, ADMIN_SQLSTATE_CANT_CHANGE_RUNTIME_PARAM,
                         "%s cannot be changed with SET: edit the file and RELOAD", cmd->arg);
         else
