@@ -150,6 +150,11 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
                 snprintf(err, errlen, "user must be 1 to %d bytes", WIRE_NAME_MAX - 1);
                 return false;
             }
+        } else if (KEY_IS("auth_user")) {
+            if (vlen == 0 || !pool_rule_value(u->auth_user, sizeof(u->auth_user), val, vlen)) {
+                snprintf(err, errlen, "auth_user must be 1 to %d bytes", WIRE_NAME_MAX - 1);
+                return false;
+            }
         } else if (KEY_IS("password")) {
             if (!pool_rule_value(u->password, sizeof(u->password), val, vlen)) {
                 snprintf(err, errlen, "password is longer than %zu bytes",
@@ -190,7 +195,7 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
     if (have_upstream && !have_engine)
         rule->engine = STORAGE_POSTGRES;
     if (have_upstream && rule->engine == STORAGE_SQLITE) {
-        snprintf(err, errlen, "host, port, dbname, user and password are for engine=postgres");
+        snprintf(err, errlen, "host, port, dbname, user, password and auth_user are for engine=postgres");
         return false;
     }
     if (!have_engine && !have_upstream) {

@@ -66,6 +66,9 @@ struct pool_servers {
     char login_error[256];    /* why */
     uint8_t *params;          /* the last login's ParameterStatus messages */
     size_t params_len;
+    char secret[256];         /* pool_servers_set_secret */
+    bool have_client_key;
+    uint8_t client_key[WIRE_SCRAM_KEY_LEN];
     pool_servers *next;       /* db->servers */
 };
 

@@ -9,6 +9,8 @@
  */
 #include "pool_internal.h"
 
+#include <openssl/crypto.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +131,7 @@ void pool_servers_free_all(pool_db *db)
         pool_servers *ps = db->servers;
         db->servers = ps->next;
         free(ps->params);
+        OPENSSL_cleanse(ps, sizeof(*ps)); /* its secret and ClientKey */
         free(ps);
     }
 }
@@ -395,4 +398,32 @@ const uint8_t *pool_servers_params(const pool_servers *ps, size_t *len)
 uint32_t pool_db_generation(const pool_db *db)
 {
     return db->generation;
+}
+
+bool pool_servers_set_secret(pool_servers *ps, const char *secret)
+{
+    if (strlen(secret) >= sizeof(ps->secret))
+        return false;
+    if (strcmp(ps->secret, secret) != 0) {
+        OPENSSL_cleanse(ps->client_key, sizeof(ps->client_key));
+        ps->have_client_key = false;
+        snprintf(ps->secret, sizeof(ps->secret), "%s", secret);
+    }
+    return true;
+}
+
+const char *pool_servers_secret(const pool_servers *ps)
+{
+    return ps->secret;
+}
+
+void pool_servers_set_client_key(pool_servers *ps, const uint8_t key[WIRE_SCRAM_KEY_LEN])
+{
+    memcpy(ps->client_key, key, sizeof(ps->client_key));
+    ps->have_client_key = true;
+}
+
+const uint8_t *pool_servers_client_key(const pool_servers *ps)
+{
+    return ps->have_client_key ? ps->client_key : NULL;
 }

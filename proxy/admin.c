@@ -1114,7 +1114,9 @@ static const struct {
 } admin_config_keys[] = {
     ADMIN_CFG("admin_users", ADMIN_CFG_STR, admin_users, true),
     ADMIN_CFG("auth_file", ADMIN_CFG_STR, auth_file, true),
+    ADMIN_CFG("auth_query", ADMIN_CFG_STR, auth_query, true),
     ADMIN_CFG("auth_type", ADMIN_CFG_AUTH, auth_type, true),
+    ADMIN_CFG("auth_user", ADMIN_CFG_STR, auth_user, true),
     ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
     ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
     ADMIN_CFG("listen_addr", ADMIN_CFG_STR, listen_addr, false),

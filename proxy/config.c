@@ -56,6 +56,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->max_prepared_statements = 200;
     cfg->server_login_retry = 1;
     snprintf(cfg->server_reset_query, sizeof(cfg->server_reset_query), "DISCARD ALL");
+    snprintf(cfg->auth_query, sizeof(cfg->auth_query), "%s", PROXY_DEFAULT_AUTH_QUERY);
     snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
     cfg->databases[0].engine = STORAGE_SQLITE;
     cfg->ndatabases = 1;
@@ -203,6 +204,12 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
     } else if (!strcmp(name, "server_reset_query")) {
         if (!config_string(cfg->server_reset_query, sizeof(cfg->server_reset_query), value))
             CONFIG_FAIL(cp, "server_reset_query is too long");
+    } else if (!strcmp(name, "auth_user")) {
+        if (!config_string(cfg->auth_user, sizeof(cfg->auth_user), value))
+            CONFIG_FAIL(cp, "auth_user is too long");
+    } else if (!strcmp(name, "auth_query")) {
+        if (!value[0] || !config_string(cfg->auth_query, sizeof(cfg->auth_query), value))
+            CONFIG_FAIL(cp, "auth_query must be 1 to %zu bytes", sizeof(cfg->auth_query) - 1);
     } else if (!strcmp(name, "admin_users")) {
         if (!config_string(cfg->admin_users, sizeof(cfg->admin_users), value))
             CONFIG_FAIL(cp, "admin_users is too long");

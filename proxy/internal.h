@@ -241,6 +241,11 @@ struct proxy_session {
     bool discard_to_sync; /* extended-protocol error: skip messages until Sync */
 
     /* authentication */
+    bool auth_lookup;        /* auth_query under way: waiting for or using a server */
+    bool auth_looked_up;     /* auth_secret is the user's secret, not auth_file's */
+    char *auth_secret;       /* what auth_query found (owned); NULL: none */
+    pool_servers *lookup_ps; /* the pool of (database, auth_user) it waits in */
+    proxy_upstream *lookup_u;/* the server running it */
     uint8_t md5_salt[4];
     bool sasl_started;
     wire_scram_server *scram;
@@ -321,6 +326,10 @@ void session_free(proxy_session *s);
 /* Ends a session from outside its callbacks (admin KILL): FATAL with this
  * SQLSTATE and message, a running statement interrupted. */
 void session_terminate(proxy_session *s, const char *sqlstate, const char *message);
+/* auth_query is done: error (the query failed) or the user's secret (owned
+ * by the session from now; NULL: no such user or no password).  The login
+ * goes on: a password is asked for, or FATAL. */
+void session_auth_looked_up(proxy_session *s, const char *error, char *secret);
 /* Lets a session that admin_session_held() stopped go on with its input. */
 void session_wake(proxy_session *s);
 /* The pool timer: SQLite clients idle for sqlite_release_idle give back a
@@ -374,7 +383,7 @@ struct proxy_upstream {
     socklen_t addrlen;
     char where[160]; /* "127.0.0.1:5432" for messages */
     char user[WIRE_NAME_MAX];
-    char password[128];
+    char password[256]; /* plain, or a stored md5 hash or SCRAM verifier */
     time_t connect_time, request_time;
 
     wire_buf in, out;
@@ -407,6 +416,14 @@ struct proxy_upstream {
     uint32_t sent_z_at_exec; /* sent_z at that Execute or Query */
     proxy_expect *exp;  /* ring: exp[(exp_head + i) % exp_cap], i < exp_len */
     size_t exp_head, exp_len, exp_cap;
+
+    /* an auth_query it runs for a client's login (pgpool_lookup_*): that
+     * session, and what came back */
+    proxy_session *lookup_for;
+    bool lookup_row;       /* a row came */
+    char *lookup_secret;   /* its password column (NULL: SQL NULL or no row) */
+    bool lookup_failed;    /* the query failed: lookup_error says why */
+    char lookup_error[256];
 
     /* its session state, as Dormouse told it */
     proxy_settings settings;
@@ -452,6 +469,11 @@ void proxy_upstream_reap(proxy_server *srv);
  * through EV_FAILED (the session may be closing when this returns). */
 proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *in, size_t len,
                                               uint32_t max_size, size_t *used);
+/* Runs auth_query `sql` with $1 = user on an idle-taken server for
+ * u->lookup_for's login; the replies are kept (lookup_row, lookup_secret,
+ * lookup_failed), not relayed, and pgpool_lookup_done() is called once the
+ * ReadyForQuery is in. */
+void proxy_upstream_lookup(proxy_upstream *u, const char *sql, const char *user);
 /* Sends a simple Query of Dormouse's own whose replies are dropped (a
  * settings sync, the reset query). */
 void proxy_upstream_inject_query(proxy_upstream *u, const char *sql, size_t len);
@@ -497,6 +519,12 @@ void pgpool_server_failed(proxy_upstream *u); /* connect/login/connection failed
 /* A ReadyForQuery was relayed: commits the client's SETs, gives the server
  * back when the transaction is over. */
 void pgpool_server_ready_for_query(proxy_upstream *u, char tx);
+/* An auth_query's replies are in (upstream.c): the server goes back to its
+ * pool and the session's login goes on with what was found. */
+void pgpool_lookup_done(proxy_upstream *u);
+/* Looks s->user up with auth_query through the pool of (s->db, auth_user)
+ * (SESSION_AUTH, not reading); the login goes on in session_auth_looked_up. */
+void pgpool_lookup_start(proxy_session *s, const char *auth_user);
 /* Nothing more is due from an unlinked server (a reset finished). */
 void pgpool_server_settled(proxy_upstream *u);
 /* Each second: queue timeouts, idle servers past their limits,

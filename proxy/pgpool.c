@@ -31,6 +31,7 @@
  */
 #include "internal.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ struct pgpool_op {
 };
 
 static void pgpool_dispatch(proxy_server *srv, pool_servers *ps, proxy_session *caller);
+static void pgpool_lookup_abandon(proxy_session *s);
 
 static pool_mode pgpool_mode(const pool_servers *ps)
 {
@@ -360,6 +362,12 @@ static void pgpool_dispatch(proxy_server *srv, pool_servers *ps, proxy_session *
             continue;
         }
         pool_client_unwait(ps, w);
+        if (s->auth_lookup) { /* the server runs auth_query; nobody is linked */
+            s->lookup_u = u;
+            u->lookup_for = s;
+            proxy_upstream_lookup(u, srv->cfg.auth_query, s->user);
+            continue;
+        }
         pgpool_link(s, u);
         if (s != caller)
             session_wake(s);
@@ -427,8 +435,62 @@ void pgpool_server_replies_done(proxy_upstream *u)
         session_wake(s); /* more requests: they get a server again */
 }
 
+/* ---- auth_query ---- */
+
+void pgpool_lookup_start(proxy_session *s, const char *auth_user)
+{
+    s->lookup_ps = pool_servers_get(s->db, auth_user);
+    if (!s->lookup_ps) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return;
+    }
+    slog(s, PROXY_LOG_DEBUG, "looking the user up as %s", auth_user);
+    s->auth_lookup = true;
+    session_set_state(s, SESSION_AUTH);
+    ev_io_stop(s->server->loop, &s->rio);
+    pool_client_wait(s->lookup_ps, &s->wait_link);
+    pgpool_dispatch(s->server, s->lookup_ps, s);
+}
+
+void pgpool_lookup_done(proxy_upstream *u)
+{
+    proxy_session *s = u->lookup_for;
+    char error[sizeof(u->lookup_error)];
+    snprintf(error, sizeof(error), "%s", u->lookup_error);
+    bool failed = u->lookup_failed;
+    char *secret = u->lookup_secret;
+    u->lookup_secret = NULL;
+    u->lookup_for = NULL;
+    s->lookup_u = NULL;
+    s->auth_lookup = false;
+    pgpool_release(u, false);
+    session_auth_looked_up(s, failed ? error : NULL, failed ? NULL : secret);
+    if (failed && secret) {
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+    }
+}
+
+/* A session that leaves during its lookup: out of the queue; its server
+ * finishes the query and then goes back idle (USED until settled). */
+static void pgpool_lookup_abandon(proxy_session *s)
+{
+    if (!s->auth_lookup)
+        return;
+    s->auth_lookup = false;
+    pool_client_unwait(s->lookup_ps, &s->wait_link);
+    proxy_upstream *u = s->lookup_u;
+    s->lookup_u = NULL;
+    if (u) {
+        u->lookup_for = NULL;
+        if (u->ps)
+            pool_server_move(u->ps, &u->link, POOL_SV_USED);
+    }
+}
+
 void pgpool_client_close(proxy_session *s)
 {
+    pgpool_lookup_abandon(s);
     if (!s->ps)
         return;
     pool_client_unwait(s->ps, &s->wait_link);
@@ -543,6 +605,7 @@ void pgpool_server_failed(proxy_upstream *u)
     proxy_server *srv = u->server;
     pool_servers *ps = u->ps;
     proxy_session *client = u->client;
+    proxy_session *lookup = u->lookup_for;
     bool login = u->state != PROXY_UPSTREAM_READY;
     const char *sqlstate, *message;
     const uint8_t *frame;
@@ -552,6 +615,12 @@ void pgpool_server_failed(proxy_upstream *u)
     proxy_upstream_close(u); /* unlinks the client; u lives until the reaper */
     if (client)
         pgpool_client_lost(client, u);
+    if (lookup) {
+        u->lookup_for = NULL;
+        lookup->lookup_u = NULL;
+        lookup->auth_lookup = false;
+        pgpool_client_lost(lookup, u);
+    }
     if (!ps)
         return;
     if (login) {
@@ -564,8 +633,9 @@ void pgpool_server_failed(proxy_upstream *u)
         while (w) {
             pool_link *next = pool_client_next_waiter(ps, w);
             proxy_session *s = container_of(w, proxy_session, wait_link);
-            if (s->greet_pending || refused) {
+            if (s->greet_pending || s->auth_lookup || refused) {
                 pool_client_unwait(ps, w);
+                s->auth_lookup = false;
                 pgpool_client_lost(s, u);
             }
             w = next;
@@ -596,8 +666,9 @@ static void pgpool_tick_pool(pool_servers *ps, void *arg)
                      "canceling statement due to query_wait_timeout: no server connection of "
                      "database \"%s\" came free within %d s",
                      pool_db_name(pool_servers_db(ps)), srv->cfg.query_wait_timeout);
-        if (s->greet_pending) {
+        if (s->greet_pending || s->auth_lookup) {
             pool_client_unwait(ps, w);
+            s->auth_lookup = false;
             session_fatal(s, sqlstate, "%s", msg);
         } else {
             pgpool_fail_request(s, sqlstate, msg);

@@ -61,6 +61,17 @@ static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void session_process(proxy_session *s);
 static void session_send_welcome(proxy_session *s);
+static bool session_auth_begin(proxy_session *s);
+
+/* The auth_user of s's database: its line's, else the global one; "" for
+ * SQLite databases, which have no server to ask. */
+static const char *session_auth_user(const proxy_session *s)
+{
+    const pool_upstream *where = pool_db_upstream(s->db);
+    if (!where)
+        return "";
+    return where->auth_user[0] ? where->auth_user : s->server->cfg.auth_user;
+}
 
 const char *session_state_str(session_state st)
 {
@@ -392,6 +403,10 @@ void session_free(proxy_session *s)
         s->next->prev = s->prev;
     wire_scram_server_free(s->scram);
     pgpool_session_free(s); /* [upstream hook] */
+    if (s->auth_secret) {
+        OPENSSL_cleanse(s->auth_secret, strlen(s->auth_secret));
+        free(s->auth_secret);
+    }
     wire_buf_free(&s->in);
     wire_buf_free(&s->out);
     session_job_free(s);
@@ -737,10 +752,40 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
         }
     }
 
-    const char *secret = proxy_userlist_secret(srv->users, s->user);
+    /* Not in auth_file: an upstream database with an auth_user looks the
+     * user up in the server itself (auth_query), as PgBouncer does. */
+    const char *auth_user = s->db ? session_auth_user(s) : "";
+    if (!proxy_userlist_secret(srv->users, s->user) && auth_user[0] &&
+        strcmp(auth_user, s->user) != 0) {
+        pgpool_lookup_start(s, auth_user);
+        return false; /* session_auth_looked_up goes on */
+    }
+    return session_auth_begin(s);
+}
+
+/* The secret s->user is checked against: what auth_query found, else the
+ * auth file's; NULL when none. */
+static const char *session_secret(const proxy_session *s)
+{
+    if (s->auth_looked_up)
+        return s->auth_secret;
+    return proxy_userlist_secret(s->server->users, s->user);
+}
+
+/* Asks for the password the configuration wants (or lets a trusted user in). */
+static void session_enter_auth(proxy_session *s)
+{
+    if (s->state != SESSION_AUTH) /* already there after an auth_query */
+        session_set_state(s, SESSION_AUTH);
+}
+
+static bool session_auth_begin(proxy_session *s)
+{
+    proxy_server *srv = s->server;
+    const char *secret = session_secret(s);
     switch (srv->cfg.auth_type) {
     case PROXY_AUTH_TRUST:
-        if (srv->users && !secret) {
+        if ((srv->users || s->auth_looked_up) && !secret) {
             session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION, "role \"%s\" does not exist",
                           s->user);
             return false;
@@ -754,7 +799,7 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
                 return false;
             }
             wire_put_auth_md5(&s->out, s->md5_salt);
-            session_set_state(s, SESSION_AUTH);
+            session_enter_auth(s);
             return true;
         }
         /* fall through */
@@ -762,16 +807,69 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
         static const char *const mechs[] = {"SCRAM-SHA-256"};
         wire_put_auth_sasl(&s->out, mechs, 1);
         s->sasl_started = true;
-        session_set_state(s, SESSION_AUTH);
+        session_enter_auth(s);
         return true;
     }
     }
     return false;
 }
 
+void session_auth_looked_up(proxy_session *s, const char *error, char *secret)
+{
+    s->auth_looked_up = true;
+    s->auth_secret = secret;
+    if (error) {
+        slog(s, PROXY_LOG_WARNING, "auth_query failed: %s", error);
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                      "cannot look up user \"%s\" in database \"%s\": %s", s->user,
+                      s->database, error);
+        return;
+    }
+    slog(s, PROXY_LOG_DEBUG, "auth_query: %s", secret ? "found" : "no password");
+    if (session_auth_begin(s))
+        session_process(s);
+}
+
+/* A password check passed: an upstream server may log in as this user
+ * with the same secret (an md5 hash answers md5; a SCRAM verifier answers
+ * SCRAM with the ClientKey the client just proved). */
+static void session_auth_passed(proxy_session *s, const uint8_t *client_key)
+{
+    const char *secret = session_secret(s);
+    if (!s->db || !pool_db_upstream(s->db) || !secret)
+        return;
+    if (!s->auth_looked_up && !client_key)
+        return; /* auth_file's secret: servers read it there */
+    pool_servers *ps = pool_servers_get(s->db, s->user);
+    if (!ps || !pool_servers_set_secret(ps, secret))
+        return;
+    if (client_key)
+        pool_servers_set_client_key(ps, client_key);
+}
+
+/* The SCRAM verifier for s->user: auth_query's secret parsed (or derived
+ * from a plain password), else the auth file's; NULL when there is none (an
+ * md5 hash cannot answer SCRAM): the exchange then fails. */
+static const wire_scram_verifier *session_verifier(const proxy_session *s, wire_scram_verifier *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (!s->auth_looked_up)
+        return proxy_userlist_verifier(s->server->users, s->user);
+    const char *secret = s->auth_secret;
+    if (!secret || wire_md5_is_hash(secret))
+        return NULL;
+    if (!strncmp(secret, "SCRAM-SHA-256$", 14))
+        return wire_scram_verifier_parse(secret, v) ? v : NULL;
+    uint8_t salt[16];
+    if (RAND_bytes(salt, sizeof(salt)) != 1 ||
+        !wire_scram_verifier_from_password(secret, salt, sizeof(salt),
+                                           WIRE_SCRAM_DEFAULT_ITERATIONS, v))
+        return NULL;
+    return v;
+}
+
 static bool session_handle_auth(proxy_session *s, const wire_frame *f)
 {
-    proxy_server *srv = s->server;
     char err[256] = "";
 
     if (f->type != 'p') {
@@ -785,11 +883,12 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
             session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid password packet");
             return false;
         }
-        const char *secret = proxy_userlist_secret(srv->users, s->user);
+        const char *secret = session_secret(s);
         if (!secret || !wire_md5_check(secret, s->user, s->md5_salt, password)) {
             session_auth_failed(s);
             return false;
         }
+        session_auth_passed(s, NULL);
         return session_start_backend(s);
     }
 
@@ -809,8 +908,9 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
                           "client selected an invalid SASL authentication mechanism");
             return false;
         }
-        s->scram = wire_scram_server_new(proxy_userlist_verifier(srv->users, s->user), s->user,
-                                         NULL);
+        wire_scram_verifier v;
+        s->scram = wire_scram_server_new(session_verifier(s, &v), s->user, NULL);
+        OPENSSL_cleanse(&v, sizeof(v));
         if (!s->scram) {
             session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
             return false;
@@ -836,10 +936,15 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
     switch (rc) {
     case WIRE_SCRAM_CONTINUE:
         return true;
-    case WIRE_SCRAM_OK:
+    case WIRE_SCRAM_OK: {
+        uint8_t key[WIRE_SCRAM_KEY_LEN];
+        if (wire_scram_server_client_key(s->scram, key))
+            session_auth_passed(s, key);
+        OPENSSL_cleanse(key, sizeof(key));
         wire_scram_server_free(s->scram);
         s->scram = NULL;
         return session_start_backend(s);
+    }
     case WIRE_SCRAM_FAIL_AUTH:
         if (err[0])
             slog(s, PROXY_LOG_DEBUG, "SCRAM: %s", err);
@@ -1107,6 +1212,8 @@ static void session_process(proxy_session *s)
     }
 
     while (go_on && s->state != SESSION_CLOSING) {
+        if (s->auth_lookup)
+            break; /* no password asked for yet: session_auth_looked_up */
         if (s->state == SESSION_BUSY || s->state == SESSION_OPENING ||
             s->state == SESSION_COPY_OUT)
             break;
@@ -1162,7 +1269,8 @@ static void session_process(proxy_session *s)
         return;
     }
     /* Read more only when messages can be handled and the client keeps up. */
-    bool can_read = !held && s->state != SESSION_BUSY && s->state != SESSION_OPENING &&
+    bool can_read = !held && !s->auth_lookup && s->state != SESSION_BUSY &&
+                    s->state != SESSION_OPENING &&
                     s->state != SESSION_COPY_OUT &&
                     (s->state != SESSION_COPY_IN || session_copy_in_room(s)) &&
                     s->out.len < PROXY_OUTPUT_HIGH_WATER;

@@ -268,7 +268,14 @@ proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps)
     wire_buf_init(&u->params);
     wire_buf_init(&u->error_frame);
     snprintf(u->user, sizeof(u->user), "%s", where->user[0] ? where->user : pool_servers_user(ps));
-    snprintf(u->password, sizeof(u->password), "%s", where->password);
+    /* The database line's password, else the auth file's secret for the
+     * user, else the one a client's login was checked against (auth_query). */
+    const char *password = where->password;
+    if (!password[0])
+        password = proxy_userlist_secret(srv->users, u->user);
+    if ((!password || !password[0]) && !where->user[0])
+        password = pool_servers_secret(ps);
+    snprintf(u->password, sizeof(u->password), "%s", password ? password : "");
     ev_init(&u->rio, upstream_read_cb);
     ev_init(&u->wio, upstream_write_cb);
     ev_timer_init(&u->timer, upstream_timer_cb, (double)srv->cfg.server_connect_timeout, 0.);
@@ -365,6 +372,10 @@ static void upstream_free(proxy_upstream *u)
     wire_buf_free(&u->params);
     wire_buf_free(&u->error_frame);
     OPENSSL_cleanse(u->password, sizeof(u->password));
+    if (u->lookup_secret) {
+        OPENSSL_cleanse(u->lookup_secret, strlen(u->lookup_secret));
+        free(u->lookup_secret);
+    }
     free(u);
 }
 
@@ -416,9 +427,27 @@ static bool upstream_auth(proxy_upstream *u, const wire_frame *f)
     if (code != WIRE_AUTH_OK && !u->password[0] && code != WIRE_AUTH_SASL_CONTINUE &&
         code != WIRE_AUTH_SASL_FINAL) {
         upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
-                      "the upstream server %s asks for a password for user \"%s\", but its "
-                      "[databases] line has none",
+                      "the upstream server %s asks for a password for user \"%s\", but neither "
+                      "its [databases] line nor auth_file has one",
                       u->where, u->user);
+        return false;
+    }
+    /* A stored secret answers only some requests: an md5 hash answers md5;
+     * a SCRAM verifier answers SCRAM with a client's ClientKey. */
+    bool md5_hash = wire_md5_is_hash(u->password);
+    bool verifier = !strncmp(u->password, "SCRAM-SHA-256$", 14);
+    const char *cannot = NULL;
+    if ((md5_hash || verifier) && code == WIRE_AUTH_CLEARTEXT)
+        cannot = "a plain-text password";
+    else if (verifier && code == WIRE_AUTH_MD5)
+        cannot = "md5 authentication";
+    else if (md5_hash && code == WIRE_AUTH_SASL)
+        cannot = "SCRAM-SHA-256 authentication";
+    if (cannot) {
+        upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
+                      "the upstream server %s asks for %s for user \"%s\", but Dormouse has only "
+                      "its %s; give the plain password in auth_file or the [databases] line",
+                      u->where, cannot, u->user, md5_hash ? "md5 hash" : "SCRAM verifier");
         return false;
     }
     switch (code) {
@@ -448,9 +477,28 @@ static bool upstream_auth(proxy_upstream *u, const wire_frame *f)
                 scram = true;
             i += n + 1;
         }
+        if (scram && verifier && !u->scram) {
+            /* SCRAM pass-through: the ClientKey a client proved to Dormouse */
+            wire_scram_verifier v;
+            const uint8_t *key = u->ps ? pool_servers_client_key(u->ps) : NULL;
+            if (!key || !wire_scram_verifier_parse(u->password, &v)) {
+                upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
+                              "the upstream server %s asks for SCRAM-SHA-256 for user \"%s\": "
+                              "Dormouse has only its SCRAM verifier, which answers once a client "
+                              "has logged in with SCRAM (auth_type = scram)",
+                              u->where, u->user);
+                return false;
+            }
+            u->scram = wire_scram_client_new_keys(key, v.server_key, NULL);
+            OPENSSL_cleanse(&v, sizeof(v));
+            if (!u->scram) {
+                upstream_fail(u, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+                return false;
+            }
+        }
         wire_buf first;
         wire_buf_init(&first);
-        if (!scram || u->scram || !(u->scram = wire_scram_client_new(u->password, NULL)) ||
+        if (!scram || (!u->scram && !(u->scram = wire_scram_client_new(u->password, NULL))) ||
             !wire_scram_client_first(u->scram, &first)) {
             wire_buf_free(&first);
             upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
@@ -727,6 +775,55 @@ static int upstream_next_frame(proxy_upstream *u, size_t off, wire_frame *f)
     return -1;
 }
 
+static uint32_t get_u32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* One reply to an auth_query: the first row's second column is the secret. */
+static void upstream_lookup_reply(proxy_upstream *u, const wire_frame *f)
+{
+    if (f->type == 'E') {
+        wire_error e;
+        u->lookup_failed = true;
+        snprintf(u->lookup_error, sizeof(u->lookup_error), "%s",
+                 wire_error_parse(f, &e) && e.message ? e.message : "unreadable error");
+        return;
+    }
+    if (f->type != 'D' || u->lookup_row || u->lookup_failed)
+        return;
+    u->lookup_row = true;
+    const uint8_t *p = f->body, *end = f->body + f->body_len;
+    int ncols = f->body_len >= 2 ? (p[0] << 8) | p[1] : 0;
+    p += 2;
+    for (int i = 0; i < ncols && i < 2; i++) {
+        if (end - p < 4)
+            break;
+        uint32_t len = get_u32(p);
+        p += 4;
+        if (len == UINT32_MAX) { /* NULL */
+            if (i == 1)
+                return;
+            continue;
+        }
+        if ((size_t)(end - p) < len)
+            break;
+        if (i == 1) {
+            if (memchr(p, 0, len) || !(u->lookup_secret = malloc((size_t)len + 1)))
+                break;
+            memcpy(u->lookup_secret, p, len);
+            u->lookup_secret[len] = '\0';
+            return;
+        }
+        p += len;
+    }
+    u->lookup_failed = true;
+    snprintf(u->lookup_error, sizeof(u->lookup_error),
+             ncols < 2 ? "auth_query must return two columns (user name, password), not %d"
+                       : "auth_query returned an unreadable row",
+             ncols);
+}
+
 /* The replies in u->in: relayed to the linked client, except what answers
  * Dormouse's own messages; an unlinked server's are dropped. */
 static void upstream_relay_replies(proxy_upstream *u)
@@ -835,6 +932,8 @@ static void upstream_relay_replies(proxy_upstream *u)
                 break;
             }
         }
+        if (u->lookup_for && !drop)
+            upstream_lookup_reply(u, &f);
         if (!out)
             continue;
         if (drop || as_parse) {
@@ -859,7 +958,9 @@ static void upstream_relay_replies(proxy_upstream *u)
     }
     if (!out) {
         wire_buf_consume(&u->in, off);
-        if (u->pending == 0)
+        if (u->pending == 0 && u->lookup_for)
+            pgpool_lookup_done(u);
+        else if (u->pending == 0)
             pgpool_server_settled(u);
         return;
     }
@@ -1026,6 +1127,38 @@ static void upstream_ensure(proxy_upstream *u, proxy_stmt *st)
     emit_parse(u, st->name, st->rest, st->rest_len);
     if (!exp_push(u, EXP_PARSE_INJ, st))
         u->out.oom = true;
+}
+
+void proxy_upstream_lookup(proxy_upstream *u, const char *sql, const char *user)
+{
+    u->lookup_row = u->lookup_failed = false;
+    u->lookup_error[0] = '\0';
+    free(u->lookup_secret);
+    u->lookup_secret = NULL;
+    size_t m = wire_msg_begin(&u->out, 'P'); /* the unnamed statement, $1 of unknown type */
+    wire_buf_put_u8(&u->out, 0);
+    wire_buf_put_cstr(&u->out, sql);
+    wire_buf_put_u16(&u->out, 0);
+    wire_msg_end(&u->out, m);
+    m = wire_msg_begin(&u->out, 'B'); /* unnamed portal; $1 = user, text; text results */
+    wire_buf_put_u8(&u->out, 0);
+    wire_buf_put_u8(&u->out, 0);
+    wire_buf_put_u16(&u->out, 0);
+    wire_buf_put_u16(&u->out, 1);
+    wire_buf_put_u32(&u->out, (uint32_t)strlen(user));
+    wire_buf_append(&u->out, user, strlen(user));
+    wire_buf_put_u16(&u->out, 0);
+    wire_msg_end(&u->out, m);
+    m = wire_msg_begin(&u->out, 'E');
+    wire_buf_put_u8(&u->out, 0);
+    wire_buf_put_u32(&u->out, 2); /* a second row would be ignored anyway */
+    wire_msg_end(&u->out, m);
+    m = wire_msg_begin(&u->out, 'S');
+    wire_msg_end(&u->out, m);
+    u->sent_z++;
+    u->pending++;
+    u->request_time = (time_t)ev_now(upstream_loop(u));
+    upstream_flush(u);
 }
 
 void proxy_upstream_inject_query(proxy_upstream *u, const char *sql, size_t len)

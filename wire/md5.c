@@ -23,6 +23,11 @@ static bool is_md5_hash(const char *s)
     return strspn(s + 3, "0123456789abcdef") == MD5_PASSWD_LEN - 3;
 }
 
+bool wire_md5_is_hash(const char *s)
+{
+    return s && is_md5_hash(s);
+}
+
 /* "md5" + hex(md5(a || b)) into out[36]; out is "" on failure. */
 static bool md5_hex_concat(const void *a, size_t alen, const void *b, size_t blen, char out[36])
 {
@@ -96,7 +101,10 @@ bool wire_md5_client_response(const char *password, const char *user, const uint
                               char out[36])
 {
     char inner[36];
-    wire_md5_password_hash(password, user, inner);
+    if (is_md5_hash(password)) /* a stored hash answers as well as the password (PgBouncer) */
+        memcpy(inner, password, MD5_PASSWD_LEN + 1);
+    else
+        wire_md5_password_hash(password, user, inner);
     bool ok = inner[0] != '\0' && md5_hex_concat(inner + 3, 32, salt, 4, out);
     OPENSSL_cleanse(inner, sizeof inner);
     return ok;

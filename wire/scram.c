@@ -346,6 +346,8 @@ struct wire_scram_server {
     size_t server_first_len;
     char *nonce; /* client nonce + server nonce */
     size_t nonce_len;
+    bool have_client_key; /* proven in client-final-message */
+    uint8_t client_key[WIRE_SCRAM_KEY_LEN];
 };
 
 wire_scram_server *wire_scram_server_new(const wire_scram_verifier *verifier, const char *user,
@@ -556,6 +558,10 @@ wire_scram_status wire_scram_server_final(wire_scram_server *s, const uint8_t *m
                    wire_hmac_sha256(s->v.server_key, WIRE_SCRAM_KEY_LEN, am, am_len, server_sig);
     }
     bool match = computed && CRYPTO_memcmp(stored, s->v.stored_key, WIRE_SCRAM_KEY_LEN) == 0;
+    if (match && !s->doomed) {
+        memcpy(s->client_key, client_key, sizeof client_key);
+        s->have_client_key = true;
+    }
     free(am);
     OPENSSL_cleanse(client_key, sizeof client_key);
     OPENSSL_cleanse(sig, sizeof sig);
@@ -584,22 +590,30 @@ wire_scram_status wire_scram_server_final(wire_scram_server *s, const uint8_t *m
 
 #undef PROTO_FAIL
 
+bool wire_scram_server_client_key(const wire_scram_server *s, uint8_t out[WIRE_SCRAM_KEY_LEN])
+{
+    if (!s || !s->have_client_key)
+        return false;
+    memcpy(out, s->client_key, WIRE_SCRAM_KEY_LEN);
+    return true;
+}
+
 /* ---- client ---- */
 
 enum scram_client_state { SC_NEW, SC_FIRST_SENT, SC_FINAL_SENT, SC_DONE };
 
 struct wire_scram_client {
     enum scram_client_state state;
-    char *password;
+    char *password; /* NULL: keys mode */
+    uint8_t client_key[WIRE_SCRAM_KEY_LEN], server_key[WIRE_SCRAM_KEY_LEN];
     char *client_nonce;
     char *client_first_bare;
     uint8_t server_signature[WIRE_SCRAM_KEY_LEN]; /* expected in server-final */
 };
 
-wire_scram_client *wire_scram_client_new(const char *password, const char *client_nonce)
+
+static wire_scram_client *scram_client_alloc(const char *client_nonce)
 {
-    if (!password)
-        return NULL;
     if (client_nonce &&
         (client_nonce[0] == '\0' || !is_printable(client_nonce, strlen(client_nonce))))
         return NULL;
@@ -607,9 +621,34 @@ wire_scram_client *wire_scram_client_new(const char *password, const char *clien
     if (!c)
         return NULL;
     c->state = SC_NEW;
-    c->password = dup_mem(password, strlen(password));
     c->client_nonce = client_nonce ? dup_mem(client_nonce, strlen(client_nonce)) : random_nonce();
-    if (!c->password || !c->client_nonce) {
+    if (!c->client_nonce) {
+        wire_scram_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+wire_scram_client *wire_scram_client_new_keys(const uint8_t client_key[WIRE_SCRAM_KEY_LEN],
+                                              const uint8_t server_key[WIRE_SCRAM_KEY_LEN],
+                                              const char *client_nonce)
+{
+    if (!client_key || !server_key)
+        return NULL;
+    wire_scram_client *c = scram_client_alloc(client_nonce);
+    if (c) {
+        memcpy(c->client_key, client_key, WIRE_SCRAM_KEY_LEN);
+        memcpy(c->server_key, server_key, WIRE_SCRAM_KEY_LEN);
+    }
+    return c;
+}
+
+wire_scram_client *wire_scram_client_new(const char *password, const char *client_nonce)
+{
+    if (!password)
+        return NULL;
+    wire_scram_client *c = scram_client_alloc(client_nonce);
+    if (c && !(c->password = dup_mem(password, strlen(password)))) {
         wire_scram_client_free(c);
         return NULL;
     }
@@ -704,8 +743,17 @@ bool wire_scram_client_final(wire_scram_client *c, const uint8_t *server_first, 
                       (const char *)server_first, len, cfwp, cfwp_len, &am_len);
     if (!am)
         goto done;
-    if (!derive_keys(c->password, salt, salt_len, iterations, client_key, stored_key, server_key) ||
-        !wire_hmac_sha256(stored_key, sizeof stored_key, am, am_len, sig) ||
+    if (c->password) {
+        if (!derive_keys(c->password, salt, salt_len, iterations, client_key, stored_key,
+                         server_key))
+            goto done;
+    } else {
+        memcpy(client_key, c->client_key, sizeof client_key);
+        memcpy(server_key, c->server_key, sizeof server_key);
+        if (!wire_sha256(client_key, sizeof client_key, stored_key))
+            goto done;
+    }
+    if (!wire_hmac_sha256(stored_key, sizeof stored_key, am, am_len, sig) ||
         !wire_hmac_sha256(server_key, sizeof server_key, am, am_len, c->server_signature))
         goto done;
     for (size_t i = 0; i < WIRE_SCRAM_KEY_LEN; i++)

@@ -49,6 +49,7 @@ typedef struct pool_upstream {
     char dbname[WIRE_NAME_MAX]; /* "": the client's database name */
     char user[WIRE_NAME_MAX];   /* "": the client's user name */
     char password[128];         /* "": none (the upstream must not ask for one) */
+    char auth_user[WIRE_NAME_MAX]; /* "": the global auth_user (PgBouncer's key) */
 } pool_upstream;
 
 /* One [databases] line: `name = engine=sqlite`, or PgBouncer's
@@ -325,6 +326,17 @@ bool pool_servers_login_failing(const pool_servers *ps);
  * in); len 0 until one has. */
 bool pool_servers_set_params(pool_servers *ps, const uint8_t *data, size_t len);
 const uint8_t *pool_servers_params(const pool_servers *ps, size_t *len);
+
+/* How to log a server in as the pool's user when neither the database line
+ * nor the auth file has a password for it: the secret the client was checked
+ * against (an auth_query's md5 hash or SCRAM verifier; "" none) and, once a
+ * client proved that verifier with SCRAM, its ClientKey (NULL none), which
+ * answers the server's SCRAM in its place (pass-through).  A new secret
+ * drops the ClientKey of the old one. */
+bool pool_servers_set_secret(pool_servers *ps, const char *secret);
+const char *pool_servers_secret(const pool_servers *ps);
+void pool_servers_set_client_key(pool_servers *ps, const uint8_t key[WIRE_SCRAM_KEY_LEN]);
+const uint8_t *pool_servers_client_key(const pool_servers *ps);
 
 /* Where the database lives changed (reload): servers made before are
  * retired (closed instead of reused).  The generation counts the changes. */

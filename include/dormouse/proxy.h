@@ -45,6 +45,12 @@ const char *proxy_auth_type_str(proxy_auth_type t);
 
 #define PROXY_MAX_DATABASE_RULES 256
 
+/* PgBouncer's default auth_query (1.21): the role's password unless it has
+ * expired, for roles that may log in. */
+#define PROXY_DEFAULT_AUTH_QUERY                                                                   \
+    "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END "             \
+    "FROM pg_authid WHERE rolname = $1 AND rolcanlogin"
+
 /* Every setting Dormouse has, with PgBouncer's names where the concept is the same. */
 typedef struct proxy_config {
     char config_file[PATH_MAX]; /* where it was loaded from, for SIGHUP */
@@ -77,6 +83,9 @@ typedef struct proxy_config {
     int max_prepared_statements; /* 200 per server; 0: named statements are not remapped */
     int server_login_retry;     /* 1 s after a failed connect */
     char server_reset_query[256]; /* "DISCARD ALL": session mode, when the client leaves */
+    char auth_user[WIRE_NAME_MAX]; /* "": none; else clients not in auth_file are looked up
+                                      in the upstream with auth_query, logged in as this user */
+    char auth_query[512];          /* PgBouncer's default: pg_authid by rolname = $1 */
     pool_db_rule databases[PROXY_MAX_DATABASE_RULES];
     int ndatabases;
     /* admin console: comma-separated user names (PgBouncer's syntax) */

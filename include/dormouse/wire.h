@@ -381,6 +381,8 @@ const char *wire_type_name(uint32_t oid);
 
 /* "md5" + hex(md5(password || user)): PostgreSQL's stored md5 form (35 chars + NUL). */
 void wire_md5_password_hash(const char *password, const char *user, char out[36]);
+/* Is s PostgreSQL's stored md5 form ("md5" + 32 lower-case hex digits)? */
+bool wire_md5_is_hash(const char *s);
 /* Checks a client's md5 response ("md5" + 32 hex) against what the auth file
  * stores for the user: a plain password or an "md5..." hash. SCRAM verifiers
  * cannot answer md5 and always fail. Constant-time in the compared bytes. */
@@ -389,7 +391,10 @@ bool wire_md5_check(const char *stored, const char *user, const uint8_t salt[4],
 
 /* Client side (authenticating to an upstream PostgreSQL): the answer to
  * AuthenticationMD5Password(salt), "md5" + hex(md5(hex(md5(password || user))
- * || salt)), into out (35 chars + NUL).  false (out "") on failure. */
+ * || salt)), into out (35 chars + NUL).  A password that is itself a stored
+ * md5 hash ("md5" + 32 lower-case hex) is used as the inner hash, as
+ * PgBouncer does with auth_file and auth_query hashes.  false (out "") on
+ * failure. */
 bool wire_md5_client_response(const char *password, const char *user, const uint8_t salt[4],
                               char out[36]);
 
@@ -441,10 +446,20 @@ wire_scram_status wire_scram_server_first(wire_scram_server *s, const uint8_t *m
 /* Takes client-final-message; on OK produces server-final-message ("v=...") into `out`. */
 wire_scram_status wire_scram_server_final(wire_scram_server *s, const uint8_t *msg, size_t len,
                                           wire_buf *out, char *err, size_t errlen);
+/* After WIRE_SCRAM_OK: the ClientKey the client proved it knows (proof XOR
+ * ClientSignature), with which Dormouse can log in to an upstream server
+ * holding the same verifier (SCRAM pass-through).  false before that. */
+bool wire_scram_server_client_key(const wire_scram_server *s, uint8_t out[WIRE_SCRAM_KEY_LEN]);
 
 /* Client side, for tests and for authenticating to an upstream PostgreSQL. */
 typedef struct wire_scram_client wire_scram_client;
 wire_scram_client *wire_scram_client_new(const char *password, const char *client_nonce);
+/* The same without the password: a ClientKey (from a client's exchange,
+ * wire_scram_server_client_key) and the ServerKey of the verifier it matched.
+ * The server's salt and iterations must be those of that verifier. */
+wire_scram_client *wire_scram_client_new_keys(const uint8_t client_key[WIRE_SCRAM_KEY_LEN],
+                                              const uint8_t server_key[WIRE_SCRAM_KEY_LEN],
+                                              const char *client_nonce);
 void wire_scram_client_free(wire_scram_client *c);
 bool wire_scram_client_first(wire_scram_client *c, wire_buf *out);
 bool wire_scram_client_final(wire_scram_client *c, const uint8_t *server_first, size_t len,

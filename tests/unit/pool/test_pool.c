@@ -75,6 +75,12 @@ START_TEST(test_rule_parse_upstream)
     ck_assert_str_eq(r.upstream.dbname, "app");
     ck_assert_str_eq(r.upstream.user, "app");
     ck_assert_str_eq(r.upstream.password, "secret");
+    ck_assert_str_eq(r.upstream.auth_user, "");
+    ck_assert(pool_db_rule_parse("port=6000 auth_user=pgb", &r, err, sizeof(err)));
+    ck_assert_str_eq(r.upstream.auth_user, "pgb");
+    ck_assert(!pool_db_rule_parse("port=6000 auth_user=", &r, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "auth_user must be"));
+    ck_assert(!pool_db_rule_parse("engine=sqlite auth_user=x", &r, err, sizeof(err)));
 
     /* defaults: 127.0.0.1:5432, dbname and user from the client, no password */
     ck_assert(pool_db_rule_parse("engine=postgres", &r, err, sizeof(err)));

@@ -174,6 +174,25 @@ START_TEST(test_backend_reuse_keys)
 }
 END_TEST
 
+START_TEST(test_auth_query_keys)
+{
+    char err[256];
+    ck_assert(proxy_config_load(&cfg, NULL, NULL, err, sizeof(err)));
+    ck_assert_str_eq(cfg.auth_user, "");
+    ck_assert_str_eq(cfg.auth_query, PROXY_DEFAULT_AUTH_QUERY);
+    ck_assert_ptr_nonnull(strstr(cfg.auth_query, "$1"));
+    write_file("[dormouse]\nauth_user = pgbouncer\n"
+               "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename=$1\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_str_eq(cfg.auth_user, "pgbouncer");
+    ck_assert_str_eq(cfg.auth_query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+    teardown();
+    write_file("[dormouse]\nauth_query =\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2: auth_query must be") != NULL, "%s", err);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -181,6 +200,7 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_backend_reuse_keys);
+    tcase_add_test(tc, test_auth_query_keys);
     tcase_add_test(tc, test_every_key);
     tcase_add_test(tc, test_errors_name_the_line);
     tcase_add_test(tc, test_overrides_win);

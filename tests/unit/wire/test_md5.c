@@ -94,6 +94,21 @@ START_TEST(test_client_response)
 }
 END_TEST
 
+START_TEST(test_client_response_from_hash)
+{
+    /* A stored hash answers as the password it was made from. */
+    char hash[36], resp[36];
+    wire_md5_password_hash("secret", "alice", hash);
+    ck_assert(wire_md5_client_response(hash, "alice", salt, resp));
+    ck_assert_str_eq(resp, RESPONSE);
+    ck_assert(wire_md5_check("secret", "alice", salt, resp));
+    /* a look-alike is a password like any other */
+    hash[5] = 'G';
+    ck_assert(wire_md5_client_response(hash, "alice", salt, resp));
+    ck_assert_str_ne(resp, RESPONSE);
+}
+END_TEST
+
 START_TEST(test_hash_lookalikes_are_passwords)
 {
     /* Upper-case hex or a wrong length is not PostgreSQL's md5 form, so it is
@@ -136,6 +151,7 @@ static Suite *md5_suite(void)
     tcase_add_test(tc, test_password_hash);
     tcase_add_test(tc, test_client_response_helper);
     tcase_add_test(tc, test_client_response);
+    tcase_add_test(tc, test_client_response_from_hash);
     tcase_add_test(tc, test_check_plain_password);
     tcase_add_test(tc, test_check_stored_hash);
     tcase_add_test(tc, test_check_failures);

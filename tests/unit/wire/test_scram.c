@@ -459,6 +459,79 @@ START_TEST(test_round_trip_ok)
 }
 END_TEST
 
+/* One exchange between a client c and a server for verifier v: the server's
+ * status, whether c accepted the server's final message, and the ClientKey
+ * the server learnt (key_out, when not NULL). */
+static wire_scram_status exchange(wire_scram_client *c, const wire_scram_verifier *v,
+                                  bool *client_verified, uint8_t *key_out, bool *have_key)
+{
+    wire_scram_server *s = wire_scram_server_new(v, "alice", NULL);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_ptr_nonnull(c);
+    char err[200] = "";
+    wire_buf a, b;
+    wire_buf_init(&a);
+    wire_buf_init(&b);
+    ck_assert(wire_scram_client_first(c, &a));
+    ck_assert_int_eq(wire_scram_server_first(s, a.data, a.len, &b, err, sizeof err),
+                     WIRE_SCRAM_CONTINUE);
+    ck_assert(!wire_scram_server_client_key(s, key_out ? key_out : (uint8_t[32]){0}));
+    wire_buf_reset(&a);
+    ck_assert(wire_scram_client_final(c, b.data, b.len, &a));
+    wire_buf_reset(&b);
+    wire_scram_status st = wire_scram_server_final(s, a.data, a.len, &b, err, sizeof err);
+    *client_verified = st == WIRE_SCRAM_OK && wire_scram_client_verify(c, b.data, b.len);
+    uint8_t tmp[WIRE_SCRAM_KEY_LEN];
+    *have_key = wire_scram_server_client_key(s, key_out ? key_out : tmp);
+    wire_scram_server_free(s);
+    wire_scram_client_free(c);
+    wire_buf_free(&a);
+    wire_buf_free(&b);
+    return st;
+}
+
+START_TEST(test_pass_through)
+{
+    /* A client proves the password to Dormouse; with the ClientKey it gave
+     * away and the verifier's ServerKey, Dormouse logs in to a server that
+     * holds the same verifier, without ever knowing the password. */
+    wire_scram_verifier v;
+    ck_assert(wire_scram_verifier_parse(PG_VERIFIER, &v));
+    uint8_t key[WIRE_SCRAM_KEY_LEN];
+    bool verified = false, have = false;
+    ck_assert_int_eq(exchange(wire_scram_client_new("pencil", NULL), &v, &verified, key, &have),
+                     WIRE_SCRAM_OK);
+    ck_assert(verified && have);
+    ck_assert_int_eq(exchange(wire_scram_client_new_keys(key, v.server_key, NULL), &v, &verified,
+                              NULL, &have),
+                     WIRE_SCRAM_OK);
+    ck_assert(verified && have);
+    /* a wrong ClientKey is refused by the server */
+    uint8_t bad[WIRE_SCRAM_KEY_LEN];
+    memcpy(bad, key, sizeof bad);
+    bad[0] ^= 1;
+    ck_assert_int_eq(exchange(wire_scram_client_new_keys(bad, v.server_key, NULL), &v, &verified,
+                              NULL, &have),
+                     WIRE_SCRAM_FAIL_AUTH);
+    ck_assert(!verified && !have);
+    /* a wrong ServerKey: the server is not believed */
+    uint8_t sk[WIRE_SCRAM_KEY_LEN];
+    memcpy(sk, v.server_key, sizeof sk);
+    sk[3] ^= 0x80;
+    ck_assert_int_eq(exchange(wire_scram_client_new_keys(key, sk, NULL), &v, &verified, NULL,
+                              &have),
+                     WIRE_SCRAM_OK);
+    ck_assert(!verified);
+    /* a failed exchange gives no key */
+    ck_assert_int_eq(exchange(wire_scram_client_new("pencil2", NULL), &v, &verified, NULL, &have),
+                     WIRE_SCRAM_FAIL_AUTH);
+    ck_assert(!have);
+    ck_assert_ptr_null(wire_scram_client_new_keys(NULL, sk, NULL));
+    ck_assert_ptr_null(wire_scram_client_new_keys(key, sk, ""));
+    ck_assert(!wire_scram_server_client_key(NULL, key));
+}
+END_TEST
+
 START_TEST(test_round_trip_wrong_password)
 {
     wire_scram_verifier v;
@@ -846,6 +919,7 @@ static Suite *scram_suite(void)
     tcase_set_timeout(tr, 60);
     tcase_add_test(tr, test_round_trip_ok);
     tcase_add_test(tr, test_round_trip_wrong_password);
+    tcase_add_test(tr, test_pass_through);
     tcase_add_test(tr, test_round_trip_unknown_user);
     tcase_add_test(tr, test_mock_salt_is_stable);
     suite_add_tcase(s, tr);
