@@ -248,6 +248,7 @@ pool *pool_new(storage_engine *sqlite)
     if (!p)
         return NULL;
     p->sqlite = sqlite;
+    pthread_mutex_init(&p->lock, NULL);
     pool_limits_defaults(&p->limits);
     p->clock = pool_monotonic_us;
     p->nbuckets = 1024;
@@ -281,6 +282,7 @@ void pool_free(pool *p)
     }
     free(p->buckets);
     free(p->rules);
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
@@ -364,13 +366,27 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
 
 pool_db *pool_db_find(const pool *p, const char *name)
 {
-    for (pool_db *db = p->buckets[pool_bucket(p, name)]; db; db = db->hash_next)
+    pool *mp = (pool *)p; /* the lock, not the pool, changes */
+    pthread_mutex_lock(&mp->lock);
+    pool_db *db;
+    for (db = p->buckets[pool_bucket(p, name)]; db; db = db->hash_next)
         if (strcmp(db->name, name) == 0)
-            return db;
-    return NULL;
+            break;
+    pthread_mutex_unlock(&mp->lock);
+    return db;
 }
 
+static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t errlen);
+
 pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&p->lock);
+    pool_db *db = pool_db_get_locked(p, name, err, errlen);
+    pthread_mutex_unlock(&p->lock);
+    return db;
+}
+
+static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t errlen)
 {
     if (!pool_db_name_valid(name, err, errlen))
         return NULL;
@@ -476,12 +492,20 @@ int pool_db_count(const pool *p)
 
 int pool_idle_backends(const pool *p)
 {
-    return p->nidle;
+    pool *mp = (pool *)p;
+    pthread_mutex_lock(&mp->lock);
+    int n = p->nidle;
+    pthread_mutex_unlock(&mp->lock);
+    return n;
 }
 
 int pool_closing_backends(const pool *p)
 {
-    return p->nclosing;
+    pool *mp = (pool *)p;
+    pthread_mutex_lock(&mp->lock);
+    int n = p->nclosing;
+    pthread_mutex_unlock(&mp->lock);
+    return n;
 }
 
 void pool_set_limits(pool *p, const pool_limits *l)
@@ -573,6 +597,7 @@ static void pool_backend_move(pool_backend *b, pool_backend_state to, uint64_t n
                 pool_backend_state_str(b->state), pool_backend_state_str(to));
         abort();
     }
+    pthread_mutex_lock(&p->lock);
     if (b->state == POOL_BACKEND_IDLE) {
         pool_idle_unlink(b);
         p->nidle--;
@@ -583,6 +608,7 @@ static void pool_backend_move(pool_backend *b, pool_backend_state to, uint64_t n
     }
     if (to == POOL_BACKEND_CLOSING)
         p->nclosing++;
+    pthread_mutex_unlock(&p->lock);
     db->nstate[b->state]--;
     db->nstate[to]++;
     b->state = to;
@@ -660,8 +686,11 @@ void pool_backend_release(pool_db *db, storage_conn *c)
         fprintf(stderr, "pool: release of a backend that is not handed out\n");
         abort();
     }
-    if (b->state == POOL_BACKEND_CLOSING)
+    if (b->state == POOL_BACKEND_CLOSING) {
+        pthread_mutex_lock(&db->pool->lock);
         db->pool->nclosing--;
+        pthread_mutex_unlock(&db->pool->lock);
+    }
     db->nstate[b->state]--;
     free(b);
     storage_conn_free(c);

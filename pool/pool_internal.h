@@ -5,6 +5,8 @@
 #ifndef DORMOUSE_POOL_INTERNAL_H
 #define DORMOUSE_POOL_INTERNAL_H
 
+#include <pthread.h>
+
 #include "dormouse/pool.h"
 
 typedef struct pool_backend {
@@ -36,6 +38,9 @@ struct pool_db {
 };
 
 struct pool {
+    /* Each database is used by its home event loop only; what spans them
+     * (the table of databases, idle_dbs, nidle, nclosing) is under `lock`. */
+    pthread_mutex_t lock;
     storage_engine *sqlite;
     pool_db_rule *rules;
     int nrules;

@@ -475,12 +475,12 @@ static proxy_session **admin_sessions_sorted(proxy_server *srv, int *n)
 {
     int cap = 0;
     *n = 0;
-    for (proxy_session *s = srv->sessions; s; s = s->next)
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s))
         cap++;
     proxy_session **v = malloc((size_t)(cap ? cap : 1) * sizeof(*v));
     if (!v)
         return NULL;
-    for (proxy_session *s = srv->sessions; s; s = s->next)
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s))
         if (admin_session_logged_in(s))
             v[(*n)++] = s;
     qsort(v, (size_t)*n, sizeof(*v), admin_session_cmp);
@@ -861,7 +861,7 @@ static void admin_show_servers(proxy_server *srv, wire_buf *b)
         admin_row_end(&r);
     }
     free(v);
-    for (const proxy_upstream *u = srv->upstreams; u; u = u->all_next) {
+    for (proxy_upstream *u = server_upstreams_first(srv); u; u = server_upstreams_next(srv, u)) {
         if (u->state == PROXY_UPSTREAM_CLOSED || !u->ps)
             continue;
         admin_upstream_row(u, b);
@@ -1144,6 +1144,7 @@ static const struct {
     ADMIN_CFG("stats_period", ADMIN_CFG_INT, stats_period, false),
     ADMIN_CFG("stats_users", ADMIN_CFG_STR, stats_users, true),
     ADMIN_CFG("unix_socket_dir", ADMIN_CFG_STR, unix_socket_dir, false),
+    ADMIN_CFG("workers", ADMIN_CFG_INT, workers, false),
 };
 #undef ADMIN_CFG
 
@@ -1190,7 +1191,7 @@ static void admin_show_config(proxy_server *srv, wire_buf *b)
     static const admin_col cols[] = {
         {"key", 's'}, {"value", 's'}, {"default", 's'}, {"changeable", 's'}};
     admin_put_header(b, cols, 4);
-    static proxy_config defaults; /* large: not on the stack; loop thread only */
+    static proxy_config defaults; /* large: not on the stack; loop 0 only */
     proxy_config_defaults(&defaults);
     for (size_t i = 0; i < sizeof(admin_config_keys) / sizeof(admin_config_keys[0]); i++) {
         char value[PATH_MAX + 16], def[PATH_MAX + 16];
@@ -1227,14 +1228,14 @@ static void admin_show_lists(proxy_server *srv, wire_buf *b)
         b->oom = true;
         return;
     }
-    for (proxy_session *s = srv->sessions; s; s = s->next) {
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
         if (s->state == SESSION_STARTUP || s->state == SESSION_AUTH)
             login++;
         if (s->backend && s->state != SESSION_CLOSING)
             servers++;
     }
     int free_servers = srv->pool ? pool_idle_backends(srv->pool) : 0;
-    for (const proxy_upstream *u = srv->upstreams; u; u = u->all_next) {
+    for (proxy_upstream *u = server_upstreams_first(srv); u; u = server_upstreams_next(srv, u)) {
         if (u->state == PROXY_UPSTREAM_CLOSED || !u->ps)
             continue;
         if (u->link.state == POOL_SV_IDLE)
@@ -1339,7 +1340,7 @@ static void admin_show_users(proxy_server *srv, wire_buf *b)
     }
     admin_user_add_list(&u, srv->cfg.admin_users);
     admin_user_add_list(&u, srv->cfg.stats_users);
-    for (proxy_session *s = srv->sessions; s; s = s->next)
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s))
         if (admin_session_logged_in(s))
             admin_user_add(&u, s->user, strlen(s->user));
     if (u.oom) {
@@ -1351,7 +1352,7 @@ static void admin_show_users(proxy_server *srv, wire_buf *b)
         qsort(u.names, (size_t)u.n, WIRE_NAME_MAX, admin_name_cmp);
     for (int i = 0; i < u.n; i++) {
         int servers = 0, clients = 0;
-        for (proxy_session *s = srv->sessions; s; s = s->next) {
+        for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
             if (!admin_session_logged_in(s) || strcmp(s->user, u.names[i]) != 0)
                 continue;
             clients++;
@@ -1383,7 +1384,7 @@ static void admin_show_mem(proxy_server *srv, wire_buf *b)
     admin_put_header(b, cols, 5);
     int nsessions = 0;
     long long buffers = 0;
-    for (proxy_session *s = srv->sessions; s; s = s->next) {
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
         nsessions++;
         buffers += (long long)(s->in.cap + s->out.cap + (s->job ? s->job->out.cap : 0) + s->copy_buf.cap +
                                s->copy_job.cap);
@@ -1526,7 +1527,7 @@ static void admin_done(proxy_session *s, const char *tag)
 /* Does any client of db (NULL: any database) run a statement or open a backend? */
 static bool admin_db_busy(proxy_server *srv, const char *db)
 {
-    for (proxy_session *s = srv->sessions; s; s = s->next)
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s))
         if (!s->admin && admin_session_runs(s) && (!db || !strcmp(s->database, db)))
             return true;
     return false;
@@ -1536,7 +1537,8 @@ static void admin_pause_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, pause_timer);
     bool waiting = false;
-    for (proxy_session *s = srv->sessions; s; s = s->next) {
+    server_world_lock(srv);
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
         if (!s->admin || !s->admin_pause_wait || s->state == SESSION_CLOSING)
             continue;
         if (admin_db_busy(srv, s->admin_pause_db[0] ? s->admin_pause_db : NULL)) {
@@ -1548,6 +1550,7 @@ static void admin_pause_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         admin_done(s, "PAUSE");
         session_wake(s);
     }
+    server_world_unlock(srv);
     if (!waiting)
         ev_timer_stop(loop, w);
 }
@@ -1603,7 +1606,7 @@ static bool admin_cmd_pause(proxy_session *s, const admin_cmd *cmd)
 /* Lets the held clients of db (NULL: all) go on. */
 static void admin_release(proxy_server *srv, const char *db)
 {
-    for (proxy_session *s = srv->sessions; s; s = s->next)
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s))
         if (!s->admin && s->held_since_us && (!db || !strcmp(s->database, db)))
             session_wake(s); /* admin_session_held() accounts the wait and clears it */
 }
@@ -1654,7 +1657,7 @@ static void admin_cmd_kill(proxy_session *s, const admin_cmd *cmd)
         return;
     }
     int killed = 0;
-    for (proxy_session *t = srv->sessions; t; t = t->next) {
+    for (proxy_session *t = server_sessions_first(srv); t; t = server_sessions_next(srv, t)) {
         if (t->admin || t->state == SESSION_CLOSING || (db && strcmp(t->database, db) != 0))
             continue;
         session_terminate(t, WIRE_SQLSTATE_ADMIN_SHUTDOWN,

@@ -130,6 +130,10 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 1024, 1L << 30, &v))
             CONFIG_FAIL(cp, "max_packet_size must be between 1024 and 1073741824");
         cfg->max_packet_size = (uint32_t)v;
+    } else if (!strcmp(name, "workers")) {
+        if (!config_int(value, 0, 64, &v))
+            CONFIG_FAIL(cp, "workers must be between 0 (one per core) and 64");
+        cfg->workers = (int)v;
     } else if (!strcmp(name, "sqlite_workers")) {
         if (!config_int(value, 1, 256, &v))
             CONFIG_FAIL(cp, "sqlite_workers must be between 1 and 256");

@@ -136,12 +136,17 @@ typedef struct proxy_stats_db {
 typedef struct proxy_stats proxy_stats;
 
 typedef struct proxy_listener {
-    ev_io io;
-    int fd;
+    int fd; /* shared by every loop: whichever is free accepts */
     bool is_unix;
     char path[PATH_MAX]; /* unix socket file, removed at exit */
-    struct proxy_server *server;
 } proxy_listener;
+
+/* A loop's watcher on a listening socket. */
+typedef struct proxy_accept {
+    ev_io io;
+    struct proxy_loop *loop;
+    proxy_listener *listener;
+} proxy_accept;
 
 /* Session states; see session.c for the diagram and transition table. */
 typedef enum session_state {
@@ -162,8 +167,61 @@ typedef enum session_state {
 
 const char *session_state_str(session_state s);
 
-struct proxy_server {
+/* One event-loop thread (`workers` of them).  A loop owns the sessions of
+ * the databases homed on it (server_db_home: every client of a database and
+ * every server connection of its pools live on one loop, so pools and their
+ * queues are never split) and everything those sessions use.  Its thread
+ * holds `lock` whenever it runs callbacks and lets go only while it waits in
+ * epoll (ev_set_loop_release_cb); loop 0, which also runs signals, timers
+ * and the admin console, takes every other loop's lock for work that spans
+ * them (server_world_lock).  Other threads hand things over through the
+ * inbox (inbox_lock, a leaf lock) and `wake`. */
+typedef struct proxy_loop {
+    proxy_server *server;
+    int index;
     struct ev_loop *loop;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    ev_async wake;       /* the inbox has something, or loop 0 changed its watchers */
+    ev_check reaper;     /* frees closed sessions after the callbacks that closed them */
+    proxy_accept accept[PROXY_MAX_LISTENERS]; /* its watchers on the shared listening sockets */
+    ev_timer accept_pause; /* out of descriptors: accepting resumes after a pause */
+    double accept_logged;  /* when running out of descriptors was last logged */
+
+    /* the inbox, guarded by inbox_lock: finished jobs (pushed by worker
+     * threads), the CLOSE jobs of idle backends the pool expired, sessions
+     * moving here, CancelRequests to look for here */
+    pthread_mutex_t inbox_lock;
+    storage_job *jobs_done_head, *jobs_done_tail;
+    storage_job *backend_jobs_done_head, *backend_jobs_done_tail;
+    proxy_session *migrants;
+    struct proxy_cancel_msg *cancels;
+    int backend_closes; /* CLOSE jobs in flight for its databases */
+
+    /* its sessions, and those waiting to be freed */
+    proxy_session *sessions;
+    proxy_session *zombies;
+    int state_count[SESSION_NSTATES];
+
+    proxy_cancel_request *upstream_cancels; /* CancelRequests on their way upstream */
+    proxy_upstream *upstreams;        /* its upstream server connections */
+    proxy_upstream *upstream_zombies; /* closed, freed by the reaper */
+    proxy_stmt_cache stmt_cache;      /* prepared statements of its pools */
+
+    /* Spare I/O buffers: an idle client keeps none (buf_take / buf_give). */
+    uint8_t **spare_bufs;
+    size_t *spare_caps;
+    int nspare, spare_cap;
+    bool stopped; /* its ev_run returned */
+} proxy_loop;
+
+#define PROXY_MAX_WORKERS 64
+
+struct proxy_server {
+    struct ev_loop *loop; /* loops[0].loop: signals, timers, the admin console */
+    proxy_loop loops[PROXY_MAX_WORKERS];
+    int nloops;
     proxy_config cfg;
     proxy_config_overrides ov;
     proxy_userlist *users;
@@ -174,26 +232,13 @@ struct proxy_server {
     int nlisteners;
 
     ev_signal sigterm, sigint, sighup;
-    ev_async jobs_async; /* engines' workers wake the loop here */
-    ev_check reaper;     /* frees closed sessions after the callbacks that closed them */
     ev_timer pool_timer; /* each second: idle backends past their limits are closed */
-    ev_timer accept_pause; /* out of descriptors: accepting resumes after a pause */
-    double accept_logged;  /* when running out of descriptors was last logged */
 
-    /* Finished jobs, pushed by worker threads; guarded by jobs_lock. */
-    pthread_mutex_t jobs_lock;
-    storage_job *jobs_done_head, *jobs_done_tail;
-    /* The same for the CLOSE jobs of idle backends that the pool expired
-     * (server_backend_close); backend_closes counts those in flight. */
-    storage_job *backend_jobs_done_head, *backend_jobs_done_tail;
-    int backend_closes;
-
-    /* All sessions, and those waiting to be freed. */
-    proxy_session *sessions;
-    proxy_session *zombies;
+    /* counted over every loop (atomics) */
     int nclients;  /* client sockets counted against max_client_conn */
-    int state_count[SESSION_NSTATES];
     uint32_t next_session_id;
+    uint32_t next_upstream_id;
+    int loops_running; /* loops other than 0 still in ev_run */
 
     bool shutting_down;
     int shutdown_signals;
@@ -207,21 +252,11 @@ struct proxy_server {
     char (*paused)[WIRE_NAME_MAX]; /* PAUSE db: the databases paused by name */
     int npaused, paused_cap;
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
-
-    proxy_cancel_request *upstream_cancels; /* CancelRequests on their way upstream */
-    proxy_upstream *upstreams;        /* every upstream server connection */
-    proxy_upstream *upstream_zombies; /* closed, freed by the reaper */
-    uint32_t next_upstream_id;
-    proxy_stmt_cache stmt_cache;      /* prepared statements of all pools */
-
-    /* Spare I/O buffers: an idle client keeps none (buf_take / buf_give). */
-    uint8_t **spare_bufs;
-    size_t *spare_caps;
-    int nspare, spare_cap;
 };
 
 struct proxy_session {
     proxy_server *server;
+    proxy_loop *loop; /* the loop that owns it (its database's home, once known) */
     uint32_t id; /* also the BackendKeyData process id */
     uint32_t cancel_key;
     session_state state;
@@ -234,6 +269,7 @@ struct proxy_session {
 
     wire_buf in, out;
     bool over_limit;      /* accepted above max_client_conn: refuse after startup */
+    proxy_loop *migrate_to; /* its database lives on another loop: move there */
     bool ssl_answered;    /* an SSLRequest was answered */
     bool gss_answered;    /* a GSSENCRequest was answered */
     bool socket_closed;   /* fd closed; nothing more to send */
@@ -303,8 +339,8 @@ struct proxy_session {
     uint64_t query_start_us, xact_start_us, wait_start_us; /* monotonic */
     uint64_t held_since_us;  /* a message waits because its database is paused; 0: none */
 
-    proxy_session *next, *prev; /* server->sessions */
-    proxy_session *zombie_next;
+    proxy_session *next, *prev; /* loop->sessions */
+    proxy_session *zombie_next;  /* loop->zombies, loop->migrants */
 };
 
 /* session.c */
@@ -315,8 +351,13 @@ void session_close(proxy_session *s, const char *reason);
 void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool session_flush(proxy_session *s);
-void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, socklen_t salen,
+void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
                     bool is_unix);
+/* A session that moved here (server_migrate): watch it and go on. */
+void session_adopt(proxy_session *s);
+/* A CancelRequest that came to another loop: cancels the running query or
+ * queued request of this loop's session pid, if the key matches. */
+void session_cancel_local(proxy_loop *l, uint32_t pid, uint32_t key, const char *peer);
 void session_on_job_done(proxy_session *s, storage_job *job);
 /* Graceful shutdown: idle sessions get FATAL 57P01 and close now; busy ones
  * after their statement. */
@@ -334,7 +375,7 @@ void session_auth_looked_up(proxy_session *s, const char *error, char *secret);
 void session_wake(proxy_session *s);
 /* The pool timer: SQLite clients idle for sqlite_release_idle give back a
  * connection that holds nothing of their session. */
-void session_release_idle(proxy_server *srv);
+void session_release_idle(proxy_server *srv); /* world lock */
 
 /* What a client's server connection tells its session (upstream.c and
  * pgpool.c call this). */
@@ -370,6 +411,7 @@ typedef struct proxy_expect {
  * `client` is the session it serves while ACTIVE. */
 struct proxy_upstream {
     proxy_server *server;
+    proxy_loop *loop; /* its database's home loop */
     pool_servers *ps;
     pool_link link;
     uint32_t id;
@@ -434,7 +476,7 @@ struct proxy_upstream {
     struct upstream_sop *sops; /* DEALLOCATE/DISCARD effects due at a ReadyForQuery */
     int nsops, sops_cap;
 
-    proxy_upstream *all_prev, *all_next; /* server->upstreams */
+    proxy_upstream *all_prev, *all_next; /* loop->upstreams */
     proxy_upstream *zombie_next;
 };
 
@@ -462,7 +504,7 @@ proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps);
  * under its own callbacks; CLOSED is a no-op. */
 void proxy_upstream_close(proxy_upstream *u);
 /* Frees the closed connections (the reaper); all of them at teardown. */
-void proxy_upstream_reap(proxy_server *srv);
+void proxy_upstream_reap(proxy_loop *l);
 /* Relays the complete client messages in in[0..len), rewriting what pooling
  * requires (named statements, SET bookkeeping, refusals), up to a Terminate
  * or a bad message.  *used: bytes consumed.  A write failure is reported
@@ -496,7 +538,7 @@ bool proxy_upstream_expecting(const proxy_upstream *u);
  * connection (nothing when not logged in). */
 void proxy_upstream_cancel(proxy_upstream *u);
 /* Frees the CancelRequests still on their way (server teardown). */
-void proxy_upstream_cancels_free(proxy_server *srv);
+void proxy_upstream_cancels_free(proxy_loop *l);
 
 /* ---- linking clients and servers of upstream pools (pgpool.c) ---- */
 
@@ -551,10 +593,32 @@ bool pgpool_acquire(proxy_session *s);
 /* An empty buffer gets storage from the spares (or nothing); an empty buffer
  * gives its storage back (a large one is freed): idle sessions hold no
  * buffers, busy ones do not allocate per message. */
-void server_buf_take(proxy_server *srv, wire_buf *b);
-void server_buf_give(proxy_server *srv, wire_buf *b);
-void server_submit_job(proxy_server *srv, storage_job *job);
-void server_session_closed(proxy_server *srv, proxy_session *s); /* queue s for freeing */
+void server_buf_take(proxy_loop *l, wire_buf *b);
+void server_buf_give(proxy_loop *l, wire_buf *b);
+/* A job of session s (job->udata): it comes back on s's loop. */
+void server_submit_job(proxy_session *s, storage_job *job);
+void server_session_closed(proxy_session *s); /* queue s for freeing */
+/* The loop a database's clients and servers live on (the console: loop 0). */
+proxy_loop *server_db_home(proxy_server *srv, const char *database);
+/* Loop 0 only: takes (and gives back) every other loop's lock, for work that
+ * spans loops (admin commands, signals, timers); the unlock wakes them so
+ * that they see watchers changed meanwhile. */
+void server_world_lock(proxy_server *srv);
+void server_world_unlock(proxy_server *srv);
+/* Every session / upstream server of every loop, for walks under the world
+ * lock: first, then next (NULL at the end). */
+proxy_session *server_sessions_first(proxy_server *srv);
+proxy_session *server_sessions_next(proxy_server *srv, proxy_session *s);
+proxy_upstream *server_upstreams_first(proxy_server *srv);
+proxy_upstream *server_upstreams_next(proxy_server *srv, proxy_upstream *u);
+/* Sessions in a state, over every loop. */
+int server_state_count(proxy_server *srv, session_state st);
+/* s moves to loop `to` (it holds no watchers, jobs or servers yet); `to`
+ * adopts it and processes its input again. */
+void server_migrate(proxy_session *s, proxy_loop *to);
+/* A CancelRequest for (pid, key): every other loop looks among its sessions. */
+void server_broadcast_cancel(proxy_server *srv, proxy_loop *from, uint32_t pid, uint32_t key,
+                             const char *peer);
 /* Reloads the configuration file and the auth file (SIGHUP, RELOAD). false
  * with a message, keeping the old configuration, when either is invalid. */
 bool server_reload(proxy_server *srv, char *err, size_t errlen);

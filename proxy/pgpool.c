@@ -27,7 +27,7 @@
  * SET and RESET statements are recorded as the relay sees them and
  * committed at the ReadyForQuery that ends their transaction well.
  *
- * Loop thread only.
+ * The home loop of the pool's database only (or loop 0 under the world lock).
  */
 #include "internal.h"
 
@@ -283,7 +283,7 @@ bool pgpool_client_start(proxy_session *s)
      * make the greeting. */
     session_set_state(s, SESSION_OPENING);
     s->greet_pending = true;
-    ev_io_stop(s->server->loop, &s->rio);
+    ev_io_stop(s->loop->loop, &s->rio);
     pool_client_wait(s->ps, &s->wait_link);
     pgpool_dispatch(s->server, s->ps, s);
     return false;
@@ -317,7 +317,7 @@ static bool pgpool_retired(const proxy_upstream *u)
     const pool_db *db = pool_servers_db(u->ps);
     uint64_t lifetime = (uint64_t)u->server->cfg.server_lifetime;
     return u->generation != pool_db_generation(db) || u->server->shutting_down ||
-           (lifetime > 0 && ev_now(u->server->loop) - (double)u->connect_time >= (double)lifetime);
+           (lifetime > 0 && ev_now(u->loop->loop) - (double)u->connect_time >= (double)lifetime);
 }
 
 /* Starts a new server connection for ps; false when it failed at once. */
@@ -400,7 +400,7 @@ static void pgpool_release(proxy_upstream *u, bool client_left)
     if (client_left && pgpool_mode(ps) == POOL_MODE_SESSION && reset[0]) {
         pool_server_move(ps, &u->link, POOL_SV_USED);
         proxy_settings_clear(&u->settings); /* DISCARD ALL: back to its login state */
-        proxy_stmt_lru_clear(&u->stmts, &srv->stmt_cache);
+        proxy_stmt_lru_clear(&u->stmts, &u->loop->stmt_cache);
         proxy_upstream_inject_query(u, reset, strlen(reset));
         return; /* pgpool_server_settled makes it idle */
     }
@@ -447,7 +447,7 @@ void pgpool_lookup_start(proxy_session *s, const char *auth_user)
     slog(s, PROXY_LOG_DEBUG, "looking the user up as %s", auth_user);
     s->auth_lookup = true;
     session_set_state(s, SESSION_AUTH);
-    ev_io_stop(s->server->loop, &s->rio);
+    ev_io_stop(s->loop->loop, &s->rio);
     pool_client_wait(s->lookup_ps, &s->wait_link);
     pgpool_dispatch(s->server, s->lookup_ps, s);
 }
@@ -513,7 +513,7 @@ void pgpool_client_close(proxy_session *s)
 
 void pgpool_session_free(proxy_session *s)
 {
-    proxy_stmt_map_clear(&s->stmts, &s->server->stmt_cache);
+    proxy_stmt_map_clear(&s->stmts, &s->loop->stmt_cache);
     proxy_settings_free(&s->startup_settings);
     proxy_settings_free(&s->settings);
     wire_buf_free(&s->startup_params);
@@ -701,7 +701,7 @@ void pgpool_tick(proxy_server *srv)
 
 void pgpool_close_servers(proxy_server *srv, const pool_db *db)
 {
-    for (proxy_upstream *u = srv->upstreams; u; u = u->all_next) {
+    for (proxy_upstream *u = server_upstreams_first(srv); u; u = server_upstreams_next(srv, u)) {
         if (u->state == PROXY_UPSTREAM_CLOSED || u->client || !u->ps)
             continue;
         if (db && pool_servers_db(u->ps) != db)

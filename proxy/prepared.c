@@ -17,7 +17,7 @@
  * upstream.c rewrites Parse/Bind/Describe/Close with these and Parses a
  * statement on a server that lacks it just before it is used.  Entries hold
  * references: a proxy_stmt lives while a client map, a server LRU or an
- * in-flight Parse refers to it.  Loop thread only.
+ * in-flight Parse refers to it.  Each loop has its own cache (proxy_loop).
  */
 #include "internal.h"
 

@@ -1,6 +1,11 @@
 /*
- * The server: one libev loop that owns the listening sockets, every client
- * socket, the signal watchers and the hand-back of finished engine jobs.
+ * The server: `workers` libev loops (threads).  Every loop watches the
+ * listening sockets and accepts; a session moves to its database's home loop
+ * once its StartupMessage names the database (server_db_home), so that a
+ * database's clients, pools and server connections are all on one loop and
+ * need no locks.  Loop 0 also runs the signals, the timers and the admin
+ * console; for work that spans loops it takes every loop's lock
+ * (server_world_lock).  See proxy_loop in internal.h.
  *
  * Engine workers finish jobs on their own threads; their `done` callback
  * (server_job_done) only pushes the job on a locked list and wakes the loop
@@ -32,20 +37,28 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <xxhash.h>
+
+#include "dormouse/wire.h"
 
 static void server_close_listeners(proxy_server *srv)
 {
-    if (srv->loop)
-        ev_timer_stop(srv->loop, &srv->accept_pause);
-    for (int i = 0; i < srv->nlisteners; i++) {
-        proxy_listener *l = &srv->listeners[i];
-        if (l->fd < 0)
+    for (int k = 0; k < srv->nloops; k++) {
+        proxy_loop *l = &srv->loops[k];
+        if (!l->loop)
             continue;
-        ev_io_stop(srv->loop, &l->io);
-        close(l->fd);
-        l->fd = -1;
-        if (l->is_unix)
-            unlink(l->path);
+        ev_timer_stop(l->loop, &l->accept_pause);
+        for (int i = 0; i < srv->nlisteners; i++)
+            ev_io_stop(l->loop, &l->accept[i].io);
+    }
+    for (int i = 0; i < srv->nlisteners; i++) {
+        proxy_listener *li = &srv->listeners[i];
+        if (li->fd < 0)
+            continue;
+        close(li->fd);
+        li->fd = -1;
+        if (li->is_unix)
+            unlink(li->path);
     }
 }
 
@@ -54,46 +67,47 @@ static void server_close_listeners(proxy_server *srv)
  * again. */
 static void server_accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    proxy_server *srv = container_of(w, proxy_server, accept_pause);
-    for (int i = 0; i < srv->nlisteners; i++)
-        if (srv->listeners[i].fd >= 0)
-            ev_io_start(loop, &srv->listeners[i].io);
+    proxy_loop *l = container_of(w, proxy_loop, accept_pause);
+    for (int i = 0; i < l->server->nlisteners; i++)
+        if (l->server->listeners[i].fd >= 0)
+            ev_io_start(loop, &l->accept[i].io);
 }
 
-static void server_accept_pause(proxy_server *srv, int err)
+static void server_accept_pause(proxy_loop *l, int err)
 {
-    if (ev_now(srv->loop) - srv->accept_logged >= 10.0) {
-        srv->accept_logged = ev_now(srv->loop);
+    if (ev_now(l->loop) - l->accept_logged >= 10.0) {
+        l->accept_logged = ev_now(l->loop);
         proxy_log(PROXY_LOG_WARNING, "cannot accept connections: %s (ulimit -n, max_client_conn)",
                   strerror(err));
     }
-    for (int i = 0; i < srv->nlisteners; i++)
-        ev_io_stop(srv->loop, &srv->listeners[i].io);
-    ev_timer_stop(srv->loop, &srv->accept_pause);
-    ev_timer_set(&srv->accept_pause, 0.1, 0.);
-    ev_timer_start(srv->loop, &srv->accept_pause);
+    for (int i = 0; i < l->server->nlisteners; i++)
+        ev_io_stop(l->loop, &l->accept[i].io);
+    ev_timer_stop(l->loop, &l->accept_pause);
+    ev_timer_set(&l->accept_pause, 0.1, 0.);
+    ev_timer_start(l->loop, &l->accept_pause);
 }
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    proxy_listener *l = container_of(w, proxy_listener, io);
+    proxy_accept *a = container_of(w, proxy_accept, io);
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(a->listener->fd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return;
+                return; /* another loop took it, or none left */
             if (errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                server_accept_pause(l->server, errno);
+                server_accept_pause(a->loop, errno);
                 return;
             }
             proxy_log(PROXY_LOG_WARNING, "accept failed: %s", strerror(errno));
             return;
         }
-        session_accept(l->server, fd, (struct sockaddr *)&ss, sl, l->is_unix);
+        session_accept(a->loop, fd, (struct sockaddr *)&ss, sl, a->listener->is_unix);
     }
 }
 
@@ -135,7 +149,6 @@ static bool server_listen_tcp(proxy_server *srv, char *err, size_t errlen)
         }
         proxy_listener *l = &srv->listeners[srv->nlisteners++];
         l->fd = fd;
-        l->server = srv;
         l->is_unix = false;
         char hostbuf[NI_MAXHOST];
         getnameinfo(ai->ai_addr, ai->ai_addrlen, hostbuf, sizeof(hostbuf), NULL, 0,
@@ -182,58 +195,64 @@ static bool server_listen_unix(proxy_server *srv, char *err, size_t errlen)
     chmod(sun.sun_path, 0777);
     proxy_listener *l = &srv->listeners[srv->nlisteners++];
     l->fd = fd;
-    l->server = srv;
     l->is_unix = true;
     snprintf(l->path, sizeof(l->path), "%s", sun.sun_path);
     proxy_log(PROXY_LOG_INFO, "listening on unix:%s", sun.sun_path);
     return true;
 }
 
-/* Worker thread: hand the job back to the loop. */
+/* Wakes loop l (any thread). */
+static void server_wake(proxy_loop *l)
+{
+    ev_async_send(l->loop, &l->wake);
+}
+
+/* Worker thread: hand the job back to its session's loop. */
 static void server_job_done(storage_job *job)
 {
     proxy_session *s = job->udata;
-    proxy_server *srv = s->server;
+    proxy_loop *l = s->loop;
     job->next = NULL;
-    pthread_mutex_lock(&srv->jobs_lock);
-    if (srv->jobs_done_tail)
-        srv->jobs_done_tail->next = job;
+    pthread_mutex_lock(&l->inbox_lock);
+    if (l->jobs_done_tail)
+        l->jobs_done_tail->next = job;
     else
-        srv->jobs_done_head = job;
-    srv->jobs_done_tail = job;
-    pthread_mutex_unlock(&srv->jobs_lock);
-    ev_async_send(srv->loop, &srv->jobs_async);
+        l->jobs_done_head = job;
+    l->jobs_done_tail = job;
+    pthread_mutex_unlock(&l->inbox_lock);
+    server_wake(l);
 }
 
-void server_submit_job(proxy_server *srv, storage_job *job)
+void server_submit_job(proxy_session *s, storage_job *job)
 {
     job->done = server_job_done;
-    storage_job_submit(srv->sqlite, job);
+    storage_job_submit(s->server->sqlite, job);
 }
 
-/* The CLOSE job of an idle backend that the pool expired. */
+/* The CLOSE job of an idle backend that the pool expired; it comes back on
+ * its database's home loop. */
 typedef struct server_backend_close_job {
     storage_job job;
     pool_db *db;
-    proxy_server *srv;
+    proxy_loop *loop;
 } server_backend_close_job;
 
 /* Worker thread: hand the finished CLOSE back to the loop. */
 static void server_backend_job_done(storage_job *job)
 {
-    proxy_server *srv = container_of(job, server_backend_close_job, job)->srv;
+    proxy_loop *l = container_of(job, server_backend_close_job, job)->loop;
     job->next = NULL;
-    pthread_mutex_lock(&srv->jobs_lock);
-    if (srv->backend_jobs_done_tail)
-        srv->backend_jobs_done_tail->next = job;
+    pthread_mutex_lock(&l->inbox_lock);
+    if (l->backend_jobs_done_tail)
+        l->backend_jobs_done_tail->next = job;
     else
-        srv->backend_jobs_done_head = job;
-    srv->backend_jobs_done_tail = job;
-    pthread_mutex_unlock(&srv->jobs_lock);
-    ev_async_send(srv->loop, &srv->jobs_async);
+        l->backend_jobs_done_head = job;
+    l->backend_jobs_done_tail = job;
+    pthread_mutex_unlock(&l->inbox_lock);
+    server_wake(l);
 }
 
-/* pool_expire's receiver: closes an idle backend on a worker. */
+/* pool_expire's receiver (world lock): closes an idle backend on a worker. */
 static void server_backend_close(pool_db *db, storage_conn *c, void *arg)
 {
     proxy_server *srv = arg;
@@ -247,29 +266,29 @@ static void server_backend_close(pool_db *db, storage_conn *c, void *arg)
         return;
     }
     bc->db = db;
-    bc->srv = srv;
+    bc->loop = server_db_home(srv, pool_db_name(db));
     bc->job.kind = STORAGE_JOB_CLOSE;
     bc->job.conn = c;
     bc->job.done = server_backend_job_done;
     wire_buf_init(&bc->job.out);
-    srv->backend_closes++;
+    bc->loop->backend_closes++;
     storage_job_submit(srv->sqlite, &bc->job);
 }
 
 /* Gives the closed backends back to the pool. */
-static void server_backend_jobs_finish(proxy_server *srv)
+static void server_backend_jobs_finish(proxy_loop *l)
 {
-    pthread_mutex_lock(&srv->jobs_lock);
-    storage_job *job = srv->backend_jobs_done_head;
-    srv->backend_jobs_done_head = srv->backend_jobs_done_tail = NULL;
-    pthread_mutex_unlock(&srv->jobs_lock);
+    pthread_mutex_lock(&l->inbox_lock);
+    storage_job *job = l->backend_jobs_done_head;
+    l->backend_jobs_done_head = l->backend_jobs_done_tail = NULL;
+    pthread_mutex_unlock(&l->inbox_lock);
     while (job) {
         storage_job *next = job->next;
         server_backend_close_job *bc = container_of(job, server_backend_close_job, job);
         pool_backend_release(bc->db, job->conn);
         wire_buf_free(&job->out);
         free(bc);
-        srv->backend_closes--;
+        l->backend_closes--;
         job = next;
     }
 }
@@ -284,9 +303,11 @@ static void server_pool_expire(proxy_server *srv)
 static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, pool_timer);
+    server_world_lock(srv);
     session_release_idle(srv);
     server_pool_expire(srv);
     pgpool_tick(srv);
+    server_world_unlock(srv);
 }
 
 /* Every upstream database named in [databases] exists from the start (no
@@ -319,25 +340,144 @@ static void server_pool_limits(proxy_server *srv)
     pool_set_limits(srv->pool, &l);
 }
 
-static void server_jobs_cb(struct ev_loop *loop, ev_async *w, int revents)
+/* A CancelRequest handed to another loop. */
+typedef struct proxy_cancel_msg {
+    uint32_t pid, key;
+    char peer[56];
+    struct proxy_cancel_msg *next;
+} proxy_cancel_msg;
+
+static void server_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
-    proxy_server *srv = container_of(w, proxy_server, jobs_async);
-    pthread_mutex_lock(&srv->jobs_lock);
-    storage_job *job = srv->jobs_done_head;
-    srv->jobs_done_head = srv->jobs_done_tail = NULL;
-    pthread_mutex_unlock(&srv->jobs_lock);
+    proxy_loop *l = container_of(w, proxy_loop, wake);
+    pthread_mutex_lock(&l->inbox_lock);
+    storage_job *job = l->jobs_done_head;
+    l->jobs_done_head = l->jobs_done_tail = NULL;
+    proxy_session *migrants = l->migrants;
+    l->migrants = NULL;
+    proxy_cancel_msg *cancels = l->cancels;
+    l->cancels = NULL;
+    pthread_mutex_unlock(&l->inbox_lock);
+    while (migrants) {
+        proxy_session *s = migrants;
+        migrants = s->zombie_next;
+        s->zombie_next = NULL;
+        session_adopt(s);
+    }
     while (job) {
         storage_job *next = job->next;
         session_on_job_done(job->udata, job);
         job = next;
     }
-    server_backend_jobs_finish(srv);
+    while (cancels) {
+        proxy_cancel_msg *c = cancels;
+        cancels = c->next;
+        session_cancel_local(l, c->pid, c->key, c->peer);
+        free(c);
+    }
+    server_backend_jobs_finish(l);
+}
+
+void server_migrate(proxy_session *s, proxy_loop *to)
+{
+    s->loop = to;
+    pthread_mutex_lock(&to->inbox_lock);
+    s->zombie_next = to->migrants;
+    to->migrants = s;
+    pthread_mutex_unlock(&to->inbox_lock);
+    server_wake(to);
+}
+
+void server_broadcast_cancel(proxy_server *srv, proxy_loop *from, uint32_t pid, uint32_t key,
+                             const char *peer)
+{
+    for (int k = 0; k < srv->nloops; k++) {
+        proxy_loop *l = &srv->loops[k];
+        if (l == from)
+            continue;
+        proxy_cancel_msg *c = calloc(1, sizeof(*c));
+        if (!c)
+            continue;
+        c->pid = pid;
+        c->key = key;
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
+        pthread_mutex_lock(&l->inbox_lock);
+        c->next = l->cancels;
+        l->cancels = c;
+        pthread_mutex_unlock(&l->inbox_lock);
+        server_wake(l);
+    }
+}
+
+proxy_loop *server_db_home(proxy_server *srv, const char *database)
+{
+    if (srv->nloops <= 1 || !database || admin_db_is_console(database))
+        return &srv->loops[0];
+    return &srv->loops[XXH3_64bits(database, strlen(database)) % (uint64_t)srv->nloops];
+}
+
+void server_world_lock(proxy_server *srv)
+{
+    for (int k = 1; k < srv->nloops; k++)
+        pthread_mutex_lock(&srv->loops[k].lock);
+}
+
+void server_world_unlock(proxy_server *srv)
+{
+    for (int k = srv->nloops - 1; k >= 1; k--) {
+        pthread_mutex_unlock(&srv->loops[k].lock);
+        server_wake(&srv->loops[k]);
+    }
+}
+
+proxy_session *server_sessions_first(proxy_server *srv)
+{
+    for (int k = 0; k < srv->nloops; k++)
+        if (srv->loops[k].sessions)
+            return srv->loops[k].sessions;
+    return NULL;
+}
+
+proxy_session *server_sessions_next(proxy_server *srv, proxy_session *s)
+{
+    if (s->next)
+        return s->next;
+    for (int k = s->loop->index + 1; k < srv->nloops; k++)
+        if (srv->loops[k].sessions)
+            return srv->loops[k].sessions;
+    return NULL;
+}
+
+proxy_upstream *server_upstreams_first(proxy_server *srv)
+{
+    for (int k = 0; k < srv->nloops; k++)
+        if (srv->loops[k].upstreams)
+            return srv->loops[k].upstreams;
+    return NULL;
+}
+
+proxy_upstream *server_upstreams_next(proxy_server *srv, proxy_upstream *u)
+{
+    if (u->all_next)
+        return u->all_next;
+    for (int k = u->loop->index + 1; k < srv->nloops; k++)
+        if (srv->loops[k].upstreams)
+            return srv->loops[k].upstreams;
+    return NULL;
+}
+
+int server_state_count(proxy_server *srv, session_state st)
+{
+    int n = 0;
+    for (int k = 0; k < srv->nloops; k++)
+        n += srv->loops[k].state_count[st];
+    return n;
 }
 
 #define SERVER_SPARE_MAX 128           /* spare buffers kept */
 #define SERVER_SPARE_BIG (256u * 1024u) /* larger ones are freed */
 
-void server_buf_take(proxy_server *srv, wire_buf *b)
+void server_buf_take(proxy_loop *srv, wire_buf *b)
 {
     if (b->cap > 0 || srv->nspare == 0)
         return;
@@ -347,7 +487,7 @@ void server_buf_take(proxy_server *srv, wire_buf *b)
     b->len = 0;
 }
 
-void server_buf_give(proxy_server *srv, wire_buf *b)
+void server_buf_give(proxy_loop *srv, wire_buf *b)
 {
     if (b->len > 0 || b->cap == 0)
         return;
@@ -381,23 +521,35 @@ void server_buf_give(proxy_server *srv, wire_buf *b)
     wire_buf_init(b);
 }
 
-void server_session_closed(proxy_server *srv, proxy_session *s)
+void server_session_closed(proxy_session *s)
 {
-    s->zombie_next = srv->zombies;
-    srv->zombies = s;
+    s->zombie_next = s->loop->zombies;
+    s->loop->zombies = s;
 }
 
 /* Runs after each loop iteration's callbacks: frees sessions closed during them. */
 static void server_reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
-    proxy_server *srv = container_of(w, proxy_server, reaper);
-    while (srv->zombies) {
-        proxy_session *s = srv->zombies;
-        srv->zombies = s->zombie_next;
+    proxy_loop *l = container_of(w, proxy_loop, reaper);
+    proxy_server *srv = l->server;
+    while (l->zombies) {
+        proxy_session *s = l->zombies;
+        l->zombies = s->zombie_next;
         session_free(s);
     }
-    proxy_upstream_reap(srv);
-    if (srv->shutting_down && !srv->sessions && srv->backend_closes == 0 &&
+    proxy_upstream_reap(l);
+    if (!srv->shutting_down || l->sessions || l->backend_closes > 0 || l->upstreams)
+        return;
+    pthread_mutex_lock(&l->inbox_lock);
+    bool inbox = l->migrants || l->jobs_done_head || l->backend_jobs_done_head;
+    pthread_mutex_unlock(&l->inbox_lock);
+    if (inbox)
+        return; /* the wake-up comes */
+    if (l->index > 0) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    if (__atomic_load_n(&srv->loops_running, __ATOMIC_ACQUIRE) == 0 &&
         pool_idle_backends(srv->pool) == 0) {
         proxy_log(PROXY_LOG_INFO, "all clients are gone; shutting down");
         ev_break(loop, EVBREAK_ALL);
@@ -410,7 +562,7 @@ void proxy_server_shutdown(proxy_server *srv)
     if (srv->shutting_down) {
         /* Second request: stop waiting for running statements. */
         proxy_log(PROXY_LOG_INFO, "immediate shutdown: interrupting running statements");
-        for (proxy_session *s = srv->sessions; s; s = s->next) {
+        for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
             if (s->backend)
                 storage_conn_interrupt(s->backend);
             if (s->upstream && s->state == SESSION_BUSY)
@@ -422,9 +574,9 @@ void proxy_server_shutdown(proxy_server *srv)
     srv->shutting_down = true;
     proxy_log(PROXY_LOG_INFO, "shutting down: no new connections; running statements finish");
     server_close_listeners(srv);
-    proxy_session *s = srv->sessions;
+    proxy_session *s = server_sessions_first(srv);
     while (s) {
-        proxy_session *next = s->next;
+        proxy_session *next = server_sessions_next(srv, s);
         session_shutdown(s);
         s = next;
     }
@@ -456,15 +608,16 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
         cfg.listen_port != srv->cfg.listen_port ||
         strcmp(cfg.unix_socket_dir, srv->cfg.unix_socket_dir) != 0 ||
         strcmp(cfg.data_dir, srv->cfg.data_dir) != 0 ||
-        cfg.sqlite_workers != srv->cfg.sqlite_workers)
-        proxy_log(PROXY_LOG_WARNING, "listen addresses, data_dir and sqlite_workers change "
-                                     "only on restart");
+        cfg.sqlite_workers != srv->cfg.sqlite_workers || cfg.workers != srv->cfg.workers)
+        proxy_log(PROXY_LOG_WARNING, "listen addresses, data_dir, workers and sqlite_workers "
+                                     "change only on restart");
     /* Keep what cannot change without a restart. */
     snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", srv->cfg.listen_addr);
     cfg.listen_port = srv->cfg.listen_port;
     snprintf(cfg.unix_socket_dir, sizeof(cfg.unix_socket_dir), "%s", srv->cfg.unix_socket_dir);
     snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv->cfg.data_dir);
     cfg.sqlite_workers = srv->cfg.sqlite_workers;
+    cfg.workers = srv->cfg.workers;
     cfg.stats_period = srv->cfg.stats_period; /* the timer keeps its period */
     proxy_userlist_free(srv->users);
     srv->users = users;
@@ -481,14 +634,71 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
 static void server_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     proxy_server *srv = w->data;
+    server_world_lock(srv);
     if (w->signum == SIGHUP) {
         char err[512];
         proxy_log(PROXY_LOG_INFO, "SIGHUP");
         server_reload(srv, err, sizeof(err));
-        return;
+    } else {
+        proxy_log(PROXY_LOG_INFO, "received %s", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        proxy_server_shutdown(srv);
     }
-    proxy_log(PROXY_LOG_INFO, "received %s", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    proxy_server_shutdown(srv);
+    server_world_unlock(srv);
+}
+
+/* libev calls these around its wait for events: the loop's lock is let go
+ * only there. */
+static void server_loop_release(struct ev_loop *loop)
+{
+    proxy_loop *l = ev_userdata(loop);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void server_loop_acquire(struct ev_loop *loop)
+{
+    proxy_loop *l = ev_userdata(loop);
+    pthread_mutex_lock(&l->lock);
+}
+
+static bool server_loop_init(proxy_server *srv, int k, char *err, size_t errlen)
+{
+    proxy_loop *l = &srv->loops[k];
+    l->server = srv;
+    l->index = k;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_mutex_init(&l->inbox_lock, NULL);
+    proxy_stmt_cache_init(&l->stmt_cache);
+    l->loop = k == 0 ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
+    if (!l->loop) {
+        snprintf(err, errlen, "cannot initialise event loop %d", k);
+        return false;
+    }
+    ev_set_userdata(l->loop, l);
+    ev_set_loop_release_cb(l->loop, server_loop_release, server_loop_acquire);
+    for (int i = 0; i < srv->nlisteners; i++) {
+        l->accept[i].loop = l;
+        l->accept[i].listener = &srv->listeners[i];
+        ev_io_init(&l->accept[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
+        ev_io_start(l->loop, &l->accept[i].io);
+    }
+    ev_timer_init(&l->accept_pause, server_accept_resume_cb, 0.1, 0.);
+    ev_async_init(&l->wake, server_wake_cb);
+    ev_async_start(l->loop, &l->wake);
+    ev_check_init(&l->reaper, server_reaper_cb);
+    ev_check_start(l->loop, &l->reaper);
+    return true;
+}
+
+static void *server_loop_thread(void *arg)
+{
+    proxy_loop *l = arg;
+    pthread_mutex_lock(&l->lock);
+    ev_run(l->loop, 0);
+    l->stopped = true;
+    pthread_mutex_unlock(&l->lock);
+    __atomic_sub_fetch(&l->server->loops_running, 1, __ATOMIC_ACQ_REL);
+    server_wake(&l->server->loops[0]); /* loop 0 may be waiting for the last one */
+    return NULL;
 }
 
 proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overrides *ov,
@@ -504,7 +714,6 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         srv->ov = *ov;
     for (int i = 0; i < PROXY_MAX_LISTENERS; i++)
         srv->listeners[i].fd = -1;
-    pthread_mutex_init(&srv->jobs_lock, NULL);
     srv->next_session_id = 1;
     srv->start_time = time(NULL);
     admin_server_init(srv);
@@ -543,26 +752,25 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     server_known_databases(srv);
     server_pool_limits(srv);
 
-    srv->loop = ev_default_loop(EVFLAG_AUTO);
-    if (!srv->loop) {
-        snprintf(err, errlen, "cannot initialise the event loop");
-        goto fail;
-    }
     if (!server_listen_tcp(srv, err, errlen) || !server_listen_unix(srv, err, errlen))
         goto fail;
     if (srv->nlisteners == 0) {
         snprintf(err, errlen, "nothing to listen on: set listen_addr or unix_socket_dir");
         goto fail;
     }
-    for (int i = 0; i < srv->nlisteners; i++) {
-        ev_io_init(&srv->listeners[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
-        ev_io_start(srv->loop, &srv->listeners[i].io);
+    int n = cfg->workers;
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (int)cores : 1;
     }
-    ev_timer_init(&srv->accept_pause, server_accept_resume_cb, 0.1, 0.);
-    ev_async_init(&srv->jobs_async, server_jobs_cb);
-    ev_async_start(srv->loop, &srv->jobs_async);
-    ev_check_init(&srv->reaper, server_reaper_cb);
-    ev_check_start(srv->loop, &srv->reaper);
+    if (n > PROXY_MAX_WORKERS)
+        n = PROXY_MAX_WORKERS;
+    for (int k = 0; k < n; k++) {
+        srv->nloops = k + 1;
+        if (!server_loop_init(srv, k, err, errlen))
+            goto fail;
+    }
+    srv->loop = srv->loops[0].loop;
     ev_timer_init(&srv->pool_timer, server_pool_timer_cb, 1.0, 1.0);
     ev_timer_start(srv->loop, &srv->pool_timer);
     ev_signal_init(&srv->sigterm, server_signal_cb, SIGTERM);
@@ -581,10 +789,40 @@ fail:
 
 int proxy_server_run(proxy_server *srv)
 {
-    proxy_log(PROXY_LOG_INFO, "dormouse %s ready: data_dir %s, auth_type %s, %d SQLite workers",
+    proxy_log(PROXY_LOG_INFO,
+              "dormouse %s ready: data_dir %s, auth_type %s, %d event loop%s, %d SQLite workers",
               DORMOUSE_VERSION, srv->cfg.data_dir, proxy_auth_type_str(srv->cfg.auth_type),
-              srv->cfg.sqlite_workers);
-    ev_run(srv->loop, 0);
+              srv->nloops, srv->nloops == 1 ? "" : "s", srv->cfg.sqlite_workers);
+    proxy_loop *l0 = &srv->loops[0];
+    pthread_mutex_lock(&l0->lock);
+    for (int k = 1; k < srv->nloops; k++) {
+        proxy_loop *l = &srv->loops[k];
+        __atomic_add_fetch(&srv->loops_running, 1, __ATOMIC_ACQ_REL);
+        if (pthread_create(&l->thread, NULL, server_loop_thread, l) != 0) {
+            __atomic_sub_fetch(&srv->loops_running, 1, __ATOMIC_ACQ_REL);
+            proxy_log(PROXY_LOG_ERROR, "cannot start event loop %d: %s", k, strerror(errno));
+            srv->exit_status = 1;
+            break;
+        }
+        l->thread_started = true;
+    }
+    if (srv->exit_status == 0)
+        ev_run(l0->loop, 0);
+    pthread_mutex_unlock(&l0->lock);
+    if (srv->exit_status != 0) {
+        /* the loops that did start end once they are told to shut down */
+        pthread_mutex_lock(&l0->lock);
+        server_world_lock(srv);
+        proxy_server_shutdown(srv);
+        server_world_unlock(srv);
+        pthread_mutex_unlock(&l0->lock);
+    }
+    for (int k = 1; k < srv->nloops; k++) {
+        if (srv->loops[k].thread_started) {
+            pthread_join(srv->loops[k].thread, NULL);
+            srv->loops[k].thread_started = false;
+        }
+    }
     return srv->exit_status;
 }
 
@@ -595,42 +833,57 @@ void proxy_server_free(proxy_server *srv)
     server_close_listeners(srv);
     /* Sessions still here (run() ended early): close them and let the engine
      * finish their jobs before anything is freed. */
-    for (proxy_session *s = srv->sessions; s; s = s->next)
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s))
         if (s->backend)
             storage_conn_interrupt(s->backend);
     storage_engine_free(srv->sqlite); /* drains every submitted job */
     srv->sqlite = NULL;
-    server_backend_jobs_finish(srv);
-    for (proxy_upstream *u = srv->upstreams; u; u = u->all_next) {
-        if (u->client)
-            u->client->upstream = NULL;
-        u->client = NULL;
-        if (srv->loop)
-            proxy_upstream_close(u);
+    for (int k = 0; k < srv->nloops; k++) {
+        proxy_loop *l = &srv->loops[k];
+        server_backend_jobs_finish(l);
+        for (proxy_upstream *u = l->upstreams; u; u = u->all_next) {
+            if (u->client)
+                u->client->upstream = NULL;
+            u->client = NULL;
+            if (l->loop)
+                proxy_upstream_close(u);
+        }
+        if (l->loop)
+            proxy_upstream_reap(l);
     }
-    if (srv->loop)
-        proxy_upstream_reap(srv);
     pool_free(srv->pool);
-    proxy_stmt_cache_free(&srv->stmt_cache);
     proxy_userlist_free(srv->users);
     if (srv->loop) {
-        ev_async_stop(srv->loop, &srv->jobs_async);
-        ev_check_stop(srv->loop, &srv->reaper);
         ev_timer_stop(srv->loop, &srv->pool_timer);
-        ev_timer_stop(srv->loop, &srv->accept_pause);
         ev_signal_stop(srv->loop, &srv->sigterm);
         ev_signal_stop(srv->loop, &srv->sigint);
         ev_signal_stop(srv->loop, &srv->sighup);
         proxy_stats_timer_stop(srv);
     }
-    if (srv->loop)
-        proxy_upstream_cancels_free(srv);
     admin_server_free(srv);
+    for (int k = 0; k < srv->nloops; k++) {
+        proxy_loop *l = &srv->loops[k];
+        if (l->loop) {
+            ev_async_stop(l->loop, &l->wake);
+            ev_check_stop(l->loop, &l->reaper);
+            ev_timer_stop(l->loop, &l->accept_pause);
+            proxy_upstream_cancels_free(l);
+            if (k > 0)
+                ev_loop_destroy(l->loop);
+        }
+        proxy_stmt_cache_free(&l->stmt_cache);
+        while (l->cancels) {
+            proxy_cancel_msg *c = l->cancels;
+            l->cancels = c->next;
+            free(c);
+        }
+        for (int i = 0; i < l->nspare; i++)
+            free(l->spare_bufs[i]);
+        free(l->spare_bufs);
+        free(l->spare_caps);
+        pthread_mutex_destroy(&l->lock);
+        pthread_mutex_destroy(&l->inbox_lock);
+    }
     proxy_stats_free(srv->stats);
-    for (int i = 0; i < srv->nspare; i++)
-        free(srv->spare_bufs[i]);
-    free(srv->spare_bufs);
-    free(srv->spare_caps);
-    pthread_mutex_destroy(&srv->jobs_lock);
     free(srv);
 }

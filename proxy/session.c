@@ -1,5 +1,6 @@
 /*
- * Client sessions: one per client socket, owned by the loop thread.
+ * Client sessions: one per client socket, owned by one event loop (its
+ * database's home loop once the StartupMessage is read).
  *
  *   STARTUP --startup packet--> AUTH --password/SASL ok--> OPENING --open ok--> IDLE
  *      |  (trust) ----------------------------------------> OPENING
@@ -59,8 +60,11 @@
 
 static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents);
-static void session_process(proxy_session *s);
+/* false: s moved to another loop and must not be touched any more */
+static bool session_process(proxy_session *s);
 static void session_send_welcome(proxy_session *s);
+static void session_link(proxy_session *s);
+static void session_unlink(proxy_session *s);
 static bool session_auth_begin(proxy_session *s);
 
 /* The auth_user of s's database: its line's, else the global one; "" for
@@ -155,7 +159,7 @@ static void session_count(proxy_session *s, session_state from, session_state to
         proxy_stats_waited(s->stats, now - s->wait_start_us);
     if (session_state_ready(from) && (to == SESSION_BUSY || to == SESSION_WAITING)) {
         s->query_start_us = now;
-        s->request_time = (time_t)ev_now(s->server->loop);
+        s->request_time = (time_t)ev_now(s->loop->loop);
         if (from == SESSION_IDLE)
             s->xact_start_us = now;
     } else if ((from == SESSION_BUSY || from == SESSION_COPY_OUT || from == SESSION_WAITING) &&
@@ -176,8 +180,8 @@ void session_set_state(proxy_session *s, session_state to)
     session_count(s, s->state, to);
     if (to == SESSION_IDLE)
         s->idle_since_us = proxy_stats_now_us();
-    s->server->state_count[s->state]--;
-    s->server->state_count[to]++;
+    s->loop->state_count[s->state]--;
+    s->loop->state_count[to]++;
     s->state = to;
 }
 
@@ -204,9 +208,10 @@ static void session_peer_format(proxy_session *s, const struct sockaddr *sa, boo
     }
 }
 
-void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, socklen_t salen,
+void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
                     bool is_unix)
 {
+    proxy_server *srv = l->server;
     proxy_session *s = calloc(1, sizeof(*s));
     if (!s) {
         close(fd);
@@ -214,15 +219,16 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
         return;
     }
     s->server = srv;
+    s->loop = l;
     s->fd = fd;
-    s->id = srv->next_session_id++;
-    if (srv->next_session_id == 0)
-        srv->next_session_id = 1;
+    do
+        s->id = __atomic_fetch_add(&srv->next_session_id, 1, __ATOMIC_RELAXED);
+    while (s->id == 0);
     if (RAND_bytes((unsigned char *)&s->cancel_key, sizeof(s->cancel_key)) != 1)
         s->cancel_key = (uint32_t)random();
     s->state = SESSION_STARTUP;
     s->tx_status = 'I';
-    s->connect_time = (time_t)ev_now(srv->loop);
+    s->connect_time = (time_t)ev_now(l->loop);
     wire_buf_init(&s->in);
     wire_buf_init(&s->out);
     wire_buf_init(&s->copy_buf);
@@ -233,18 +239,47 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
-    srv->state_count[SESSION_STARTUP]++;
-    srv->nclients++;
-    s->over_limit = srv->nclients > srv->cfg.max_client_conn;
-    s->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = s;
-    srv->sessions = s;
-
+    int n = __atomic_add_fetch(&srv->nclients, 1, __ATOMIC_RELAXED);
+    s->over_limit = n > srv->cfg.max_client_conn;
+    session_link(s);
     ev_io_init(&s->rio, session_read_cb, fd, EV_READ);
     ev_io_init(&s->wio, session_write_cb, fd, EV_WRITE);
-    ev_io_start(srv->loop, &s->rio);
+    ev_io_start(l->loop, &s->rio);
     slog(s, PROXY_LOG_DEBUG, "connection accepted");
+}
+
+/* On (off) its loop's list of sessions. */
+static void session_link(proxy_session *s)
+{
+    proxy_loop *l = s->loop;
+    l->state_count[s->state]++;
+    s->prev = NULL;
+    s->next = l->sessions;
+    if (l->sessions)
+        l->sessions->prev = s;
+    l->sessions = s;
+}
+
+static void session_unlink(proxy_session *s)
+{
+    proxy_loop *l = s->loop;
+    l->state_count[s->state]--;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        l->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+void session_adopt(proxy_session *s)
+{
+    session_link(s);
+    ev_io_set(&s->rio, s->fd, EV_READ);
+    ev_io_set(&s->wio, s->fd, EV_WRITE);
+    slog(s, PROXY_LOG_DEBUG, "moved to event loop %d", s->loop->index);
+    session_process(s); /* its StartupMessage again, here */
 }
 
 /* Sends what can be sent now; arms the write watcher for the rest. Returns
@@ -272,10 +307,10 @@ bool session_flush(proxy_session *s)
         return false;
     }
     if (s->out.len > 0) {
-        ev_io_start(s->server->loop, &s->wio);
+        ev_io_start(s->loop->loop, &s->wio);
     } else {
-        ev_io_stop(s->server->loop, &s->wio);
-        server_buf_give(s->server, &s->out);
+        ev_io_stop(s->loop->loop, &s->wio);
+        server_buf_give(s->loop, &s->out);
     }
     return true;
 }
@@ -314,7 +349,7 @@ static void session_submit(proxy_session *s, storage_job_kind kind)
     s->job->copy_fail_sqlstate = s->copy_fail_sqlstate;
     s->job->udata = s;
     s->job_in_flight = true;
-    server_submit_job(s->server, s->job);
+    server_submit_job(s, s->job);
 }
 
 /* Gives the backend back once no job is in flight: an open one the pool
@@ -332,7 +367,7 @@ static void session_close_backend(proxy_session *s)
             slog(s, PROXY_LOG_DEBUG, "backend parked for reuse");
             s->backend_opened = false;
             s->backend = NULL;
-            server_session_closed(s->server, s);
+            server_session_closed(s);
             return;
         }
     }
@@ -345,7 +380,7 @@ static void session_close_backend(proxy_session *s)
         pool_backend_release(s->db, s->backend);
         s->backend = NULL;
     }
-    server_session_closed(s->server, s);
+    server_session_closed(s);
 }
 
 /* The one way a session ends. Sends what is queued (best effort), closes the
@@ -359,12 +394,12 @@ void session_close(proxy_session *s, const char *reason)
         ssize_t n = write(s->fd, s->out.data, s->out.len);
         (void)n;
     }
-    ev_io_stop(s->server->loop, &s->rio);
-    ev_io_stop(s->server->loop, &s->wio);
+    ev_io_stop(s->loop->loop, &s->rio);
+    ev_io_stop(s->loop->loop, &s->wio);
     close(s->fd);
     s->fd = -1;
     s->socket_closed = true;
-    s->server->nclients--;
+    __atomic_sub_fetch(&s->server->nclients, 1, __ATOMIC_RELAXED);
     session_set_state(s, SESSION_CLOSING);
     pgpool_client_close(s); /* [upstream hook] leave the queue, give the server back */
     session_close_backend(s);
@@ -392,15 +427,8 @@ void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
 
 void session_free(proxy_session *s)
 {
-    proxy_server *srv = s->server;
     assert(s->state == SESSION_CLOSING && !s->job_in_flight && !s->backend);
-    srv->state_count[s->state]--;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    session_unlink(s);
     wire_scram_server_free(s->scram);
     pgpool_session_free(s); /* [upstream hook] */
     if (s->auth_secret) {
@@ -469,9 +497,9 @@ static void session_relay_input(proxy_session *s)
     size_t used = 0;
     if (u->barrier) { /* its settings are being applied first (upstream.c wakes it) */
         if (s->in.len < PROXY_OUTPUT_HIGH_WATER)
-            ev_io_start(s->server->loop, &s->rio);
+            ev_io_start(s->loop->loop, &s->rio);
         else
-            ev_io_stop(s->server->loop, &s->rio);
+            ev_io_stop(s->loop->loop, &s->rio);
         return;
     }
     proxy_relay_status rs = PROXY_RELAY_OK;
@@ -510,9 +538,9 @@ static void session_relay_input(proxy_session *s)
         return;
     }
     if (!proxy_upstream_backlogged(u) && s->out.len < PROXY_OUTPUT_HIGH_WATER)
-        ev_io_start(s->server->loop, &s->rio);
+        ev_io_start(s->loop->loop, &s->rio);
     else
-        ev_io_stop(s->server->loop, &s->rio);
+        ev_io_stop(s->loop->loop, &s->rio);
     /* Messages that get no reply (CopyData outside a COPY, a lone Flush)
      * leave the server quiet: give it back now rather than at a reply. */
     if (s->upstream == u && used > 0)
@@ -533,9 +561,9 @@ static void session_pg_input(proxy_session *s)
         if (s->state == SESSION_WAITING) {
             /* Read on (a disconnect must be noticed), within bounds. */
             if (s->in.len < PROXY_OUTPUT_HIGH_WATER)
-                ev_io_start(s->server->loop, &s->rio);
+                ev_io_start(s->loop->loop, &s->rio);
             else
-                ev_io_stop(s->server->loop, &s->rio);
+                ev_io_stop(s->loop->loop, &s->rio);
             return;
         }
         wire_frame f;
@@ -543,7 +571,7 @@ static void session_pg_input(proxy_session *s)
             wire_frame_parse(s->in.data, s->in.len, s->server->cfg.max_packet_size, &f);
         if (fs == WIRE_FRAME_INCOMPLETE) {
             if (s->out.len < PROXY_OUTPUT_HIGH_WATER)
-                ev_io_start(s->server->loop, &s->rio);
+                ev_io_start(s->loop->loop, &s->rio);
             return;
         }
         if (fs != WIRE_FRAME_OK) {
@@ -572,7 +600,7 @@ static void session_pg_input(proxy_session *s)
         if (!session_state_ready(s->state))
             return;
         if (admin_session_held(s, true)) {
-            ev_io_stop(s->server->loop, &s->rio); /* PAUSE: RESUME wakes the session */
+            ev_io_stop(s->loop->loop, &s->rio); /* PAUSE: RESUME wakes the session */
             return;
         }
         pgpool_acquire(s); /* linked: relays next time round; else WAITING */
@@ -641,7 +669,7 @@ static bool session_start_backend(proxy_session *s)
         session_send_welcome(s);
         return true;
     }
-    ev_io_stop(s->server->loop, &s->rio);
+    ev_io_stop(s->loop->loop, &s->rio);
     session_submit(s, STORAGE_JOB_OPEN);
     return false;
 }
@@ -652,16 +680,15 @@ static void session_auth_failed(proxy_session *s)
                   s->user);
 }
 
-/* Returns true when the session is still usable. */
-static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
+void session_cancel_local(proxy_loop *l, uint32_t pid, uint32_t key, const char *peer)
 {
-    for (proxy_session *t = s->server->sessions; t; t = t->next) {
-        if (t->id != st->cancel_pid || t == s)
+    for (proxy_session *t = l->sessions; t; t = t->next) {
+        if (t->id != pid || t->state == SESSION_STARTUP)
             continue;
-        if (CRYPTO_memcmp(&t->cancel_key, &st->cancel_key, sizeof(t->cancel_key)) != 0)
+        if (CRYPTO_memcmp(&t->cancel_key, &key, sizeof(t->cancel_key)) != 0)
             break;
         if (t->ps) { /* [upstream hook] the server cancels its query, or the queue drops it */
-            slog(t, PROXY_LOG_INFO, "cancel request from %s (%s)", s->peer,
+            slog(t, PROXY_LOG_INFO, "cancel request from %s (%s)", peer,
                  t->upstream ? "sent upstream" : "not running");
             pgpool_client_cancel(t);
             break;
@@ -669,11 +696,18 @@ static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
         if ((t->state == SESSION_BUSY || t->state == SESSION_COPY_IN ||
              t->state == SESSION_COPY_OUT) &&
             t->backend) {
-            slog(t, PROXY_LOG_INFO, "cancel request from %s", s->peer);
+            slog(t, PROXY_LOG_INFO, "cancel request from %s", peer);
             storage_conn_interrupt(t->backend);
         }
         break;
     }
+}
+
+/* A CancelRequest: the session it names may be on any loop. */
+static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
+{
+    session_cancel_local(s->loop, st->cancel_pid, st->cancel_key, s->peer);
+    server_broadcast_cancel(s->server, s->loop, st->cancel_pid, st->cancel_key, s->peer);
     /* The protocol sends no reply to a CancelRequest. */
     session_close(s, "cancel request handled");
     return false;
@@ -736,6 +770,12 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
         session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
                       "no PostgreSQL user name specified in startup packet");
         return false;
+    }
+    /* Everything of a database lives on its home loop: go there first. */
+    proxy_loop *home = server_db_home(srv, s->database);
+    if (home != s->loop) {
+        s->migrate_to = home;
+        return false; /* session_process hands it over, this message unread */
     }
     if (admin_db_is_console(s->database)) {
         s->admin = true; /* served by admin.c once authenticated: no backend */
@@ -1119,8 +1159,12 @@ static bool session_handle_ready(proxy_session *s, const wire_frame *f, size_t s
     case 'Q':
         if (s->discard_to_sync)
             return true; /* PostgreSQL skips everything after an error until Sync */
-        if (s->admin)
-            return admin_handle_query(s, f);
+        if (s->admin) { /* on loop 0; its commands see and steer every loop */
+            server_world_lock(s->server);
+            bool go_on = admin_handle_query(s, f);
+            server_world_unlock(s->server);
+            return go_on;
+        }
         return session_handle_query(s, f);
     case 'X':
         session_close(s, "client sent Terminate");
@@ -1182,7 +1226,7 @@ void session_release_idle(proxy_server *srv)
     if (secs <= 0)
         return;
     uint64_t now = proxy_stats_now_us();
-    for (proxy_session *s = srv->sessions; s; s = s->next) {
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
         if (!s->backend || !s->backend_opened || s->state != SESSION_IDLE || s->job_in_flight ||
             s->in.len > 0 || now - s->idle_since_us < (uint64_t)secs * 1000000u ||
             !storage_conn_stateless(s->backend))
@@ -1199,7 +1243,7 @@ void session_release_idle(proxy_server *srv)
 }
 
 /* Consumes complete messages from s->in while the state allows. */
-static void session_process(proxy_session *s)
+static bool session_process(proxy_session *s)
 {
     size_t off = 0;
     bool go_on = true;
@@ -1208,7 +1252,7 @@ static void session_process(proxy_session *s)
     if (s->ps && s->state != SESSION_OPENING && s->state != SESSION_CLOSING &&
         s->state != SESSION_STARTUP && s->state != SESSION_AUTH) {
         session_pg_input(s); /* [upstream hook] */
-        return;
+        return true;
     }
 
     while (go_on && s->state != SESSION_CLOSING) {
@@ -1249,6 +1293,8 @@ static void session_process(proxy_session *s)
         switch (s->state) {
         case SESSION_STARTUP:
             go_on = session_handle_startup(s, &f);
+            if (s->migrate_to)
+                off = start;
             break;
         case SESSION_AUTH:
             go_on = session_handle_auth(s, &f);
@@ -1262,11 +1308,20 @@ static void session_process(proxy_session *s)
         }
     }
     if (s->state == SESSION_CLOSING)
-        return;
+        return true;
     wire_buf_consume(&s->in, off);
+    if (s->migrate_to) {
+        proxy_loop *to = s->migrate_to;
+        s->migrate_to = NULL;
+        ev_io_stop(s->loop->loop, &s->rio);
+        ev_io_stop(s->loop->loop, &s->wio);
+        session_unlink(s);
+        server_migrate(s, to); /* s belongs to `to` from here on */
+        return false;
+    }
     if (!session_flush(s)) {
         session_close(s, "write failed");
-        return;
+        return true;
     }
     /* Read more only when messages can be handled and the client keeps up. */
     bool can_read = !held && !s->auth_lookup && s->state != SESSION_BUSY &&
@@ -1275,15 +1330,16 @@ static void session_process(proxy_session *s)
                     (s->state != SESSION_COPY_IN || session_copy_in_room(s)) &&
                     s->out.len < PROXY_OUTPUT_HIGH_WATER;
     if (can_read)
-        ev_io_start(s->server->loop, &s->rio);
+        ev_io_start(s->loop->loop, &s->rio);
     else
-        ev_io_stop(s->server->loop, &s->rio);
+        ev_io_stop(s->loop->loop, &s->rio);
+    return true;
 }
 
 static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_session *s = container_of(w, proxy_session, rio);
-    server_buf_take(s->server, &s->in);
+    server_buf_take(s->loop, &s->in);
     if (!wire_buf_reserve(&s->in, PROXY_READ_CHUNK)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return;
@@ -1301,9 +1357,10 @@ static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     s->in.len += (size_t)n;
     proxy_stats_received(s->stats, (size_t)n);
-    session_process(s);
+    if (!session_process(s))
+        return; /* moved to its database's loop */
     if (s->state != SESSION_CLOSING && s->in.len == 0)
-        server_buf_give(s->server, &s->in);
+        server_buf_give(s->loop, &s->in);
 }
 
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1378,7 +1435,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
             session_process(s);
             return;
         }
-        server_session_closed(s->server, s);
+        server_session_closed(s);
         return;
     }
     if (kind == STORAGE_JOB_RESET) {
@@ -1387,7 +1444,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
             slog(s, PROXY_LOG_DEBUG, "backend reset and parked for reuse");
             s->backend_opened = false;
             s->backend = NULL;
-            server_session_closed(s->server, s);
+            server_session_closed(s);
             return;
         }
         if (job->failed)
@@ -1472,8 +1529,10 @@ void session_on_job_done(proxy_session *s, storage_job *job)
             break;
         }
     }
-    wire_buf_reset(&job->out);
-    server_buf_give(s->server, &job->out);
+    if (!s->job_in_flight) { /* a COPY chunk may have gone to the engine again above */
+        wire_buf_reset(&job->out);
+        server_buf_give(s->loop, &job->out);
+    }
     if (s->server->shutting_down) {
         session_put_error(s, "FATAL", WIRE_SQLSTATE_ADMIN_SHUTDOWN,
                           "terminating connection due to administrator command");

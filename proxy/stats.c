@@ -33,6 +33,8 @@
 #define STATS_BUCKETS 1024 /* a power of two */
 
 struct proxy_stats {
+    pthread_mutex_t lock; /* the table (every loop adds its databases); the counters
+                             are their home loop's, read by loop 0 under the world lock */
     proxy_stats_db *buckets[STATS_BUCKETS];
     proxy_stats_db *all; /* every database, newest first */
     int ndbs;
@@ -49,8 +51,10 @@ uint64_t proxy_stats_now_us(void)
 proxy_stats *proxy_stats_new(uint64_t now_us)
 {
     proxy_stats *st = calloc(1, sizeof(*st));
-    if (st)
+    if (st) {
+        pthread_mutex_init(&st->lock, NULL);
         st->older_us = st->newer_us = now_us;
+    }
     return st;
 }
 
@@ -58,6 +62,7 @@ void proxy_stats_free(proxy_stats *st)
 {
     if (!st)
         return;
+    pthread_mutex_destroy(&st->lock);
     proxy_stats_db *d = st->all;
     while (d) {
         proxy_stats_db *next = d->all_next;
@@ -72,18 +77,20 @@ proxy_stats_db *proxy_stats_db_get(proxy_stats *st, const char *name)
     if (!st)
         return NULL;
     size_t b = (size_t)(XXH3_64bits(name, strlen(name)) & (STATS_BUCKETS - 1));
-    for (proxy_stats_db *d = st->buckets[b]; d; d = d->hash_next)
+    pthread_mutex_lock(&st->lock);
+    proxy_stats_db *d;
+    for (d = st->buckets[b]; d; d = d->hash_next)
         if (strcmp(d->name, name) == 0)
-            return d;
-    proxy_stats_db *d = calloc(1, sizeof(*d));
-    if (!d)
-        return NULL; /* the session goes uncounted rather than refused */
-    snprintf(d->name, sizeof(d->name), "%s", name);
-    d->hash_next = st->buckets[b];
-    st->buckets[b] = d;
-    d->all_next = st->all;
-    st->all = d;
-    st->ndbs++;
+            break;
+    if (!d && (d = calloc(1, sizeof(*d)))) { /* NULL: the session goes uncounted */
+        snprintf(d->name, sizeof(d->name), "%s", name);
+        d->hash_next = st->buckets[b];
+        st->buckets[b] = d;
+        d->all_next = st->all;
+        st->all = d;
+        st->ndbs++;
+    }
+    pthread_mutex_unlock(&st->lock);
     return d;
 }
 
@@ -172,12 +179,14 @@ void proxy_stats_waited(proxy_stats_db *d, uint64_t duration_us)
 static void stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, stats_timer);
+    server_world_lock(srv);
     proxy_stats_tick(srv->stats, proxy_stats_now_us());
     uint64_t q = 0, x = 0;
     for (proxy_stats_db *d = srv->stats->all; d; d = d->all_next) {
         q += d->newer.query_count - d->older.query_count;
         x += d->newer.xact_count - d->older.xact_count;
     }
+    server_world_unlock(srv);
     proxy_log(PROXY_LOG_DEBUG, "stats: %llu queries and %llu transactions in the last %d s",
               (unsigned long long)q, (unsigned long long)x, srv->cfg.stats_period);
 }

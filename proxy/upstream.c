@@ -88,7 +88,7 @@ struct upstream_sop {
 
 /* A CancelRequest on its way to an upstream; owned by the server's list. */
 struct proxy_cancel_request {
-    proxy_server *server;
+    proxy_loop *loop; /* its server connection's */
     uint32_t upstream_id; /* the server connection it is for */
     uint32_t client_id;   /* the session whose query it cancels */
     uint32_t due;         /* that session's requests up to this count (sent_z) */
@@ -184,7 +184,7 @@ bool proxy_upstream_address(const pool_upstream *where, struct sockaddr_storage 
 
 static struct ev_loop *upstream_loop(const proxy_upstream *u)
 {
-    return u->server->loop;
+    return u->loop->loop;
 }
 
 static void upstream_stop(proxy_upstream *u)
@@ -243,7 +243,7 @@ static bool upstream_flush(proxy_upstream *u)
         ev_io_start(upstream_loop(u), &u->wio);
     } else {
         ev_io_stop(upstream_loop(u), &u->wio);
-        server_buf_give(u->server, &u->out);
+        server_buf_give(u->loop, &u->out);
     }
     return true;
 }
@@ -256,13 +256,14 @@ proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps)
     pool_db *db = pool_servers_db(ps);
     const pool_upstream *where = pool_db_upstream(db);
     u->server = srv;
+    u->loop = server_db_home(srv, pool_db_name(db));
     u->ps = ps;
-    u->id = ++srv->next_upstream_id;
+    u->id = __atomic_add_fetch(&srv->next_upstream_id, 1, __ATOMIC_RELAXED);
     u->generation = pool_db_generation(db);
     u->fd = -1;
     u->state = PROXY_UPSTREAM_CONNECTING;
     u->tx = 'I';
-    u->connect_time = u->request_time = (time_t)ev_now(srv->loop);
+    u->connect_time = u->request_time = (time_t)ev_now(u->loop->loop);
     wire_buf_init(&u->in);
     wire_buf_init(&u->out);
     wire_buf_init(&u->params);
@@ -280,10 +281,10 @@ proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps)
     ev_init(&u->wio, upstream_write_cb);
     ev_timer_init(&u->timer, upstream_timer_cb, (double)srv->cfg.server_connect_timeout, 0.);
     pool_server_add(ps, &u->link);
-    u->all_next = srv->upstreams;
+    u->all_next = u->loop->upstreams;
     if (u->all_next)
         u->all_next->all_prev = u;
-    srv->upstreams = u;
+    u->loop->upstreams = u;
 
     /* The StartupMessage waits in `out` until the socket is connected.  The
      * clients' own parameters (application_name, ...) are SET per client. */
@@ -320,7 +321,7 @@ proxy_upstream *proxy_upstream_new(proxy_server *srv, pool_servers *ps)
 
 static void upstream_exp_clear(proxy_upstream *u)
 {
-    proxy_stmt_cache *c = &u->server->stmt_cache;
+    proxy_stmt_cache *c = &u->loop->stmt_cache;
     for (size_t i = 0; i < u->exp_len; i++) {
         proxy_expect *e = &u->exp[(u->exp_head + i) % u->exp_cap];
         proxy_stmt_unref(c, e->st);
@@ -349,13 +350,13 @@ void proxy_upstream_close(proxy_upstream *u)
         pool_server_remove(u->ps, &u->link);
         u->ps = NULL;
     }
-    u->zombie_next = u->server->upstream_zombies;
-    u->server->upstream_zombies = u;
+    u->zombie_next = u->loop->upstream_zombies;
+    u->loop->upstream_zombies = u;
 }
 
 static void upstream_free(proxy_upstream *u)
 {
-    proxy_server *srv = u->server;
+    proxy_loop *srv = u->loop;
     if (u->all_prev)
         u->all_prev->all_next = u->all_next;
     else
@@ -379,7 +380,7 @@ static void upstream_free(proxy_upstream *u)
     free(u);
 }
 
-void proxy_upstream_reap(proxy_server *srv)
+void proxy_upstream_reap(proxy_loop *srv)
 {
     while (srv->upstream_zombies) {
         proxy_upstream *u = srv->upstream_zombies;
@@ -640,7 +641,7 @@ static int exp_pop(proxy_upstream *u, bool failed)
     if (!e)
         return -1;
     int kind = e->kind;
-    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_stmt_cache *cache = &u->loop->stmt_cache;
     proxy_session *s = u->client;
     if (failed && e->st) {
         /* The server skipped it: undo what the relay did when it sent it. */
@@ -708,7 +709,7 @@ static bool upstream_error_names_ours(proxy_upstream *u, proxy_session *s, const
     if (!strncmp(server_name, UPSTREAM_FOREIGN, strlen(UPSTREAM_FOREIGN))) {
         client_name = server_name + strlen(UPSTREAM_FOREIGN);
     } else {
-        proxy_stmt *st = proxy_stmt_find_name(&u->server->stmt_cache, server_name);
+        proxy_stmt *st = proxy_stmt_find_name(&u->loop->stmt_cache, server_name);
         /* the name of a message under way first (a refused re-Parse names
          * what the client wrote), then the client's name for it */
         for (size_t i = 0; st && !client_name && i < u->exp_len; i++) {
@@ -1016,7 +1017,7 @@ static void upstream_process(proxy_upstream *u)
 static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_upstream *u = container_of(w, proxy_upstream, rio);
-    server_buf_take(u->server, &u->in);
+    server_buf_take(u->loop, &u->in);
     if (!wire_buf_reserve(&u->in, PROXY_READ_CHUNK)) {
         upstream_fail(u, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return;
@@ -1037,7 +1038,7 @@ static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     u->in.len += (size_t)n;
     upstream_process(u);
     if (u->state != PROXY_UPSTREAM_CLOSED && u->in.len == 0)
-        server_buf_give(u->server, &u->in);
+        server_buf_give(u->loop, &u->in);
 }
 
 static void upstream_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1101,7 +1102,7 @@ static void upstream_lru_add(proxy_upstream *u, proxy_stmt *st)
     if (evicted) {
         emit_close_stmt(u, evicted->name);
         exp_push(u, EXP_CLOSE_INJ, evicted);
-        proxy_stmt_unref(&u->server->stmt_cache, evicted);
+        proxy_stmt_unref(&u->loop->stmt_cache, evicted);
     }
 }
 
@@ -1215,7 +1216,7 @@ static void sop_add(proxy_upstream *u, storage_sess_kind kind, const char *name,
 /* A ReadyForQuery of epoch u->recv_z arrived: the effects due with it. */
 static void sops_due(proxy_upstream *u, bool ok)
 {
-    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_stmt_cache *cache = &u->loop->stmt_cache;
     proxy_session *s = u->client;
     int done = 0;
     while (done < u->nsops && u->sops[done].epoch <= u->recv_z) {
@@ -1243,7 +1244,7 @@ static void sops_free(proxy_upstream *u)
 {
     for (int i = 0; i < u->nsops; i++) {
         free(u->sops[i].name);
-        proxy_stmt_unref(&u->server->stmt_cache, u->sops[i].st);
+        proxy_stmt_unref(&u->loop->stmt_cache, u->sops[i].st);
     }
     free(u->sops);
     u->sops = NULL;
@@ -1322,7 +1323,7 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
                  * unknown (a Close goes before each Parse), and the client's
                  * names stay (its statements are Parsed again if need be). */
                 u->stmts_unsure = true;
-                proxy_stmt_lru_clear(&u->stmts, &u->server->stmt_cache);
+                proxy_stmt_lru_clear(&u->stmts, &u->loop->stmt_cache);
             } else {
                 sop_add(u, v[i].kind, NULL, NULL, false);
             }
@@ -1338,14 +1339,14 @@ static char *upstream_classify(proxy_upstream *u, proxy_session *s, pool_mode mo
                 proxy_stmt_ref(st);
                 upstream_ensure(u, st);
                 target = st->name;
-                proxy_stmt_lru_del(&u->stmts, &u->server->stmt_cache, st);
-                proxy_stmt_map_del(&s->stmts, &u->server->stmt_cache, v[i].name);
+                proxy_stmt_lru_del(&u->stmts, &u->loop->stmt_cache, st);
+                proxy_stmt_map_del(&s->stmts, &u->loop->stmt_cache, v[i].name);
                 wire_buf_append(&spliced, sql + copied, v[i].location - copied);
                 wire_buf_append(&spliced, "DEALLOCATE \"", 12);
                 wire_buf_append(&spliced, target, strlen(target));
                 wire_buf_put_u8(&spliced, '"');
                 copied = v[i].location + v[i].len;
-                proxy_stmt_unref(&u->server->stmt_cache, st);
+                proxy_stmt_unref(&u->loop->stmt_cache, st);
                 break;
             } else {
                 target = (char *)upstream_dealloc_target(u, st, buf, sizeof(buf), &on_server);
@@ -1450,7 +1451,7 @@ static void relay_parse(proxy_upstream *u, proxy_session *s, pool_mode mode, boo
         wire_buf_free(&tmp);
         return;
     }
-    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_stmt_cache *cache = &u->loop->stmt_cache;
     proxy_stmt *old = proxy_stmt_map_get(&s->stmts, name);
     if (old) {
         /* A name in use: PostgreSQL refuses it (42P05).  The server refuses
@@ -1538,7 +1539,7 @@ static void relay_named(proxy_upstream *u, proxy_session *s, const uint8_t *fram
 static void relay_close(proxy_upstream *u, proxy_session *s, bool remap, const uint8_t *frame,
                         const wire_frame *f)
 {
-    proxy_stmt_cache *cache = &u->server->stmt_cache;
+    proxy_stmt_cache *cache = &u->loop->stmt_cache;
     const char *name = NULL;
     proxy_stmt *st = NULL;
     if (remap && f->body_len >= 2 && f->body[0] == 'S' && memchr(f->body + 1, 0, f->body_len - 1)) {
@@ -1700,7 +1701,7 @@ void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const 
 
 /* ---- CancelRequest to the upstream ---- */
 
-static proxy_upstream *upstream_by_id(proxy_server *srv, uint32_t id)
+static proxy_upstream *upstream_by_id(proxy_loop *srv, uint32_t id)
 {
     for (proxy_upstream *u = srv->upstreams; u; u = u->all_next)
         if (u->id == id)
@@ -1712,7 +1713,7 @@ static proxy_upstream *upstream_by_id(proxy_server *srv, uint32_t id)
  * server connection it held may go back to its pool. */
 static void upstream_cancel_free(proxy_cancel_request *c)
 {
-    proxy_server *srv = c->server;
+    proxy_loop *srv = c->loop;
     proxy_upstream *u = upstream_by_id(srv, c->upstream_id);
     if (u && u->cancels_in_flight > 0 && --u->cancels_in_flight == 0 &&
         u->state == PROXY_UPSTREAM_READY && u->client)
@@ -1736,7 +1737,7 @@ static void upstream_cancel_free(proxy_cancel_request *c)
  * request unanswered. */
 static bool upstream_cancel_still_wanted(const proxy_cancel_request *c)
 {
-    const proxy_upstream *u = upstream_by_id(c->server, c->upstream_id);
+    const proxy_upstream *u = upstream_by_id(c->loop, c->upstream_id);
     return u && u->state == PROXY_UPSTREAM_READY && u->client && u->client->id == c->client_id &&
            u->recv_z < c->due;
 }
@@ -1785,13 +1786,13 @@ static void upstream_cancel_timer_cb(struct ev_loop *loop, ev_timer *w, int reve
 
 void proxy_upstream_cancel(proxy_upstream *u)
 {
-    proxy_server *srv = u->server;
+    proxy_loop *srv = u->loop;
     if (u->state != PROXY_UPSTREAM_READY)
         return;
     proxy_cancel_request *c = calloc(1, sizeof(*c));
     if (!c)
         return;
-    c->server = srv;
+    c->loop = srv;
     c->upstream_id = u->id;
     c->client_id = u->client ? u->client->id : 0;
     c->due = u->sent_z;
@@ -1815,11 +1816,12 @@ void proxy_upstream_cancel(proxy_upstream *u)
     u->cancels_in_flight++;
     ev_io_init(&c->wio, upstream_cancel_write_cb, c->fd, EV_WRITE);
     ev_io_start(srv->loop, &c->wio);
-    ev_timer_init(&c->timer, upstream_cancel_timer_cb, (double)srv->cfg.server_connect_timeout, 0.);
+    ev_timer_init(&c->timer, upstream_cancel_timer_cb,
+                  (double)u->server->cfg.server_connect_timeout, 0.);
     ev_timer_start(srv->loop, &c->timer);
 }
 
-void proxy_upstream_cancels_free(proxy_server *srv)
+void proxy_upstream_cancels_free(proxy_loop *srv)
 {
     while (srv->upstream_cancels)
         upstream_cancel_free(srv->upstream_cancels);

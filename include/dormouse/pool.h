@@ -27,8 +27,12 @@
  * idle longer than `idle_timeout_us` (server_idle_timeout) or open longer
  * than `lifetime_us` (server_lifetime) is handed back for closing.
  *
- * Threads: every function here is called from the proxy's event loop thread
- * only; the pool never blocks (engines do their I/O on their own threads).
+ * Threads: a database, its backends and its server pools are used by one
+ * event loop at a time (its home loop, or loop 0 while it holds every loop's
+ * lock); what spans databases (the table of databases, the idle-backend
+ * list and counts) is under the pool's own lock, so several loops may call
+ * in at once.  The pool never blocks (engines do their I/O on their own
+ * threads).
  */
 #ifndef DORMOUSE_POOL_H
 #define DORMOUSE_POOL_H

@@ -3,10 +3,12 @@
  * the client session state machine, authentication, configuration and
  * logging.  It asks pool/ for backends and decides nothing about them.
  *
- * Threads: a proxy_server and everything it owns belong to the thread that
- * runs proxy_server_run(); engines hand finished jobs back to it through a
- * locked queue and an ev_async wake-up.  Logging may be called from any
- * thread (one write(2) per line).
+ * Threads: `workers` event loops.  A session, and every server connection
+ * and pool of its database, belong to that database's home loop; loop 0 runs
+ * signals, timers and the admin console and takes every loop's lock for work
+ * that spans them.  Engines hand finished jobs back to the session's loop
+ * through a locked queue and an ev_async wake-up.  Logging may be called from
+ * any thread (one write(2) per line).
  */
 #ifndef DORMOUSE_PROXY_H
 #define DORMOUSE_PROXY_H
@@ -63,6 +65,7 @@ typedef struct proxy_config {
     int max_client_conn;
     proxy_log_level log_level;
     uint32_t max_packet_size;
+    int workers;             /* event-loop threads; 0: one per core */
     int sqlite_workers;
     int sqlite_busy_timeout_ms;
     bool sqlite_synchronous_full;
@@ -139,7 +142,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
 /* Runs the loop until a shutdown completes (SIGTERM/SIGINT, or
  * proxy_server_shutdown); returns the exit status. */
 int proxy_server_run(proxy_server *s);
-/* Starts a graceful shutdown, as SIGTERM does. Loop thread only. */
+/* Starts a graceful shutdown, as SIGTERM does. Loop 0, under server_world_lock. */
 void proxy_server_shutdown(proxy_server *s);
 void proxy_server_free(proxy_server *s);
 

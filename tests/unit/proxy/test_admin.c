@@ -155,7 +155,7 @@ typedef struct result {
     char cols[32][64];
     int ncols;
     uint32_t types[32];
-    char cells[32][32][64]; /* [row][col]; "<NULL>" for NULL */
+    char cells[64][32][64]; /* [row][col]; "<NULL>" for NULL */
     int nrows;
     char tag[64];
 } result;
@@ -187,6 +187,7 @@ static void decode(const wire_buf *b, result *r)
                 p += 18;
             }
         } else if (f.type == 'D') {
+            ck_assert_int_lt(r->nrows, 64);
             int n = get16(p);
             ck_assert_int_eq(n, r->ncols);
             p += 2;
@@ -222,6 +223,7 @@ static proxy_session *add_session(const char *db, const char *user, session_stat
 {
     proxy_session *s = calloc(1, sizeof(*s));
     s->server = srv;
+    s->loop = &srv->loops[0];
     s->id = (uint32_t)(srv->next_session_id++);
     s->fd = -1;
     s->state = st;
@@ -232,8 +234,8 @@ static proxy_session *add_session(const char *db, const char *user, session_stat
     if (!admin && st >= SESSION_IDLE && st != SESSION_CLOSING)
         s->backend = (storage_conn *)(uintptr_t)(0x1000 + s->id); /* never dereferenced */
     s->connect_time = 1700000000;
-    s->next = srv->sessions;
-    srv->sessions = s;
+    s->next = srv->loops[0].sessions;
+    srv->loops[0].sessions = s;
     return s;
 }
 
@@ -242,14 +244,16 @@ static void setup(void)
     srv = calloc(1, sizeof(*srv));
     proxy_config_defaults(&srv->cfg);
     srv->next_session_id = 1;
+    srv->nloops = 1;
+    srv->loops[0].server = srv;
     srv->stats = proxy_stats_new(0);
 }
 
 static void teardown(void)
 {
-    while (srv->sessions) {
-        proxy_session *s = srv->sessions;
-        srv->sessions = s->next;
+    while (srv->loops[0].sessions) {
+        proxy_session *s = srv->loops[0].sessions;
+        srv->loops[0].sessions = s->next;
         free(s);
     }
     proxy_stats_free(srv->stats);

@@ -103,6 +103,9 @@ static proxy_upstream *fixture_init(fixture *fx, const char *mode)
 {
     memset(fx, 0, sizeof(*fx));
     fx->srv.loop = ev_default_loop(0);
+    fx->srv.nloops = 1;
+    fx->srv.loops[0].server = &fx->srv;
+    fx->srv.loops[0].loop = fx->srv.loop;
     fx->srv.cfg.server_connect_timeout = 15;
     fx->srv.cfg.max_prepared_statements = 200;
     fx->p = pool_new(NULL);
@@ -119,6 +122,7 @@ static proxy_upstream *fixture_init(fixture *fx, const char *mode)
     fx->ps = pool_servers_get(db, "alice");
     ck_assert_ptr_nonnull(fx->ps);
     fx->s.server = &fx->srv;
+    fx->s.loop = &fx->srv.loops[0];
     strcpy(fx->s.user, "alice");
     wire_buf_init(&fx->s.out);
     proxy_upstream *u = proxy_upstream_new(&fx->srv, fx->ps);
@@ -142,10 +146,10 @@ static void fixture_free(fixture *fx, proxy_upstream *u)
     u->client = NULL;
     proxy_upstream_close(u);
     ck_assert_int_eq(pool_servers_total(fx->ps), 0);
-    proxy_upstream_reap(&fx->srv);
-    proxy_stmt_map_clear(&fx->s.stmts, &fx->srv.stmt_cache);
-    ck_assert_uint_eq(proxy_stmt_cache_count(&fx->srv.stmt_cache), 0);
-    proxy_stmt_cache_free(&fx->srv.stmt_cache);
+    proxy_upstream_reap(&fx->srv.loops[0]);
+    proxy_stmt_map_clear(&fx->s.stmts, &fx->srv.loops[0].stmt_cache);
+    ck_assert_uint_eq(proxy_stmt_cache_count(&fx->srv.loops[0].stmt_cache), 0);
+    proxy_stmt_cache_free(&fx->srv.loops[0].stmt_cache);
     wire_buf_free(&fx->s.out);
     pool_free(fx->p);
 }
@@ -261,7 +265,7 @@ START_TEST(test_relay_prepared)
     ck_assert(u->open);
 
     /* A server without it gets a Parse before the Bind. */
-    proxy_stmt_lru_clear(&u->stmts, &fx.srv.stmt_cache);
+    proxy_stmt_lru_clear(&u->stmts, &fx.srv.loops[0].stmt_cache);
     wire_buf_reset(&u->out);
     wire_buf_reset(&in);
     put_bind(&in, "", "other");
