@@ -1,7 +1,7 @@
 /*
- * The server: `workers` libev loops (threads).  Every loop watches the
- * listening sockets and accepts; a session moves to its database's home loop
- * once its StartupMessage names the database (server_db_home), so that a
+ * The server: `workers` libev loops (threads).  Loop 0 accepts; a session
+ * moves to its database's home loop once its StartupMessage names the
+ * database (server_db_home), so that a
  * database's clients, pools and server connections are all on one loop and
  * need no locks.  Loop 0 also runs the signals, the timers and the admin
  * console; for work that spans loops it takes every loop's lock
@@ -97,7 +97,7 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return; /* another loop took it, or none left */
+                return;
             if (errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -675,7 +675,9 @@ static bool server_loop_init(proxy_server *srv, int k, char *err, size_t errlen)
     }
     ev_set_userdata(l->loop, l);
     ev_set_loop_release_cb(l->loop, server_loop_release, server_loop_acquire);
-    for (int i = 0; i < srv->nlisteners; i++) {
+    /* Loop 0 accepts for all (every loop woken for each connection would
+     * cost more than the hand-over to a database's home loop). */
+    for (int i = 0; i < srv->nlisteners && k == 0; i++) {
         l->accept[i].loop = l;
         l->accept[i].listener = &srv->listeners[i];
         ev_io_init(&l->accept[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then
 #   1. an ASan+UBSan build running every unit and end-to-end test, and
-#   2. a Release build (warnings are errors there too) running the unit tests.
+#   2. a Release build (warnings are errors there too) running the unit tests,
+#   3. a ThreadSanitizer build running the end-to-end tests where threads meet
+#      most (several event loops, pools, COPY, cancels, storms).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,5 +24,13 @@ echo "== ASan+UBSan build: unit and end-to-end tests"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Asan >/dev/null &&
     cmake --build build/asan -j"$jobs" >/dev/null &&
     ctest --test-dir build/asan --output-on-failure -j"$jobs" || status=1
+
+echo "== TSan build: end-to-end tests of the threads"
+TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
+    cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Tsan >/dev/null &&
+    cmake --build build/tsan -j"$jobs" --target dormouse dm_e2e_client >/dev/null &&
+    TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
+        ctest --test-dir build/tsan --output-on-failure -j"$jobs" \
+        -R '^e2e/test_(workers|concurrency|txpool|copy|pgbench|auth_query)$' || status=1
 
 exit $status
