@@ -1386,8 +1386,8 @@ static void admin_show_mem(proxy_server *srv, wire_buf *b)
     long long buffers = 0;
     for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
         nsessions++;
-        buffers += (long long)(s->in.cap + s->out.cap + (s->job ? s->job->out.cap : 0) + s->copy_buf.cap +
-                               s->copy_job.cap);
+        buffers += (long long)(s->in.cap + s->out.cap + (s->job ? s->job->out.cap : 0) +
+                               (s->copy ? s->copy->buf.cap + s->copy->job.cap : 0));
     }
     struct {
         const char *name;
@@ -1541,12 +1541,15 @@ static void admin_pause_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
         if (!s->admin || !s->admin_pause_wait || s->state == SESSION_CLOSING)
             continue;
-        if (admin_db_busy(srv, s->admin_pause_db[0] ? s->admin_pause_db : NULL)) {
+        if (admin_db_busy(srv, s->admin_pause_db)) {
             waiting = true;
             continue;
         }
         s->admin_pause_wait = false;
-        slog(s, PROXY_LOG_INFO, "console: PAUSE %s done", s->admin_pause_db[0] ? s->admin_pause_db : "(all)");
+        slog(s, PROXY_LOG_INFO, "console: PAUSE %s done",
+             s->admin_pause_db ? s->admin_pause_db : "(all)");
+        free(s->admin_pause_db);
+        s->admin_pause_db = NULL;
         admin_done(s, "PAUSE");
         session_wake(s);
     }
@@ -1597,7 +1600,8 @@ static bool admin_cmd_pause(proxy_session *s, const admin_cmd *cmd)
     }
     /* Answer once running statements have finished; read nothing meanwhile. */
     s->admin_pause_wait = true;
-    snprintf(s->admin_pause_db, sizeof(s->admin_pause_db), "%s", db ? db : "");
+    free(s->admin_pause_db);
+    s->admin_pause_db = db ? strdup(db) : NULL; /* NULL (out of memory too): waits for all */
     if (!ev_is_active(&srv->pause_timer))
         ev_timer_start(srv->loop, &srv->pause_timer);
     return false;

@@ -254,6 +254,19 @@ struct proxy_server {
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
 };
 
+/* A session's COPY FROM STDIN under way. */
+typedef struct session_copy {
+    wire_buf buf;               /* CopyData payloads collected for the next chunk */
+    wire_buf job;               /* the chunk the COPY job in flight borrows */
+    bool discard;               /* the COPY failed: drop the data until its end */
+    bool end_pending;           /* CopyDone/CopyFail came: submit the end when possible */
+    bool fatal;                 /* a message other than COPY's broke it: the session ends
+                                   after reporting the error, as in PostgreSQL */
+    storage_copy_end end;       /* DONE or FAIL, once end_pending */
+    char *fail_message;         /* FAIL: the reason (owned) */
+    const char *fail_sqlstate;  /* FAIL: NULL for the client's CopyFail, else static */
+} session_copy;
+
 struct proxy_session {
     proxy_server *server;
     proxy_loop *loop; /* the loop that owns it (its database's home, once known) */
@@ -263,12 +276,12 @@ struct proxy_session {
     int fd;
     ev_io rio, wio;
     char peer[56]; /* "127.0.0.1:5555", "[::1]:5555" or "unix" */
-    char user[WIRE_NAME_MAX];
-    char database[WIRE_NAME_MAX];
-    char application_name[WIRE_NAME_MAX];
+    /* the StartupMessage's names, truncated as PostgreSQL truncates
+     * identifiers ("" until then), in one allocation (names) */
+    const char *user, *database, *application_name;
+    char *names;
 
     wire_buf in, out;
-    bool over_limit;      /* accepted above max_client_conn: refuse after startup */
     proxy_loop *migrate_to; /* its database lives on another loop: move there */
     bool ssl_answered;    /* an SSLRequest was answered */
     bool gss_answered;    /* a GSSENCRequest was answered */
@@ -282,8 +295,21 @@ struct proxy_session {
     char *auth_secret;       /* what auth_query found (owned); NULL: none */
     pool_servers *lookup_ps; /* the pool of (database, auth_user) it waits in */
     proxy_upstream *lookup_u;/* the server running it */
+    /* the small fields, together (no padding) */
     uint8_t md5_salt[4];
+    bool over_limit;         /* accepted above max_client_conn: refuse after startup */
     bool sasl_started;
+    bool greet_pending;      /* OPENING: waits for a server's parameters */
+    bool pg_discard_to_sync; /* a request failed before reaching a server: skip to Sync */
+    bool unnamed_here;       /* ... and the linked server has it */
+    bool settings_proven;    /* its settings were applied once without error */
+    bool backend_opened;
+    bool reopening;          /* OPENING for a query, not a login: no greeting */
+    bool job_in_flight;
+    char tx_status;
+    bool admin;              /* connected to the console database: no backend */
+    bool admin_full;         /* in admin_users; otherwise stats_users (SHOW only) */
+    bool admin_pause_wait;   /* a PAUSE waits for running queries: no reply yet */
     wire_scram_server *scram;
 
     /* upstream PostgreSQL (engine=postgres, pgpool.c): the pool, the server
@@ -292,15 +318,11 @@ struct proxy_session {
     pool_servers *ps;
     proxy_upstream *upstream;
     pool_link wait_link;
-    bool greet_pending;      /* OPENING: waits for a server's parameters */
-    bool pg_discard_to_sync; /* a request failed before reaching a server: skip to Sync */
     proxy_stmt_map stmts;
     proxy_settings startup_settings, settings;
     wire_buf startup_params; /* name\0value\0... from the StartupMessage */
     wire_buf unnamed;        /* transaction pooling: the client's last unnamed Parse (after
                                 the name), Parsed again on a new server before its Bind */
-    bool unnamed_here;       /* ... and the linked server has it */
-    bool settings_proven;    /* its settings were applied once without error */
     struct pgpool_op *ops;   /* SET/RESET run but not yet committed */
     int nops, ops_cap;
 
@@ -308,32 +330,18 @@ struct proxy_session {
     pool_db *db;
     storage_conn *backend;  /* SQLite: held while the client has session state or was
                                busy within sqlite_release_idle; NULL otherwise */
-    bool backend_opened;
-    bool reopening;         /* OPENING for a query, not a login: no greeting */
     uint64_t idle_since_us; /* entered SESSION_IDLE (monotonic) */
     storage_job *job;       /* SQLite: allocated with the backend, freed when it goes back */
-    bool job_in_flight;
     char *job_sql;
     uint8_t *job_msgs; /* EXTENDED: the batch's messages, owned */
     size_t job_msgs_len;
-    char tx_status;
 
-    /* COPY FROM STDIN (SESSION_COPY_IN) */
-    wire_buf copy_buf;           /* CopyData payloads collected for the next chunk */
-    wire_buf copy_job;           /* the chunk the COPY job in flight borrows */
-    bool copy_discard;           /* the COPY failed: drop the data until its end */
-    bool copy_end_pending;       /* CopyDone/CopyFail came: submit the end when possible */
-    bool copy_fatal;             /* a message other than COPY's broke it: the session ends
-                                    after reporting the error, as in PostgreSQL */
-    storage_copy_end copy_end;   /* DONE or FAIL, once copy_end_pending */
-    char *copy_fail_message;     /* FAIL: the reason (owned) */
-    const char *copy_fail_sqlstate; /* FAIL: NULL for the client's CopyFail, else static */
+    /* COPY FROM STDIN (SESSION_COPY_IN): allocated when one starts, freed
+     * when the COPY's result is in (session_copy) */
+    struct session_copy *copy;
 
     /* admin console (admin.c) and statistics (stats.c) */
-    bool admin;              /* connected to the console database: no backend */
-    bool admin_full;         /* in admin_users; otherwise stats_users (SHOW only) */
-    bool admin_pause_wait;   /* a PAUSE waits for running queries: no reply yet */
-    char admin_pause_db[WIRE_NAME_MAX]; /* what that PAUSE waits for ("" = all) */
+    char *admin_pause_db;    /* what a waiting PAUSE waits for (owned; NULL = all) */
     proxy_stats_db *stats;   /* this session's database counters; NULL: none */
     time_t connect_time, request_time; /* wall clock, for SHOW CLIENTS */
     uint64_t query_start_us, xact_start_us, wait_start_us; /* monotonic */

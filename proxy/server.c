@@ -474,7 +474,7 @@ int server_state_count(proxy_server *srv, session_state st)
     return n;
 }
 
-#define SERVER_SPARE_MAX 128           /* spare buffers kept */
+#define SERVER_SPARE_MAX 128           /* spare buffers kept per loop */
 #define SERVER_SPARE_BIG (256u * 1024u) /* larger ones are freed */
 
 void server_buf_take(proxy_loop *srv, wire_buf *b)

@@ -27,8 +27,8 @@
  *   COPY_OUT      COPY job done, copy IN        COPY_IN       session_query_done
  *   any           close                         CLOSING       session_close
  *
- * COPY FROM STDIN streams: CopyData payloads collect in s->copy_buf; at
- * PROXY_COPY_CHUNK bytes the buffer becomes the data of a COPY job (s->copy_job)
+ * COPY FROM STDIN streams: CopyData payloads collect in s->copy->buf; at
+ * PROXY_COPY_CHUNK bytes the buffer becomes the data of a COPY job (s->copy->job)
  * and a new one starts filling.  With one chunk in flight and the next one
  * full, the session stops reading the socket.  An error in the engine makes
  * it drop the rest (job->copy_discard); the error is reported, with
@@ -65,6 +65,7 @@ static bool session_process(proxy_session *s);
 static void session_send_welcome(proxy_session *s);
 static void session_link(proxy_session *s);
 static void session_unlink(proxy_session *s);
+static void session_copy_free(proxy_session *s);
 static bool session_auth_begin(proxy_session *s);
 
 /* The auth_user of s's database: its line's, else the global one; "" for
@@ -220,6 +221,7 @@ void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t 
     }
     s->server = srv;
     s->loop = l;
+    s->user = s->database = s->application_name = "";
     s->fd = fd;
     do
         s->id = __atomic_fetch_add(&srv->next_session_id, 1, __ATOMIC_RELAXED);
@@ -231,8 +233,6 @@ void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t 
     s->connect_time = (time_t)ev_now(l->loop);
     wire_buf_init(&s->in);
     wire_buf_init(&s->out);
-    wire_buf_init(&s->copy_buf);
-    wire_buf_init(&s->copy_job);
     wire_buf_init(&s->startup_params);
     session_peer_format(s, sa, is_unix);
     if (!is_unix) {
@@ -280,6 +280,8 @@ void session_adopt(proxy_session *s)
     ev_io_set(&s->wio, s->fd, EV_WRITE);
     slog(s, PROXY_LOG_DEBUG, "moved to event loop %d", s->loop->index);
     session_process(s); /* its StartupMessage again, here */
+    if (s->state != SESSION_CLOSING && s->in.len == 0)
+        server_buf_give(s->loop, &s->in); /* as session_read_cb does: idle, it keeps none */
 }
 
 /* Sends what can be sent now; arms the write watcher for the rest. Returns
@@ -343,10 +345,11 @@ static void session_submit(proxy_session *s, storage_job_kind kind)
     s->job->sql_len = kind == STORAGE_JOB_QUERY ? strlen(s->job_sql) : 0;
     s->job->msgs = kind == STORAGE_JOB_EXTENDED ? s->job_msgs : NULL;
     s->job->msgs_len = kind == STORAGE_JOB_EXTENDED ? s->job_msgs_len : 0;
-    s->job->copy_data = kind == STORAGE_JOB_COPY ? s->copy_job.data : NULL;
-    s->job->copy_len = kind == STORAGE_JOB_COPY ? s->copy_job.len : 0;
-    s->job->copy_fail_message = s->copy_fail_message;
-    s->job->copy_fail_sqlstate = s->copy_fail_sqlstate;
+    session_copy *cp = kind == STORAGE_JOB_COPY ? s->copy : NULL; /* NULL: COPY TO */
+    s->job->copy_data = cp ? cp->job.data : NULL;
+    s->job->copy_len = cp ? cp->job.len : 0;
+    s->job->copy_fail_message = cp ? cp->fail_message : NULL;
+    s->job->copy_fail_sqlstate = cp ? cp->fail_sqlstate : NULL;
     s->job->udata = s;
     s->job_in_flight = true;
     server_submit_job(s, s->job);
@@ -438,20 +441,43 @@ void session_free(proxy_session *s)
     wire_buf_free(&s->in);
     wire_buf_free(&s->out);
     session_job_free(s);
-    wire_buf_free(&s->copy_buf);
-    wire_buf_free(&s->copy_job);
-    free(s->copy_fail_message);
+    session_copy_free(s);
+    free(s->admin_pause_db);
+    free(s->names);
     free(s->job_sql);
     free(s->job_msgs);
     free(s);
 }
 
-static void session_copy_name(char *dst, const char *src)
+/* Copies src (NULL: "") truncated to NAMEDATALEN-1 bytes, as PostgreSQL
+ * truncates identifiers, to *p; returns where it starts and moves *p on. */
+static const char *session_put_name(char **p, const char *src)
 {
-    /* PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes. */
     size_t n = src ? strnlen(src, WIRE_NAME_MAX - 1) : 0;
+    char *dst = *p;
     memcpy(dst, src ? src : "", n);
     dst[n] = '\0';
+    *p += n + 1;
+    return dst;
+}
+
+/* The user, database and application names of the StartupMessage, in one
+ * allocation (an idle client's session is kept small). */
+static bool session_set_names(proxy_session *s, const wire_startup *st)
+{
+    size_t len = 3;
+    const char *v[3] = {st->user, st->database, st->application_name};
+    for (int i = 0; i < 3; i++)
+        len += v[i] ? strnlen(v[i], WIRE_NAME_MAX - 1) : 0;
+    char *p = malloc(len);
+    if (!p)
+        return false;
+    free(s->names);
+    s->names = p;
+    s->user = session_put_name(&p, v[0]);
+    s->database = session_put_name(&p, v[1]);
+    s->application_name = session_put_name(&p, v[2]);
+    return true;
 }
 
 /* Takes a backend from the pool.  One the pool reuses is open already: the
@@ -747,15 +773,15 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
         break;
     }
 
-    session_copy_name(s->user, st.user);
-    session_copy_name(s->application_name, st.application_name);
+    if (!session_set_names(s, &st)) {
+        session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+        return false;
+    }
     if (st.database && strlen(st.database) >= WIRE_NAME_MAX) {
-        session_copy_name(s->database, st.database);
         session_fatal(s, WIRE_SQLSTATE_INVALID_CATALOG_NAME,
                       "database name is longer than %d bytes", WIRE_NAME_MAX - 1);
         return false;
     }
-    session_copy_name(s->database, st.database);
     slog(s, PROXY_LOG_DEBUG, "startup (application_name=%s)", s->application_name);
 
     if (srv->shutting_down) {
@@ -1064,12 +1090,24 @@ static bool session_handle_extended(proxy_session *s, size_t start, size_t *off)
 /* ---- COPY FROM STDIN ---- */
 
 /* Submits the collected data as the next COPY job (end: MORE, DONE or FAIL). */
+static void session_copy_free(proxy_session *s)
+{
+    if (!s->copy)
+        return;
+    wire_buf_free(&s->copy->buf);
+    wire_buf_free(&s->copy->job);
+    free(s->copy->fail_message);
+    free(s->copy);
+    s->copy = NULL;
+}
+
 static void session_copy_submit(proxy_session *s, storage_copy_end end)
 {
-    wire_buf tmp = s->copy_job;
-    s->copy_job = s->copy_buf;
-    s->copy_buf = tmp;
-    wire_buf_reset(&s->copy_buf);
+    session_copy *cp = s->copy;
+    wire_buf tmp = cp->job;
+    cp->job = cp->buf;
+    cp->buf = tmp;
+    wire_buf_reset(&cp->buf);
     s->job->copy_end = end;
     session_submit(s, STORAGE_JOB_COPY);
 }
@@ -1081,26 +1119,26 @@ static void session_copy_in_end(proxy_session *s)
 {
     if (s->job_in_flight)
         return; /* session_on_job_done comes back here */
-    if (s->copy_discard)
-        wire_buf_reset(&s->copy_buf);
+    if (s->copy->discard)
+        wire_buf_reset(&s->copy->buf);
     session_set_state(s, SESSION_BUSY);
-    session_copy_submit(s, s->copy_end);
+    session_copy_submit(s, s->copy->end);
 }
 
 static void session_copy_in_fail(proxy_session *s, const char *sqlstate, const char *message)
 {
-    free(s->copy_fail_message);
-    s->copy_fail_message = strdup(message);
-    s->copy_fail_sqlstate = sqlstate;
-    s->copy_end = STORAGE_COPY_FAIL;
-    s->copy_end_pending = true;
+    free(s->copy->fail_message);
+    s->copy->fail_message = strdup(message);
+    s->copy->fail_sqlstate = sqlstate;
+    s->copy->end = STORAGE_COPY_FAIL;
+    s->copy->end_pending = true;
     session_copy_in_end(s);
 }
 
 /* Can the session take another CopyData now? */
 static bool session_copy_in_room(const proxy_session *s)
 {
-    return !s->copy_end_pending && (s->copy_buf.len < PROXY_COPY_CHUNK || !s->job_in_flight);
+    return !s->copy->end_pending && (s->copy->buf.len < PROXY_COPY_CHUNK || !s->job_in_flight);
 }
 
 /* One message in COPY_IN. Returns true to go on with the next. */
@@ -1108,18 +1146,18 @@ static bool session_handle_copy_in(proxy_session *s, const wire_frame *f)
 {
     switch (f->type) {
     case 'd':
-        if (!s->copy_discard)
-            wire_buf_append(&s->copy_buf, f->body, f->body_len);
-        if (s->copy_buf.oom) {
+        if (!s->copy->discard)
+            wire_buf_append(&s->copy->buf, f->body, f->body_len);
+        if (s->copy->buf.oom) {
             session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
             return false;
         }
-        if (s->copy_buf.len >= PROXY_COPY_CHUNK && !s->job_in_flight)
+        if (s->copy->buf.len >= PROXY_COPY_CHUNK && !s->job_in_flight)
             session_copy_submit(s, STORAGE_COPY_MORE);
         return true;
     case 'c':
-        s->copy_end = STORAGE_COPY_DONE;
-        s->copy_end_pending = true;
+        s->copy->end = STORAGE_COPY_DONE;
+        s->copy->end_pending = true;
         session_copy_in_end(s);
         return false;
     case 'f': {
@@ -1138,7 +1176,7 @@ static bool session_handle_copy_in(proxy_session *s, const wire_frame *f)
         char msg[96];
         snprintf(msg, sizeof(msg), "unexpected message type 0x%02X during COPY from stdin",
                  (unsigned)(uint8_t)f->type);
-        s->copy_fatal = true;
+        s->copy->fatal = true;
         session_copy_in_fail(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, msg);
         return false;
     }
@@ -1489,15 +1527,16 @@ void session_on_job_done(proxy_session *s, storage_job *job)
     } else if (kind == STORAGE_JOB_COPY && s->state == SESSION_COPY_IN) {
         /* a chunk of COPY FROM data is in */
         session_take_reply(s, job);
-        if (job->copy_discard && !s->copy_discard) {
-            s->copy_discard = true;
-            wire_buf_reset(&s->copy_buf);
+        if (job->copy_discard && !s->copy->discard) {
+            s->copy->discard = true;
+            wire_buf_reset(&s->copy->buf);
         }
-        if (s->copy_end_pending)
+        if (s->copy->end_pending)
             session_copy_in_end(s);
-        else if (s->copy_buf.len >= PROXY_COPY_CHUNK)
+        else if (s->copy->buf.len >= PROXY_COPY_CHUNK)
             session_copy_submit(s, STORAGE_COPY_MORE);
-    } else if (kind == STORAGE_JOB_COPY && s->copy_fatal && job->copy == STORAGE_COPY_NONE) {
+    } else if (kind == STORAGE_JOB_COPY && s->copy && s->copy->fatal &&
+               job->copy == STORAGE_COPY_NONE) {
         session_take_reply(s, job);
         session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
                       "terminating connection because protocol synchronization was lost");
@@ -1509,20 +1548,20 @@ void session_on_job_done(proxy_session *s, storage_job *job)
             s->discard_to_sync = job->discarding;
         switch (job->copy) {
         case STORAGE_COPY_IN:
+            session_copy_free(s);
+            s->copy = calloc(1, sizeof(*s->copy));
+            if (!s->copy) {
+                session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+                return;
+            }
             session_set_state(s, SESSION_COPY_IN);
-            s->copy_discard = false;
-            s->copy_end_pending = false;
-            s->copy_fatal = false;
-            free(s->copy_fail_message);
-            s->copy_fail_message = NULL;
-            s->copy_fail_sqlstate = NULL;
-            wire_buf_reset(&s->copy_buf);
             break;
         case STORAGE_COPY_OUT:
             if (s->state != SESSION_COPY_OUT)
                 session_set_state(s, SESSION_COPY_OUT);
             break;
         case STORAGE_COPY_NONE:
+            session_copy_free(s); /* a COPY FROM's result: its data is all in */
             if (kind != STORAGE_JOB_EXTENDED)
                 wire_put_ready(&s->out, s->tx_status); /* EXTENDED jobs write their own */
             session_set_state(s, session_state_for_tx(s->tx_status));

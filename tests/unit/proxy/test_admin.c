@@ -228,8 +228,9 @@ static proxy_session *add_session(const char *db, const char *user, session_stat
     s->fd = -1;
     s->state = st;
     s->admin = admin;
-    snprintf(s->database, sizeof(s->database), "%s", db);
-    snprintf(s->user, sizeof(s->user), "%s", user);
+    s->database = db; /* literals: they outlive the session */
+    s->user = user;
+    s->application_name = "";
     snprintf(s->peer, sizeof(s->peer), "127.0.0.1:%u", 40000 + s->id);
     if (!admin && st >= SESSION_IDLE && st != SESSION_CLOSING)
         s->backend = (storage_conn *)(uintptr_t)(0x1000 + s->id); /* never dereferenced */

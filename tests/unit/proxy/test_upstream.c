@@ -123,7 +123,8 @@ static proxy_upstream *fixture_init(fixture *fx, const char *mode)
     ck_assert_ptr_nonnull(fx->ps);
     fx->s.server = &fx->srv;
     fx->s.loop = &fx->srv.loops[0];
-    strcpy(fx->s.user, "alice");
+    fx->s.user = "alice";
+    fx->s.database = fx->s.application_name = "";
     wire_buf_init(&fx->s.out);
     proxy_upstream *u = proxy_upstream_new(&fx->srv, fx->ps);
     ck_assert_ptr_nonnull(u);
