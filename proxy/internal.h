@@ -619,8 +619,6 @@ proxy_session *server_sessions_first(proxy_server *srv);
 proxy_session *server_sessions_next(proxy_server *srv, proxy_session *s);
 proxy_upstream *server_upstreams_first(proxy_server *srv);
 proxy_upstream *server_upstreams_next(proxy_server *srv, proxy_upstream *u);
-/* Sessions in a state, over every loop. */
-int server_state_count(proxy_server *srv, session_state st);
 /* s moves to loop `to` (it holds no watchers, jobs or servers yet); `to`
  * adopts it and processes its input again. */
 void server_migrate(proxy_session *s, proxy_loop *to);

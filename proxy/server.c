@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,10 @@ static bool server_listen_tcp(proxy_server *srv, char *err, size_t errlen)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (ai->ai_family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        /* accept() once the client has sent something (it speaks first):
+         * its first message is read at once, without a trip round the loop */
+        int defer = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
             snprintf(err, errlen, "cannot listen on %s:%d: %s", srv->cfg.listen_addr,
                      srv->cfg.listen_port, strerror(errno));
@@ -430,48 +435,39 @@ void server_world_unlock(proxy_server *srv)
     }
 }
 
+/* The head of the first non-empty list at offset `off` of loops k, k+1, ...
+ * (NULL: none). */
+static void *server_list_from(proxy_server *srv, int k, size_t off)
+{
+    for (; k < srv->nloops; k++) {
+        void *head = *(void **)((char *)&srv->loops[k] + off);
+        if (head)
+            return head;
+    }
+    return NULL;
+}
+
 proxy_session *server_sessions_first(proxy_server *srv)
 {
-    for (int k = 0; k < srv->nloops; k++)
-        if (srv->loops[k].sessions)
-            return srv->loops[k].sessions;
-    return NULL;
+    return server_list_from(srv, 0, offsetof(proxy_loop, sessions));
 }
 
 proxy_session *server_sessions_next(proxy_server *srv, proxy_session *s)
 {
-    if (s->next)
-        return s->next;
-    for (int k = s->loop->index + 1; k < srv->nloops; k++)
-        if (srv->loops[k].sessions)
-            return srv->loops[k].sessions;
-    return NULL;
+    return s->next ? s->next
+                   : server_list_from(srv, s->loop->index + 1, offsetof(proxy_loop, sessions));
 }
 
 proxy_upstream *server_upstreams_first(proxy_server *srv)
 {
-    for (int k = 0; k < srv->nloops; k++)
-        if (srv->loops[k].upstreams)
-            return srv->loops[k].upstreams;
-    return NULL;
+    return server_list_from(srv, 0, offsetof(proxy_loop, upstreams));
 }
 
 proxy_upstream *server_upstreams_next(proxy_server *srv, proxy_upstream *u)
 {
-    if (u->all_next)
-        return u->all_next;
-    for (int k = u->loop->index + 1; k < srv->nloops; k++)
-        if (srv->loops[k].upstreams)
-            return srv->loops[k].upstreams;
-    return NULL;
-}
-
-int server_state_count(proxy_server *srv, session_state st)
-{
-    int n = 0;
-    for (int k = 0; k < srv->nloops; k++)
-        n += srv->loops[k].state_count[st];
-    return n;
+    return u->all_next
+               ? u->all_next
+               : server_list_from(srv, u->loop->index + 1, offsetof(proxy_loop, upstreams));
 }
 
 #define SERVER_SPARE_MAX 128           /* spare buffers kept per loop */

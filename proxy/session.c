@@ -59,6 +59,14 @@
 #include <unistd.h>
 
 static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents);
+/* What session_read did. */
+typedef enum session_read_result {
+    SESSION_READ_AGAIN, /* nothing to read yet: watch the socket */
+    SESSION_READ_DONE,  /* read and handled (the watchers are as the state wants) */
+    SESSION_READ_GONE,  /* closed, or moved to another loop: do not touch s */
+} session_read_result;
+
+static session_read_result session_read(proxy_session *s);
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 /* false: s moved to another loop and must not be touched any more */
 static bool session_process(proxy_session *s);
@@ -244,8 +252,12 @@ void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t 
     session_link(s);
     ev_io_init(&s->rio, session_read_cb, fd, EV_READ);
     ev_io_init(&s->wio, session_write_cb, fd, EV_WRITE);
-    ev_io_start(l->loop, &s->rio);
     slog(s, PROXY_LOG_DEBUG, "connection accepted");
+    /* The first message is usually in already (TCP_DEFER_ACCEPT): a
+     * StartupMessage naming another loop's database moves the client there
+     * before this loop ever watches its socket. */
+    if (session_read(s) == SESSION_READ_AGAIN)
+        ev_io_start(l->loop, &s->rio);
 }
 
 /* On (off) its loop's list of sessions. */
@@ -1374,31 +1386,41 @@ static bool session_process(proxy_session *s)
     return true;
 }
 
-static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static session_read_result session_read(proxy_session *s)
 {
-    proxy_session *s = container_of(w, proxy_session, rio);
     server_buf_take(s->loop, &s->in);
     if (!wire_buf_reserve(&s->in, PROXY_READ_CHUNK)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
-        return;
+        return SESSION_READ_GONE;
     }
     ssize_t n = read(s->fd, s->in.data + s->in.len, s->in.cap - s->in.len);
     if (n == 0) {
         session_close(s, "client closed the connection");
-        return;
+        return SESSION_READ_GONE;
     }
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            if (s->in.len == 0)
+                server_buf_give(s->loop, &s->in);
+            return SESSION_READ_AGAIN;
+        }
         session_close(s, strerror(errno));
-        return;
+        return SESSION_READ_GONE;
     }
     s->in.len += (size_t)n;
     proxy_stats_received(s->stats, (size_t)n);
     if (!session_process(s))
-        return; /* moved to its database's loop */
-    if (s->state != SESSION_CLOSING && s->in.len == 0)
+        return SESSION_READ_GONE; /* moved to its database's loop */
+    if (s->state == SESSION_CLOSING)
+        return SESSION_READ_GONE;
+    if (s->in.len == 0)
         server_buf_give(s->loop, &s->in);
+    return SESSION_READ_DONE;
+}
+
+static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    session_read(container_of(w, proxy_session, rio));
 }
 
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
