@@ -75,7 +75,7 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
 
     rule->engine = STORAGE_SQLITE;
     memset(&rule->upstream, 0, sizeof(rule->upstream));
-    rule->ov = (pool_db_overrides){-1, -1, -1, -1, -1};
+    rule->ov = (pool_db_overrides){-1, -1, -1, -1, -1, -1};
     rule->upstream.port = 5432;
     while (*p) {
         while (*p == ' ' || *p == '\t')
@@ -169,6 +169,18 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
                 return false;
             }
             rule->ov.mode = (int)m;
+        } else if (KEY_IS("idle_timeout")) {
+            char buf[12] = "", *end = buf;
+            long n = -1;
+            if (vlen > 0 && pool_rule_value(buf, sizeof(buf), val, vlen))
+                n = strtol(buf, &end, 10);
+            if (n < 0 || n > 31536000 || *end) {
+                snprintf(err, errlen, "idle_timeout must be seconds between 0 and 31536000, not "
+                         "\"%.*s\"", (int)vlen, val);
+                return false;
+            }
+            rule->ov.idle_timeout = (int)n;
+            continue; /* any engine's key */
         } else if (KEY_IS("pool_size") || KEY_IS("min_pool_size") || KEY_IS("reserve_pool") ||
                    KEY_IS("max_db_connections")) {
             char buf[12] = "", *end = buf;
@@ -224,6 +236,7 @@ void pool_limits_defaults(pool_limits *l)
 {
     l->idle_max = 20;
     l->idle_timeout_us = 600u * 1000000u;
+    l->pause_after_us = 300u * 1000000u;
     l->lifetime_us = 3600u * 1000000u;
     l->mode = POOL_MODE_TRANSACTION;
     l->pool_size = 20;
@@ -357,7 +370,8 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
     db->engine = STORAGE_POSTGRES;
     db->upstream = rule->upstream;
     db->ov = rule->ov;
-    db->state = POOL_DB_ACTIVE;
+    db->state = POOL_DB_ACTIVE; /* upstream databases do not pause yet */
+    db->idle_timeout = rule->ov.idle_timeout;
     db->hash_next = p->buckets[b];
     p->buckets[b] = db;
     p->ndbs++;
@@ -394,9 +408,11 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
     for (pool_db *db = p->buckets[b]; db; db = db->hash_next) {
         if (strcmp(db->name, name) != 0)
             continue;
+        const pool_db_rule *rule = pool_rule_find(p, name);
+        if (rule)
+            db->idle_timeout = rule->ov.idle_timeout; /* a reload may have changed it */
         if (db->engine == STORAGE_POSTGRES) {
             /* A reload may have moved the upstream: new clients follow it. */
-            const pool_db_rule *rule = pool_rule_find(p, name);
             if (rule && rule->engine == STORAGE_POSTGRES) {
                 if (memcmp(&db->upstream, &rule->upstream, sizeof(db->upstream)) != 0)
                     db->generation++; /* servers of the old address are retired */
@@ -433,7 +449,9 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    db->state = POOL_DB_ACTIVE;
+    db->state = POOL_DB_IDLE; /* nothing open yet: it pauses if nobody comes */
+    db->idle_since_us = pool_now(p);
+    db->idle_timeout = rule->ov.idle_timeout;
     db->hash_next = p->buckets[b];
     p->buckets[b] = db;
     p->ndbs++;
@@ -473,6 +491,16 @@ uint64_t pool_db_opened_total(const pool_db *db)
 void pool_db_opened(pool_db *db)
 {
     db->open_ok = true;
+    if (db->state != POOL_DB_RESUMING)
+        return;
+    /* the first backend opened since the pause: resumed */
+    uint64_t lat = pool_now(db->pool) - db->resume_start_us;
+    db->last_resume_us = lat ? lat : 1;
+    db->resume_us[db->resume_next] = db->last_resume_us;
+    db->resume_next = (db->resume_next + 1) % POOL_RESUME_SAMPLES;
+    if (db->nresume < POOL_RESUME_SAMPLES)
+        db->nresume++;
+    db->state = POOL_DB_ACTIVE;
 }
 
 bool pool_db_ever_opened(const pool_db *db)
@@ -625,6 +653,97 @@ static bool pool_backend_expired(const pool *p, const pool_backend *b, uint64_t 
     return p->limits.idle_timeout_us > 0 && now - b->idle_since_us >= p->limits.idle_timeout_us;
 }
 
+/* ---- lifecycle (pool.h) ---- */
+
+/* A client takes a backend: a paused (or pausing) database resumes; its
+ * first OPEN ends the resume (pool_db_opened). */
+static void pool_db_wake(pool_db *db, uint64_t now, bool reused)
+{
+    if (db->state == POOL_DB_PAUSED || db->state == POOL_DB_PAUSING) {
+        db->cold_starts++;
+        db->resume_start_us = now;
+        db->state = reused ? POOL_DB_ACTIVE : POOL_DB_RESUMING;
+        return;
+    }
+    if (db->state != POOL_DB_RESUMING || reused)
+        db->state = POOL_DB_ACTIVE;
+}
+
+/* A backend was parked, closed or freed: a database with none handed out is
+ * idle, and a pausing one with none at all is paused. */
+static void pool_db_settle(pool_db *db, uint64_t now)
+{
+    if (db->engine != STORAGE_SQLITE || db->nstate[POOL_BACKEND_ACTIVE] > 0)
+        return;
+    if (db->state == POOL_DB_PAUSING) {
+        if (db->nstate[POOL_BACKEND_IDLE] == 0 && db->nstate[POOL_BACKEND_CLOSING] == 0) {
+            db->state = POOL_DB_PAUSED;
+            db->last_pause_us = now;
+        }
+        return;
+    }
+    if (db->state != POOL_DB_IDLE && db->state != POOL_DB_PAUSED) {
+        db->state = POOL_DB_IDLE;
+        db->idle_since_us = now;
+    }
+}
+
+static uint64_t pool_db_pause_after(const pool_db *db)
+{
+    if (db->idle_timeout >= 0)
+        return (uint64_t)db->idle_timeout * 1000000u;
+    return db->pool->limits.pause_after_us;
+}
+
+int pool_pause_idle(pool *p, pool_close_fn close_fn, void *arg)
+{
+    uint64_t now = pool_now(p);
+    int n = 0;
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        for (pool_db *db = p->buckets[i]; db; db = db->hash_next) {
+            uint64_t after = pool_db_pause_after(db);
+            if (db->engine != STORAGE_SQLITE || db->state != POOL_DB_IDLE || after == 0 ||
+                now - db->idle_since_us < after)
+                continue;
+            db->state = POOL_DB_PAUSING;
+            n++;
+            while (db->idle_tail) {
+                pool_backend *b = db->idle_tail;
+                pool_backend_move(b, POOL_BACKEND_CLOSING, now);
+                close_fn(db, b->conn, arg);
+            }
+            pool_db_settle(db, now); /* nothing to close: paused at once */
+        }
+    }
+    return n;
+}
+
+static int pool_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->state = db->state;
+    /* upstream databases do not pause yet */
+    out->idle_timeout =
+        db->engine == STORAGE_SQLITE ? (int)(pool_db_pause_after(db) / 1000000u) : 0;
+    out->cold_starts = db->cold_starts;
+    out->last_resume_us = db->last_resume_us;
+    if (db->nresume > 0) {
+        uint64_t v[POOL_RESUME_SAMPLES];
+        memcpy(v, db->resume_us, (size_t)db->nresume * sizeof(v[0]));
+        qsort(v, (size_t)db->nresume, sizeof(v[0]), pool_u64_cmp);
+        out->resume_p50_us = v[(db->nresume - 1) / 2];
+        out->resume_p99_us = v[(db->nresume * 99 + 99) / 100 - 1];
+    }
+    if (db->state == POOL_DB_PAUSED)
+        out->paused_for_us = pool_now(db->pool) - db->last_pause_us;
+}
+
 storage_conn *pool_backend_acquire(pool_db *db, bool *opened)
 {
     pool *p = db->pool;
@@ -636,7 +755,7 @@ storage_conn *pool_backend_acquire(pool_db *db, bool *opened)
             continue;
         pool_backend_move(b, POOL_BACKEND_ACTIVE, now);
         db->reused_total++;
-        db->state = POOL_DB_ACTIVE;
+        pool_db_wake(db, now, true);
         *opened = true;
         return b->conn;
     }
@@ -654,7 +773,7 @@ storage_conn *pool_backend_acquire(pool_db *db, bool *opened)
     storage_conn_set_owner_data(c, b);
     db->nstate[POOL_BACKEND_ACTIVE]++;
     db->opened_total++;
-    db->state = POOL_DB_ACTIVE;
+    pool_db_wake(db, now, false);
     *opened = false;
     return c;
 }
@@ -673,7 +792,9 @@ bool pool_backend_park(pool_db *db, storage_conn *c)
 {
     if (!pool_backend_reusable(db, c) || db->nstate[POOL_BACKEND_IDLE] >= db->pool->limits.idle_max)
         return false;
-    pool_backend_move(storage_conn_owner_data(c), POOL_BACKEND_IDLE, pool_now(db->pool));
+    uint64_t now = pool_now(db->pool);
+    pool_backend_move(storage_conn_owner_data(c), POOL_BACKEND_IDLE, now);
+    pool_db_settle(db, now);
     return true;
 }
 
@@ -694,6 +815,7 @@ void pool_backend_release(pool_db *db, storage_conn *c)
     db->nstate[b->state]--;
     free(b);
     storage_conn_free(c);
+    pool_db_settle(db, pool_now(db->pool));
 }
 
 int pool_expire(pool *p, pool_close_fn close_fn, void *arg)

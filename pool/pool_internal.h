@@ -9,6 +9,8 @@
 
 #include "dormouse/pool.h"
 
+#define POOL_RESUME_SAMPLES 128
+
 typedef struct pool_backend {
     storage_conn *conn;
     pool_db *db;
@@ -33,6 +35,15 @@ struct pool_db {
     pool_backend *idle_head, *idle_tail; /* LIFO: the head is the warmest */
     uint64_t opened_total, reused_total;
     bool open_ok;            /* a backend has opened: later clients log in without one */
+    /* lifecycle (SQLite): see pool.c's "lifecycle" */
+    int idle_timeout;        /* its line's idle_timeout (seconds); -1: the global one */
+    uint64_t idle_since_us;  /* entered IDLE */
+    uint64_t resume_start_us;/* left PAUSED (or PAUSING) for RESUMING */
+    uint64_t last_pause_us, last_resume_us; /* pool clock; 0: never */
+    uint64_t cold_starts;    /* resumes from PAUSED */
+    uint64_t resume_us[POOL_RESUME_SAMPLES]; /* the latest resume latencies (a ring) */
+    int nresume;             /* samples in the ring (at most POOL_RESUME_SAMPLES) */
+    int resume_next;
     pool_db *hash_next;
     pool_db *idle_db_prev, *idle_db_next; /* p->idle_dbs */
 };

@@ -897,6 +897,33 @@ static int admin_db_cmp(const void *a, const void *b)
     return strcmp(pool_db_name(*(const pool_db *const *)a), pool_db_name(*(const pool_db *const *)b));
 }
 
+/* A duration in microseconds as milliseconds with three decimals; NULL for 0. */
+static void admin_row_ms(admin_row *r, uint64_t us)
+{
+    if (!us) {
+        admin_row_null(r);
+        return;
+    }
+    char v[32];
+    snprintf(v, sizeof(v), "%llu.%03llu", (unsigned long long)(us / 1000),
+             (unsigned long long)(us % 1000));
+    admin_row_text(r, v);
+}
+
+/* SHOW DATABASES' lifecycle columns: state .. paused_seconds. */
+static void admin_lifecycle_cells(admin_row *r, const pool_db *db)
+{
+    pool_db_lifecycle lc;
+    pool_db_lifecycle_get(db, &lc);
+    admin_row_text(r, pool_db_state_str(lc.state));
+    admin_row_int(r, lc.idle_timeout);
+    admin_row_int(r, (long long)lc.cold_starts);
+    admin_row_ms(r, lc.last_resume_us);
+    admin_row_ms(r, lc.resume_p50_us);
+    admin_row_ms(r, lc.resume_p99_us);
+    admin_row_int(r, (long long)(lc.paused_for_us / 1000000u));
+}
+
 static void admin_show_databases(proxy_server *srv, wire_buf *b)
 {
     static const admin_col cols[] = {
@@ -905,7 +932,9 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
         {"min_pool_size", 'i'}, {"reserve_pool", 'i'},  {"server_lifetime", 'i'},
         {"pool_mode", 's'},     {"max_connections", 'i'}, {"current_connections", 'i'},
         {"paused", 'i'},        {"disabled", 'i'},      {"engine", 's'},
-        {"state", 's'},
+        {"state", 's'},         {"idle_timeout", 'i'},  {"cold_starts", 'i'},
+        {"last_resume_ms", 's'}, {"resume_p50_ms", 's'}, {"resume_p99_ms", 's'},
+        {"paused_seconds", 'i'},
     };
     const int ncols = (int)(sizeof(cols) / sizeof(cols[0]));
     admin_put_header(b, cols, ncols);
@@ -937,6 +966,11 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
         admin_row_int(&r, 0);
         admin_row_text(&r, "console");
         admin_row_text(&r, "active");
+        admin_row_int(&r, 0);
+        admin_row_int(&r, 0);
+        for (int k = 0; k < 3; k++)
+            admin_row_null(&r);
+        admin_row_int(&r, 0);
         admin_row_end(&r);
     }
     for (int i = 0; i < l.n; i++) {
@@ -965,7 +999,7 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
             admin_row_int(&r, admin_db_paused(srv, pool_db_name(db)));
             admin_row_int(&r, 0);
             admin_row_text(&r, storage_kind_str(pool_db_engine(db)));
-            admin_row_text(&r, pool_db_state_str(pool_db_get_state(db)));
+            admin_lifecycle_cells(&r, db);
             admin_row_end(&r);
             continue;
         }
@@ -987,7 +1021,7 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
         admin_row_int(&r, admin_db_paused(srv, pool_db_name(db)));
         admin_row_int(&r, 0);
         admin_row_text(&r, storage_kind_str(pool_db_engine(db)));
-        admin_row_text(&r, pool_db_state_str(pool_db_get_state(db)));
+        admin_lifecycle_cells(&r, db);
         admin_row_end(&r);
     }
     free(l.v);
@@ -1119,6 +1153,7 @@ static const struct {
     ADMIN_CFG("auth_user", ADMIN_CFG_STR, auth_user, true),
     ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
     ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
+    ADMIN_CFG("idle_timeout", ADMIN_CFG_INT, idle_timeout, true),
     ADMIN_CFG("listen_addr", ADMIN_CFG_STR, listen_addr, false),
     ADMIN_CFG("listen_port", ADMIN_CFG_INT, listen_port, false),
     ADMIN_CFG("log_level", ADMIN_CFG_LOG, log_level, true),

@@ -42,6 +42,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->log_level = PROXY_LOG_INFO;
     cfg->max_packet_size = WIRE_MAX_PACKET_SIZE_DEFAULT;
     cfg->sqlite_workers = 4;
+    cfg->idle_timeout = 300;
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
     cfg->sqlite_pool_size = 20;
@@ -157,6 +158,10 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 0, 86400, &v))
             CONFIG_FAIL(cp, "sqlite_release_idle must be seconds between 0 and 86400");
         cfg->sqlite_release_idle = (int)v;
+    } else if (!strcmp(name, "idle_timeout")) {
+        if (!config_int(value, 0, 31536000, &v))
+            CONFIG_FAIL(cp, "idle_timeout must be seconds between 0 and 31536000");
+        cfg->idle_timeout = (int)v;
     } else if (!strcmp(name, "server_idle_timeout")) {
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "server_idle_timeout must be seconds between 0 and 31536000");

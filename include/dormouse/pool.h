@@ -73,6 +73,7 @@ bool pool_mode_parse(const char *s, size_t len, pool_mode *m);
 typedef struct pool_db_overrides {
     int mode; /* a pool_mode */
     int pool_size, min_pool_size, reserve_pool, max_db_connections;
+    int idle_timeout; /* seconds before an idle database pauses (any engine's line) */
 } pool_db_overrides;
 
 typedef struct pool_db_rule {
@@ -150,6 +151,8 @@ typedef struct pool_limits {
     int max_db_connections;       /* max_db_connections (0: no limit): per database */
     uint64_t query_wait_timeout_us; /* query_wait_timeout (120 s; 0: for ever) */
     uint64_t login_retry_us;      /* server_login_retry (1 s): pause after a failed connect */
+    uint64_t pause_after_us;      /* idle_timeout (300 s): an idle SQLite database pauses;
+                                     0: never */
 } pool_limits;
 
 /* The defaults: 20 idle per database, 600 s idle, 3600 s lifetime; upstream
@@ -196,6 +199,35 @@ typedef void (*pool_close_fn)(pool_db *db, storage_conn *c, void *arg);
  * out.  Meant for a periodic timer: it walks the idle backends of the
  * databases that have any. */
 int pool_expire(pool *p, pool_close_fn close_fn, void *arg);
+
+/* ---- lifecycle (SQLite databases) ----
+ *
+ *   ACTIVE    backends are handed out (a session runs, or holds session state)
+ *   IDLE      none is handed out; pause_after_us (its line's idle_timeout,
+ *             else the global) from now it pauses
+ *   PAUSING   pool_pause_idle() took its idle backends to be closed
+ *   PAUSED    no backend at all: no SQLite handle, no cache, no memory but
+ *             this struct; the last close checkpointed the WAL away
+ *   RESUMING  a client asked for a backend again: its OPEN is the resume, and
+ *             pool_db_opened() ends it (the latency is recorded)
+ *
+ * Idle client connections hold no backend and never keep a database active. */
+
+/* Pauses every SQLite database idle for its idle_timeout: its idle backends
+ * go to close_fn (as pool_expire's).  Returns how many databases began to
+ * pause. */
+int pool_pause_idle(pool *p, pool_close_fn close_fn, void *arg);
+/* The lifecycle's numbers, for SHOW DATABASES. */
+typedef struct pool_db_lifecycle {
+    pool_db_state state;
+    int idle_timeout;           /* seconds in effect; 0: never pauses */
+    uint64_t cold_starts;       /* resumes from PAUSED */
+    uint64_t last_resume_us;    /* its latency; 0: none yet */
+    uint64_t resume_p50_us, resume_p99_us; /* over the latest resumes; 0: none */
+    uint64_t paused_for_us;     /* PAUSED: since when (pool clock difference); else 0 */
+} pool_db_lifecycle;
+void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out);
+
 /* Shutdown: from now on nothing is parked or reused, and every idle backend
  * is due (the next pool_expire() hands them all out). */
 void pool_drain(pool *p);

@@ -328,6 +328,97 @@ static void release_closed(closed_list *l)
     l->n = 0;
 }
 
+/* The lifecycle on the fake clock: idle -> paused after pause_after_us,
+ * one cold start however many clients arrive, the resume timed by the first
+ * OPEN, a line's idle_timeout over the global one. */
+START_TEST(test_lifecycle)
+{
+    pool *p = pool_new(engine);
+    pool_db_rule rules[2];
+    char err[256];
+    memset(rules, 0, sizeof(rules));
+    strcpy(rules[0].name, "never");
+    ck_assert(pool_db_rule_parse("engine=sqlite idle_timeout=0", &rules[0], err, sizeof(err)));
+    strcpy(rules[1].name, "*");
+    ck_assert(pool_db_rule_parse("engine=sqlite", &rules[1], err, sizeof(err)));
+    ck_assert_int_eq(rules[1].ov.idle_timeout, -1);
+    pool_set_rules(p, rules, 2);
+    fake_now_us = 1000 * SEC;
+    pool_set_clock(p, fake_clock, NULL);
+    pool_limits l = {.idle_max = 4, .idle_timeout_us = 600 * SEC, .lifetime_us = 3600 * SEC,
+                     .pause_after_us = 10 * SEC};
+    pool_set_limits(p, &l);
+    closed_list cl = {0};
+    pool_db_lifecycle lc;
+
+    pool_db *db = get_db(p, "life");
+    pool_db *never = get_db(p, "never");
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE); /* nothing open yet */
+    storage_conn *a = acquire(db, false);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE);
+    pool_db_opened(db);
+    storage_conn *b = acquire(db, false);
+    pool_db_opened(db);
+    storage_conn *n = acquire(never, false);
+    pool_db_opened(never);
+    ck_assert(pool_backend_park(db, a));
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE); /* b is still out */
+    ck_assert(pool_backend_park(db, b));
+    ck_assert(pool_backend_park(never, n));
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
+
+    fake_now_us += 9 * SEC;
+    ck_assert_int_eq(pool_pause_idle(p, collect_close, &cl), 0);
+    fake_now_us += 1 * SEC;
+    ck_assert_int_eq(pool_pause_idle(p, collect_close, &cl), 1); /* not "never" */
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSING);
+    ck_assert_int_eq(cl.n, 2);
+    release_closed(&cl);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSED);
+    ck_assert_int_eq(pool_db_get_state(never), POOL_DB_IDLE);
+    fake_now_us += 5 * SEC;
+    pool_db_lifecycle_get(db, &lc);
+    ck_assert_uint_eq(lc.paused_for_us, 5 * SEC);
+    ck_assert_uint_eq(lc.cold_starts, 0);
+    ck_assert_int_eq(lc.idle_timeout, 10);
+    pool_db_lifecycle_get(never, &lc);
+    ck_assert_int_eq(lc.idle_timeout, 0);
+
+    /* two clients arrive: one cold start, timed by the first OPEN */
+    storage_conn *c = acquire(db, false);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_RESUMING);
+    storage_conn *d = acquire(db, false);
+    fake_now_us += 2000;
+    pool_db_opened(db);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE);
+    fake_now_us += 5000;
+    pool_db_opened(db); /* the second OPEN: no second resume */
+    pool_db_lifecycle_get(db, &lc);
+    ck_assert_uint_eq(lc.cold_starts, 1);
+    ck_assert_uint_eq(lc.last_resume_us, 2000);
+    ck_assert_uint_eq(lc.resume_p50_us, 2000);
+    ck_assert_uint_eq(lc.resume_p99_us, 2000);
+    ck_assert_uint_eq(lc.paused_for_us, 0);
+    pool_backend_release(db, c);
+    pool_backend_release(db, d);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
+
+    /* paused at once when nothing is open; a resume whose OPEN fails ends idle */
+    fake_now_us += 10 * SEC;
+    ck_assert_int_eq(pool_pause_idle(p, collect_close, &cl), 1);
+    ck_assert_int_eq(cl.n, 0);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSED);
+    storage_conn *e = acquire(db, false);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_RESUMING);
+    pool_backend_release(db, e);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
+    pool_db_lifecycle_get(db, &lc);
+    ck_assert_uint_eq(lc.cold_starts, 2);
+    ck_assert_uint_eq(lc.last_resume_us, 2000); /* the failed one is not a resume */
+    pool_free(p);
+}
+END_TEST
+
 START_TEST(test_idle_list_is_lifo)
 {
     pool *p = idle_pool(20, 600, 3600);
@@ -563,6 +654,7 @@ int main(void)
     tcase_add_test(tidle, test_backend_state_str_every_value);
     tcase_add_test(tidle, test_limits_defaults);
     tcase_add_test(tidle, test_idle_list_is_lifo);
+    tcase_add_test(tidle, test_lifecycle);
     tcase_add_test(tidle, test_idle_max_per_database);
     tcase_add_test(tidle, test_reuse_off);
     tcase_add_test(tidle, test_expire_idle_timeout);

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# test_scale_to_zero: an SQLite database idle for idle_timeout pauses (its
+# SQLite connections closed, its WAL checkpointed away, no descriptor left
+# open on its file) and the next query resumes it.  Checks, through SHOW
+# DATABASES: the states idle -> paused -> active; an idle client connection
+# neither prevents the pause nor notices it (its next query just works); an
+# open transaction keeps the database active, and its rows are there after
+# the pause; a line's idle_timeout overrides the global one (0: never); 50
+# clients arriving at once at a paused database cause one cold start and all
+# succeed; the resume latency is reported.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dm_only "scale to zero is Dormouse's" || dm_finish
+"$PYTHON" -c 'import psycopg' 2>/dev/null || die "setup: $PYTHON cannot import psycopg (install python3-psycopg)"
+
+DM_PORT=$(free_port) || die "no free port"
+DM_DATA=$(dm_tmpdir data)
+dm_write_config "$DM_TMP/s2z.ini" "idle_timeout = 2" "admin_users = admin" \
+    "[databases] forever = engine=sqlite idle_timeout=0" \
+    "[databases] * = engine=sqlite"
+dm_start "$DM_TMP/s2z.ini"
+
+out=$(timeout 150 "$PYTHON" - "$DM_PORT" "$DM_DATA" "$DM_PID" 2>&1 <<'PY'
+import os, sys, threading, time
+import psycopg
+port, data, pid = sys.argv[1], sys.argv[2], sys.argv[3]
+def dm(db, user="s"):
+    return psycopg.connect(f"host=127.0.0.1 port={port} dbname={db} user={user}", autocommit=True)
+def report(ok, name, detail=""):
+    print(("PASS: " if ok else "FAIL: ") + name + (f" ({detail})" if detail and not ok else ""))
+admin = psycopg.connect(f"host=127.0.0.1 port={port} dbname=dormouse user=admin", autocommit=True,
+                        cursor_factory=psycopg.ClientCursor)  # the console: simple queries
+def dbrow(name):
+    cur = admin.execute("SHOW DATABASES")
+    cols = [d.name for d in cur.description]
+    for r in cur.fetchall():
+        if r[0] == name:
+            return dict(zip(cols, r))
+    return None
+def wait_state(name, want, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = dbrow(name)
+        if r and r["state"] == want:
+            return r
+        time.sleep(0.1)
+    return dbrow(name)
+def open_files(name):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(os.path.join(data, name + ".db")):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+a = dm("s2z")
+a.execute("create table t (x int)")
+a.execute("insert into t select value from generate_series(1, 100)")
+r = wait_state("s2z", "paused")
+report(r and r["state"] == "paused", "an idle SQLite database pauses after idle_timeout (2 s) though a client stays connected", r)
+report(r and r["idle_timeout"] == 2 and r["cold_starts"] == 0, "SHOW DATABASES: idle_timeout 2, no cold start yet", r)
+report(open_files("s2z") == 0, "paused: no descriptor open on s2z.db, -wal or -shm", open_files("s2z"))
+wal = os.path.join(data, "s2z.db-wal")
+report(not os.path.exists(wal) or os.path.getsize(wal) == 0, "paused: the WAL was checkpointed away")
+n = a.execute("select count(*) from t").fetchone()[0]
+report(n == 100, "the idle client's next query just works after the pause", n)
+r = dbrow("s2z")
+report(r["cold_starts"] == 1 and r["last_resume_ms"] is not None, "the resume is counted and timed", r)
+report(r["state"] in ("active", "idle"), "resumed: no longer paused", r["state"])
+
+# an open transaction keeps it active
+b = dm("s2z")
+b.execute("begin")
+b.execute("insert into t values (1000)")
+time.sleep(4)
+r = dbrow("s2z")
+report(r["state"] == "active", "an open transaction keeps the database active past idle_timeout", r["state"])
+b.execute("commit")
+r = wait_state("s2z", "paused")
+report(r["state"] == "paused", "once committed, the database pauses", r["state"])
+n = b.execute("select count(*) from t").fetchone()[0]
+report(n == 101, "the committed row is there after the pause", n)
+
+# a line's idle_timeout = 0: never
+f = dm("forever")
+f.execute("select 1")
+time.sleep(4)
+r = dbrow("forever")
+report(r["state"] != "paused" and r["idle_timeout"] == 0, "idle_timeout=0 on its line: it never pauses", r)
+
+# a storm at a paused database: one cold start
+wait_state("s2z", "paused")
+before = dbrow("s2z")["cold_starts"]
+errors = []
+barrier = threading.Barrier(50)
+def storm():
+    try:
+        c = dm("s2z")
+        barrier.wait(10)
+        if c.execute("select count(*) from t").fetchone()[0] != 101:
+            errors.append("wrong count")
+        c.close()
+    except Exception as e:
+        errors.append(repr(e))
+ts = [threading.Thread(target=storm) for _ in range(50)]
+[t.start() for t in ts]; [t.join(60) for t in ts]
+report(not errors, "50 clients at once at a paused database all succeed", "; ".join(errors[:3]))
+after = dbrow("s2z")["cold_starts"]
+report(after == before + 1, "... with one cold start", f"{before} -> {after}")
+print("DONE")
+PY
+)
+while IFS= read -r line; do
+    case $line in
+    PASS:*) pass "${line#PASS: }" ;;
+    FAIL:*) fail "${line#FAIL: }" ;;
+    esac
+done <<<"$out"
+assert_contains "the Python checks ran to the end" "$out" "DONE"
+dm_stop_check
+dm_finish
