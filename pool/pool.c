@@ -718,6 +718,21 @@ int pool_pause_idle(pool *p, pool_close_fn close_fn, void *arg)
     return n;
 }
 
+bool pool_at_zero(const pool *p)
+{
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        for (const pool_db *db = p->buckets[i]; db; db = db->hash_next) {
+            if (db->nstate[POOL_BACKEND_ACTIVE] || db->nstate[POOL_BACKEND_IDLE] ||
+                db->nstate[POOL_BACKEND_CLOSING] || db->nservers > 0)
+                return false;
+            if (db->engine == STORAGE_SQLITE && db->state != POOL_DB_PAUSED &&
+                pool_db_pause_after(db) > 0)
+                return false; /* it will pause: the clock is still needed */
+        }
+    }
+    return true;
+}
+
 static int pool_u64_cmp(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

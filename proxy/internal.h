@@ -606,6 +606,8 @@ void server_buf_give(proxy_loop *l, wire_buf *b);
 /* A job of session s (job->udata): it comes back on s's loop. */
 void server_submit_job(proxy_session *s, storage_job *job);
 void server_session_closed(proxy_session *s); /* queue s for freeing */
+/* Loop 0: a client came; the timers stopped at zero run again. */
+void server_timers_wake(proxy_server *srv);
 /* The loop a database's clients and servers live on (the console: loop 0). */
 proxy_loop *server_db_home(proxy_server *srv, const char *database);
 /* Loop 0 only: takes (and gives back) every other loop's lock, for work that

@@ -308,6 +308,19 @@ static void server_pool_expire(proxy_server *srv)
         proxy_log(PROXY_LOG_DEBUG, "pausing %d idle database%s", n, n == 1 ? "" : "s");
 }
 
+/* World lock: no client, nothing in flight, nothing open. */
+static bool server_at_zero(proxy_server *srv)
+{
+    if (srv->shutting_down || server_sessions_first(srv) || server_upstreams_first(srv))
+        return false;
+    for (int k = 0; k < srv->nloops; k++) {
+        proxy_loop *l = &srv->loops[k];
+        if (l->backend_closes > 0 || l->upstream_cancels)
+            return false;
+    }
+    return pool_at_zero(srv->pool);
+}
+
 static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, pool_timer);
@@ -315,7 +328,25 @@ static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     session_release_idle(srv);
     server_pool_expire(srv);
     pgpool_tick(srv);
+    bool zero = server_at_zero(srv);
     server_world_unlock(srv);
+    if (zero) {
+        /* Nothing to watch until a client comes (session_accept wakes the
+         * timers): the process sleeps. */
+        ev_timer_stop(loop, &srv->pool_timer);
+        proxy_stats_timer_stop(srv);
+        proxy_log(PROXY_LOG_INFO, "every database is paused and no client is connected: "
+                                  "sleeping until the next connection");
+    }
+}
+
+void server_timers_wake(proxy_server *srv)
+{
+    if (ev_is_active(&srv->pool_timer) || srv->shutting_down)
+        return;
+    ev_timer_set(&srv->pool_timer, 1.0, 1.0);
+    ev_timer_start(srv->loop, &srv->pool_timer);
+    proxy_stats_timer_start(srv);
 }
 
 /* Every upstream database named in [databases] exists from the start (no

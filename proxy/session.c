@@ -221,6 +221,8 @@ void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t 
                     bool is_unix)
 {
     proxy_server *srv = l->server;
+    if (l->index == 0)
+        server_timers_wake(srv); /* the pool's clock, stopped when everything paused */
     proxy_session *s = calloc(1, sizeof(*s));
     if (!s) {
         close(fd);

@@ -217,6 +217,10 @@ int pool_expire(pool *p, pool_close_fn close_fn, void *arg);
  * go to close_fn (as pool_expire's).  Returns how many databases began to
  * pause. */
 int pool_pause_idle(pool *p, pool_close_fn close_fn, void *arg);
+/* Nothing open anywhere: no backend, no upstream server connection, and
+ * every SQLite database paused (or never pausing).  Nothing then needs the
+ * pool's clock until a client comes. */
+bool pool_at_zero(const pool *p);
 /* The lifecycle's numbers, for SHOW DATABASES. */
 typedef struct pool_db_lifecycle {
     pool_db_state state;

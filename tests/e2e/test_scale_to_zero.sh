@@ -8,7 +8,8 @@
 # the pause; a line's idle_timeout overrides the global one (0: never); 50
 # clients arriving at once at a paused database cause one cold start and all
 # succeed; the resume latency is reported; kill -9 while a database pauses
-# loses no acknowledged row.
+# loses no acknowledged row; with every database paused and no client the
+# process sleeps (no thread wakes up) until the next connection.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dm_only "scale to zero is Dormouse's" || dm_finish
@@ -136,4 +137,34 @@ dm_start "$DM_TMP/s2z.ini"
 assert_eq "kill -9 while the database pauses: all 500 acknowledged rows are there" "500" \
     "$(dmq k9 'select count(*) from t')"
 dm_stop_check
+
+# At zero the process sleeps: no client, every database paused, no timer.
+DM_PORT=$(free_port) || die "no free port"
+dm_write_config "$DM_TMP/zero.ini" "idle_timeout = 1" "[databases] * = engine=sqlite"
+dm_start "$DM_TMP/zero.ini"
+dmq z "create table t (x int)" >/dev/null
+dmq z "insert into t values (1), (2), (3)" >/dev/null
+asleep() { grep -q "sleeping until the next connection" "$DM_LOG"; }
+if wait_until 15 asleep; then
+    pass "with every database paused and no client, Dormouse stops its timers"
+else
+    fail "with every database paused and no client, Dormouse stops its timers" "$(tail -5 "$DM_LOG")"
+fi
+# wake-ups of every thread (each one is a context switch)
+switches() {
+    cat /proc/"$DM_PID"/task/*/status 2>/dev/null |
+        awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {n += $2} END {print n + 0}'
+}
+a=$(switches)
+sleep 5
+b=$(switches)
+assert_true "asleep: no thread wakes up in 5 s" "$((b - a)) context switches" [ $((b - a)) -le 2 ]
+assert_eq "the next client wakes it, and its database" "3" "$(dmq z 'select count(*) from t')"
+again() { [ "$(grep -c "sleeping until the next connection" "$DM_LOG")" -ge 2 ]; }
+if wait_until 15 again; then
+    pass "... which pauses again, and Dormouse sleeps again"
+else
+    fail "... which pauses again, and Dormouse sleeps again" "$(tail -5 "$DM_LOG")"
+fi
+dm_stop_check "dormouse exits 0 on SIGTERM while asleep"
 dm_finish
