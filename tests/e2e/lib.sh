@@ -165,6 +165,20 @@ assert_true() {
     fi
 }
 
+# relay_checks OUT: the "PASS: name" / "FAIL: name (detail)" lines of an
+# inline script's output become this test's; the script must have printed
+# DONE at its end.
+relay_checks() {
+    local line
+    while IFS= read -r line; do
+        case $line in
+        PASS:*) pass "${line#PASS: }" ;;
+        FAIL:*) fail "${line#FAIL: }" ;;
+        esac
+    done <<<"$1"
+    assert_contains "the checks ran to the end" "$1" "DONE"
+}
+
 # ---- processes, ports, directories ----
 
 _dm_alive() {

@@ -29,6 +29,17 @@ backends() { pg_psql -At -c "select count(*) from pg_stat_activity where usename
 dmq() { # DB USER SQL
     dm_psql "$(dm_conninfo "$1" "$2")" -At -c "$3" 2>&1
 }
+# while_held USER HOLDER_PID DB CLIENT_USER SQL: once USER holds one server
+# connection (its query runs in HOLDER_PID), runs SQL as another client;
+# sets out (its result) and took (seconds).
+while_held() {
+    bg_track "$2"
+    held() { [ "$(backends "$1")" = 1 ]; }
+    wait_until 10 held "$1" || fail "$1 holds its one server" "backends: $(backends "$1")"
+    local start=$SECONDS
+    out=$(dmq "$3" "$4" "$5")
+    took=$((SECONDS - start))
+}
 
 # ---- min_pool_size ----
 assert_eq "a client of minp runs a query" "1" "$(dmq minp minu 'select 1')"
@@ -44,12 +55,7 @@ assert_eq "server_idle_timeout does not close them below min_pool_size" "2" "$(b
 # ---- reserve_pool ----
 dmq resv resu "select pg_sleep(6)" >"$DM_TMP/holder.out" &
 holder=$!
-bg_track $holder
-one_busy() { [ "$(backends resu)" = 1 ]; }
-wait_until 10 one_busy || fail "the holder has resv's one server" "backends: $(backends resu)"
-start=$SECONDS
-out=$(dmq resv resu "select 'served'")
-took=$((SECONDS - start))
+while_held resu "$holder" resv resu "select 'served'"
 assert_eq "a second client of resv (pool_size = 1) is served while the first holds the server" \
     "served" "$out"
 assert_true "... by the reserve pool, before the holder's 6 s are over" "took ${took}s" [ "$took" -lt 5 ]
@@ -60,12 +66,7 @@ wait "$holder"
 dm_psql "$(dm_conninfo capd capa)" -At -c "begin" -c "select 1" -c '\! sleep 3' -c "commit" \
     >/dev/null 2>&1 &
 holder=$!
-bg_track $holder
-one_capa() { [ "$(backends capa)" = 1 ]; }
-wait_until 10 one_capa || fail "capa holds capd's one server" "backends: $(backends capa)"
-start=$SECONDS
-out=$(dmq capd capb "select 'b served'")
-took=$((SECONDS - start))
+while_held capa "$holder" capd capb "select 'b served'"
 assert_eq "another user's client of capd is served" "b served" "$out"
 assert_true "... only once capa's transaction has ended (max_db_connections = 1)" "took ${took}s" \
     [ "$took" -ge 1 ]

@@ -114,13 +114,7 @@ report(after == before + 1, "... with one cold start", f"{before} -> {after}")
 print("DONE")
 PY
 )
-while IFS= read -r line; do
-    case $line in
-    PASS:*) pass "${line#PASS: }" ;;
-    FAIL:*) fail "${line#FAIL: }" ;;
-    esac
-done <<<"$out"
-assert_contains "the Python checks ran to the end" "$out" "DONE"
+relay_checks "$out"
 
 # kill -9 while a database pauses: no acknowledged row is lost.
 dmq() { dm_psql "$(dm_conninfo "$1" s)" -At -c "$2" 2>&1; }
@@ -155,10 +149,14 @@ switches() {
     cat /proc/"$DM_PID"/task/*/status 2>/dev/null |
         awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {n += $2} END {print n + 0}'
 }
-a=$(switches)
-sleep 5
-b=$(switches)
-assert_true "asleep: no thread wakes up in 5 s" "$((b - a)) context switches" [ $((b - a)) -le 2 ]
+if [ -n "${TSAN_OPTIONS:-}" ]; then
+    skip "asleep: no thread wakes up in 5 s (ThreadSanitizer's runtime has a thread of its own that does)"
+else
+    a=$(switches)
+    sleep 5
+    b=$(switches)
+    assert_true "asleep: no thread wakes up in 5 s" "$((b - a)) context switches" [ $((b - a)) -le 2 ]
+fi
 assert_eq "the next client wakes it, and its database" "3" "$(dmq z 'select count(*) from t')"
 again() { [ "$(grep -c "sleeping until the next connection" "$DM_LOG")" -ge 2 ]; }
 if wait_until 15 again; then

@@ -129,13 +129,7 @@ report(dead == 1, "KILL wdb2 ends wdb2's client only", f"score {dead}")
 print("DONE")
 PY
 )
-while IFS= read -r line; do
-    case $line in
-    PASS:*) pass "${line#PASS: }" ;;
-    FAIL:*) fail "${line#FAIL: }" ;;
-    esac
-done <<<"$out"
-assert_contains "the Python checks ran to the end" "$out" "DONE"
+relay_checks "$out"
 
 # RELOAD and SIGTERM with clients on several loops.
 assert_eq "RELOAD" "RELOAD" "$(admin 'RELOAD')"
