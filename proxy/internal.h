@@ -136,17 +136,12 @@ typedef struct proxy_stats_db {
 typedef struct proxy_stats proxy_stats;
 
 typedef struct proxy_listener {
-    int fd; /* shared by every loop: whichever is free accepts */
+    ev_io io; /* on loop 0, which accepts for every loop */
+    int fd;
     bool is_unix;
     char path[PATH_MAX]; /* unix socket file, removed at exit */
+    struct proxy_server *server;
 } proxy_listener;
-
-/* A loop's watcher on a listening socket. */
-typedef struct proxy_accept {
-    ev_io io;
-    struct proxy_loop *loop;
-    proxy_listener *listener;
-} proxy_accept;
 
 /* Session states; see session.c for the diagram and transition table. */
 typedef enum session_state {
@@ -185,9 +180,6 @@ typedef struct proxy_loop {
     pthread_mutex_t lock;
     ev_async wake;       /* the inbox has something, or loop 0 changed its watchers */
     ev_check reaper;     /* frees closed sessions after the callbacks that closed them */
-    proxy_accept accept[PROXY_MAX_LISTENERS]; /* its watchers on the shared listening sockets */
-    ev_timer accept_pause; /* out of descriptors: accepting resumes after a pause */
-    double accept_logged;  /* when running out of descriptors was last logged */
 
     /* the inbox, guarded by inbox_lock: finished jobs (pushed by worker
      * threads), the CLOSE jobs of idle backends the pool expired, sessions
@@ -202,7 +194,6 @@ typedef struct proxy_loop {
     /* its sessions, and those waiting to be freed */
     proxy_session *sessions;
     proxy_session *zombies;
-    int state_count[SESSION_NSTATES];
 
     proxy_cancel_request *upstream_cancels; /* CancelRequests on their way upstream */
     proxy_upstream *upstreams;        /* its upstream server connections */
@@ -213,7 +204,6 @@ typedef struct proxy_loop {
     uint8_t **spare_bufs;
     size_t *spare_caps;
     int nspare, spare_cap;
-    bool stopped; /* its ev_run returned */
 } proxy_loop;
 
 #define PROXY_MAX_WORKERS 64
@@ -233,6 +223,8 @@ struct proxy_server {
 
     ev_signal sigterm, sigint, sighup;
     ev_timer pool_timer; /* each second: idle backends past their limits are closed */
+    ev_timer accept_pause; /* out of descriptors: accepting resumes after a pause */
+    double accept_logged;  /* when running out of descriptors was last logged */
 
     /* counted over every loop (atomics) */
     int nclients;  /* client sockets counted against max_client_conn */
@@ -359,7 +351,7 @@ void session_close(proxy_session *s, const char *reason);
 void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool session_flush(proxy_session *s);
-void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
+void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, socklen_t salen,
                     bool is_unix);
 /* A session that moved here (server_migrate): watch it and go on. */
 void session_adopt(proxy_session *s);

@@ -1,9 +1,8 @@
 /*
  * The server: `workers` libev loops (threads).  Loop 0 accepts; a session
  * moves to its database's home loop once its StartupMessage names the
- * database (server_db_home), so that a
- * database's clients, pools and server connections are all on one loop and
- * need no locks.  Loop 0 also runs the signals, the timers and the admin
+ * database (server_db_home), so that a database's clients, pools and server
+ * connections are all on one loop and need no locks.  Loop 0 also runs the signals, the timers and the admin
  * console; for work that spans loops it takes every loop's lock
  * (server_world_lock).  See proxy_loop in internal.h.
  *
@@ -40,26 +39,20 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "dormouse/wire.h"
-
 static void server_close_listeners(proxy_server *srv)
 {
-    for (int k = 0; k < srv->nloops; k++) {
-        proxy_loop *l = &srv->loops[k];
-        if (!l->loop)
-            continue;
-        ev_timer_stop(l->loop, &l->accept_pause);
-        for (int i = 0; i < srv->nlisteners; i++)
-            ev_io_stop(l->loop, &l->accept[i].io);
-    }
+    if (srv->loop)
+        ev_timer_stop(srv->loop, &srv->accept_pause);
     for (int i = 0; i < srv->nlisteners; i++) {
-        proxy_listener *li = &srv->listeners[i];
-        if (li->fd < 0)
+        proxy_listener *l = &srv->listeners[i];
+        if (l->fd < 0)
             continue;
-        close(li->fd);
-        li->fd = -1;
-        if (li->is_unix)
-            unlink(li->path);
+        if (srv->loop)
+            ev_io_stop(srv->loop, &l->io);
+        close(l->fd);
+        l->fd = -1;
+        if (l->is_unix)
+            unlink(l->path);
     }
 }
 
@@ -68,47 +61,48 @@ static void server_close_listeners(proxy_server *srv)
  * again. */
 static void server_accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    proxy_loop *l = container_of(w, proxy_loop, accept_pause);
-    for (int i = 0; i < l->server->nlisteners; i++)
-        if (l->server->listeners[i].fd >= 0)
-            ev_io_start(loop, &l->accept[i].io);
+    proxy_server *srv = container_of(w, proxy_server, accept_pause);
+    for (int i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].fd >= 0)
+            ev_io_start(loop, &srv->listeners[i].io);
 }
 
-static void server_accept_pause(proxy_loop *l, int err)
+static void server_accept_pause(proxy_server *srv, int err)
 {
-    if (ev_now(l->loop) - l->accept_logged >= 10.0) {
-        l->accept_logged = ev_now(l->loop);
+    if (ev_now(srv->loop) - srv->accept_logged >= 10.0) {
+        srv->accept_logged = ev_now(srv->loop);
         proxy_log(PROXY_LOG_WARNING, "cannot accept connections: %s (ulimit -n, max_client_conn)",
                   strerror(err));
     }
-    for (int i = 0; i < l->server->nlisteners; i++)
-        ev_io_stop(l->loop, &l->accept[i].io);
-    ev_timer_stop(l->loop, &l->accept_pause);
-    ev_timer_set(&l->accept_pause, 0.1, 0.);
-    ev_timer_start(l->loop, &l->accept_pause);
+    for (int i = 0; i < srv->nlisteners; i++)
+        ev_io_stop(srv->loop, &srv->listeners[i].io);
+    ev_timer_stop(srv->loop, &srv->accept_pause);
+    ev_timer_set(&srv->accept_pause, 0.1, 0.);
+    ev_timer_start(srv->loop, &srv->accept_pause);
 }
 
+/* Loop 0 accepts for every loop: each loop woken for each connection would
+ * cost more than handing the client to its database's home loop. */
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    proxy_accept *a = container_of(w, proxy_accept, io);
+    proxy_listener *l = container_of(w, proxy_listener, io);
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept4(a->listener->fd, (struct sockaddr *)&ss, &sl,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
             if (errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                server_accept_pause(a->loop, errno);
+                server_accept_pause(l->server, errno);
                 return;
             }
             proxy_log(PROXY_LOG_WARNING, "accept failed: %s", strerror(errno));
             return;
         }
-        session_accept(a->loop, fd, (struct sockaddr *)&ss, sl, a->listener->is_unix);
+        session_accept(l->server, fd, (struct sockaddr *)&ss, sl, l->is_unix);
     }
 }
 
@@ -154,6 +148,7 @@ static bool server_listen_tcp(proxy_server *srv, char *err, size_t errlen)
         }
         proxy_listener *l = &srv->listeners[srv->nlisteners++];
         l->fd = fd;
+        l->server = srv;
         l->is_unix = false;
         char hostbuf[NI_MAXHOST];
         getnameinfo(ai->ai_addr, ai->ai_addrlen, hostbuf, sizeof(hostbuf), NULL, 0,
@@ -200,6 +195,7 @@ static bool server_listen_unix(proxy_server *srv, char *err, size_t errlen)
     chmod(sun.sun_path, 0777);
     proxy_listener *l = &srv->listeners[srv->nlisteners++];
     l->fd = fd;
+    l->server = srv;
     l->is_unix = true;
     snprintf(l->path, sizeof(l->path), "%s", sun.sun_path);
     proxy_log(PROXY_LOG_INFO, "listening on unix:%s", sun.sun_path);
@@ -212,20 +208,26 @@ static void server_wake(proxy_loop *l)
     ev_async_send(l->loop, &l->wake);
 }
 
+/* Any thread: appends job to one of l's inbox lists and wakes l. */
+static void server_job_push(proxy_loop *l, storage_job **head, storage_job **tail,
+                            storage_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&l->inbox_lock);
+    if (*tail)
+        (*tail)->next = job;
+    else
+        *head = job;
+    *tail = job;
+    pthread_mutex_unlock(&l->inbox_lock);
+    server_wake(l);
+}
+
 /* Worker thread: hand the job back to its session's loop. */
 static void server_job_done(storage_job *job)
 {
-    proxy_session *s = job->udata;
-    proxy_loop *l = s->loop;
-    job->next = NULL;
-    pthread_mutex_lock(&l->inbox_lock);
-    if (l->jobs_done_tail)
-        l->jobs_done_tail->next = job;
-    else
-        l->jobs_done_head = job;
-    l->jobs_done_tail = job;
-    pthread_mutex_unlock(&l->inbox_lock);
-    server_wake(l);
+    proxy_loop *l = ((proxy_session *)job->udata)->loop;
+    server_job_push(l, &l->jobs_done_head, &l->jobs_done_tail, job);
 }
 
 void server_submit_job(proxy_session *s, storage_job *job)
@@ -246,15 +248,7 @@ typedef struct server_backend_close_job {
 static void server_backend_job_done(storage_job *job)
 {
     proxy_loop *l = container_of(job, server_backend_close_job, job)->loop;
-    job->next = NULL;
-    pthread_mutex_lock(&l->inbox_lock);
-    if (l->backend_jobs_done_tail)
-        l->backend_jobs_done_tail->next = job;
-    else
-        l->backend_jobs_done_head = job;
-    l->backend_jobs_done_tail = job;
-    pthread_mutex_unlock(&l->inbox_lock);
-    server_wake(l);
+    server_job_push(l, &l->backend_jobs_done_head, &l->backend_jobs_done_tail, job);
 }
 
 /* pool_expire's receiver (world lock): closes an idle backend on a worker. */
@@ -508,17 +502,17 @@ proxy_upstream *server_upstreams_next(proxy_server *srv, proxy_upstream *u)
 #define SERVER_SPARE_MAX 128           /* spare buffers kept per loop */
 #define SERVER_SPARE_BIG (256u * 1024u) /* larger ones are freed */
 
-void server_buf_take(proxy_loop *srv, wire_buf *b)
+void server_buf_take(proxy_loop *l, wire_buf *b)
 {
-    if (b->cap > 0 || srv->nspare == 0)
+    if (b->cap > 0 || l->nspare == 0)
         return;
-    srv->nspare--;
-    b->data = srv->spare_bufs[srv->nspare];
-    b->cap = srv->spare_caps[srv->nspare];
+    l->nspare--;
+    b->data = l->spare_bufs[l->nspare];
+    b->cap = l->spare_caps[l->nspare];
     b->len = 0;
 }
 
-void server_buf_give(proxy_loop *srv, wire_buf *b)
+void server_buf_give(proxy_loop *l, wire_buf *b)
 {
     if (b->len > 0 || b->cap == 0)
         return;
@@ -526,29 +520,29 @@ void server_buf_give(proxy_loop *srv, wire_buf *b)
         wire_buf_free(b);
         return;
     }
-    if (srv->nspare == srv->spare_cap) {
-        if (srv->spare_cap >= SERVER_SPARE_MAX) {
+    if (l->nspare == l->spare_cap) {
+        if (l->spare_cap >= SERVER_SPARE_MAX) {
             wire_buf_free(b);
             return;
         }
-        int cap = srv->spare_cap ? srv->spare_cap * 2 : 64;
-        uint8_t **v = realloc(srv->spare_bufs, (size_t)cap * sizeof(*v));
+        int cap = l->spare_cap ? l->spare_cap * 2 : 64;
+        uint8_t **v = realloc(l->spare_bufs, (size_t)cap * sizeof(*v));
         if (!v) {
             wire_buf_free(b);
             return;
         }
-        srv->spare_bufs = v;
-        size_t *c = realloc(srv->spare_caps, (size_t)cap * sizeof(*c));
+        l->spare_bufs = v;
+        size_t *c = realloc(l->spare_caps, (size_t)cap * sizeof(*c));
         if (!c) {
             wire_buf_free(b);
             return;
         }
-        srv->spare_caps = c;
-        srv->spare_cap = cap;
+        l->spare_caps = c;
+        l->spare_cap = cap;
     }
-    srv->spare_bufs[srv->nspare] = b->data;
-    srv->spare_caps[srv->nspare] = b->cap;
-    srv->nspare++;
+    l->spare_bufs[l->nspare] = b->data;
+    l->spare_caps[l->nspare] = b->cap;
+    l->nspare++;
     wire_buf_init(b);
 }
 
@@ -706,15 +700,6 @@ static bool server_loop_init(proxy_server *srv, int k, char *err, size_t errlen)
     }
     ev_set_userdata(l->loop, l);
     ev_set_loop_release_cb(l->loop, server_loop_release, server_loop_acquire);
-    /* Loop 0 accepts for all (every loop woken for each connection would
-     * cost more than the hand-over to a database's home loop). */
-    for (int i = 0; i < srv->nlisteners && k == 0; i++) {
-        l->accept[i].loop = l;
-        l->accept[i].listener = &srv->listeners[i];
-        ev_io_init(&l->accept[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
-        ev_io_start(l->loop, &l->accept[i].io);
-    }
-    ev_timer_init(&l->accept_pause, server_accept_resume_cb, 0.1, 0.);
     ev_async_init(&l->wake, server_wake_cb);
     ev_async_start(l->loop, &l->wake);
     ev_check_init(&l->reaper, server_reaper_cb);
@@ -727,7 +712,6 @@ static void *server_loop_thread(void *arg)
     proxy_loop *l = arg;
     pthread_mutex_lock(&l->lock);
     ev_run(l->loop, 0);
-    l->stopped = true;
     pthread_mutex_unlock(&l->lock);
     __atomic_sub_fetch(&l->server->loops_running, 1, __ATOMIC_ACQ_REL);
     server_wake(&l->server->loops[0]); /* loop 0 may be waiting for the last one */
@@ -804,6 +788,11 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
             goto fail;
     }
     srv->loop = srv->loops[0].loop;
+    for (int i = 0; i < srv->nlisteners; i++) {
+        ev_io_init(&srv->listeners[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
+        ev_io_start(srv->loop, &srv->listeners[i].io);
+    }
+    ev_timer_init(&srv->accept_pause, server_accept_resume_cb, 0.1, 0.);
     ev_timer_init(&srv->pool_timer, server_pool_timer_cb, 1.0, 1.0);
     ev_timer_start(srv->loop, &srv->pool_timer);
     ev_signal_init(&srv->sigterm, server_signal_cb, SIGTERM);
@@ -899,7 +888,6 @@ void proxy_server_free(proxy_server *srv)
         if (l->loop) {
             ev_async_stop(l->loop, &l->wake);
             ev_check_stop(l->loop, &l->reaper);
-            ev_timer_stop(l->loop, &l->accept_pause);
             proxy_upstream_cancels_free(l);
             if (k > 0)
                 ev_loop_destroy(l->loop);

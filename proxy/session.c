@@ -189,8 +189,6 @@ void session_set_state(proxy_session *s, session_state to)
     session_count(s, s->state, to);
     if (to == SESSION_IDLE)
         s->idle_since_us = proxy_stats_now_us();
-    s->loop->state_count[s->state]--;
-    s->loop->state_count[to]++;
     s->state = to;
 }
 
@@ -217,12 +215,11 @@ static void session_peer_format(proxy_session *s, const struct sockaddr *sa, boo
     }
 }
 
-void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
+void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, socklen_t salen,
                     bool is_unix)
 {
-    proxy_server *srv = l->server;
-    if (l->index == 0)
-        server_timers_wake(srv); /* the pool's clock, stopped when everything paused */
+    proxy_loop *l = &srv->loops[0]; /* the one that accepts; session_adopt moves it on */
+    server_timers_wake(srv); /* the pool's clock, stopped when everything paused */
     proxy_session *s = calloc(1, sizeof(*s));
     if (!s) {
         close(fd);
@@ -266,7 +263,6 @@ void session_accept(proxy_loop *l, int fd, const struct sockaddr *sa, socklen_t 
 static void session_link(proxy_session *s)
 {
     proxy_loop *l = s->loop;
-    l->state_count[s->state]++;
     s->prev = NULL;
     s->next = l->sessions;
     if (l->sessions)
@@ -277,7 +273,6 @@ static void session_link(proxy_session *s)
 static void session_unlink(proxy_session *s)
 {
     proxy_loop *l = s->loop;
-    l->state_count[s->state]--;
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -852,13 +847,13 @@ static const char *session_secret(const proxy_session *s)
     return proxy_userlist_secret(s->server->users, s->user);
 }
 
-/* Asks for the password the configuration wants (or lets a trusted user in). */
 static void session_enter_auth(proxy_session *s)
 {
     if (s->state != SESSION_AUTH) /* already there after an auth_query */
         session_set_state(s, SESSION_AUTH);
 }
 
+/* Asks for the password the configuration wants (or lets a trusted user in). */
 static bool session_auth_begin(proxy_session *s)
 {
     proxy_server *srv = s->server;
@@ -1103,7 +1098,6 @@ static bool session_handle_extended(proxy_session *s, size_t start, size_t *off)
 
 /* ---- COPY FROM STDIN ---- */
 
-/* Submits the collected data as the next COPY job (end: MORE, DONE or FAIL). */
 static void session_copy_free(proxy_session *s)
 {
     if (!s->copy)
@@ -1115,6 +1109,7 @@ static void session_copy_free(proxy_session *s)
     s->copy = NULL;
 }
 
+/* Submits the collected data as the next COPY job (end: MORE, DONE or FAIL). */
 static void session_copy_submit(proxy_session *s, storage_copy_end end)
 {
     session_copy *cp = s->copy;

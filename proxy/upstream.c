@@ -356,17 +356,17 @@ void proxy_upstream_close(proxy_upstream *u)
 
 static void upstream_free(proxy_upstream *u)
 {
-    proxy_loop *srv = u->loop;
+    proxy_loop *l = u->loop;
     if (u->all_prev)
         u->all_prev->all_next = u->all_next;
     else
-        srv->upstreams = u->all_next;
+        l->upstreams = u->all_next;
     if (u->all_next)
         u->all_next->all_prev = u->all_prev;
     upstream_exp_clear(u);
     free(u->exp);
     sops_free(u);
-    proxy_stmt_lru_clear(&u->stmts, &srv->stmt_cache);
+    proxy_stmt_lru_clear(&u->stmts, &l->stmt_cache);
     proxy_settings_free(&u->settings);
     wire_buf_free(&u->in);
     wire_buf_free(&u->out);
@@ -380,11 +380,11 @@ static void upstream_free(proxy_upstream *u)
     free(u);
 }
 
-void proxy_upstream_reap(proxy_loop *srv)
+void proxy_upstream_reap(proxy_loop *l)
 {
-    while (srv->upstream_zombies) {
-        proxy_upstream *u = srv->upstream_zombies;
-        srv->upstream_zombies = u->zombie_next;
+    while (l->upstream_zombies) {
+        proxy_upstream *u = l->upstream_zombies;
+        l->upstream_zombies = u->zombie_next;
         upstream_free(u);
     }
 }
@@ -1701,9 +1701,9 @@ void proxy_upstream_error(const proxy_upstream *u, const char **sqlstate, const 
 
 /* ---- CancelRequest to the upstream ---- */
 
-static proxy_upstream *upstream_by_id(proxy_loop *srv, uint32_t id)
+static proxy_upstream *upstream_by_id(proxy_loop *l, uint32_t id)
 {
-    for (proxy_upstream *u = srv->upstreams; u; u = u->all_next)
+    for (proxy_upstream *u = l->upstreams; u; u = u->all_next)
         if (u->id == id)
             return u;
     return NULL;
@@ -1713,19 +1713,19 @@ static proxy_upstream *upstream_by_id(proxy_loop *srv, uint32_t id)
  * server connection it held may go back to its pool. */
 static void upstream_cancel_free(proxy_cancel_request *c)
 {
-    proxy_loop *srv = c->loop;
-    proxy_upstream *u = upstream_by_id(srv, c->upstream_id);
+    proxy_loop *l = c->loop;
+    proxy_upstream *u = upstream_by_id(l, c->upstream_id);
     if (u && u->cancels_in_flight > 0 && --u->cancels_in_flight == 0 &&
         u->state == PROXY_UPSTREAM_READY && u->client)
         pgpool_server_replies_done(u);
-    ev_io_stop(srv->loop, &c->wio);
-    ev_timer_stop(srv->loop, &c->timer);
+    ev_io_stop(l->loop, &c->wio);
+    ev_timer_stop(l->loop, &c->timer);
     if (c->fd >= 0)
         close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
-        srv->upstream_cancels = c->next;
+        l->upstream_cancels = c->next;
     if (c->next)
         c->next->prev = c->prev;
     free(c);
@@ -1786,13 +1786,13 @@ static void upstream_cancel_timer_cb(struct ev_loop *loop, ev_timer *w, int reve
 
 void proxy_upstream_cancel(proxy_upstream *u)
 {
-    proxy_loop *srv = u->loop;
+    proxy_loop *l = u->loop;
     if (u->state != PROXY_UPSTREAM_READY)
         return;
     proxy_cancel_request *c = calloc(1, sizeof(*c));
     if (!c)
         return;
-    c->loop = srv;
+    c->loop = l;
     c->upstream_id = u->id;
     c->client_id = u->client ? u->client->id : 0;
     c->due = u->sent_z;
@@ -1809,20 +1809,20 @@ void proxy_upstream_cancel(proxy_upstream *u)
         free(c);
         return;
     }
-    c->next = srv->upstream_cancels;
+    c->next = l->upstream_cancels;
     if (c->next)
         c->next->prev = c;
-    srv->upstream_cancels = c;
+    l->upstream_cancels = c;
     u->cancels_in_flight++;
     ev_io_init(&c->wio, upstream_cancel_write_cb, c->fd, EV_WRITE);
-    ev_io_start(srv->loop, &c->wio);
+    ev_io_start(l->loop, &c->wio);
     ev_timer_init(&c->timer, upstream_cancel_timer_cb,
                   (double)u->server->cfg.server_connect_timeout, 0.);
-    ev_timer_start(srv->loop, &c->timer);
+    ev_timer_start(l->loop, &c->timer);
 }
 
-void proxy_upstream_cancels_free(proxy_loop *srv)
+void proxy_upstream_cancels_free(proxy_loop *l)
 {
-    while (srv->upstream_cancels)
-        upstream_cancel_free(srv->upstream_cancels);
+    while (l->upstream_cancels)
+        upstream_cancel_free(l->upstream_cancels);
 }

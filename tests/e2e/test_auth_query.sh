@@ -33,6 +33,7 @@ pg_psql -c "set password_encryption = 'scram-sha-256'" \
     -c "create role lookup2 login password 'lookup2-pw'" \
     -c "create role carol login" \
     -c "set password_encryption = 'md5'" -c "create role bob login password 'bob-pw'" \
+    -c "create role mdonly login password 'md-pw'" \
     -c "create database app" >/dev/null || die "cannot create the roles"
 pg_psql -d app -c "create function public.user_lookup(in i_username text, out uname text, out phash text)
     returns record as \$\$ select rolname::text, rolpassword::text from pg_catalog.pg_authid
@@ -40,8 +41,10 @@ pg_psql -d app -c "create function public.user_lookup(in i_username text, out un
     -c "revoke all on function public.user_lookup(text) from public" \
     -c "grant execute on function public.user_lookup(text) to lookup2" >/dev/null ||
     die "cannot create the lookup function"
+# mdonly (an md5 hash) is asked for SCRAM: its hash cannot answer that
 printf '%s\n' 'local all all trust' 'host all postgres 127.0.0.1/32 trust' \
-    'host all all 127.0.0.1/32 md5' >"$PGDATA_REAL/pg_hba.conf"
+    'host all mdonly 127.0.0.1/32 scram-sha-256' 'host all all 127.0.0.1/32 md5' \
+    >"$PGDATA_REAL/pg_hba.conf"
 pg_psql -c "select pg_reload_conf()" >/dev/null || die "cannot reload pg_hba.conf"
 bob_hash=$(pg_psql -At -c "select rolpassword from pg_authid where rolname = 'bob'")
 [[ $bob_hash == md5* ]] || die "bob has no md5 hash" "$bob_hash"
@@ -102,6 +105,8 @@ expect_connect_error "an auth_user without the right to pg_authid: 28000 with th
 expect_connect_error "an unreachable upstream: 08006 with the reason" \
     "$(ci appdown alice alice-pw)" 08006 "cannot connect"
 expect_connect_error "SQLite databases are not looked up" "$(ci sq alice alice-pw)" 28P01
+expect_connect_error "a server that asks for SCRAM where Dormouse has an md5 hash: 08006, saying so" \
+    "$(ci app mdonly md-pw)" 08006 "has only its md5 hash"
 assert_eq "Dormouse still serves alice after the failed lookups" "1" "$(as app alice alice-pw 'select 1')"
 
 # ---- a storm of logins through a pool of 2 ----

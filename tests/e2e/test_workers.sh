@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # test_workers: several event-loop threads (workers = 4) without splitting
-# pools or statistics.  Every loop accepts; a client moves to its database's
+# pools or statistics.  Loop 0 accepts; a client moves to its database's
 # home loop once its StartupMessage names the database, so the clients of one
-# database share one pool and one set of counters whichever loop accepted
-# them.  Checks: clients of many databases at once, on every loop; one
+# database share one pool and one set of counters.  Checks: clients of many databases at once, on every loop; one
 # upstream pool_size = 2 for 12 concurrent clients (pg_stat_activity never
 # above 2); SHOW CLIENTS/POOLS/STATS count every loop's clients; CancelRequests
-# arrive on whichever loop accepts them and still cancel (20 of them, so that
-# most cross loops) both upstream and SQLite queries; KILL and RELOAD reach
+# (which have no database: loop 0 takes them) cancel upstream and SQLite
+# queries on the other loops (the debug log shows which loop each database's
+# clients moved to); KILL and RELOAD reach
 # every loop; SIGTERM with clients on several loops exits 0.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -20,7 +20,7 @@ pg_psql -c "create role app login" -c "create database app owner app" >/dev/null
 
 DM_PORT=$(free_port) || die "no free port"
 DM_DATA=$(dm_tmpdir data)
-dm_write_config "$DM_TMP/w.ini" "workers = 4" "admin_users = admin" "query_wait_timeout = 30" \
+dm_write_config "$DM_TMP/w.ini" "workers = 4" "log_level = debug" "admin_users = admin" "query_wait_timeout = 30" \
     "[databases] app = host=127.0.0.1 port=$PGPORT_REAL dbname=app user=app pool_size=2" \
     "[databases] * = engine=sqlite"
 dm_start "$DM_TMP/w.ini"
@@ -113,8 +113,9 @@ def cancel_rounds(db, sql, n):
     return ok
 k = cancel_rounds("app", "select pg_sleep(30)", 20)
 report(k == 20, "20 CancelRequests cancel upstream pg_sleep(30) whatever loop accepts them", f"{k} of 20")
-k = cancel_rounds("wdb0", "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r", 10)
-report(k == 10, "10 CancelRequests cancel a runaway SQLite query whatever loop accepts them", f"{k} of 10")
+runaway = "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r"
+k = sum(cancel_rounds(f"wdb{i}", runaway, 1) for i in range(10))
+report(k == 10, "10 CancelRequests cancel runaway SQLite queries of 10 databases", f"{k} of 10")
 
 # KILL reaches the loop of the database it names.
 victims = [dm(f"wdb{i}") for i in range(4)]
@@ -130,6 +131,10 @@ print("DONE")
 PY
 )
 relay_checks "$out"
+# the databases whose queries were cancelled live on loops other than 0
+moved=$(grep -cE "@wdb[0-9] .*: moved to event loop [1-9]" "$DM_LOG")
+assert_true "... most of them on loops other than 0, where the CancelRequests did not arrive" \
+    "$moved clients of wdb0..wdb9 moved off loop 0" [ "$moved" -gt 0 ]
 
 # RELOAD and SIGTERM with clients on several loops.
 assert_eq "RELOAD" "RELOAD" "$(admin 'RELOAD')"
