@@ -161,6 +161,33 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
                          sizeof(u->password) - 1);
                 return false;
             }
+        } else if (KEY_IS("managed_datadir")) {
+            /* its Unix socket lives there: DIR/.s.PGSQL.65535 must fit sun_path */
+            if (vlen == 0 || val[0] != '/' || vlen > POOL_MANAGED_DIR_MAX ||
+                !pool_rule_value(u->managed_datadir, sizeof(u->managed_datadir), val, vlen)) {
+                snprintf(err, errlen, "managed_datadir must be an absolute path of at most %d "
+                         "bytes (the server's Unix socket is made there), not \"%.*s\"",
+                         POOL_MANAGED_DIR_MAX, (int)vlen, val);
+                return false;
+            }
+        } else if (KEY_IS("managed_initdb")) {
+            char buf[8] = "";
+            pool_rule_value(buf, sizeof(buf), val, vlen);
+            if (!strcmp(buf, "yes") || !strcmp(buf, "on") || !strcmp(buf, "true") || !strcmp(buf, "1")) {
+                u->managed_initdb = true;
+            } else if (!strcmp(buf, "no") || !strcmp(buf, "off") || !strcmp(buf, "false") ||
+                       !strcmp(buf, "0")) {
+                u->managed_initdb = false;
+            } else {
+                snprintf(err, errlen, "managed_initdb must be yes or no, not \"%.*s\"", (int)vlen, val);
+                return false;
+            }
+        } else if (KEY_IS("managed_os_user")) {
+            if (vlen == 0 || !pool_rule_value(u->managed_os_user, sizeof(u->managed_os_user), val, vlen)) {
+                snprintf(err, errlen, "managed_os_user must be 1 to %zu bytes",
+                         sizeof(u->managed_os_user) - 1);
+                return false;
+            }
         } else if (KEY_IS("pool_mode")) {
             pool_mode m;
             if (!pool_mode_parse(val, vlen, &m)) {
@@ -207,15 +234,32 @@ bool pool_db_rule_parse(const char *value, pool_db_rule *rule, char *err, size_t
     if (have_upstream && !have_engine)
         rule->engine = STORAGE_POSTGRES;
     if (have_upstream && rule->engine == STORAGE_SQLITE) {
-        snprintf(err, errlen, "host, port, dbname, user, password and auth_user are for engine=postgres");
+        snprintf(err, errlen, "host, port, dbname, user, password, auth_user and managed_* are "
+                 "for engine=postgres");
         return false;
     }
     if (!have_engine && !have_upstream) {
         snprintf(err, errlen, "missing engine= (e.g. \"engine=sqlite\") or host=");
         return false;
     }
-    if (rule->engine == STORAGE_POSTGRES && !rule->upstream.host[0])
-        snprintf(rule->upstream.host, sizeof(rule->upstream.host), "127.0.0.1");
+    pool_upstream *u = &rule->upstream;
+    if (!u->managed_datadir[0] && (u->managed_initdb || u->managed_os_user[0])) {
+        snprintf(err, errlen, "managed_initdb and managed_os_user need managed_datadir");
+        return false;
+    }
+    if (u->managed_datadir[0]) {
+        /* Dormouse runs that server: it listens on its data directory's socket only */
+        if (u->host[0] && strcmp(u->host, u->managed_datadir) != 0) {
+            snprintf(err, errlen, "a managed server (managed_datadir) takes no host: Dormouse "
+                     "reaches it on a Unix socket in its data directory");
+            return false;
+        }
+        snprintf(u->host, sizeof(u->host), "%s", u->managed_datadir);
+        if (!u->managed_os_user[0])
+            snprintf(u->managed_os_user, sizeof(u->managed_os_user), "postgres");
+    }
+    if (rule->engine == STORAGE_POSTGRES && !u->host[0])
+        snprintf(u->host, sizeof(u->host), "127.0.0.1");
     return true;
 }
 
@@ -370,7 +414,10 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
     db->engine = STORAGE_POSTGRES;
     db->upstream = rule->upstream;
     db->ov = rule->ov;
-    db->state = POOL_DB_ACTIVE; /* upstream databases do not pause yet */
+    db->state = POOL_DB_IDLE; /* no server yet: it pauses if nobody comes */
+    db->idle_since_us = db->up_since_us = pool_now(p);
+    db->engine_ready = !db->upstream.managed_datadir[0]; /* a managed one is started first */
+    db->managed = db->upstream.managed_datadir[0] != '\0';
     db->idle_timeout = rule->ov.idle_timeout;
     db->hash_next = p->buckets[b];
     p->buckets[b] = db;
@@ -413,10 +460,15 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
             db->idle_timeout = rule->ov.idle_timeout; /* a reload may have changed it */
         if (db->engine == STORAGE_POSTGRES) {
             /* A reload may have moved the upstream: new clients follow it. */
-            if (rule && rule->engine == STORAGE_POSTGRES) {
+            /* (a managed server stays where it was started: its keys apply at restart) */
+            if (rule && rule->engine == STORAGE_POSTGRES && !db->managed &&
+                !rule->upstream.managed_datadir[0]) {
                 if (memcmp(&db->upstream, &rule->upstream, sizeof(db->upstream)) != 0)
                     db->generation++; /* servers of the old address are retired */
                 db->upstream = rule->upstream;
+                db->ov = rule->ov;
+            } else if (rule && rule->engine == STORAGE_POSTGRES && db->managed &&
+                       !strcmp(rule->upstream.managed_datadir, db->upstream.managed_datadir)) {
                 db->ov = rule->ov;
             }
         }
@@ -450,12 +502,36 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
         return NULL;
     }
     db->state = POOL_DB_IDLE; /* nothing open yet: it pauses if nobody comes */
-    db->idle_since_us = pool_now(p);
+    db->idle_since_us = db->up_since_us = pool_now(p);
+    db->engine_ready = true;
     db->idle_timeout = rule->ov.idle_timeout;
     db->hash_next = p->buckets[b];
     p->buckets[b] = db;
     p->ndbs++;
     return db;
+}
+
+bool pool_db_managed(const pool_db *db)
+{
+    return db->managed;
+}
+
+bool pool_name_managed(pool *p, const char *name)
+{
+    pthread_mutex_lock(&p->lock);
+    bool managed = false;
+    pool_db *db;
+    for (db = p->buckets[pool_bucket(p, name)]; db; db = db->hash_next)
+        if (strcmp(db->name, name) == 0)
+            break;
+    if (db) {
+        managed = db->managed;
+    } else {
+        const pool_db_rule *rule = pool_rule_find(p, name);
+        managed = rule && rule->engine == STORAGE_POSTGRES && rule->upstream.managed_datadir[0];
+    }
+    pthread_mutex_unlock(&p->lock);
+    return managed;
 }
 
 const char *pool_db_name(const pool_db *db)
@@ -488,19 +564,25 @@ uint64_t pool_db_opened_total(const pool_db *db)
     return db->opened_total;
 }
 
-void pool_db_opened(pool_db *db)
+/* The engine answers again after a pause: the resume's latency is kept. */
+static void pool_db_resumed(pool_db *db)
 {
-    db->open_ok = true;
-    if (db->state != POOL_DB_RESUMING)
-        return;
-    /* the first backend opened since the pause: resumed */
-    uint64_t lat = pool_now(db->pool) - db->resume_start_us;
+    uint64_t now = pool_now(db->pool);
+    db->resumed_at_us = now;
+    uint64_t lat = now - db->resume_start_us;
     db->last_resume_us = lat ? lat : 1;
     db->resume_us[db->resume_next] = db->last_resume_us;
     db->resume_next = (db->resume_next + 1) % POOL_RESUME_SAMPLES;
     if (db->nresume < POOL_RESUME_SAMPLES)
         db->nresume++;
     db->state = POOL_DB_ACTIVE;
+}
+
+void pool_db_opened(pool_db *db)
+{
+    db->open_ok = true;
+    if (db->state == POOL_DB_RESUMING) /* the first backend opened since the pause */
+        pool_db_resumed(db);
 }
 
 bool pool_db_ever_opened(const pool_db *db)
@@ -655,6 +737,17 @@ static bool pool_backend_expired(const pool *p, const pool_backend *b, uint64_t 
 
 /* ---- lifecycle (pool.h) ---- */
 
+/* Everything is closed: the time it was up is added to its total. */
+static void pool_db_paused(pool_db *db, uint64_t now)
+{
+    db->state = POOL_DB_PAUSED;
+    db->last_pause_us = now;
+    if (db->up_since_us) {
+        db->up_total_us += now - db->up_since_us;
+        db->up_since_us = 0;
+    }
+}
+
 /* A client takes a backend: a paused (or pausing) database resumes; its
  * first OPEN ends the resume (pool_db_opened). */
 static void pool_db_wake(pool_db *db, uint64_t now, bool reused)
@@ -662,7 +755,11 @@ static void pool_db_wake(pool_db *db, uint64_t now, bool reused)
     if (db->state == POOL_DB_PAUSED || db->state == POOL_DB_PAUSING) {
         db->cold_starts++;
         db->resume_start_us = now;
-        db->state = reused ? POOL_DB_ACTIVE : POOL_DB_RESUMING;
+        if (!db->up_since_us)
+            db->up_since_us = now;
+        db->state = POOL_DB_RESUMING;
+        if (reused)
+            pool_db_resumed(db);
         return;
     }
     if (db->state != POOL_DB_RESUMING || reused)
@@ -676,10 +773,8 @@ static void pool_db_settle(pool_db *db, uint64_t now)
     if (db->engine != STORAGE_SQLITE || db->nstate[POOL_BACKEND_ACTIVE] > 0)
         return;
     if (db->state == POOL_DB_PAUSING) {
-        if (db->nstate[POOL_BACKEND_IDLE] == 0 && db->nstate[POOL_BACKEND_CLOSING] == 0) {
-            db->state = POOL_DB_PAUSED;
-            db->last_pause_us = now;
-        }
+        if (db->nstate[POOL_BACKEND_IDLE] == 0 && db->nstate[POOL_BACKEND_CLOSING] == 0)
+            pool_db_paused(db, now);
         return;
     }
     if (db->state != POOL_DB_IDLE && db->state != POOL_DB_PAUSED) {
@@ -695,18 +790,79 @@ static uint64_t pool_db_pause_after(const pool_db *db)
     return db->pool->limits.pause_after_us;
 }
 
-int pool_pause_idle(pool *p, pool_close_fn close_fn, void *arg)
+/* ---- engine=postgres: the servers are the engine ---- */
+
+void pool_db_upstream_busy(pool_db *db, int delta)
+{
+    uint64_t now = pool_now(db->pool);
+    db->nbusy += delta;
+    if (delta > 0) {
+        if (db->state == POOL_DB_PAUSED || db->state == POOL_DB_PAUSING)
+            pool_db_wake(db, now, false); /* RESUMING until a server logs in */
+        else if (db->state == POOL_DB_IDLE)
+            db->state = POOL_DB_ACTIVE;
+        return;
+    }
+    if (db->nbusy > 0)
+        return;
+    if (db->state == POOL_DB_PAUSING) {
+        if (db->nservers == 0)
+            pool_db_paused(db, now);
+        return;
+    }
+    if (db->state == POOL_DB_ACTIVE || db->state == POOL_DB_RESUMING) {
+        /* a resume nobody waits for any more ends too: the engine is up or
+         * on its way, and pauses again after the idle timeout */
+        db->state = POOL_DB_IDLE;
+        db->idle_since_us = now;
+    }
+}
+
+void pool_db_upstream_logged_in(pool_db *db)
+{
+    if (db->state == POOL_DB_RESUMING)
+        pool_db_resumed(db);
+}
+
+bool pool_db_upstream_may_open(const pool_db *db)
+{
+    return db->engine_ready && db->state != POOL_DB_PAUSED && db->state != POOL_DB_PAUSING;
+}
+
+void pool_db_set_engine_ready(pool_db *db, bool ready)
+{
+    db->engine_ready = ready;
+}
+
+/* Whether db has been idle long enough, and up long enough, to pause. */
+static bool pool_db_pause_due(const pool_db *db, uint64_t now)
+{
+    uint64_t after = pool_db_pause_after(db);
+    if (db->state != POOL_DB_IDLE || after == 0 || now - db->idle_since_us < after)
+        return false;
+    uint64_t min_up = db->pool->limits.min_active_us;
+    return min_up == 0 || !db->resumed_at_us || now - db->resumed_at_us >= min_up;
+}
+
+int pool_pause_idle(pool *p, pool_close_fn close_fn, pool_pause_fn pause_fn, void *arg)
 {
     uint64_t now = pool_now(p);
     int n = 0;
     for (size_t i = 0; i < p->nbuckets; i++) {
         for (pool_db *db = p->buckets[i]; db; db = db->hash_next) {
-            uint64_t after = pool_db_pause_after(db);
-            if (db->engine != STORAGE_SQLITE || db->state != POOL_DB_IDLE || after == 0 ||
-                now - db->idle_since_us < after)
+            if (!pool_db_pause_due(db, now))
                 continue;
             db->state = POOL_DB_PAUSING;
             n++;
+            if (db->engine == STORAGE_POSTGRES) {
+                /* every server is idle: the proxy closes them all (and stops a
+                 * managed server) */
+                if (pause_fn)
+                    pause_fn(db, arg);
+                if (db->state == POOL_DB_PAUSING && db->nservers == 0 && db->nbusy == 0)
+                    pool_db_paused(db, now);
+                continue;
+            }
             while (db->idle_tail) {
                 pool_backend *b = db->idle_tail;
                 pool_backend_move(b, POOL_BACKEND_CLOSING, now);
@@ -725,8 +881,7 @@ bool pool_at_zero(const pool *p)
             if (db->nstate[POOL_BACKEND_ACTIVE] || db->nstate[POOL_BACKEND_IDLE] ||
                 db->nstate[POOL_BACKEND_CLOSING] || db->nservers > 0)
                 return false;
-            if (db->engine == STORAGE_SQLITE && db->state != POOL_DB_PAUSED &&
-                pool_db_pause_after(db) > 0)
+            if (db->state != POOL_DB_PAUSED && pool_db_pause_after(db) > 0)
                 return false; /* it will pause: the clock is still needed */
         }
     }
@@ -742,10 +897,10 @@ static int pool_u64_cmp(const void *a, const void *b)
 void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
 {
     memset(out, 0, sizeof(*out));
+    uint64_t now = pool_now(db->pool);
     out->state = db->state;
-    /* upstream databases do not pause yet */
-    out->idle_timeout =
-        db->engine == STORAGE_SQLITE ? (int)(pool_db_pause_after(db) / 1000000u) : 0;
+    out->idle_timeout = (int)(pool_db_pause_after(db) / 1000000u);
+    out->up_us = db->up_total_us + (db->up_since_us ? now - db->up_since_us : 0);
     out->cold_starts = db->cold_starts;
     out->last_resume_us = db->last_resume_us;
     if (db->nresume > 0) {
@@ -756,7 +911,7 @@ void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
         out->resume_p99_us = v[(db->nresume * 99 + 99) / 100 - 1];
     }
     if (db->state == POOL_DB_PAUSED)
-        out->paused_for_us = pool_now(db->pool) - db->last_pause_us;
+        out->paused_for_us = now - db->last_pause_us;
 }
 
 storage_conn *pool_backend_acquire(pool_db *db, bool *opened)

@@ -44,6 +44,12 @@ struct pool_db {
     uint64_t resume_us[POOL_RESUME_SAMPLES]; /* the latest resume latencies (a ring) */
     int nresume;             /* samples in the ring (at most POOL_RESUME_SAMPLES) */
     int resume_next;
+    uint64_t up_since_us;    /* not paused since (pool clock); 0 while paused */
+    uint64_t up_total_us;    /* time not paused, before up_since_us */
+    int nbusy;               /* engine=postgres: servers not idle plus waiting clients */
+    uint64_t resumed_at_us;  /* the last resume ended (min_active_seconds counts from it) */
+    bool engine_ready;       /* false: servers may not be opened (a managed server is down) */
+    bool managed;            /* engine=postgres: Dormouse runs its server (managed_datadir) */
     pool_db *hash_next;
     pool_db *idle_db_prev, *idle_db_next; /* p->idle_dbs */
 };
@@ -89,6 +95,12 @@ struct pool_servers {
 };
 
 uint64_t pool_now(const pool *p);
+/* engine=postgres lifecycle (pool.c), told by servers.c: a server or a
+ * waiting client came (+1) or went (-1), and a server logged in. */
+void pool_db_upstream_busy(pool_db *db, int delta);
+void pool_db_upstream_logged_in(pool_db *db);
+/* Whether the database may open servers at all (not paused or pausing). */
+bool pool_db_upstream_may_open(const pool_db *db);
 void pool_servers_free_all(pool_db *db);
 
 #endif

@@ -203,10 +203,12 @@ void pool_server_add(pool_servers *ps, pool_link *l)
     l->state = POOL_SV_LOGIN;
     list_push_back(&ps->sv[POOL_SV_LOGIN], l);
     ps->db->nservers++;
+    pool_db_upstream_busy(ps->db, 1);
 }
 
 void pool_server_move(pool_servers *ps, pool_link *l, pool_sv_state to)
 {
+    bool was_idle = l->state == POOL_SV_IDLE;
     list_unlink(&ps->sv[l->state], l);
     l->state = (int)to;
     l->since_us = pool_now(ps->db->pool);
@@ -214,12 +216,18 @@ void pool_server_move(pool_servers *ps, pool_link *l, pool_sv_state to)
         list_push_front(&ps->sv[to], l); /* LIFO: the warmest first */
     else
         list_push_back(&ps->sv[to], l);
+    if (was_idle != (to == POOL_SV_IDLE))
+        pool_db_upstream_busy(ps->db, was_idle ? 1 : -1);
 }
 
 void pool_server_remove(pool_servers *ps, pool_link *l)
 {
     list_unlink(&ps->sv[l->state], l);
     ps->db->nservers--;
+    if (l->state != POOL_SV_IDLE)
+        pool_db_upstream_busy(ps->db, -1);
+    else
+        pool_db_upstream_busy(ps->db, 0); /* the last one of a pausing database */
 }
 
 pool_link *pool_server_take_idle(pool_servers *ps)
@@ -287,7 +295,7 @@ void pool_client_wait(pool_servers *ps, pool_link *l)
         return;
     l->state = 1;
     l->since_us = pool_now(ps->db->pool);
-    list_push_back(&ps->waiting, l);
+    list_push_back(&ps->waiting, l);    pool_db_upstream_busy(ps->db, 1);
 }
 
 void pool_client_unwait(pool_servers *ps, pool_link *l)
@@ -295,7 +303,7 @@ void pool_client_unwait(pool_servers *ps, pool_link *l)
     if (!l->state)
         return;
     list_unlink(&ps->waiting, l);
-    l->state = 0;
+    l->state = 0;    pool_db_upstream_busy(ps->db, -1);
 }
 
 pool_link *pool_client_first_waiter(const pool_servers *ps)
@@ -336,7 +344,8 @@ bool pool_servers_login_failing(const pool_servers *ps)
 
 bool pool_servers_may_open(const pool_servers *ps)
 {
-    if (ps->waiting.n <= ps->sv[POOL_SV_LOGIN].n || pool_servers_login_failing(ps))
+    if (ps->waiting.n <= ps->sv[POOL_SV_LOGIN].n || pool_servers_login_failing(ps) ||
+        !pool_db_upstream_may_open(ps->db))
         return false;
     pool_settings st;
     pool_servers_settings(ps, &st);
@@ -355,7 +364,9 @@ bool pool_servers_below_min(const pool_servers *ps)
     pool_servers_settings(ps, &st);
     if (st.max_db_connections > 0 && ps->db->nservers >= st.max_db_connections)
         return false;
-    return pool_servers_total(ps) < st.min_pool_size && !pool_servers_login_failing(ps);
+    /* a paused database keeps none: min_pool_size applies while it is up */
+    return pool_servers_total(ps) < st.min_pool_size && !pool_servers_login_failing(ps) &&
+           pool_db_upstream_may_open(ps->db);
 }
 
 void pool_servers_login_failed(pool_servers *ps, const char *why)
@@ -368,6 +379,7 @@ void pool_servers_login_failed(pool_servers *ps, const char *why)
 
 void pool_servers_login_ok(pool_servers *ps)
 {
+    pool_db_upstream_logged_in(ps->db);
     ps->login_failed_us = 0;
     ps->login_error[0] = '\0';
 }

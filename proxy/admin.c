@@ -910,7 +910,7 @@ static void admin_row_ms(admin_row *r, uint64_t us)
     admin_row_text(r, v);
 }
 
-/* SHOW DATABASES' lifecycle columns: state .. paused_seconds. */
+/* SHOW DATABASES' lifecycle columns: state .. active_seconds. */
 static void admin_lifecycle_cells(admin_row *r, const pool_db *db)
 {
     pool_db_lifecycle lc;
@@ -922,6 +922,7 @@ static void admin_lifecycle_cells(admin_row *r, const pool_db *db)
     admin_row_ms(r, lc.resume_p50_us);
     admin_row_ms(r, lc.resume_p99_us);
     admin_row_int(r, (long long)(lc.paused_for_us / 1000000u));
+    admin_row_int(r, (long long)(lc.up_us / 1000000u));
 }
 
 static void admin_show_databases(proxy_server *srv, wire_buf *b)
@@ -934,7 +935,7 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
         {"paused", 'i'},        {"disabled", 'i'},      {"engine", 's'},
         {"state", 's'},         {"idle_timeout", 'i'},  {"cold_starts", 'i'},
         {"last_resume_ms", 's'}, {"resume_p50_ms", 's'}, {"resume_p99_ms", 's'},
-        {"paused_seconds", 'i'},
+        {"paused_seconds", 'i'}, {"active_seconds", 'i'},
     };
     const int ncols = (int)(sizeof(cols) / sizeof(cols[0]));
     admin_put_header(b, cols, ncols);
@@ -971,6 +972,7 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
         for (int k = 0; k < 3; k++)
             admin_row_null(&r);
         admin_row_int(&r, 0);
+        admin_row_int(&r, (long long)(time(NULL) - srv->start_time));
         admin_row_end(&r);
     }
     for (int i = 0; i < l.n; i++) {
@@ -1154,6 +1156,8 @@ static const struct {
     ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
     ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
     ADMIN_CFG("idle_timeout", ADMIN_CFG_INT, idle_timeout, true),
+    ADMIN_CFG("min_active_seconds", ADMIN_CFG_INT, min_active_seconds, true),
+    ADMIN_CFG("resume_timeout", ADMIN_CFG_INT, resume_timeout, true),
     ADMIN_CFG("listen_addr", ADMIN_CFG_STR, listen_addr, false),
     ADMIN_CFG("listen_port", ADMIN_CFG_INT, listen_port, false),
     ADMIN_CFG("log_level", ADMIN_CFG_LOG, log_level, true),

@@ -43,6 +43,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->max_packet_size = WIRE_MAX_PACKET_SIZE_DEFAULT;
     cfg->sqlite_workers = 4;
     cfg->idle_timeout = 300;
+    cfg->resume_timeout = 30;
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
     cfg->sqlite_pool_size = 20;
@@ -162,6 +163,14 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "idle_timeout must be seconds between 0 and 31536000");
         cfg->idle_timeout = (int)v;
+    } else if (!strcmp(name, "min_active_seconds")) {
+        if (!config_int(value, 0, 31536000, &v))
+            CONFIG_FAIL(cp, "min_active_seconds must be seconds between 0 and 31536000");
+        cfg->min_active_seconds = (int)v;
+    } else if (!strcmp(name, "resume_timeout")) {
+        if (!config_int(value, 1, 86400, &v))
+            CONFIG_FAIL(cp, "resume_timeout must be seconds between 1 and 86400");
+        cfg->resume_timeout = (int)v;
     } else if (!strcmp(name, "server_idle_timeout")) {
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "server_idle_timeout must be seconds between 0 and 31536000");

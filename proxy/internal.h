@@ -575,6 +575,7 @@ void pgpool_tick(proxy_server *srv);
 /* KILL db / shutdown: close every server of db (NULL: all) that no client
  * holds. */
 void pgpool_close_servers(proxy_server *srv, const pool_db *db);
+void pgpool_pause_db(pool_db *db, void *arg); /* a pool_pause_fn */
 /* The client's StartupMessage parameters: what its servers must be SET to,
  * and what its greeting reports. */
 bool pgpool_client_startup(proxy_session *s, const wire_startup *st);

@@ -699,6 +699,17 @@ void pgpool_tick(proxy_server *srv)
         pool_all_servers_foreach(srv->pool, pgpool_tick_pool, srv);
 }
 
+/* An upstream database pauses: its servers, all idle, are closed (a
+ * managed server is stopped once the database is paused). */
+void pgpool_pause_db(pool_db *db, void *arg)
+{
+    proxy_server *srv = arg;
+    proxy_log(PROXY_LOG_INFO, "database \"%s\" is idle: closing its %d server connection%s",
+              pool_db_name(db), pool_db_servers_total(db),
+              pool_db_servers_total(db) == 1 ? "" : "s");
+    pgpool_close_servers(srv, db);
+}
+
 void pgpool_close_servers(proxy_server *srv, const pool_db *db)
 {
     for (proxy_upstream *u = server_upstreams_first(srv); u; u = server_upstreams_next(srv, u)) {

@@ -297,7 +297,7 @@ static void server_pool_expire(proxy_server *srv)
     int n = pool_expire(srv->pool, server_backend_close, srv);
     if (n > 0)
         proxy_log(PROXY_LOG_DEBUG, "closing %d idle backend%s", n, n == 1 ? "" : "s");
-    n = pool_pause_idle(srv->pool, server_backend_close, srv);
+    n = pool_pause_idle(srv->pool, server_backend_close, pgpool_pause_db, srv);
     if (n > 0)
         proxy_log(PROXY_LOG_DEBUG, "pausing %d idle database%s", n, n == 1 ? "" : "s");
 }
@@ -370,6 +370,7 @@ static void server_pool_limits(proxy_server *srv)
         .query_wait_timeout_us = (uint64_t)srv->cfg.query_wait_timeout * 1000000u,
         .login_retry_us = (uint64_t)srv->cfg.server_login_retry * 1000000u,
         .pause_after_us = (uint64_t)srv->cfg.idle_timeout * 1000000u,
+        .min_active_us = (uint64_t)srv->cfg.min_active_seconds * 1000000u,
     };
     pool_set_limits(srv->pool, &l);
 }

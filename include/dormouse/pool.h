@@ -44,6 +44,9 @@
 #include "dormouse/storage.h"
 #include "dormouse/wire.h"
 
+/* sun_path holds 108 bytes: DIR "/.s.PGSQL.65535" and its NUL must fit. */
+#define POOL_MANAGED_DIR_MAX 90
+
 /* Where an upstream PostgreSQL database lives: PgBouncer's connection keys. */
 typedef struct pool_upstream {
     char host[128];             /* an IPv4/IPv6 address, "localhost", or a Unix socket
@@ -54,6 +57,14 @@ typedef struct pool_upstream {
     char user[WIRE_NAME_MAX];   /* "": the client's user name */
     char password[128];         /* "": none (the upstream must not ask for one) */
     char auth_user[WIRE_NAME_MAX]; /* "": the global auth_user (PgBouncer's key) */
+    /* A managed server: Dormouse starts `postgres -D managed_datadir` when a
+     * client needs it (initdb first if managed_initdb and the directory has
+     * no cluster), as managed_os_user when Dormouse runs as root, and stops
+     * it when the database pauses.  host is then managed_datadir (its Unix
+     * socket; no TCP listener). */
+    char managed_datadir[POOL_MANAGED_DIR_MAX + 1]; /* "": not managed */
+    bool managed_initdb;
+    char managed_os_user[64];  /* "postgres" unless given */
 } pool_upstream;
 
 /* One [databases] line: `name = engine=sqlite`, or PgBouncer's
@@ -121,6 +132,11 @@ bool pool_db_name_valid(const char *name, char *err, size_t errlen);
  * rule serves it, or the engine is not available. */
 pool_db *pool_db_get(pool *p, const char *name, char *err, size_t errlen);
 
+/* Whether Dormouse runs the server of db (managed_datadir on its line); by
+ * name: of the database if it exists, else of the rule that would make it. */
+bool pool_db_managed(const pool_db *db);
+bool pool_name_managed(pool *p, const char *name);
+
 /* The database `name` if the pool has it already (no rule is applied). */
 pool_db *pool_db_find(const pool *p, const char *name);
 const char *pool_db_name(const pool_db *db);
@@ -151,8 +167,9 @@ typedef struct pool_limits {
     int max_db_connections;       /* max_db_connections (0: no limit): per database */
     uint64_t query_wait_timeout_us; /* query_wait_timeout (120 s; 0: for ever) */
     uint64_t login_retry_us;      /* server_login_retry (1 s): pause after a failed connect */
-    uint64_t pause_after_us;      /* idle_timeout (300 s): an idle SQLite database pauses;
-                                     0: never */
+    uint64_t pause_after_us;      /* idle_timeout (300 s): an idle database pauses; 0: never */
+    uint64_t min_active_us;       /* min_active_seconds (0): a resumed database stays up at
+                                     least this long */
 } pool_limits;
 
 /* The defaults: 20 idle per database, 600 s idle, 3600 s lifetime; upstream
@@ -200,23 +217,34 @@ typedef void (*pool_close_fn)(pool_db *db, storage_conn *c, void *arg);
  * databases that have any. */
 int pool_expire(pool *p, pool_close_fn close_fn, void *arg);
 
-/* ---- lifecycle (SQLite databases) ----
+/* ---- lifecycle ----
  *
- *   ACTIVE    backends are handed out (a session runs, or holds session state)
- *   IDLE      none is handed out; pause_after_us (its line's idle_timeout,
- *             else the global) from now it pauses
- *   PAUSING   pool_pause_idle() took its idle backends to be closed
- *   PAUSED    no backend at all: no SQLite handle, no cache, no memory but
- *             this struct; the last close checkpointed the WAL away
+ *   ACTIVE    SQLite: backends are handed out (a session runs, or holds
+ *             session state); upstream: a server is linked to a client, logs
+ *             in or runs its reset, or a client waits for one
+ *   IDLE      none of that; pause_after_us (its line's idle_timeout, else the
+ *             global) from now it pauses, once it has been up min_active_us
+ *   PAUSING   pool_pause_idle() took its idle backends to be closed (SQLite),
+ *             or asked the proxy to close its idle servers (upstream)
+ *   PAUSED    SQLite: no backend at all: no handle, no cache, no memory but
+ *             this struct; the last close checkpointed the WAL away.
+ *             Upstream: no server connection (a managed server is stopped)
  *   RESUMING  a client asked for a backend again: its OPEN is the resume, and
- *             pool_db_opened() ends it (the latency is recorded)
+ *             pool_db_opened() ends it; upstream: the first server to log in
+ *             ends it.  The latency is recorded.
  *
  * Idle client connections hold no backend and never keep a database active. */
 
-/* Pauses every SQLite database idle for its idle_timeout: its idle backends
- * go to close_fn (as pool_expire's).  Returns how many databases began to
- * pause. */
-int pool_pause_idle(pool *p, pool_close_fn close_fn, void *arg);
+/* Called for an upstream database that begins to pause: the proxy closes
+ * its servers (all idle) with pool_server_remove(). */
+typedef void (*pool_pause_fn)(pool_db *db, void *arg);
+/* Pauses every database idle for its idle_timeout: SQLite databases' idle
+ * backends go to close_fn (as pool_expire's), upstream ones to pause_fn.
+ * Returns how many databases began to pause. */
+int pool_pause_idle(pool *p, pool_close_fn close_fn, pool_pause_fn pause_fn, void *arg);
+/* Upstream databases whose server is not up (a managed PostgreSQL starting
+ * or stopped) open no server connection; their clients wait. */
+void pool_db_set_engine_ready(pool_db *db, bool ready);
 /* Nothing open anywhere: no backend, no upstream server connection, and
  * every SQLite database paused (or never pausing).  Nothing then needs the
  * pool's clock until a client comes. */
@@ -229,6 +257,7 @@ typedef struct pool_db_lifecycle {
     uint64_t last_resume_us;    /* its latency; 0: none yet */
     uint64_t resume_p50_us, resume_p99_us; /* over the latest resumes; 0: none */
     uint64_t paused_for_us;     /* PAUSED: since when (pool clock difference); else 0 */
+    uint64_t up_us;             /* time not paused, in all (active seconds) */
 } pool_db_lifecycle;
 void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out);
 

@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
+#include <sys/types.h>
 
 #include "dormouse/wire.h"
 
@@ -250,5 +252,66 @@ bool storage_sess_candidate(const char *sql, size_t len);
  * returns how many there are (only the first max are written), 0 for an
  * empty query, -1 when it does not parse (the server will say why). */
 int storage_sess_classify(const char *sql, storage_sess_stmt *out, int max);
+
+/* ---- managed PostgreSQL (pg_managed.c) ----
+ *
+ * A PostgreSQL server Dormouse runs itself for an upstream database: the
+ * processes of one data directory.  The caller watches the children: it
+ * waits for the pid each call returns (0: none new, -1: failed at once, the
+ * state says why) and reports its exit with storage_pgm_child_exited(),
+ * and while STARTING polls storage_pgm_poll_ready() every few milliseconds.
+ *
+ *   STOPPED --start--> STARTING (initdb, CREATE DATABASE, postmaster)
+ *   STARTING --postmaster.pid says "ready"--> READY
+ *   STARTING --a step failed--> FAILED (error: the server's own FATAL line)
+ *   READY/STARTING --stop (SIGINT: fast shutdown)--> STOPPING --exit--> STOPPED
+ *   READY --exit nobody asked for--> STOPPED, crashed (the caller restarts it)
+ *
+ * A start while STOPPING starts it again once it has stopped.  The server
+ * listens on a Unix socket in its data directory only; it is run as os_user
+ * when Dormouse is root, and gets SIGINT if Dormouse dies. */
+typedef enum storage_pgm_state {
+    STORAGE_PGM_STOPPED = 0,
+    STORAGE_PGM_STARTING,
+    STORAGE_PGM_READY,
+    STORAGE_PGM_STOPPING,
+    STORAGE_PGM_FAILED,
+} storage_pgm_state;
+const char *storage_pgm_state_str(storage_pgm_state s);
+
+typedef struct storage_pgm_options {
+    char datadir[128];       /* the cluster (and its socket directory) */
+    char bindir[256];        /* "": the newest /usr/lib/postgresql/<n>/bin */
+    char os_user[64];        /* who runs it when Dormouse is root */
+    bool initdb;             /* create the cluster when datadir has none */
+    int port;                /* names its socket, .s.PGSQL.<port> */
+    char superuser[64];      /* initdb's -U */
+    char dbname[64];         /* created after initdb unless "postgres" or "" */
+    char log_path[512];      /* the server's stdout and stderr (appended) */
+} storage_pgm_options;
+
+typedef struct storage_pgm storage_pgm;
+
+/* Checks the binaries and, as root, os_user; NULL with a message. */
+storage_pgm *storage_pgm_new(const storage_pgm_options *o, char *err, size_t errlen);
+/* Its processes must have exited (storage_pgm_shutdown). */
+void storage_pgm_free(storage_pgm *m);
+bool storage_pgm_find_bindir(char *out, size_t outlen);
+pid_t storage_pgm_start(storage_pgm *m);
+void storage_pgm_stop(storage_pgm *m);
+pid_t storage_pgm_child_exited(storage_pgm *m, pid_t pid, int status);
+/* STARTING: true once the postmaster accepts connections (it is READY). */
+bool storage_pgm_poll_ready(storage_pgm *m);
+/* Stops it and waits (blocking) until it has exited: timeout_s for a fast
+ * shutdown, then an immediate one, then SIGKILL.  Dormouse's exit. */
+void storage_pgm_shutdown(storage_pgm *m, int timeout_s);
+storage_pgm_state storage_pgm_get_state(const storage_pgm *m);
+const char *storage_pgm_error(const storage_pgm *m); /* why it FAILED or crashed */
+pid_t storage_pgm_pid(const storage_pgm *m);         /* the postmaster's; 0: none */
+bool storage_pgm_crashed(const storage_pgm *m);
+uint64_t storage_pgm_start_us(const storage_pgm *m); /* the last start's duration */
+const storage_pgm_options *storage_pgm_get_options(const storage_pgm *m);
+void storage_pgm_set_owner_data(storage_pgm *m, void *data);
+void *storage_pgm_owner_data(const storage_pgm *m);
 
 #endif

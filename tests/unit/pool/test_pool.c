@@ -368,9 +368,9 @@ START_TEST(test_lifecycle)
     ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
 
     fake_now_us += 9 * SEC;
-    ck_assert_int_eq(pool_pause_idle(p, collect_close, &cl), 0);
+    ck_assert_int_eq(pool_pause_idle(p, collect_close, NULL, &cl), 0);
     fake_now_us += 1 * SEC;
-    ck_assert_int_eq(pool_pause_idle(p, collect_close, &cl), 1); /* not "never" */
+    ck_assert_int_eq(pool_pause_idle(p, collect_close, NULL, &cl), 1); /* not "never" */
     ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSING);
     ck_assert_int_eq(cl.n, 2);
     release_closed(&cl);
@@ -405,7 +405,7 @@ START_TEST(test_lifecycle)
 
     /* paused at once when nothing is open; a resume whose OPEN fails ends idle */
     fake_now_us += 10 * SEC;
-    ck_assert_int_eq(pool_pause_idle(p, collect_close, &cl), 1);
+    ck_assert_int_eq(pool_pause_idle(p, collect_close, NULL, &cl), 1);
     ck_assert_int_eq(cl.n, 0);
     ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSED);
     storage_conn *e = acquire(db, false);

@@ -209,6 +209,98 @@ START_TEST(test_login_retry_and_timeouts)
 }
 END_TEST
 
+/* The upstream lifecycle: a server that is linked or a client that waits
+ * keeps the database active; all idle for idle_timeout, it pauses (the
+ * proxy's pause_fn closes the servers), opens none while paused, and a
+ * waiting client resumes it, timed until a server logs in; min_active. */
+static int paused_calls;
+static void close_all(pool_db *d, void *arg)
+{
+    pool_link **servers = arg;
+    paused_calls++;
+    ck_assert_ptr_eq(d, db);
+    for (int i = 0; servers[i]; i++)
+        if (servers[i]->state == POOL_SV_IDLE)
+            pool_server_remove(pool_servers_get(d, "alice"), servers[i]);
+}
+
+START_TEST(test_upstream_lifecycle)
+{
+    pool_limits lim;
+    pool_limits_defaults(&lim);
+    lim.pause_after_us = 10000000;
+    lim.min_active_us = 30000000;
+    pool_servers *ps = make("min_pool_size=1", &lim);
+    pool_db_lifecycle lc;
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE); /* no server yet */
+    ck_assert(pool_servers_below_min(ps));
+
+    pool_link client = {0}, s1 = {0};
+    pool_link *servers[] = {&s1, NULL};
+    pool_client_wait(ps, &client);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE);
+    pool_server_add(ps, &s1);
+    pool_servers_login_ok(ps);
+    pool_server_move(ps, &s1, POOL_SV_IDLE);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE); /* the client still waits */
+    ck_assert_ptr_eq(pool_server_take_idle(ps), &s1);
+    pool_client_unwait(ps, &client);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE); /* s1 is linked */
+    pool_server_move(ps, &s1, POOL_SV_IDLE);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
+
+    now_us += 9000000;
+    ck_assert_int_eq(pool_pause_idle(p, NULL, close_all, servers), 0);
+    now_us += 1000000;
+    ck_assert_int_eq(pool_pause_idle(p, NULL, close_all, servers), 1);
+    ck_assert_int_eq(paused_calls, 1);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSED);
+    ck_assert_int_eq(pool_db_servers_total(db), 0);
+    ck_assert(!pool_servers_below_min(ps)); /* min_pool_size keeps none while paused */
+    ck_assert(pool_at_zero(p));
+    pool_db_lifecycle_get(db, &lc);
+    ck_assert_uint_eq(lc.up_us, 10000000);
+    ck_assert_uint_eq(lc.cold_starts, 0);
+
+    /* a client comes: RESUMING until a server logs in */
+    now_us += 60000000;
+    pool_client_wait(ps, &client);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_RESUMING);
+    ck_assert(pool_servers_may_open(ps));
+    pool_db_set_engine_ready(db, false); /* a managed server is still starting */
+    ck_assert(!pool_servers_may_open(ps));
+    pool_db_set_engine_ready(db, true);
+    memset(&s1, 0, sizeof(s1));
+    pool_server_add(ps, &s1);
+    now_us += 4000;
+    pool_servers_login_ok(ps);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_ACTIVE);
+    pool_server_move(ps, &s1, POOL_SV_IDLE);
+    ck_assert_ptr_eq(pool_server_take_idle(ps), &s1);
+    pool_client_unwait(ps, &client);
+    pool_server_move(ps, &s1, POOL_SV_IDLE);
+    pool_db_lifecycle_get(db, &lc);
+    ck_assert_uint_eq(lc.cold_starts, 1);
+    ck_assert_uint_eq(lc.last_resume_us, 4000);
+    ck_assert_uint_eq(lc.up_us, 10004000);
+
+    /* min_active_seconds (30 s) holds it up past idle_timeout (10 s) */
+    now_us += 20000000;
+    ck_assert_int_eq(pool_pause_idle(p, NULL, close_all, servers), 0);
+    now_us += 10000000;
+    ck_assert_int_eq(pool_pause_idle(p, NULL, close_all, servers), 1);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSED);
+
+    /* a client that gives up before any server logged in: the resume ends idle */
+    pool_client_wait(ps, &client);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_RESUMING);
+    pool_client_unwait(ps, &client);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
+    ck_assert(!pool_at_zero(p)); /* it will pause again: the clock is needed */
+    teardown();
+}
+END_TEST
+
 START_TEST(test_generation_follows_the_address)
 {
     pool_servers *ps = make("", NULL);
@@ -239,6 +331,7 @@ int main(void)
     tcase_add_test(tc, test_reserve_and_max_db);
     tcase_add_test(tc, test_login_retry_and_timeouts);
     tcase_add_test(tc, test_generation_follows_the_address);
+    tcase_add_test(tc, test_upstream_lifecycle);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
