@@ -418,6 +418,11 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
     db->idle_since_us = db->up_since_us = pool_now(p);
     db->engine_ready = !db->upstream.managed_datadir[0]; /* a managed one is started first */
     db->managed = db->upstream.managed_datadir[0] != '\0';
+    if (db->managed) { /* its server is not running: the first client is a cold start */
+        db->state = POOL_DB_PAUSED;
+        db->last_pause_us = db->idle_since_us;
+        db->up_since_us = 0;
+    }
     db->idle_timeout = rule->ov.idle_timeout;
     db->hash_next = p->buckets[b];
     p->buckets[b] = db;
@@ -829,6 +834,31 @@ bool pool_db_upstream_may_open(const pool_db *db)
     return db->engine_ready && db->state != POOL_DB_PAUSED && db->state != POOL_DB_PAUSING;
 }
 
+void pool_db_force_pause(pool_db *db, bool on)
+{
+    db->pause_forced = on;
+}
+
+bool pool_db_pause_forced(const pool_db *db)
+{
+    return db->pause_forced;
+}
+
+bool pool_db_prewarm(pool_db *db)
+{
+    if (db->state != POOL_DB_PAUSED)
+        return false;
+    uint64_t now = pool_now(db->pool);
+    db->state = POOL_DB_IDLE;
+    db->idle_since_us = db->up_since_us = now;
+    return true;
+}
+
+bool pool_db_engine_ready(const pool_db *db)
+{
+    return db->engine_ready;
+}
+
 void pool_db_set_engine_ready(pool_db *db, bool ready)
 {
     db->engine_ready = ready;
@@ -838,7 +868,11 @@ void pool_db_set_engine_ready(pool_db *db, bool ready)
 static bool pool_db_pause_due(const pool_db *db, uint64_t now)
 {
     uint64_t after = pool_db_pause_after(db);
-    if (db->state != POOL_DB_IDLE || after == 0 || now - db->idle_since_us < after)
+    if (db->state != POOL_DB_IDLE)
+        return false;
+    if (db->pause_forced)
+        return true;
+    if (after == 0 || now - db->idle_since_us < after)
         return false;
     uint64_t min_up = db->pool->limits.min_active_us;
     return min_up == 0 || !db->resumed_at_us || now - db->resumed_at_us >= min_up;

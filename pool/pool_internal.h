@@ -50,6 +50,7 @@ struct pool_db {
     uint64_t resumed_at_us;  /* the last resume ended (min_active_seconds counts from it) */
     bool engine_ready;       /* false: servers may not be opened (a managed server is down) */
     bool managed;            /* engine=postgres: Dormouse runs its server (managed_datadir) */
+    bool pause_forced;       /* PAUSE db: it pauses as soon as it is idle */
     pool_db *hash_next;
     pool_db *idle_db_prev, *idle_db_next; /* p->idle_dbs */
 };

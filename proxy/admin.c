@@ -21,8 +21,11 @@
  * nor submits) until RESUME.  Backends stay open meanwhile: in session
  * pooling a backend belongs to its client for its whole life, so PAUSE
  * holds queries rather than closing backends (PgBouncer's session-mode
- * PAUSE would wait for the clients to leave).  The engine-level pause of the
- * database lifecycle (pool/) is a separate mechanism.
+ * PAUSE would wait for the clients to leave).  Once its statements have
+ * finished, PAUSE db also pauses the database's engine (pool/'s lifecycle):
+ * it pauses as soon as nothing holds a backend or server, whatever its
+ * idle_timeout; RESUME db lifts that, and starts a stopped managed server
+ * at once (other engines resume at their next query, as always).
  *
  * The command grammar is tiny and fixed, so a hand-written tokenizer parses
  * it (libpg_query knows neither PAUSE nor KILL); it is not SQL.
@@ -1156,6 +1159,7 @@ static const struct {
     ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
     ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
     ADMIN_CFG("idle_timeout", ADMIN_CFG_INT, idle_timeout, true),
+    ADMIN_CFG("managed_bindir", ADMIN_CFG_STR, managed_bindir, true),
     ADMIN_CFG("min_active_seconds", ADMIN_CFG_INT, min_active_seconds, true),
     ADMIN_CFG("resume_timeout", ADMIN_CFG_INT, resume_timeout, true),
     ADMIN_CFG("listen_addr", ADMIN_CFG_STR, listen_addr, false),
@@ -1587,6 +1591,7 @@ static void admin_pause_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         s->admin_pause_wait = false;
         slog(s, PROXY_LOG_INFO, "console: PAUSE %s done",
              s->admin_pause_db ? s->admin_pause_db : "(all)");
+        server_pause_due(srv); /* its engine pauses too */
         free(s->admin_pause_db);
         s->admin_pause_db = NULL;
         admin_done(s, "PAUSE");
@@ -1595,6 +1600,37 @@ static void admin_pause_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     server_world_unlock(srv);
     if (!waiting)
         ev_timer_stop(loop, w);
+}
+
+struct admin_force {
+    proxy_server *srv;
+    bool on;
+};
+
+static void admin_force_one(const pool_db *cdb, void *arg)
+{
+    struct admin_force *f = arg;
+    pool_db *db = (pool_db *)cdb; /* foreach hands out const; this is the console's to change */
+    pool_db_force_pause(db, f->on);
+    /* RESUME of a stopped managed server starts it now, not at the next query */
+    if (!f->on && pool_db_managed(db) && pool_db_prewarm(db))
+        managed_want(f->srv, db);
+}
+
+/* PAUSE db / RESUME db reach the engine: db (NULL: every database) pauses
+ * as soon as it is idle, or no longer must. */
+static void admin_force_pause(proxy_server *srv, const char *name, bool on)
+{
+    struct admin_force f = {srv, on};
+    if (!srv->pool)
+        return;
+    if (!name) {
+        pool_db_foreach(srv->pool, admin_force_one, &f);
+        return;
+    }
+    pool_db *db = pool_db_find(srv->pool, name);
+    if (db)
+        admin_force_one(db, &f);
 }
 
 static bool admin_cmd_pause(proxy_session *s, const admin_cmd *cmd)
@@ -1633,7 +1669,9 @@ static bool admin_cmd_pause(proxy_session *s, const admin_cmd *cmd)
         srv->npaused = 0; /* all covers each */
     }
     slog(s, PROXY_LOG_INFO, "console: PAUSE %s", db ? db : "(all)");
+    admin_force_pause(srv, db, true);
     if (!admin_db_busy(srv, db)) {
+        server_pause_due(srv); /* its engine pauses too (if nothing holds it) */
         admin_done(s, "PAUSE");
         return true;
     }
@@ -1686,6 +1724,7 @@ static void admin_cmd_resume(proxy_session *s, const admin_cmd *cmd)
         srv->npaused--;
     }
     slog(s, PROXY_LOG_INFO, "console: RESUME %s", db ? db : "(all)");
+    admin_force_pause(srv, db, false);
     admin_done(s, "RESUME");
     admin_release(srv, db);
 }

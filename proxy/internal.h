@@ -31,6 +31,7 @@
 typedef struct proxy_session proxy_session;
 typedef struct proxy_upstream proxy_upstream;
 typedef struct proxy_cancel_request proxy_cancel_request;
+typedef struct proxy_managed proxy_managed;
 
 /* ---- prepared statements under transaction pooling (prepared.c) ---- */
 
@@ -244,6 +245,7 @@ struct proxy_server {
     char (*paused)[WIRE_NAME_MAX]; /* PAUSE db: the databases paused by name */
     int npaused, paused_cap;
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
+    proxy_managed *managed; /* managed PostgreSQL servers started at least once (loop 0) */
 };
 
 /* A session's COPY FROM STDIN under way. */
@@ -576,6 +578,26 @@ void pgpool_tick(proxy_server *srv);
  * holds. */
 void pgpool_close_servers(proxy_server *srv, const pool_db *db);
 void pgpool_pause_db(pool_db *db, void *arg); /* a pool_pause_fn */
+/* Hands free servers to db's waiting clients, in each of its pools. */
+void pgpool_dispatch_db(proxy_server *srv, pool_db *db);
+/* Every client waiting for a server of db gets sqlstate and message: a
+ * request's ErrorResponse (the session goes on), or a FATAL for one not yet
+ * logged in. */
+void pgpool_fail_waiters(proxy_server *srv, pool_db *db, const char *sqlstate, const char *message);
+
+/* ---- managed PostgreSQL servers (managed.c), loop 0 only ---- */
+
+/* A client waits for a server of db (managed) and none may be opened: the
+ * server is started (or its failure reported). */
+void managed_want(proxy_server *srv, pool_db *db);
+/* db has paused: its server is stopped (fast shutdown). */
+void managed_stop(proxy_server *srv, pool_db *db);
+/* "stopped", "starting", "ready", "stopping" or "failed". */
+const char *managed_state(proxy_server *srv, const pool_db *db);
+/* Dormouse exits: every managed server is stopped, waiting for it. */
+void managed_shutdown_all(proxy_server *srv);
+/* World lock: databases due to pause (idle_timeout, PAUSE db) pause now. */
+void server_pause_due(proxy_server *srv);
 /* The client's StartupMessage parameters: what its servers must be SET to,
  * and what its greeting reports. */
 bool pgpool_client_startup(proxy_session *s, const wire_startup *st);

@@ -372,8 +372,21 @@ static void pgpool_dispatch(proxy_server *srv, pool_servers *ps, proxy_session *
         if (s != caller)
             session_wake(s);
     }
+    pool_db *db = pool_servers_db(ps);
+    if (pool_db_managed(db) && !pool_db_engine_ready(db) && pool_servers_waiting(ps) > 0)
+        managed_want(srv, db); /* its server is down: start it (they wait) */
     while (!srv->shutting_down && pool_servers_may_open(ps) && pgpool_open(srv, ps))
         ;
+}
+
+static void pgpool_dispatch_one(pool_servers *ps, void *arg)
+{
+    pgpool_dispatch(arg, ps, NULL);
+}
+
+void pgpool_dispatch_db(proxy_server *srv, pool_db *db)
+{
+    pool_servers_foreach(db, pgpool_dispatch_one, srv);
 }
 
 bool pgpool_acquire(proxy_session *s)
@@ -556,6 +569,34 @@ static void pgpool_fail_request(proxy_session *s, const char *sqlstate, const ch
     session_wake(s);
 }
 
+struct fail_waiters {
+    const char *sqlstate, *message;
+};
+
+static void pgpool_fail_pool(pool_servers *ps, void *arg)
+{
+    struct fail_waiters *fw = arg;
+    pool_link *w = pool_client_first_waiter(ps);
+    while (w) {
+        pool_link *next = pool_client_next_waiter(ps, w);
+        proxy_session *s = container_of(w, proxy_session, wait_link);
+        if (s->greet_pending || s->auth_lookup) {
+            pool_client_unwait(ps, w);
+            s->auth_lookup = false;
+            session_fatal(s, fw->sqlstate, "%s", fw->message);
+        } else {
+            pgpool_fail_request(s, fw->sqlstate, fw->message);
+        }
+        w = next;
+    }
+}
+
+void pgpool_fail_waiters(proxy_server *srv, pool_db *db, const char *sqlstate, const char *message)
+{
+    struct fail_waiters fw = {sqlstate, message};
+    pool_servers_foreach(db, pgpool_fail_pool, &fw);
+}
+
 void pgpool_client_cancel(proxy_session *s)
 {
     if (s->upstream) {
@@ -651,6 +692,26 @@ static void pgpool_tick_pool(pool_servers *ps, void *arg)
 {
     proxy_server *srv = arg;
     pool_link *w;
+    pool_db *db = pool_servers_db(ps);
+    uint64_t resume_limit = (uint64_t)srv->cfg.resume_timeout * 1000000u;
+    bool resuming = pool_db_get_state(db) == POOL_DB_RESUMING ||
+                    (pool_db_managed(db) && !pool_db_engine_ready(db)); /* or restarting */
+    while (resuming && (w = pool_client_first_waiter(ps)) &&
+           pool_servers_max_wait_us(ps) >= resume_limit) {
+        char msg[600];
+        const char *why = pool_servers_login_error(ps);
+        snprintf(msg, sizeof(msg), "the database system is starting up: database \"%s\" did not "
+                 "resume within resume_timeout (%d s)%s%s", pool_db_name(db),
+                 srv->cfg.resume_timeout, why[0] ? ": " : "", why);
+        proxy_session *s = container_of(w, proxy_session, wait_link);
+        if (s->greet_pending || s->auth_lookup) {
+            pool_client_unwait(ps, w);
+            s->auth_lookup = false;
+            session_fatal(s, WIRE_SQLSTATE_CANNOT_CONNECT_NOW, "%s", msg);
+        } else {
+            pgpool_fail_request(s, WIRE_SQLSTATE_CANNOT_CONNECT_NOW, msg);
+        }
+    }
     while ((w = pool_client_timed_out(ps))) {
         proxy_session *s = container_of(w, proxy_session, wait_link);
         char msg[512];
@@ -704,10 +765,13 @@ void pgpool_tick(proxy_server *srv)
 void pgpool_pause_db(pool_db *db, void *arg)
 {
     proxy_server *srv = arg;
-    proxy_log(PROXY_LOG_INFO, "database \"%s\" is idle: closing its %d server connection%s",
-              pool_db_name(db), pool_db_servers_total(db),
-              pool_db_servers_total(db) == 1 ? "" : "s");
+    if (pool_db_servers_total(db) > 0)
+        proxy_log(PROXY_LOG_INFO, "database \"%s\" is idle: closing its %d server connection%s",
+                  pool_db_name(db), pool_db_servers_total(db),
+                  pool_db_servers_total(db) == 1 ? "" : "s");
     pgpool_close_servers(srv, db);
+    if (pool_db_managed(db))
+        managed_stop(srv, db);
 }
 
 void pgpool_close_servers(proxy_server *srv, const pool_db *db)

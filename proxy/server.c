@@ -302,6 +302,12 @@ static void server_pool_expire(proxy_server *srv)
         proxy_log(PROXY_LOG_DEBUG, "pausing %d idle database%s", n, n == 1 ? "" : "s");
 }
 
+void server_pause_due(proxy_server *srv)
+{
+    session_release_idle(srv);
+    server_pool_expire(srv);
+}
+
 /* World lock: no client, nothing in flight, nothing open. */
 static bool server_at_zero(proxy_server *srv)
 {
@@ -446,8 +452,9 @@ void server_broadcast_cancel(proxy_server *srv, proxy_loop *from, uint32_t pid, 
 
 proxy_loop *server_db_home(proxy_server *srv, const char *database)
 {
-    if (srv->nloops <= 1 || !database || admin_db_is_console(database))
-        return &srv->loops[0];
+    if (srv->nloops <= 1 || !database || admin_db_is_console(database) ||
+        (srv->pool && pool_name_managed(srv->pool, database)))
+        return &srv->loops[0]; /* (loop 0 alone watches child processes) */
     return &srv->loops[XXH3_64bits(database, strlen(database)) % (uint64_t)srv->nloops];
 }
 
@@ -874,6 +881,7 @@ void proxy_server_free(proxy_server *srv)
         if (l->loop)
             proxy_upstream_reap(l);
     }
+    managed_shutdown_all(srv);
     pool_free(srv->pool);
     proxy_userlist_free(srv->users);
     if (srv->loop) {

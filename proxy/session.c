@@ -1275,8 +1275,10 @@ void session_release_idle(proxy_server *srv)
     uint64_t now = proxy_stats_now_us();
     for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
         if (!s->backend || !s->backend_opened || s->state != SESSION_IDLE || s->job_in_flight ||
-            s->in.len > 0 || now - s->idle_since_us < (uint64_t)secs * 1000000u ||
-            !storage_conn_stateless(s->backend))
+            s->in.len > 0 || !storage_conn_stateless(s->backend))
+            continue;
+        /* (PAUSE db: its database is to pause now) */
+        if (now - s->idle_since_us < (uint64_t)secs * 1000000u && !pool_db_pause_forced(s->db))
             continue;
         storage_conn_detach(s->backend);
         if (pool_backend_park(s->db, s->backend)) {

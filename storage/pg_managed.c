@@ -216,8 +216,14 @@ static void pgm_fail(storage_pgm *m, const char *what_in)
     char *save = NULL;
     for (char *line = strtok_r(tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         last = line;
-        if (strstr(line, "FATAL:") || strstr(line, "PANIC:") || strstr(line, "ERROR:"))
-            best = line;
+        /* from its level on: "<time> [pid] FATAL:  ..." says "FATAL:  ..." */
+        const char *level = strstr(line, "FATAL:");
+        if (!level)
+            level = strstr(line, "PANIC:");
+        if (!level)
+            level = strstr(line, "ERROR:");
+        if (level)
+            best = level;
     }
     if (!best)
         best = last;
@@ -497,7 +503,7 @@ pid_t storage_pgm_child_exited(storage_pgm *m, pid_t pid, int status)
         }
         if (m->state == STORAGE_PGM_READY) { /* nobody asked: it crashed or was killed */
             m->crashed = true;
-            snprintf(m->error, sizeof(m->error), "the server exited unexpectedly (%s)", how);
+            snprintf(m->error, sizeof(m->error), "exited unexpectedly (%s)", how);
         }
         m->state = STORAGE_PGM_STOPPED;
         if (!m->want_up || m->crashed)

@@ -245,6 +245,16 @@ int pool_pause_idle(pool *p, pool_close_fn close_fn, pool_pause_fn pause_fn, voi
 /* Upstream databases whose server is not up (a managed PostgreSQL starting
  * or stopped) open no server connection; their clients wait. */
 void pool_db_set_engine_ready(pool_db *db, bool ready);
+bool pool_db_engine_ready(const pool_db *db);
+/* PAUSE db (on) and RESUME db (off) in the admin console: while on, the
+ * database pauses as soon as it is idle, whatever its idle_timeout and
+ * min_active_seconds. */
+void pool_db_force_pause(pool_db *db, bool on);
+bool pool_db_pause_forced(const pool_db *db);
+/* A paused database is brought up with no client waiting (RESUME db of a
+ * managed server: the server starts at once): it becomes IDLE, and pauses
+ * again after its idle_timeout.  False when it was not paused. */
+bool pool_db_prewarm(pool_db *db);
 /* Nothing open anywhere: no backend, no upstream server connection, and
  * every SQLite database paused (or never pausing).  Nothing then needs the
  * pool's clock until a client comes. */

@@ -74,6 +74,7 @@ typedef struct proxy_config {
     int idle_timeout;        /* seconds before an idle database pauses; 0: never */
     int min_active_seconds;  /* a resumed database stays up at least this long */
     int resume_timeout;      /* seconds a client waits for a resume before 57P03 */
+    char managed_bindir[256]; /* managed servers' binaries; "": the newest installed */
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
     int sqlite_release_idle; /* seconds a client may sit idle before its stateless SQLite
                                 connection goes back to the pool; 0: kept for the session */

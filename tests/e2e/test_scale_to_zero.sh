@@ -92,6 +92,17 @@ time.sleep(4)
 r = dbrow("forever")
 report(r["state"] != "paused" and r["idle_timeout"] == 0, "idle_timeout=0 on its line: it never pauses", r)
 
+# PAUSE db / RESUME db in the console force it
+admin.execute("PAUSE forever")
+r = wait_state("forever", "paused", 5)
+report(r["state"] == "paused" and r["paused"] == 1, "PAUSE forever: a database that never pauses by itself pauses now", r)
+admin.execute("RESUME forever")
+n = f.execute("select 1").fetchone()[0]
+r = dbrow("forever")
+report(n == 1 and r["state"] != "paused" and r["cold_starts"] == 1, "RESUME forever: its client's next query resumes it", r)
+time.sleep(2.5)
+report(dbrow("forever")["state"] != "paused", "after RESUME it keeps its own idle_timeout (never)", dbrow("forever")["state"])
+
 # a storm at a paused database: one cold start
 wait_state("s2z", "paused")
 before = dbrow("s2z")["cold_starts"]

@@ -103,6 +103,36 @@ START_TEST(test_rule_parse_upstream)
     ck_assert_str_eq(r.upstream.host, "/var/run/postgresql");
     ck_assert(pool_db_rule_parse("host=localhost engine=postgres", &r, err, sizeof(err)));
 
+    /* a managed server: its socket directory is its data directory */
+    ck_assert_msg(pool_db_rule_parse("managed_datadir=/var/lib/dm/pgapp managed_initdb=yes "
+                                     "dbname=pgapp user=app", &r, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(r.engine, STORAGE_POSTGRES);
+    ck_assert_str_eq(r.upstream.host, "/var/lib/dm/pgapp");
+    ck_assert_str_eq(r.upstream.managed_datadir, "/var/lib/dm/pgapp");
+    ck_assert(r.upstream.managed_initdb);
+    ck_assert_str_eq(r.upstream.managed_os_user, "postgres");
+    ck_assert(pool_db_rule_parse("managed_datadir=/x managed_os_user=pg managed_initdb=no", &r, err,
+                                 sizeof(err)));
+    ck_assert_str_eq(r.upstream.managed_os_user, "pg");
+    ck_assert(!r.upstream.managed_initdb);
+    ck_assert(!pool_db_rule_parse("managed_datadir=relative/dir", &r, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "absolute path"));
+    ck_assert(!pool_db_rule_parse("managed_datadir=/x managed_initdb=maybe", &r, err, sizeof(err)));
+    ck_assert(!pool_db_rule_parse("managed_initdb=yes host=127.0.0.1", &r, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "need managed_datadir"));
+    ck_assert(!pool_db_rule_parse("managed_datadir=/x host=127.0.0.1", &r, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "takes no host"));
+    char longdir[128];
+    memset(longdir, 'd', sizeof(longdir));
+    longdir[0] = '/';
+    longdir[POOL_MANAGED_DIR_MAX + 1] = '\0';
+    char kv[200];
+    snprintf(kv, sizeof(kv), "managed_datadir=%s", longdir);
+    ck_assert(!pool_db_rule_parse(kv, &r, err, sizeof(err))); /* the socket path would not fit */
+    longdir[POOL_MANAGED_DIR_MAX] = '\0';
+    snprintf(kv, sizeof(kv), "managed_datadir=%s", longdir);
+    ck_assert_msg(pool_db_rule_parse(kv, &r, err, sizeof(err)), "%s", err);
+
     /* a later sqlite rule resets what an upstream one set */
     ck_assert(pool_db_rule_parse("engine=sqlite", &r, err, sizeof(err)));
     ck_assert_int_eq(r.engine, STORAGE_SQLITE);
