@@ -758,6 +758,8 @@ static void pool_db_paused(pool_db *db, uint64_t now)
 static void pool_db_wake(pool_db *db, uint64_t now, bool reused)
 {
     if (db->state == POOL_DB_PAUSED || db->state == POOL_DB_PAUSING) {
+        if (db->sdb)
+            storage_db_set_pausing(db->sdb, false);
         db->cold_starts++;
         db->resume_start_us = now;
         if (!db->up_since_us)
@@ -897,6 +899,7 @@ int pool_pause_idle(pool *p, pool_close_fn close_fn, pool_pause_fn pause_fn, voi
                     pool_db_paused(db, now);
                 continue;
             }
+            storage_db_set_pausing(db->sdb, true); /* the last close may go cold */
             while (db->idle_tail) {
                 pool_backend *b = db->idle_tail;
                 pool_backend_move(b, POOL_BACKEND_CLOSING, now);

@@ -1156,6 +1156,7 @@ static const struct {
     ADMIN_CFG("auth_query", ADMIN_CFG_STR, auth_query, true),
     ADMIN_CFG("auth_type", ADMIN_CFG_AUTH, auth_type, true),
     ADMIN_CFG("auth_user", ADMIN_CFG_STR, auth_user, true),
+    ADMIN_CFG("cold_dir", ADMIN_CFG_STR, cold_dir, false),
     ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
     ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
     ADMIN_CFG("idle_timeout", ADMIN_CFG_INT, idle_timeout, true),

@@ -163,6 +163,12 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "idle_timeout must be seconds between 0 and 31536000");
         cfg->idle_timeout = (int)v;
+    } else if (!strcmp(name, "cold_dir")) {
+        if (value[0] && value[0] != '/')
+            CONFIG_FAIL(cp, "cold_dir must be an absolute path");
+        if (strlen(value) >= sizeof(cfg->cold_dir) - 80)
+            CONFIG_FAIL(cp, "cold_dir is too long");
+        snprintf(cfg->cold_dir, sizeof(cfg->cold_dir), "%s", value);
     } else if (!strcmp(name, "managed_bindir")) {
         if (value[0] && value[0] != '/')
             CONFIG_FAIL(cp, "managed_bindir must be an absolute path");

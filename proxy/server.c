@@ -640,15 +640,16 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
     if (strcmp(cfg.listen_addr, srv->cfg.listen_addr) != 0 ||
         cfg.listen_port != srv->cfg.listen_port ||
         strcmp(cfg.unix_socket_dir, srv->cfg.unix_socket_dir) != 0 ||
-        strcmp(cfg.data_dir, srv->cfg.data_dir) != 0 ||
+        strcmp(cfg.data_dir, srv->cfg.data_dir) != 0 || strcmp(cfg.cold_dir, srv->cfg.cold_dir) != 0 ||
         cfg.sqlite_workers != srv->cfg.sqlite_workers || cfg.workers != srv->cfg.workers)
-        proxy_log(PROXY_LOG_WARNING, "listen addresses, data_dir, workers and sqlite_workers "
-                                     "change only on restart");
+        proxy_log(PROXY_LOG_WARNING, "listen addresses, data_dir, cold_dir, workers and "
+                                     "sqlite_workers change only on restart");
     /* Keep what cannot change without a restart. */
     snprintf(cfg.listen_addr, sizeof(cfg.listen_addr), "%s", srv->cfg.listen_addr);
     cfg.listen_port = srv->cfg.listen_port;
     snprintf(cfg.unix_socket_dir, sizeof(cfg.unix_socket_dir), "%s", srv->cfg.unix_socket_dir);
     snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv->cfg.data_dir);
+    snprintf(cfg.cold_dir, sizeof(cfg.cold_dir), "%s", srv->cfg.cold_dir);
     cfg.sqlite_workers = srv->cfg.sqlite_workers;
     cfg.workers = srv->cfg.workers;
     cfg.stats_period = srv->cfg.stats_period; /* the timer keeps its period */
@@ -759,7 +760,12 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         snprintf(err, errlen, "cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
         goto fail;
     }
+    if (cfg->cold_dir[0] && mkdir(cfg->cold_dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create cold_dir %s: %s", cfg->cold_dir, strerror(errno));
+        goto fail;
+    }
     storage_options so = {
+        .cold_dir = cfg->cold_dir,
         .data_dir = cfg->data_dir,
         .workers = cfg->sqlite_workers,
         .busy_timeout_ms = cfg->sqlite_busy_timeout_ms,

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "sqlite_conn.h"
@@ -381,17 +382,20 @@ storage_engine *storage_engine_new(const storage_options *opt, char *err, size_t
     }
     e->opt = *opt;
     e->data_dir = strdup(opt->data_dir);
+    e->cold_dir = strdup(opt->cold_dir ? opt->cold_dir : "");
     e->threads = calloc((size_t)opt->workers, sizeof(*e->threads));
     e->parses = storage_parse_cache_new(STORAGE_PARSE_CACHE_ENTRIES);
-    if (!e->data_dir || !e->threads || !e->parses) {
+    if (!e->data_dir || !e->cold_dir || !e->threads || !e->parses) {
         snprintf(err, errlen, "storage: out of memory");
         free(e->data_dir);
+        free(e->cold_dir);
         free(e->threads);
         storage_parse_cache_free(e->parses);
         free(e);
         return NULL;
     }
     e->opt.data_dir = e->data_dir;
+    e->opt.cold_dir = e->cold_dir;
     pthread_mutex_init(&e->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -422,6 +426,7 @@ void storage_engine_free(storage_engine *e)
     pthread_mutex_destroy(&e->lock);
     free(e->threads);
     free(e->data_dir);
+    free(e->cold_dir);
     storage_parse_cache_free(e->parses);
     free(e);
 }
@@ -461,13 +466,31 @@ storage_db *storage_db_new(storage_engine *e, const char *name)
         free(db);
         return NULL;
     }
+    pthread_mutex_init(&db->lock, NULL);
     return db;
+}
+
+void storage_db_set_pausing(storage_db *db, bool pausing)
+{
+    atomic_store(&db->pausing, pausing);
+}
+
+bool storage_db_is_cold(const storage_db *db)
+{
+    const char *cold = db->engine->opt.cold_dir;
+    if (!cold || !cold[0])
+        return false;
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s.db", cold, db->name);
+    return stat(path, &st) == 0 && stat(db->path, &st) != 0;
 }
 
 void storage_db_free(storage_db *db)
 {
     if (!db)
         return;
+    pthread_mutex_destroy(&db->lock);
     free(db->name);
     free(db->path);
     free(db);
@@ -546,6 +569,7 @@ void storage_conn_free(storage_conn *c)
     sqlite_session_free(c);
     if (c->handle)
         sqlite3_close_v2(c->handle);
+    sqlite_conn_uncount(c, false);
     pthread_mutex_destroy(&c->lock);
     free(c->catalog_user);
     free(c->user);

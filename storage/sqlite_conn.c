@@ -9,9 +9,11 @@
  * handler through which storage_conn_interrupt() cancels a running statement.
  * CLOSE rolls back whatever is open and releases the handle.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "sqlite_cold.h"
 #include "sqlite_conn.h"
 #include "sqlite_error.h"
 #include "sqlite_functions.h"
@@ -88,6 +90,22 @@ static void sqlite_conn_open_failed(storage_job *job, int rc, const char *why)
     job->failed = true;
 }
 
+/* The connection is closed (or never opened): the last one of a pausing
+ * database moves its file to the cold tier (a failure leaves it in place). */
+void sqlite_conn_uncount(storage_conn *c, bool may_freeze)
+{
+    if (!c->counted)
+        return;
+    storage_db *db = c->db;
+    c->counted = false;
+    pthread_mutex_lock(&db->lock);
+    if (--db->nopen == 0 && may_freeze && atomic_load(&db->pausing)) {
+        char err[PATH_MAX * 2 + 200];
+        sqlite_cold_freeze(db, err, sizeof(err));
+    }
+    pthread_mutex_unlock(&db->lock);
+}
+
 void sqlite_conn_open(storage_job *job)
 {
     storage_conn *c = job->conn;
@@ -102,12 +120,37 @@ void sqlite_conn_open(storage_job *job)
         return;
     }
 
+    /* The first connection brings the file back from the cold tier; the
+     * count keeps a freeze from running while this one opens. */
+    storage_db *db = c->db;
+    char cold_err[PATH_MAX * 2 + 200];
+    pthread_mutex_lock(&db->lock);
+    int cold = db->nopen == 0 ? sqlite_cold_thaw(db, cold_err, sizeof(cold_err)) : SQLITE_COLD_OK;
+    if (cold == SQLITE_COLD_OK) {
+        db->nopen++;
+        c->counted = true;
+    }
+    pthread_mutex_unlock(&db->lock);
+    if (cold != SQLITE_COLD_OK) {
+        char msg[sizeof(cold_err) + 128];
+        snprintf(msg, sizeof(msg), "database \"%s\" cannot be resumed: %s%s", db->name, cold_err,
+                 cold == SQLITE_COLD_DAMAGED ? "; it is not served" : "");
+        wire_error e = {.severity = "FATAL",
+                        .sqlstate = cold == SQLITE_COLD_DAMAGED ? WIRE_SQLSTATE_DATA_CORRUPTED
+                                                                : WIRE_SQLSTATE_IO_ERROR,
+                        .message = msg};
+        wire_put_error(&job->out, &e);
+        job->failed = true;
+        return;
+    }
+
     sqlite3 *h = NULL;
     int rc = sqlite3_open_v2(
         c->db->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         sqlite_conn_open_failed(job, rc, h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
         sqlite3_close_v2(h);
+        sqlite_conn_uncount(c, false);
         return;
     }
     sqlite3_extended_result_codes(h, 1);
@@ -174,6 +217,7 @@ fail:
     sqlite3_finalize(st);
     sqlite3_close_v2(h);
     c->handle = NULL;
+    sqlite_conn_uncount(c, false);
 }
 
 void sqlite_conn_close(storage_job *job)
@@ -192,5 +236,6 @@ void sqlite_conn_close(storage_job *job)
         sqlite3_close_v2(c->handle);
         c->handle = NULL;
     }
+    sqlite_conn_uncount(c, true);
     c->tx_status = 'I';
 }

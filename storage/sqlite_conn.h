@@ -32,4 +32,9 @@ int sqlite_conn_exec(storage_conn *c, const char *sql);
  * transaction. */
 void sqlite_conn_rollback(storage_conn *c);
 
+/* The connection is closed or was never opened: it no longer counts as
+ * open; with may_freeze, the last one of a pausing database moves its file
+ * to the cold tier.  No-op when it was not counted. */
+void sqlite_conn_uncount(storage_conn *c, bool may_freeze);
+
 #endif

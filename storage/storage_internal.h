@@ -38,6 +38,7 @@ typedef struct sqlite_portal sqlite_portal;
 struct storage_engine {
     storage_options opt; /* opt.data_dir points at data_dir */
     char *data_dir;
+    char *cold_dir; /* "" : none */
 
     pthread_mutex_t lock;
     pthread_cond_t cond; /* signalled when a job is queued or stopping is set */
@@ -63,6 +64,11 @@ struct storage_db {
      * starve the writer of a worker and deadlock), their jobs are parked
      * until the writer's transaction ends. */
     storage_conn *writer;
+    /* The cold tier (sqlite_cold.c): under lock, how many connections are
+     * open or opening; the last CLOSE of a pausing database freezes it. */
+    pthread_mutex_t lock;
+    int nopen;
+    atomic_bool pausing; /* set by the pool (storage_db_set_pausing) */
 };
 
 struct storage_conn {
@@ -72,6 +78,7 @@ struct storage_conn {
 
     /* worker-owned while a job runs */
     sqlite3 *handle; /* NULL until a successful OPEN, and after CLOSE */
+    bool counted;    /* counted in db->nopen */
     char tx_status;  /* 'I', 'T' or 'E' as seen by the client */
 
     /* worker-owned: the extended query protocol (sqlite_extended.c) */

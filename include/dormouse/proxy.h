@@ -60,6 +60,7 @@ typedef struct proxy_config {
     int listen_port;
     char unix_socket_dir[PATH_MAX]; /* "" = no Unix socket */
     char data_dir[PATH_MAX];
+    char cold_dir[PATH_MAX];   /* "" = no cold tier */
     proxy_auth_type auth_type;
     char auth_file[PATH_MAX]; /* "" = none */
     int max_client_conn;

@@ -44,6 +44,8 @@ typedef struct storage_options {
     int workers;           /* SQLite worker threads (>= 1) */
     int busy_timeout_ms;   /* how long a writer waits for the lock before 40001 */
     bool synchronous_full; /* PRAGMA synchronous=FULL (default) instead of NORMAL */
+    const char *cold_dir;  /* NULL or "": no cold tier; else paused databases' files move
+                              there (checked with an xxHash checksum on the way back); copied */
 } storage_options;
 
 typedef struct storage_engine storage_engine;
@@ -64,6 +66,13 @@ storage_db *storage_db_new(storage_engine *e, const char *name);
 void storage_db_free(storage_db *db);
 const char *storage_db_name(const storage_db *db);
 const char *storage_db_path(const storage_db *db);
+/* The pool says db is pausing (true) or resuming (false): with a cold_dir,
+ * the CLOSE of its last open connection while pausing moves its file to the
+ * cold tier, and the next OPEN brings it back (refusing it, XX001, if its
+ * checksum does not match). */
+void storage_db_set_pausing(storage_db *db, bool pausing);
+/* Whether db's file is in the cold tier now (a stat; for the console). */
+bool storage_db_is_cold(const storage_db *db);
 
 /* A session's connection to a database. No I/O until its first job.  Once
  * opened it may serve many sessions one after another: between two sessions
