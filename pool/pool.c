@@ -331,13 +331,14 @@ void pool_free(pool *p)
                 storage_conn_free(b->conn); /* closes the handle (pool.h) */
                 free(b);
             }
-            storage_db_free(db->sdb);
+            storage_db_fini(db->sdb);
             pool_servers_free_all(db);
-            free(db);
-            db = next;
+            free(db->resume_us);
+            db = next; /* (the record is in the arena) */
         }
     }
     free(p->buckets);
+    pool_arena_free(&p->arena);
     free(p->rules);
     pthread_mutex_destroy(&p->lock);
     free(p);
@@ -404,7 +405,9 @@ static size_t pool_bucket(const pool *p, const char *name)
 static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const pool_db_rule *rule,
                                      char *err, size_t errlen)
 {
-    pool_db *db = calloc(1, sizeof(*db));
+    /* the record and its address, together in the pool's arena */
+    size_t off = (sizeof(pool_db) + 15) & ~(size_t)15;
+    pool_db *db = pool_arena_alloc(&p->arena, off + sizeof(pool_upstream));
     if (!db) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -412,12 +415,13 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
     snprintf(db->name, sizeof(db->name), "%s", name);
     db->pool = p;
     db->engine = STORAGE_POSTGRES;
-    db->upstream = rule->upstream;
+    db->upstream = (pool_upstream *)((char *)db + off);
+    *db->upstream = rule->upstream;
     db->ov = rule->ov;
     db->state = POOL_DB_IDLE; /* no server yet: it pauses if nobody comes */
     db->idle_since_us = db->up_since_us = pool_now(p);
-    db->engine_ready = !db->upstream.managed_datadir[0]; /* a managed one is started first */
-    db->managed = db->upstream.managed_datadir[0] != '\0';
+    db->engine_ready = !db->upstream->managed_datadir[0]; /* a managed one is started first */
+    db->managed = db->upstream->managed_datadir[0] != '\0';
     if (db->managed) { /* its server is not running: the first client is a cold start */
         db->state = POOL_DB_PAUSED;
         db->last_pause_us = db->idle_since_us;
@@ -468,12 +472,12 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
             /* (a managed server stays where it was started: its keys apply at restart) */
             if (rule && rule->engine == STORAGE_POSTGRES && !db->managed &&
                 !rule->upstream.managed_datadir[0]) {
-                if (memcmp(&db->upstream, &rule->upstream, sizeof(db->upstream)) != 0)
+                if (memcmp(db->upstream, &rule->upstream, sizeof(*db->upstream)) != 0)
                     db->generation++; /* servers of the old address are retired */
-                db->upstream = rule->upstream;
+                *db->upstream = rule->upstream;
                 db->ov = rule->ov;
             } else if (rule && rule->engine == STORAGE_POSTGRES && db->managed &&
-                       !strcmp(rule->upstream.managed_datadir, db->upstream.managed_datadir)) {
+                       !strcmp(rule->upstream.managed_datadir, db->upstream->managed_datadir)) {
                 db->ov = rule->ov;
             }
         }
@@ -492,7 +496,10 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
                  name, storage_kind_str(rule->engine));
         return NULL;
     }
-    pool_db *db = calloc(1, sizeof(*db));
+    /* the record and its storage_db, together in the pool's arena: 10,000
+     * paused databases cost 10,000 of these and nothing else */
+    size_t off = (sizeof(pool_db) + 15) & ~(size_t)15;
+    pool_db *db = pool_arena_alloc(&p->arena, off + storage_db_size(p->sqlite, name));
     if (!db) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -500,12 +507,7 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
     snprintf(db->name, sizeof(db->name), "%s", name);
     db->pool = p;
     db->engine = rule->engine;
-    db->sdb = storage_db_new(p->sqlite, name);
-    if (!db->sdb) {
-        free(db);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    db->sdb = storage_db_init((char *)db + off, p->sqlite, name);
     db->state = POOL_DB_IDLE; /* nothing open yet: it pauses if nobody comes */
     db->idle_since_us = db->up_since_us = pool_now(p);
     db->engine_ready = true;
@@ -576,10 +578,15 @@ static void pool_db_resumed(pool_db *db)
     db->resumed_at_us = now;
     uint64_t lat = now - db->resume_start_us;
     db->last_resume_us = lat ? lat : 1;
-    db->resume_us[db->resume_next] = db->last_resume_us;
-    db->resume_next = (db->resume_next + 1) % POOL_RESUME_SAMPLES;
-    if (db->nresume < POOL_RESUME_SAMPLES)
-        db->nresume++;
+    if (!db->resume_us)
+        db->resume_us = calloc(POOL_RESUME_SAMPLES, sizeof(*db->resume_us));
+    if (db->resume_us) { /* (out of memory: the last one is still known) */
+        db->resume_us[db->resume_next] =
+            db->last_resume_us > UINT32_MAX ? UINT32_MAX : (uint32_t)db->last_resume_us;
+        db->resume_next = (db->resume_next + 1) % POOL_RESUME_SAMPLES;
+        if (db->nresume < POOL_RESUME_SAMPLES)
+            db->nresume++;
+    }
     db->state = POOL_DB_ACTIVE;
 }
 
@@ -850,9 +857,7 @@ bool pool_db_prewarm(pool_db *db)
 {
     if (db->state != POOL_DB_PAUSED)
         return false;
-    uint64_t now = pool_now(db->pool);
-    db->state = POOL_DB_IDLE;
-    db->idle_since_us = db->up_since_us = now;
+    pool_db_wake(db, pool_now(db->pool), false); /* RESUMING, a cold start */
     return true;
 }
 
@@ -864,6 +869,16 @@ bool pool_db_engine_ready(const pool_db *db)
 void pool_db_set_engine_ready(pool_db *db, bool ready)
 {
     db->engine_ready = ready;
+    /* a resume nobody waits for (pool_db_prewarm) ends when the engine is up */
+    if (db->state != POOL_DB_RESUMING || db->nbusy > 0)
+        return;
+    if (ready) {
+        pool_db_resumed(db);
+        db->state = POOL_DB_IDLE;
+        db->idle_since_us = pool_now(db->pool);
+    } else {
+        pool_db_paused(db, pool_now(db->pool)); /* it did not come up */
+    }
 }
 
 /* Whether db has been idle long enough, and up long enough, to pause. */
@@ -942,7 +957,8 @@ void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
     out->last_resume_us = db->last_resume_us;
     if (db->nresume > 0) {
         uint64_t v[POOL_RESUME_SAMPLES];
-        memcpy(v, db->resume_us, (size_t)db->nresume * sizeof(v[0]));
+        for (int i = 0; i < db->nresume; i++)
+            v[i] = db->resume_us[i];
         qsort(v, (size_t)db->nresume, sizeof(v[0]), pool_u64_cmp);
         out->resume_p50_us = v[(db->nresume - 1) / 2];
         out->resume_p99_us = v[(db->nresume * 99 + 99) / 100 - 1];
@@ -1057,7 +1073,7 @@ storage_kind pool_db_engine(const pool_db *db)
 
 const pool_upstream *pool_db_upstream(const pool_db *db)
 {
-    return db->engine == STORAGE_POSTGRES ? &db->upstream : NULL;
+    return db->engine == STORAGE_POSTGRES ? db->upstream : NULL;
 }
 
 void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg)

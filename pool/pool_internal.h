@@ -24,7 +24,8 @@ struct pool_db {
     char name[WIRE_NAME_MAX];
     storage_kind engine;
     storage_db *sdb;         /* SQLite only */
-    pool_upstream upstream;  /* engine=postgres only */
+    pool_upstream *upstream; /* engine=postgres only (allocated: SQLite databases, maybe
+                                thousands of them paused, carry none) */
     pool_db_overrides ov;    /* engine=postgres only: the line's pool keys */
     uint32_t generation;     /* engine=postgres: bumped when upstream changes */
     pool_servers *servers;   /* engine=postgres: one pool per user */
@@ -41,7 +42,8 @@ struct pool_db {
     uint64_t resume_start_us;/* left PAUSED (or PAUSING) for RESUMING */
     uint64_t last_pause_us, last_resume_us; /* pool clock; 0: never */
     uint64_t cold_starts;    /* resumes from PAUSED */
-    uint64_t resume_us[POOL_RESUME_SAMPLES]; /* the latest resume latencies (a ring) */
+    uint32_t *resume_us;     /* the latest resume latencies in µs (a ring of
+                                POOL_RESUME_SAMPLES, allocated at the first resume) */
     int nresume;             /* samples in the ring (at most POOL_RESUME_SAMPLES) */
     int resume_next;
     uint64_t up_since_us;    /* not paused since (pool clock); 0 while paused */
@@ -70,6 +72,7 @@ struct pool {
     bool draining;
     pool_clock_fn clock;
     void *clock_arg;
+    pool_arena arena; /* the databases' records */
     pool_db *idle_dbs; /* databases with IDLE backends */
     int nidle, nclosing;
 };

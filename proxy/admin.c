@@ -1042,6 +1042,9 @@ static void admin_show_stats(proxy_server *srv, admin_show what, wire_buf *b)
         {"total_query_time", 'q'},  {"total_wait_time", 'q'},  {"avg_xact_count", 'q'},
         {"avg_query_count", 'q'},   {"avg_recv", 'q'},         {"avg_sent", 'q'},
         {"avg_xact_time", 'q'},     {"avg_query_time", 'q'},   {"avg_wait_time", 'q'},
+        /* the lifecycle (scale to zero), times in microseconds as above */
+        {"total_cold_starts", 'q'}, {"total_active_time", 'q'}, {"resume_p50", 'q'},
+        {"resume_p99", 'q'},
     };
     static const admin_col part_cols[] = {
         {"database", 's'},   {"xact_count", 'q'}, {"query_count", 'q'}, {"bytes_received", 'q'},
@@ -1077,6 +1080,17 @@ static void admin_show_stats(proxy_server *srv, admin_show what, wire_buf *b)
             admin_row_int(&r, (long long)avg.xact_time_us);
             admin_row_int(&r, (long long)avg.query_time_us);
             admin_row_int(&r, (long long)avg.wait_time_us);
+        }
+        if (what == ADMIN_SHOW_STATS) {
+            pool_db *db = srv->pool ? pool_db_find(srv->pool, v[i]->name) : NULL;
+            pool_db_lifecycle lc;
+            memset(&lc, 0, sizeof(lc));
+            if (db)
+                pool_db_lifecycle_get(db, &lc);
+            admin_row_int(&r, (long long)lc.cold_starts);
+            admin_row_int(&r, (long long)lc.up_us);
+            admin_row_int(&r, (long long)lc.resume_p50_us);
+            admin_row_int(&r, (long long)lc.resume_p99_us);
         }
         admin_row_end(&r);
     }

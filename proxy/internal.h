@@ -234,6 +234,7 @@ struct proxy_server {
     int loops_running; /* loops other than 0 still in ev_run */
 
     bool shutting_down;
+    bool trim_pending; /* databases paused: give freed memory back at the next tick */
     int shutdown_signals;
     int exit_status;
 

@@ -28,6 +28,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
@@ -298,8 +299,10 @@ static void server_pool_expire(proxy_server *srv)
     if (n > 0)
         proxy_log(PROXY_LOG_DEBUG, "closing %d idle backend%s", n, n == 1 ? "" : "s");
     n = pool_pause_idle(srv->pool, server_backend_close, pgpool_pause_db, srv);
-    if (n > 0)
+    if (n > 0) {
         proxy_log(PROXY_LOG_DEBUG, "pausing %d idle database%s", n, n == 1 ? "" : "s");
+        srv->trim_pending = true; /* once their closes have run */
+    }
 }
 
 void server_pause_due(proxy_server *srv)
@@ -325,11 +328,21 @@ static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, pool_timer);
     server_world_lock(srv);
+    /* what paused databases freed goes back to the system once their closes
+     * have all run (glibc keeps freed memory in its arenas otherwise) */
+    bool closing = false;
+    for (int k = 0; k < srv->nloops; k++)
+        closing = closing || srv->loops[k].backend_closes > 0;
+    bool trim = srv->trim_pending && !closing;
+    if (trim)
+        srv->trim_pending = false;
     session_release_idle(srv);
     server_pool_expire(srv);
     pgpool_tick(srv);
     bool zero = server_at_zero(srv);
     server_world_unlock(srv);
+    if (trim || zero)
+        malloc_trim(0);
     if (zero) {
         /* Nothing to watch until a client comes (session_accept wakes the
          * timers): the process sleeps. */

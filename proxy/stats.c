@@ -38,6 +38,7 @@ struct proxy_stats {
     proxy_stats_db *buckets[STATS_BUCKETS];
     proxy_stats_db *all; /* every database, newest first */
     int ndbs;
+    pool_arena arena;    /* the proxy_stats_db records (dense: see pool.h) */
     uint64_t older_us, newer_us; /* when the two snapshots were taken */
 };
 
@@ -63,12 +64,7 @@ void proxy_stats_free(proxy_stats *st)
     if (!st)
         return;
     pthread_mutex_destroy(&st->lock);
-    proxy_stats_db *d = st->all;
-    while (d) {
-        proxy_stats_db *next = d->all_next;
-        free(d);
-        d = next;
-    }
+    pool_arena_free(&st->arena); /* every proxy_stats_db */
     free(st);
 }
 
@@ -82,7 +78,7 @@ proxy_stats_db *proxy_stats_db_get(proxy_stats *st, const char *name)
     for (d = st->buckets[b]; d; d = d->hash_next)
         if (strcmp(d->name, name) == 0)
             break;
-    if (!d && (d = calloc(1, sizeof(*d)))) { /* NULL: the session goes uncounted */
+    if (!d && (d = pool_arena_alloc(&st->arena, sizeof(*d)))) { /* NULL: goes uncounted */
         snprintf(d->name, sizeof(d->name), "%s", name);
         d->hash_next = st->buckets[b];
         st->buckets[b] = d;

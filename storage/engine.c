@@ -452,22 +452,35 @@ void storage_job_submit(storage_engine *e, storage_job *job)
     pthread_mutex_unlock(&e->lock);
 }
 
-storage_db *storage_db_new(storage_engine *e, const char *name)
+size_t storage_db_size(const storage_engine *e, const char *name)
 {
-    storage_db *db = calloc(1, sizeof(*db));
-    if (!db)
-        return NULL;
+    /* name, then data_dir/NAME.db */
+    return sizeof(storage_db) + strlen(name) + 1 + strlen(e->data_dir) + strlen(name) + 5;
+}
+
+storage_db *storage_db_init(void *mem, storage_engine *e, const char *name)
+{
+    storage_db *db = mem;
+    size_t nlen = strlen(name);
     db->engine = e;
-    db->name = strdup(name);
-    if (db->name && asprintf(&db->path, "%s/%s.db", e->data_dir, name) < 0)
-        db->path = NULL;
-    if (!db->name || !db->path) {
-        free(db->name);
-        free(db);
-        return NULL;
-    }
+    db->name = db->text;
+    memcpy(db->name, name, nlen + 1);
+    db->path = db->name + nlen + 1;
+    sprintf(db->path, "%s/%s.db", e->data_dir, name); /* storage_db_size made room */
     pthread_mutex_init(&db->lock, NULL);
     return db;
+}
+
+void storage_db_fini(storage_db *db)
+{
+    if (db)
+        pthread_mutex_destroy(&db->lock);
+}
+
+storage_db *storage_db_new(storage_engine *e, const char *name)
+{
+    void *mem = calloc(1, storage_db_size(e, name));
+    return mem ? storage_db_init(mem, e, name) : NULL;
 }
 
 void storage_db_set_pausing(storage_db *db, bool pausing)
@@ -490,9 +503,7 @@ void storage_db_free(storage_db *db)
 {
     if (!db)
         return;
-    pthread_mutex_destroy(&db->lock);
-    free(db->name);
-    free(db->path);
+    storage_db_fini(db);
     free(db);
 }
 

@@ -69,6 +69,7 @@ struct storage_db {
     pthread_mutex_t lock;
     int nopen;
     atomic_bool pausing; /* set by the pool (storage_db_set_pausing) */
+    char text[];         /* name and path, NUL-terminated, one after the other */
 };
 
 struct storage_conn {

@@ -44,6 +44,18 @@
 #include "dormouse/storage.h"
 #include "dormouse/wire.h"
 
+/* A bump allocator for records freed all at once (pool_arena_free), never
+ * one by one: databases and their per-database companions, which live until
+ * exit.  Dense, off the malloc heap (see arena.c).  Not thread-safe: the
+ * caller's lock covers it.  Zero-initialise the struct itself. */
+typedef struct pool_arena {
+    struct pool_arena_chunk *chunks;
+    size_t used, cap;
+} pool_arena;
+/* size bytes, zeroed, 16-byte aligned; NULL when out of memory. */
+void *pool_arena_alloc(pool_arena *a, size_t size);
+void pool_arena_free(pool_arena *a);
+
 /* sun_path holds 108 bytes: DIR "/.s.PGSQL.65535" and its NUL must fit. */
 #define POOL_MANAGED_DIR_MAX 90
 
@@ -252,8 +264,9 @@ bool pool_db_engine_ready(const pool_db *db);
 void pool_db_force_pause(pool_db *db, bool on);
 bool pool_db_pause_forced(const pool_db *db);
 /* A paused database is brought up with no client waiting (RESUME db of a
- * managed server: the server starts at once): it becomes IDLE, and pauses
- * again after its idle_timeout.  False when it was not paused. */
+ * managed server: the server starts at once): it is RESUMING (a cold start)
+ * until pool_db_set_engine_ready(db, true), then IDLE, and pauses again
+ * after its idle_timeout.  False when it was not paused. */
 bool pool_db_prewarm(pool_db *db);
 /* Nothing open anywhere: no backend, no upstream server connection, and
  * every SQLite database paused (or never pausing).  Nothing then needs the

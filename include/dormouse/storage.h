@@ -64,6 +64,12 @@ void storage_engine_free(storage_engine *e);
 storage_db *storage_db_new(storage_engine *e, const char *name);
 /* All its connections must be freed first. NULL is a no-op. */
 void storage_db_free(storage_db *db);
+/* The same in memory the caller provides (storage_db_size bytes, 16-byte
+ * aligned, zeroed), e.g. beside its own record; storage_db_fini undoes
+ * storage_db_init without freeing the memory. */
+size_t storage_db_size(const storage_engine *e, const char *name);
+storage_db *storage_db_init(void *mem, storage_engine *e, const char *name);
+void storage_db_fini(storage_db *db);
 const char *storage_db_name(const storage_db *db);
 const char *storage_db_path(const storage_db *db);
 /* The pool says db is pausing (true) or resuming (false): with a cold_dir,

@@ -34,7 +34,7 @@ assert_eq "SHOW DATABASES: PgBouncer's columns, then engine, state and the lifec
     'name|host|port|database|force_user|pool_size|min_pool_size|reserve_pool|server_lifetime|pool_mode|max_connections|current_connections|paused|disabled|engine|state|idle_timeout|cold_starts|last_resume_ms|resume_p50_ms|resume_p99_ms|paused_seconds|active_seconds' \
     "$(header 'SHOW DATABASES')"
 assert_eq "SHOW STATS: PgBouncer's columns" \
-    'database|total_xact_count|total_query_count|total_received|total_sent|total_xact_time|total_query_time|total_wait_time|avg_xact_count|avg_query_count|avg_recv|avg_sent|avg_xact_time|avg_query_time|avg_wait_time' \
+    'database|total_xact_count|total_query_count|total_received|total_sent|total_xact_time|total_query_time|total_wait_time|avg_xact_count|avg_query_count|avg_recv|avg_sent|avg_xact_time|avg_query_time|avg_wait_time|total_cold_starts|total_active_time|resume_p50|resume_p99' \
     "$(header 'SHOW STATS')"
 assert_eq "SHOW STATS_TOTALS: PgBouncer's columns" \
     'database|xact_count|query_count|bytes_received|bytes_sent|xact_time|query_time|wait_time' \

@@ -5,7 +5,7 @@
 # DATABASES: the states idle -> paused -> active; an idle client connection
 # neither prevents the pause nor notices it (its next query just works); an
 # open transaction keeps the database active, and its rows are there after
-# the pause; a line's idle_timeout overrides the global one (0: never); 50
+# the pause; a line's idle_timeout overrides the global one (0: never); 500
 # clients arriving at once at a paused database cause one cold start and all
 # succeed; the resume latency is reported; kill -9 while a database pauses
 # loses no acknowledged row; with every database paused and no client the
@@ -71,6 +71,11 @@ report(n == 100, "the idle client's next query just works after the pause", n)
 r = dbrow("s2z")
 report(r["cold_starts"] == 1 and r["last_resume_ms"] is not None, "the resume is counted and timed", r)
 report(r["state"] in ("active", "idle"), "resumed: no longer paused", r["state"])
+cur = admin.execute("SHOW STATS")
+cols = [d.name for d in cur.description]
+st = [dict(zip(cols, x)) for x in cur.fetchall() if x[0] == "s2z"]
+report(st and st[0]["total_cold_starts"] == 1 and st[0]["resume_p50"] > 0 and st[0]["total_active_time"] > 0,
+       "SHOW STATS: total_cold_starts, resume_p50 (us) and total_active_time", st)
 
 # an open transaction keeps it active
 b = dm("s2z")
@@ -107,19 +112,19 @@ report(dbrow("forever")["state"] != "paused", "after RESUME it keeps its own idl
 wait_state("s2z", "paused")
 before = dbrow("s2z")["cold_starts"]
 errors = []
-barrier = threading.Barrier(50)
+barrier = threading.Barrier(500)
 def storm():
     try:
         c = dm("s2z")
-        barrier.wait(10)
+        barrier.wait(90)
         if c.execute("select count(*) from t").fetchone()[0] != 101:
             errors.append("wrong count")
         c.close()
     except Exception as e:
         errors.append(repr(e))
-ts = [threading.Thread(target=storm) for _ in range(50)]
-[t.start() for t in ts]; [t.join(60) for t in ts]
-report(not errors, "50 clients at once at a paused database all succeed", "; ".join(errors[:3]))
+ts = [threading.Thread(target=storm) for _ in range(500)]
+[t.start() for t in ts]; [t.join(120) for t in ts]
+report(not errors, "500 clients at once at a paused database all succeed", "; ".join(errors[:3]))
 after = dbrow("s2z")["cold_starts"]
 report(after == before + 1, "... with one cold start", f"{before} -> {after}")
 print("DONE")

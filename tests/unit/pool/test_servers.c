@@ -220,8 +220,10 @@ static void close_all(pool_db *d, void *arg)
     paused_calls++;
     ck_assert_ptr_eq(d, db);
     for (int i = 0; servers[i]; i++)
-        if (servers[i]->state == POOL_SV_IDLE)
+        if (servers[i]->state == POOL_SV_IDLE && servers[i]->next) {
             pool_server_remove(pool_servers_get(d, "alice"), servers[i]);
+            servers[i]->next = NULL; /* (removed: not on a list) */
+        }
 }
 
 START_TEST(test_upstream_lifecycle)
@@ -297,6 +299,27 @@ START_TEST(test_upstream_lifecycle)
     pool_client_unwait(ps, &client);
     ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
     ck_assert(!pool_at_zero(p)); /* it will pause again: the clock is needed */
+
+    /* RESUME db of a stopped server: a resume nobody waits for, timed until
+     * the engine is up; one that fails pauses it again */
+    now_us += 40000000;
+    ck_assert_int_eq(pool_pause_idle(p, NULL, close_all, servers), 1);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSED);
+    pool_db_set_engine_ready(db, false);
+    ck_assert(pool_db_prewarm(db));
+    ck_assert(!pool_db_prewarm(db)); /* not paused any more */
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_RESUMING);
+    now_us += 30000;
+    pool_db_set_engine_ready(db, true);
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_IDLE);
+    pool_db_lifecycle_get(db, &lc);
+    ck_assert_uint_eq(lc.cold_starts, 3);
+    ck_assert_uint_eq(lc.last_resume_us, 30000);
+    now_us += 40000000;
+    ck_assert_int_eq(pool_pause_idle(p, NULL, close_all, servers), 1);
+    ck_assert(pool_db_prewarm(db));
+    pool_db_set_engine_ready(db, false); /* it did not start */
+    ck_assert_int_eq(pool_db_get_state(db), POOL_DB_PAUSED);
     teardown();
 }
 END_TEST

@@ -342,8 +342,9 @@ START_TEST(test_show_stats)
     admin_show_build(srv, ADMIN_SHOW_STATS, &b);
     result r;
     decode(&b, &r);
-    ck_assert_int_eq(r.ncols, 15);
+    ck_assert_int_eq(r.ncols, 19);
     ck_assert_int_eq(r.nrows, 2);
+    ck_assert_str_eq(r.cells[1][col(&r, "total_cold_starts")], "0"); /* no such pool database */
     ck_assert_str_eq(r.cells[0][0], "a");
     ck_assert_str_eq(r.cells[1][0], "b");
     ck_assert_str_eq(r.cells[1][col(&r, "total_query_count")], "1");
