@@ -217,4 +217,28 @@ assert_eq "once it is up, clients get in" "1" "$(dm_psql "$(dm_conninfo slow app
 spm=$(head -1 "$MG/slow/postmaster.pid")
 dm_stop_check "SIGTERM: Dormouse stops its servers and exits 0"
 assert_true "... and the server is gone" "pid $spm" eval "! kill -0 $spm 2>/dev/null"
+
+# kill -9 of Dormouse while its server is starting: nothing is left behind,
+# and the next Dormouse starts it
+dm_start "$DM_TMP/slow.ini"
+dm_psql "$(dm_conninfo slow app)" -At -c 'select 1' >/dev/null 2>&1 &
+bg_track $!
+starting() { grep -q 'database "slow": starting its PostgreSQL server' "$DM_LOG"; }
+wait_until 10 starting || fail "the slow server starts" "$(tail -3 "$DM_LOG")"
+spm=$(grep -o 'database "slow": starting its PostgreSQL server ([^,]*, pid [0-9]*' "$DM_LOG" | tail -1 | grep -o '[0-9]*$')
+kill -9 "$DM_PID"
+dm_wait_exit 10
+DM_PID=""
+gone() { ! kill -0 "$spm" 2>/dev/null; }
+if wait_until 10 gone; then
+    pass "kill -9 of Dormouse while its server starts: the starting server goes too"
+else
+    fail "kill -9 of Dormouse while its server starts: the starting server goes too" "pid $spm runs"
+fi
+dm_start "$DM_TMP/slow.ini"
+dm_psql "$(dm_conninfo slow app)" -At -c 'select 1' >/dev/null 2>&1 # starts it (57P03 at 1 s)
+wait_until 20 ready || fail "the next Dormouse starts the server" "$(tail -3 "$DM_LOG")"
+assert_eq "the next Dormouse starts it and serves" "1" \
+    "$(dm_psql "$(dm_conninfo slow app)" -At -c 'select 1' 2>&1)"
+dm_stop_check
 dm_finish
