@@ -965,6 +965,10 @@ void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
     }
     if (db->state == POOL_DB_PAUSED)
         out->paused_for_us = now - db->last_pause_us;
+    if (db->last_pause_us)
+        out->since_pause_us = now - db->last_pause_us + 1;
+    if (db->resumed_at_us)
+        out->since_resume_us = now - db->resumed_at_us + 1;
 }
 
 storage_conn *pool_backend_acquire(pool_db *db, bool *opened)

@@ -913,7 +913,7 @@ static void admin_row_ms(admin_row *r, uint64_t us)
     admin_row_text(r, v);
 }
 
-/* SHOW DATABASES' lifecycle columns: state .. active_seconds. */
+/* SHOW DATABASES' lifecycle columns: state .. last_resume. */
 static void admin_lifecycle_cells(admin_row *r, const pool_db *db)
 {
     pool_db_lifecycle lc;
@@ -926,6 +926,16 @@ static void admin_lifecycle_cells(admin_row *r, const pool_db *db)
     admin_row_ms(r, lc.resume_p99_us);
     admin_row_int(r, (long long)(lc.paused_for_us / 1000000u));
     admin_row_int(r, (long long)(lc.up_us / 1000000u));
+    /* when it last paused and resumed, on the wall clock */
+    uint64_t ago[2] = {lc.since_pause_us, lc.since_resume_us};
+    for (int i = 0; i < 2; i++) {
+        char when[40];
+        admin_time_str(ago[i] ? time(NULL) - (time_t)(ago[i] / 1000000u) : 0, when, sizeof(when));
+        if (when[0])
+            admin_row_text(r, when);
+        else
+            admin_row_null(r);
+    }
 }
 
 static void admin_show_databases(proxy_server *srv, wire_buf *b)
@@ -938,7 +948,8 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
         {"paused", 'i'},        {"disabled", 'i'},      {"engine", 's'},
         {"state", 's'},         {"idle_timeout", 'i'},  {"cold_starts", 'i'},
         {"last_resume_ms", 's'}, {"resume_p50_ms", 's'}, {"resume_p99_ms", 's'},
-        {"paused_seconds", 'i'}, {"active_seconds", 'i'},
+        {"paused_seconds", 'i'}, {"active_seconds", 'i'}, {"last_pause", 's'},
+        {"last_resume", 's'},
     };
     const int ncols = (int)(sizeof(cols) / sizeof(cols[0]));
     admin_put_header(b, cols, ncols);
@@ -976,6 +987,8 @@ static void admin_show_databases(proxy_server *srv, wire_buf *b)
             admin_row_null(&r);
         admin_row_int(&r, 0);
         admin_row_int(&r, (long long)(time(NULL) - srv->start_time));
+        admin_row_null(&r);
+        admin_row_null(&r);
         admin_row_end(&r);
     }
     for (int i = 0; i < l.n; i++) {

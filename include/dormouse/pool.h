@@ -281,6 +281,8 @@ typedef struct pool_db_lifecycle {
     uint64_t resume_p50_us, resume_p99_us; /* over the latest resumes; 0: none */
     uint64_t paused_for_us;     /* PAUSED: since when (pool clock difference); else 0 */
     uint64_t up_us;             /* time not paused, in all (active seconds) */
+    uint64_t since_pause_us;    /* since it last paused; 0: never */
+    uint64_t since_resume_us;   /* since its last resume ended; 0: never */
 } pool_db_lifecycle;
 void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out);
 

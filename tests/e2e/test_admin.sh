@@ -31,7 +31,7 @@ assert_eq "SHOW POOLS: PgBouncer's columns" \
 assert_eq "SHOW CLIENTS: PgBouncer's columns" "$SOCKET_COLS" "$(header 'show clients;')"
 assert_eq "SHOW SERVERS: PgBouncer's columns" "$SOCKET_COLS" "$(header 'Show Servers')"
 assert_eq "SHOW DATABASES: PgBouncer's columns, then engine, state and the lifecycle's" \
-    'name|host|port|database|force_user|pool_size|min_pool_size|reserve_pool|server_lifetime|pool_mode|max_connections|current_connections|paused|disabled|engine|state|idle_timeout|cold_starts|last_resume_ms|resume_p50_ms|resume_p99_ms|paused_seconds|active_seconds' \
+    'name|host|port|database|force_user|pool_size|min_pool_size|reserve_pool|server_lifetime|pool_mode|max_connections|current_connections|paused|disabled|engine|state|idle_timeout|cold_starts|last_resume_ms|resume_p50_ms|resume_p99_ms|paused_seconds|active_seconds|last_pause|last_resume' \
     "$(header 'SHOW DATABASES')"
 assert_eq "SHOW STATS: PgBouncer's columns" \
     'database|total_xact_count|total_query_count|total_received|total_sent|total_xact_time|total_query_time|total_wait_time|avg_xact_count|avg_query_count|avg_recv|avg_sent|avg_xact_time|avg_query_time|avg_wait_time|total_cold_starts|total_active_time|resume_p50|resume_p99' \

@@ -405,7 +405,7 @@ START_TEST(test_show_misc)
     wire_buf_reset(&b);
     admin_show_build(srv, ADMIN_SHOW_DATABASES, &b); /* no pool: the consoles only */
     decode(&b, &r);
-    ck_assert_int_eq(r.ncols, 23);
+    ck_assert_int_eq(r.ncols, 25);
     ck_assert_int_eq(r.nrows, 2);
     ck_assert_str_eq(r.cells[0][col(&r, "engine")], "console");
     ck_assert_str_eq(r.cells[0][col(&r, "state")], "active");
