@@ -43,29 +43,14 @@ dm_start "$DM_TMP/mg.ini"
 postmaster() { [ -f "$PGAPP/postmaster.pid" ] && head -1 "$PGAPP/postmaster.pid"; }
 
 out=$(timeout 200 "$PYTHON" - "$DM_PORT" "$PGAPP" 2>&1 <<'PY'
-import os, subprocess, sys, threading, time
+import os, subprocess, sys, time
 import psycopg
+from dmlib import Console, connect, report, storm, wait_for
 port, pgapp = sys.argv[1], sys.argv[2]
 def dm(db="pgapp", user="app"):
-    return psycopg.connect(f"host=127.0.0.1 port={port} dbname={db} user={user}", autocommit=True)
-def report(ok, name, detail=""):
-    print(("PASS: " if ok else "FAIL: ") + name + (f" ({detail})" if detail and not ok else ""))
-admin = psycopg.connect(f"host=127.0.0.1 port={port} dbname=dormouse user=admin", autocommit=True,
-                        cursor_factory=psycopg.ClientCursor)
-def dbrow(name):
-    cur = admin.execute("SHOW DATABASES")
-    cols = [d.name for d in cur.description]
-    for r in cur.fetchall():
-        if r[0] == name:
-            return dict(zip(cols, r))
-    return None
-def wait_for(pred, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+    return connect(port, db, user)
+admin = Console(port)
+dbrow = admin.db
 def postmaster():
     try:
         with open(os.path.join(pgapp, "postmaster.pid")) as f:
@@ -109,19 +94,7 @@ print(f"INFO: resume of a managed PostgreSQL (start and first query): {took * 10
 a.close()
 wait_for(lambda: dbrow("pgapp")["state"] == "paused" and not running())
 before = dbrow("pgapp")["cold_starts"]
-errors = []
-barrier = threading.Barrier(50)
-def storm():
-    try:
-        c = dm()
-        barrier.wait(20)
-        if c.execute("select count(*) from t").fetchone()[0] != 100:
-            errors.append("wrong count")
-        c.close()
-    except Exception as e:
-        errors.append(repr(e))
-ts = [threading.Thread(target=storm) for _ in range(50)]
-[t.start() for t in ts]; [t.join(60) for t in ts]
+errors = storm(50, dm, "select count(*) from t", 100)
 report(not errors, "50 clients at once at a stopped managed server all succeed", "; ".join(errors[:3]))
 after = dbrow("pgapp")["cold_starts"]
 report(after == before + 1, "... with one cold start", f"{before} -> {after}")
@@ -189,15 +162,16 @@ if [ -z "$pm" ] || ! kill -0 "$pm" 2>/dev/null; then
     pm=$(postmaster)
 fi
 assert_true "the managed server runs" "pid '$pm'" kill -0 "$pm"
-kill -9 "$DM_PID"
-dm_wait_exit 10
-DM_PID=""
-gone() { ! kill -0 "$pm" 2>/dev/null; }
-if wait_until 15 gone; then
-    pass "kill -9 of Dormouse: its PostgreSQL server stops too (no orphan)"
-else
-    fail "kill -9 of Dormouse: its PostgreSQL server stops too" "pid $pm still runs"
-fi
+# kill9_leaves_none NAME PID: kill -9 of Dormouse; PID (its server) goes too
+kill9_leaves_none() {
+    local victim=$2
+    kill -9 "$DM_PID"
+    dm_wait_exit 10
+    DM_PID=""
+    gone() { ! kill -0 "$victim" 2>/dev/null; }
+    if wait_until 15 gone; then pass "$1"; else fail "$1" "pid $victim still runs"; fi
+}
+kill9_leaves_none "kill -9 of Dormouse: its PostgreSQL server stops too (no orphan)" "$pm"
 dm_start "$DM_TMP/mg.ini"
 assert_eq "after the restart, what was committed is there" "101" \
     "$(dm_psql "$(dm_conninfo pgapp app)" -At -c 'select count(*) from t' 2>&1)"
@@ -226,15 +200,7 @@ bg_track $!
 starting() { grep -q 'database "slow": starting its PostgreSQL server' "$DM_LOG"; }
 wait_until 10 starting || fail "the slow server starts" "$(tail -3 "$DM_LOG")"
 spm=$(grep -o 'database "slow": starting its PostgreSQL server ([^,]*, pid [0-9]*' "$DM_LOG" | tail -1 | grep -o '[0-9]*$')
-kill -9 "$DM_PID"
-dm_wait_exit 10
-DM_PID=""
-gone() { ! kill -0 "$spm" 2>/dev/null; }
-if wait_until 10 gone; then
-    pass "kill -9 of Dormouse while its server starts: the starting server goes too"
-else
-    fail "kill -9 of Dormouse while its server starts: the starting server goes too" "pid $spm runs"
-fi
+kill9_leaves_none "kill -9 of Dormouse while its server starts: the starting server goes too" "$spm"
 dm_start "$DM_TMP/slow.ini"
 dm_psql "$(dm_conninfo slow app)" -At -c 'select 1' >/dev/null 2>&1 # starts it (57P03 at 1 s)
 wait_until 20 ready || fail "the next Dormouse starts the server" "$(tail -3 "$DM_LOG")"

@@ -23,30 +23,13 @@ dm_write_config "$DM_TMP/s2z.ini" "idle_timeout = 2" "admin_users = admin" \
 dm_start "$DM_TMP/s2z.ini"
 
 out=$(timeout 150 "$PYTHON" - "$DM_PORT" "$DM_DATA" "$DM_PID" 2>&1 <<'PY'
-import os, sys, threading, time
-import psycopg
+import os, sys, time
+from dmlib import Console, connect, report, storm, wait_for
 port, data, pid = sys.argv[1], sys.argv[2], sys.argv[3]
 def dm(db, user="s"):
-    return psycopg.connect(f"host=127.0.0.1 port={port} dbname={db} user={user}", autocommit=True)
-def report(ok, name, detail=""):
-    print(("PASS: " if ok else "FAIL: ") + name + (f" ({detail})" if detail and not ok else ""))
-admin = psycopg.connect(f"host=127.0.0.1 port={port} dbname=dormouse user=admin", autocommit=True,
-                        cursor_factory=psycopg.ClientCursor)  # the console: simple queries
-def dbrow(name):
-    cur = admin.execute("SHOW DATABASES")
-    cols = [d.name for d in cur.description]
-    for r in cur.fetchall():
-        if r[0] == name:
-            return dict(zip(cols, r))
-    return None
-def wait_state(name, want, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        r = dbrow(name)
-        if r and r["state"] == want:
-            return r
-        time.sleep(0.1)
-    return dbrow(name)
+    return connect(port, db, user)
+admin = Console(port)
+dbrow, wait_state = admin.db, admin.wait_state
 def open_files(name):
     n = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -114,19 +97,7 @@ report(dbrow("forever")["state"] != "paused", "after RESUME it keeps its own idl
 # a storm at a paused database: one cold start
 wait_state("s2z", "paused")
 before = dbrow("s2z")["cold_starts"]
-errors = []
-barrier = threading.Barrier(500)
-def storm():
-    try:
-        c = dm("s2z")
-        barrier.wait(90)
-        if c.execute("select count(*) from t").fetchone()[0] != 101:
-            errors.append("wrong count")
-        c.close()
-    except Exception as e:
-        errors.append(repr(e))
-ts = [threading.Thread(target=storm) for _ in range(500)]
-[t.start() for t in ts]; [t.join(120) for t in ts]
+errors = storm(500, lambda: dm("s2z"), "select count(*) from t", 101)
 report(not errors, "500 clients at once at a paused database all succeed", "; ".join(errors[:3]))
 after = dbrow("s2z")["cold_starts"]
 report(after == before + 1, "... with one cold start", f"{before} -> {after}")

@@ -26,35 +26,17 @@ dm_write_config "$DM_TMP/up.ini" "idle_timeout = 2" "admin_users = admin" \
 dm_start "$DM_TMP/up.ini"
 
 out=$(timeout 150 "$PYTHON" - "$DM_PORT" "$PGPORT_REAL" 2>&1 <<'PY'
-import sys, threading, time
+import sys, time
 import psycopg
+from dmlib import Console, connect, report, storm, wait_for
 port, pgport = sys.argv[1], sys.argv[2]
 def dm(db, user="up"):
-    return psycopg.connect(f"host=127.0.0.1 port={port} dbname={db} user={user}", autocommit=True)
-def report(ok, name, detail=""):
-    print(("PASS: " if ok else "FAIL: ") + name + (f" ({detail})" if detail and not ok else ""))
-admin = psycopg.connect(f"host=127.0.0.1 port={port} dbname=dormouse user=admin", autocommit=True,
-                        cursor_factory=psycopg.ClientCursor)
+    return connect(port, db, user)
+admin = Console(port)
+dbrow, wait_state = admin.db, admin.wait_state
 pg = psycopg.connect(f"host=127.0.0.1 port={pgport} dbname=postgres user=postgres", autocommit=True)
 def backends():  # Dormouse's server connections as PostgreSQL sees them
     return pg.execute("select count(*) from pg_stat_activity where usename = 'up'").fetchone()[0]
-def dbrow(name):
-    cur = admin.execute("SHOW DATABASES")
-    cols = [d.name for d in cur.description]
-    for r in cur.fetchall():
-        if r[0] == name:
-            return dict(zip(cols, r))
-    return None
-def wait_for(pred, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
-def wait_state(name, want, timeout=15):
-    wait_for(lambda: dbrow(name)["state"] == want, timeout)
-    return dbrow(name)
 
 a = dm("app")
 a.execute("create table t (x int)")
@@ -88,19 +70,7 @@ report(n == 101, "the committed row is there after the pause", n)
 # a storm at a paused database: one cold start, everyone served
 wait_state("app", "paused")
 before = dbrow("app")["cold_starts"]
-errors = []
-barrier = threading.Barrier(50)
-def storm():
-    try:
-        c = dm("app")
-        barrier.wait(10)
-        if c.execute("select count(*) from t").fetchone()[0] != 101:
-            errors.append("wrong count")
-        c.close()
-    except Exception as e:
-        errors.append(repr(e))
-ts = [threading.Thread(target=storm) for _ in range(50)]
-[t.start() for t in ts]; [t.join(60) for t in ts]
+errors = storm(50, lambda: dm("app"), "select count(*) from t", 101)
 report(not errors, "50 clients at once at a paused upstream database all succeed", "; ".join(errors[:3]))
 after = dbrow("app")["cold_starts"]
 report(after == before + 1, "... with one cold start", f"{before} -> {after}")
