@@ -578,6 +578,8 @@ static void pool_db_resumed(pool_db *db)
     db->resumed_at_us = now;
     uint64_t lat = now - db->resume_start_us;
     db->last_resume_us = lat ? lat : 1;
+    db->resumes++;
+    db->resume_sum_us += db->last_resume_us;
     if (!db->resume_us)
         db->resume_us = calloc(POOL_RESUME_SAMPLES, sizeof(*db->resume_us));
     if (db->resume_us) { /* (out of memory: the last one is still known) */
@@ -954,6 +956,8 @@ void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
     out->idle_timeout = (int)(pool_db_pause_after(db) / 1000000u);
     out->up_us = db->up_total_us + (db->up_since_us ? now - db->up_since_us : 0);
     out->cold_starts = db->cold_starts;
+    out->resumes = db->resumes;
+    out->resume_sum_us = db->resume_sum_us;
     out->last_resume_us = db->last_resume_us;
     if (db->nresume > 0) {
         uint64_t v[POOL_RESUME_SAMPLES];

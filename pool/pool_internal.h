@@ -45,6 +45,7 @@ struct pool_db {
     uint32_t *resume_us;     /* the latest resume latencies in µs (a ring of
                                 POOL_RESUME_SAMPLES, allocated at the first resume) */
     int nresume;             /* samples in the ring (at most POOL_RESUME_SAMPLES) */
+    uint64_t resumes, resume_sum_us; /* every resume since start, and their latencies' sum */
     int resume_next;
     uint64_t up_since_us;    /* not paused since (pool clock); 0 while paused */
     uint64_t up_total_us;    /* time not paused, before up_since_us */

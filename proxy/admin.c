@@ -1186,6 +1186,7 @@ static const struct {
     ADMIN_CFG("cold_dir", ADMIN_CFG_STR, cold_dir, false),
     ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
     ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
+    ADMIN_CFG("http_listen", ADMIN_CFG_STR, http_listen, false),
     ADMIN_CFG("idle_timeout", ADMIN_CFG_INT, idle_timeout, true),
     ADMIN_CFG("managed_bindir", ADMIN_CFG_STR, managed_bindir, true),
     ADMIN_CFG("min_active_seconds", ADMIN_CFG_INT, min_active_seconds, true),

@@ -44,6 +44,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->sqlite_workers = 4;
     cfg->idle_timeout = 300;
     cfg->resume_timeout = 30;
+    snprintf(cfg->http_listen, sizeof(cfg->http_listen), "127.0.0.1:9127");
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
     cfg->sqlite_pool_size = 20;
@@ -169,6 +170,16 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (strlen(value) >= sizeof(cfg->cold_dir) - 80)
             CONFIG_FAIL(cp, "cold_dir is too long");
         snprintf(cfg->cold_dir, sizeof(cfg->cold_dir), "%s", value);
+    } else if (!strcmp(name, "http_listen")) {
+        if (strlen(value) >= sizeof(cfg->http_listen) || !proxy_http_listen_valid(value))
+            CONFIG_FAIL(cp, "http_listen must be ADDRESS:PORT (e.g. 127.0.0.1:9127) or empty, not "
+                            "\"%s\"", value);
+        snprintf(cfg->http_listen, sizeof(cfg->http_listen), "%s", value);
+        cfg->http_listen_set = true;
+    } else if (!strcmp(name, "http_auth_token")) {
+        if (strlen(value) >= sizeof(cfg->http_auth_token))
+            CONFIG_FAIL(cp, "http_auth_token is too long");
+        snprintf(cfg->http_auth_token, sizeof(cfg->http_auth_token), "%s", value);
     } else if (!strcmp(name, "managed_bindir")) {
         if (value[0] && value[0] != '/')
             CONFIG_FAIL(cp, "managed_bindir must be an absolute path");

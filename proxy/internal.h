@@ -32,6 +32,7 @@ typedef struct proxy_session proxy_session;
 typedef struct proxy_upstream proxy_upstream;
 typedef struct proxy_cancel_request proxy_cancel_request;
 typedef struct proxy_managed proxy_managed;
+typedef struct proxy_http proxy_http;
 
 /* ---- prepared statements under transaction pooling (prepared.c) ---- */
 
@@ -247,6 +248,7 @@ struct proxy_server {
     int npaused, paused_cap;
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
     proxy_managed *managed; /* managed PostgreSQL servers started at least once (loop 0) */
+    proxy_http *http;       /* the HTTP surface (http.c); NULL: off */
 };
 
 /* A session's COPY FROM STDIN under way. */
@@ -597,6 +599,14 @@ void managed_stop(proxy_server *srv, pool_db *db);
 const char *managed_state(proxy_server *srv, const pool_db *db);
 /* Dormouse exits: every managed server is stopped, waiting for it. */
 void managed_shutdown_all(proxy_server *srv);
+/* ---- HTTP (http.c), loop 0 ---- */
+
+/* Starts serving http_listen ("": off).  False with a message when it is
+ * malformed, or cannot be bound though set explicitly (the default address
+ * taken is only a warning). */
+bool http_start(proxy_server *srv, char *err, size_t errlen);
+void http_stop(proxy_server *srv);
+
 /* World lock: databases due to pause (idle_timeout, PAUSE db) pause now. */
 void server_pause_due(proxy_server *srv);
 /* The client's StartupMessage parameters: what its servers must be SET to,

@@ -663,6 +663,8 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
     snprintf(cfg.unix_socket_dir, sizeof(cfg.unix_socket_dir), "%s", srv->cfg.unix_socket_dir);
     snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv->cfg.data_dir);
     snprintf(cfg.cold_dir, sizeof(cfg.cold_dir), "%s", srv->cfg.cold_dir);
+    snprintf(cfg.http_listen, sizeof(cfg.http_listen), "%s", srv->cfg.http_listen);
+    cfg.http_listen_set = srv->cfg.http_listen_set;
     cfg.sqlite_workers = srv->cfg.sqlite_workers;
     cfg.workers = srv->cfg.workers;
     cfg.stats_period = srv->cfg.stats_period; /* the timer keeps its period */
@@ -819,6 +821,8 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         ev_io_init(&srv->listeners[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
         ev_io_start(srv->loop, &srv->listeners[i].io);
     }
+    if (!http_start(srv, err, errlen))
+        goto fail;
     ev_timer_init(&srv->accept_pause, server_accept_resume_cb, 0.1, 0.);
     ev_timer_init(&srv->pool_timer, server_pool_timer_cb, 1.0, 1.0);
     ev_timer_start(srv->loop, &srv->pool_timer);
@@ -900,6 +904,7 @@ void proxy_server_free(proxy_server *srv)
         if (l->loop)
             proxy_upstream_reap(l);
     }
+    http_stop(srv);
     managed_shutdown_all(srv);
     pool_free(srv->pool);
     proxy_userlist_free(srv->users);

@@ -278,6 +278,8 @@ typedef struct pool_db_lifecycle {
     int idle_timeout;           /* seconds in effect; 0: never pauses */
     uint64_t cold_starts;       /* resumes from PAUSED */
     uint64_t last_resume_us;    /* its latency; 0: none yet */
+    uint64_t resumes;           /* resumes that ended (cold starts whose engine came up) */
+    uint64_t resume_sum_us;     /* the sum of their latencies */
     uint64_t resume_p50_us, resume_p99_us; /* over the latest resumes; 0: none */
     uint64_t paused_for_us;     /* PAUSED: since when (pool clock difference); else 0 */
     uint64_t up_us;             /* time not paused, in all (active seconds) */

@@ -76,6 +76,9 @@ typedef struct proxy_config {
     int min_active_seconds;  /* a resumed database stays up at least this long */
     int resume_timeout;      /* seconds a client waits for a resume before 57P03 */
     char managed_bindir[256]; /* managed servers' binaries; "": the newest installed */
+    char http_listen[80];     /* ADDRESS:PORT of /metrics and the API; "": off */
+    bool http_listen_set;     /* given in the file (a bind failure is then fatal) */
+    char http_auth_token[256]; /* "": no token asked */
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
     int sqlite_release_idle; /* seconds a client may sit idle before its stateless SQLite
                                 connection goes back to the pool; 0: kept for the session */
@@ -150,5 +153,8 @@ int proxy_server_run(proxy_server *s);
 /* Starts a graceful shutdown, as SIGTERM does. Loop 0, under server_world_lock. */
 void proxy_server_shutdown(proxy_server *s);
 void proxy_server_free(proxy_server *s);
+
+/* Whether s is a valid http_listen: "" (off), ADDRESS:PORT or [IPv6]:PORT. */
+bool proxy_http_listen_valid(const char *s);
 
 #endif

@@ -338,9 +338,9 @@ pg_psql() {
 dm_write_config() {
     local file=$1
     shift
-    local -a keys=(listen_addr listen_port data_dir auth_type log_level)
+    local -a keys=(listen_addr listen_port data_dir auth_type log_level http_listen)
     local -A vals=([listen_addr]=127.0.0.1 [listen_port]=$DM_PORT [data_dir]=$DM_DATA
-        [auth_type]=trust [log_level]=info)
+        [auth_type]=trust [log_level]=info [http_listen]="")
     local -a dblines=()
     local line k v
     for line in "$@"; do

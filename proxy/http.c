@@ -1,0 +1,522 @@
+/*
+ * The HTTP surface (http_listen, default 127.0.0.1:9127): libmicrohttpd on
+ * loop 0, driven by libev (MHD's epoll descriptor is one ev_io, its timeout
+ * one ev_timer), so that handlers read the server's state under the world
+ * lock as the admin console does, and an idle server has nothing to wake.
+ *
+ *   GET /healthz        {"status":"ok"} (503 while shutting down)
+ *   GET /metrics        Prometheus text format, every name prefixed dormouse_
+ *   GET /v1/databases   the databases and their lifecycle, as JSON (jansson)
+ *
+ * Anything else is a 404 (unknown path) or 405 (a method other than GET or
+ * HEAD) with a JSON error.  With http_auth_token set, every request needs
+ * "Authorization: Bearer <token>" (401 otherwise, compared in constant time).
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct proxy_http {
+    proxy_server *srv;
+    struct MHD_Daemon *d;
+    ev_io io;
+    ev_timer timer;
+    char where[80];
+};
+
+/* ---- a growing text buffer ---- */
+
+typedef struct http_text {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} http_text;
+
+static void http_printf(http_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void http_printf(http_text *t, const char *fmt, ...)
+{
+    if (t->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->oom = true;
+            return;
+        }
+        if (t->p && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 16384;
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (!p) {
+            t->oom = true;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static const char *http_label(const char *s, char *buf, size_t n)
+{
+    size_t o = 0;
+    for (; *s && o + 3 < n; s++) {
+        if (*s == '\\' || *s == '"') {
+            buf[o++] = '\\';
+            buf[o++] = *s;
+        } else if (*s == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = 'n';
+        } else {
+            buf[o++] = *s;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* ---- /metrics ---- */
+
+typedef struct metrics_ctx {
+    proxy_server *srv;
+    http_text *t;
+    int states[POOL_DB_RESUMING + 1];
+} metrics_ctx;
+
+#define HELP(t, name, type, help) http_printf(t, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+
+static void metrics_db_states(const pool_db *db, void *arg)
+{
+    metrics_ctx *m = arg;
+    m->states[pool_db_get_state(db)]++;
+}
+
+static void metrics_db_lifecycle(const pool_db *db, void *arg)
+{
+    metrics_ctx *m = arg;
+    char name[160];
+    http_label(pool_db_name(db), name, sizeof(name));
+    pool_db_lifecycle lc;
+    pool_db_lifecycle_get(db, &lc);
+    for (int st = POOL_DB_ACTIVE; st <= POOL_DB_RESUMING; st++)
+        http_printf(m->t, "dormouse_database_state{database=\"%s\",engine=\"%s\",state=\"%s\"} %d\n",
+                    name, storage_kind_str(pool_db_engine(db)), pool_db_state_str((pool_db_state)st),
+                    lc.state == (pool_db_state)st);
+}
+
+/* One metric family over every database: fn prints its line(s). */
+static void metrics_db_cold(const pool_db *db, void *arg)
+{
+    metrics_ctx *m = arg;
+    char name[160];
+    pool_db_lifecycle lc;
+    pool_db_lifecycle_get(db, &lc);
+    http_printf(m->t, "dormouse_database_cold_starts_total{database=\"%s\"} %llu\n",
+                http_label(pool_db_name(db), name, sizeof(name)), (unsigned long long)lc.cold_starts);
+}
+
+static void metrics_db_active(const pool_db *db, void *arg)
+{
+    metrics_ctx *m = arg;
+    char name[160];
+    pool_db_lifecycle lc;
+    pool_db_lifecycle_get(db, &lc);
+    http_printf(m->t, "dormouse_database_active_seconds_total{database=\"%s\"} %.3f\n",
+                http_label(pool_db_name(db), name, sizeof(name)), (double)lc.up_us / 1e6);
+}
+
+static void metrics_db_resume(const pool_db *db, void *arg)
+{
+    metrics_ctx *m = arg;
+    char name[160];
+    pool_db_lifecycle lc;
+    pool_db_lifecycle_get(db, &lc);
+    http_label(pool_db_name(db), name, sizeof(name));
+    if (lc.resumes > 0) {
+        http_printf(m->t, "dormouse_database_resume_seconds{database=\"%s\",quantile=\"0.5\"} %.6f\n",
+                    name, (double)lc.resume_p50_us / 1e6);
+        http_printf(m->t, "dormouse_database_resume_seconds{database=\"%s\",quantile=\"0.99\"} %.6f\n",
+                    name, (double)lc.resume_p99_us / 1e6);
+    }
+    http_printf(m->t, "dormouse_database_resume_seconds_sum{database=\"%s\"} %.6f\n", name,
+                (double)lc.resume_sum_us / 1e6);
+    http_printf(m->t, "dormouse_database_resume_seconds_count{database=\"%s\"} %llu\n", name,
+                (unsigned long long)lc.resumes);
+}
+
+static void metrics_db_backends(const pool_db *db, void *arg)
+{
+    metrics_ctx *m = arg;
+    if (pool_db_engine(db) != STORAGE_SQLITE)
+        return;
+    char name[160];
+    http_label(pool_db_name(db), name, sizeof(name));
+    http_printf(m->t, "dormouse_sqlite_connections{database=\"%s\",state=\"active\"} %d\n", name,
+                pool_db_backends(db));
+    http_printf(m->t, "dormouse_sqlite_connections{database=\"%s\",state=\"idle\"} %d\n", name,
+                pool_db_idle_backends(db));
+}
+
+static void metrics_pool(pool_servers *ps, void *arg)
+{
+    metrics_ctx *m = arg;
+    char name[160], user[160];
+    http_label(pool_db_name(pool_servers_db(ps)), name, sizeof(name));
+    http_label(pool_servers_user(ps), user, sizeof(user));
+    for (int st = 0; st < POOL_SV_NSTATES; st++)
+        http_printf(m->t,
+                    "dormouse_pool_server_connections{database=\"%s\",user=\"%s\",state=\"%s\"} %d\n",
+                    name, user, pool_sv_state_str((pool_sv_state)st),
+                    pool_servers_count(ps, (pool_sv_state)st));
+    http_printf(m->t, "dormouse_pool_waiting_clients{database=\"%s\",user=\"%s\"} %d\n", name, user,
+                pool_servers_waiting(ps));
+    http_printf(m->t, "dormouse_pool_max_wait_seconds{database=\"%s\",user=\"%s\"} %.6f\n", name,
+                user, (double)pool_servers_max_wait_us(ps) / 1e6);
+}
+
+static void http_metrics(proxy_server *srv, http_text *t)
+{
+    metrics_ctx m = {.srv = srv, .t = t};
+    HELP(t, "dormouse_build_info", "gauge", "Dormouse's version.");
+    http_printf(t, "dormouse_build_info{version=\"%s\"} 1\n", DORMOUSE_VERSION);
+    HELP(t, "dormouse_uptime_seconds", "gauge", "Seconds since Dormouse started.");
+    http_printf(t, "dormouse_uptime_seconds %lld\n", (long long)(time(NULL) - srv->start_time));
+
+    int clients = 0, waiting = 0, admin = 0;
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
+        if (s->admin) {
+            admin++;
+            continue;
+        }
+        clients++;
+        if (s->state == SESSION_WAITING || s->state == SESSION_OPENING)
+            waiting++;
+    }
+    HELP(t, "dormouse_client_connections", "gauge",
+         "Client connections: all, those waiting for a backend or server, the admin console's.");
+    http_printf(t, "dormouse_client_connections{kind=\"all\"} %d\n", clients);
+    http_printf(t, "dormouse_client_connections{kind=\"waiting\"} %d\n", waiting);
+    http_printf(t, "dormouse_client_connections{kind=\"admin\"} %d\n", admin);
+    HELP(t, "dormouse_max_client_connections", "gauge", "max_client_conn.");
+    http_printf(t, "dormouse_max_client_connections %d\n", srv->cfg.max_client_conn);
+
+    if (srv->pool) {
+        pool_db_foreach(srv->pool, metrics_db_states, &m);
+        HELP(t, "dormouse_databases", "gauge", "Databases by lifecycle state.");
+        for (int st = POOL_DB_ACTIVE; st <= POOL_DB_RESUMING; st++)
+            http_printf(t, "dormouse_databases{state=\"%s\"} %d\n",
+                        pool_db_state_str((pool_db_state)st), m.states[st]);
+        HELP(t, "dormouse_database_state", "gauge", "1 for the state a database is in.");
+        pool_db_foreach(srv->pool, metrics_db_lifecycle, &m);
+        HELP(t, "dormouse_database_cold_starts_total", "counter", "Resumes from paused.");
+        pool_db_foreach(srv->pool, metrics_db_cold, &m);
+        HELP(t, "dormouse_database_resume_seconds", "summary",
+             "Resume latency: from the first client's request to the engine up (the latest 128).");
+        pool_db_foreach(srv->pool, metrics_db_resume, &m);
+        HELP(t, "dormouse_database_active_seconds_total", "counter",
+             "Seconds a database was not paused (the basis of an active-time bill).");
+        pool_db_foreach(srv->pool, metrics_db_active, &m);
+        HELP(t, "dormouse_sqlite_connections", "gauge", "Open SQLite connections by state.");
+        pool_db_foreach(srv->pool, metrics_db_backends, &m);
+        HELP(t, "dormouse_pool_server_connections", "gauge",
+             "Upstream server connections per (database, user) pool, by state.");
+        HELP(t, "dormouse_pool_waiting_clients", "gauge", "Clients waiting for a server connection.");
+        HELP(t, "dormouse_pool_max_wait_seconds", "gauge", "How long the oldest waiter has waited.");
+        pool_all_servers_foreach(srv->pool, metrics_pool, &m);
+    }
+
+    /* SHOW STATS's totals */
+    int n = 0;
+    proxy_stats_db **v = proxy_stats_db_sorted(srv->stats, &n);
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"dormouse_transactions_total", "counter", "Transactions that ended."},
+        {"dormouse_queries_total", "counter", "Statements answered."},
+        {"dormouse_received_bytes_total", "counter", "Bytes read from clients."},
+        {"dormouse_sent_bytes_total", "counter", "Bytes written to clients."},
+        {"dormouse_transaction_seconds_total", "counter", "Time spent in transactions."},
+        {"dormouse_query_seconds_total", "counter", "Time from a query to its result."},
+        {"dormouse_wait_seconds_total", "counter", "Time clients waited for a backend."},
+    };
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        http_printf(t, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name,
+                    fam[f].type);
+        for (int i = 0; i < n; i++) {
+            const proxy_stats_counters *c = &v[i]->total;
+            char name[160];
+            http_label(v[i]->name, name, sizeof(name));
+            double val = f == 0   ? (double)c->xact_count
+                         : f == 1 ? (double)c->query_count
+                         : f == 2 ? (double)c->received
+                         : f == 3 ? (double)c->sent
+                         : f == 4 ? (double)c->xact_time_us / 1e6
+                         : f == 5 ? (double)c->query_time_us / 1e6
+                                  : (double)c->wait_time_us / 1e6;
+            http_printf(t, "%s{database=\"%s\"} %.17g\n", fam[f].name, name, val);
+        }
+    }
+    free(v);
+}
+
+/* ---- /v1/databases ---- */
+
+static void json_db(const pool_db *db, void *arg)
+{
+    json_t *arr = arg;
+    pool_db_lifecycle lc;
+    pool_db_lifecycle_get(db, &lc);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f}",
+                          "name", pool_db_name(db), "engine", storage_kind_str(pool_db_engine(db)),
+                          "state", pool_db_state_str(lc.state), "idle_timeout", lc.idle_timeout,
+                          "cold_starts", (json_int_t)lc.cold_starts, "resumes",
+                          (json_int_t)lc.resumes, "last_resume_ms", (double)lc.last_resume_us / 1e3,
+                          "resume_p50_ms", (double)lc.resume_p50_us / 1e3, "resume_p99_ms",
+                          (double)lc.resume_p99_us / 1e3, "active_seconds",
+                          (double)lc.up_us / 1e6, "paused_seconds",
+                          (double)lc.paused_for_us / 1e6);
+    if (o)
+        json_array_append_new(arr, o);
+}
+
+/* ---- requests ---- */
+
+static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, const char *type,
+                                  char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result http_json_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return http_reply(c, status, "application/json", body, body ? strlen(body) : 0);
+}
+
+static bool http_authorized(proxy_http *h, struct MHD_Connection *c)
+{
+    const char *token = h->srv->cfg.http_auth_token;
+    if (!token[0])
+        return true;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    auth += 7;
+    size_t n = strlen(token);
+    return strlen(auth) == n && CRYPTO_memcmp(auth, token, n) == 0;
+}
+
+static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version,
+                                    const char *upload_data, size_t *upload_data_size,
+                                    void **con_cls)
+{
+    proxy_http *h = cls;
+    proxy_server *srv = h->srv;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return http_json_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served");
+    if (!http_authorized(h, c)) {
+        json_t *o = json_pack("{s:s}", "error", "missing or wrong bearer token (http_auth_token)");
+        char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            body ? strlen(body) : 0, body, body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"dormouse\"");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    if (!strcmp(url, "/healthz")) {
+        const char *body = srv->shutting_down ? "{\"status\":\"shutting down\"}\n" : "{\"status\":\"ok\"}\n";
+        return http_reply(c, srv->shutting_down ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+                          "application/json", strdup(body), strlen(body));
+    }
+    if (!strcmp(url, "/metrics")) {
+        http_text t = {0};
+        server_world_lock(srv);
+        http_metrics(srv, &t);
+        server_world_unlock(srv);
+        if (t.oom) {
+            free(t.p);
+            return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        }
+        return http_reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", t.p, t.len);
+    }
+    if (!strcmp(url, "/v1/databases")) {
+        json_t *arr = json_array();
+        server_world_lock(srv);
+        if (arr && srv->pool)
+            pool_db_foreach(srv->pool, json_db, arr);
+        server_world_unlock(srv);
+        json_t *o = arr ? json_pack("{s:o}", "databases", arr) : NULL;
+        char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+        json_decref(o);
+        if (!body)
+            return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return http_reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
+    }
+    char msg[300];
+    snprintf(msg, sizeof(msg), "no such endpoint: %.200s (try /metrics, /healthz, /v1/databases)", url);
+    return http_json_error(c, MHD_HTTP_NOT_FOUND, msg);
+}
+
+/* ---- the loop ---- */
+
+static void http_rearm(proxy_http *h)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+    ev_timer_stop(h->srv->loop, &h->timer);
+    if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
+        ev_timer_set(&h->timer, (double)ms / 1000.0, 0.);
+        ev_timer_start(h->srv->loop, &h->timer);
+    }
+}
+
+static void http_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    proxy_http *h = container_of(w, proxy_http, io);
+    MHD_run(h->d);
+    http_rearm(h);
+}
+
+static void http_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    proxy_http *h = container_of(w, proxy_http, timer);
+    MHD_run(h->d);
+    http_rearm(h);
+}
+
+/* "host:port" or "[v6]:port" into a socket address. */
+static bool http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[64];
+    const char *colon;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+            return false;
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        colon = end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof(host))
+            return false;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return false;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*in4);
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*in6);
+        return true;
+    }
+    return false;
+}
+
+bool proxy_http_listen_valid(const char *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return !s[0] || http_parse_listen(s, &ss, &len);
+}
+
+bool http_start(proxy_server *srv, char *err, size_t errlen)
+{
+    const char *where = srv->cfg.http_listen;
+    if (!where[0])
+        return true; /* off */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!http_parse_listen(where, &ss, &len)) {
+        snprintf(err, errlen, "http_listen must be ADDRESS:PORT, not \"%s\"", where);
+        return false;
+    }
+    proxy_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    h->srv = srv;
+    snprintf(h->where, sizeof(h->where), "%s", where);
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!h->d) {
+        int e = errno;
+        free(h);
+        if (!srv->cfg.http_listen_set) {
+            /* the default address is taken (another Dormouse?): go on without it */
+            proxy_log(PROXY_LOG_WARNING, "HTTP: cannot listen on %s (%s): no metrics endpoint "
+                      "(set http_listen)", where, strerror(e));
+            return true;
+        }
+        snprintf(err, errlen, "cannot listen on http_listen %s: %s", where, strerror(e));
+        return false;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+    ev_io_init(&h->io, http_io_cb, info->epoll_fd, EV_READ);
+    ev_io_start(srv->loop, &h->io);
+    ev_timer_init(&h->timer, http_timer_cb, 0., 0.);
+    srv->http = h;
+    proxy_log(PROXY_LOG_INFO, "HTTP on %s: /metrics, /healthz, /v1/databases", where);
+    return true;
+}
+
+void http_stop(proxy_server *srv)
+{
+    proxy_http *h = srv->http;
+    if (!h)
+        return;
+    ev_io_stop(srv->loop, &h->io);
+    ev_timer_stop(srv->loop, &h->timer);
+    MHD_stop_daemon(h->d);
+    free(h);
+    srv->http = NULL;
+}
