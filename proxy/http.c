@@ -96,6 +96,7 @@ typedef struct metrics_ctx {
     proxy_server *srv;
     http_text *t;
     int states[POOL_DB_RESUMING + 1];
+    int which; /* metrics_db_counter: 0 cold starts, 1 active seconds */
 } metrics_ctx;
 
 #define HELP(t, name, type, help) http_printf(t, "# HELP " name " " help "\n# TYPE " name " " type "\n")
@@ -119,25 +120,20 @@ static void metrics_db_lifecycle(const pool_db *db, void *arg)
                     lc.state == (pool_db_state)st);
 }
 
-/* One metric family over every database: fn prints its line(s). */
-static void metrics_db_cold(const pool_db *db, void *arg)
+/* A per-database counter of the lifecycle: m->which picks it. */
+static void metrics_db_counter(const pool_db *db, void *arg)
 {
     metrics_ctx *m = arg;
     char name[160];
     pool_db_lifecycle lc;
     pool_db_lifecycle_get(db, &lc);
-    http_printf(m->t, "dormouse_database_cold_starts_total{database=\"%s\"} %llu\n",
-                http_label(pool_db_name(db), name, sizeof(name)), (unsigned long long)lc.cold_starts);
-}
-
-static void metrics_db_active(const pool_db *db, void *arg)
-{
-    metrics_ctx *m = arg;
-    char name[160];
-    pool_db_lifecycle lc;
-    pool_db_lifecycle_get(db, &lc);
-    http_printf(m->t, "dormouse_database_active_seconds_total{database=\"%s\"} %.3f\n",
-                http_label(pool_db_name(db), name, sizeof(name)), (double)lc.up_us / 1e6);
+    http_label(pool_db_name(db), name, sizeof(name));
+    if (m->which == 0)
+        http_printf(m->t, "dormouse_database_cold_starts_total{database=\"%s\"} %llu\n", name,
+                    (unsigned long long)lc.cold_starts);
+    else
+        http_printf(m->t, "dormouse_database_active_seconds_total{database=\"%s\"} %.3f\n", name,
+                    (double)lc.up_us / 1e6);
 }
 
 static void metrics_db_resume(const pool_db *db, void *arg)
@@ -224,13 +220,15 @@ static void http_metrics(proxy_server *srv, http_text *t)
         HELP(t, "dormouse_database_state", "gauge", "1 for the state a database is in.");
         pool_db_foreach(srv->pool, metrics_db_lifecycle, &m);
         HELP(t, "dormouse_database_cold_starts_total", "counter", "Resumes from paused.");
-        pool_db_foreach(srv->pool, metrics_db_cold, &m);
+        m.which = 0;
+        pool_db_foreach(srv->pool, metrics_db_counter, &m);
         HELP(t, "dormouse_database_resume_seconds", "summary",
              "Resume latency: from the first client's request to the engine up (the latest 128).");
         pool_db_foreach(srv->pool, metrics_db_resume, &m);
         HELP(t, "dormouse_database_active_seconds_total", "counter",
              "Seconds a database was not paused (the basis of an active-time bill).");
-        pool_db_foreach(srv->pool, metrics_db_active, &m);
+        m.which = 1;
+        pool_db_foreach(srv->pool, metrics_db_counter, &m);
         HELP(t, "dormouse_sqlite_connections", "gauge", "Open SQLite connections by state.");
         pool_db_foreach(srv->pool, metrics_db_backends, &m);
         HELP(t, "dormouse_pool_server_connections", "gauge",
@@ -276,9 +274,15 @@ static void http_metrics(proxy_server *srv, http_text *t)
 
 /* ---- /v1/databases ---- */
 
+struct json_dbs {
+    proxy_server *srv;
+    json_t *arr;
+};
+
 static void json_db(const pool_db *db, void *arg)
 {
-    json_t *arr = arg;
+    struct json_dbs *jd = arg;
+    json_t *arr = jd->arr;
     pool_db_lifecycle lc;
     pool_db_lifecycle_get(db, &lc);
     json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f}",
@@ -290,6 +294,8 @@ static void json_db(const pool_db *db, void *arg)
                           (double)lc.resume_p99_us / 1e3, "active_seconds",
                           (double)lc.up_us / 1e6, "paused_seconds",
                           (double)lc.paused_for_us / 1e6);
+    if (o && pool_db_managed(db)) /* its PostgreSQL server: stopped, starting, ready, ... */
+        json_object_set_new(o, "managed_server", json_string(managed_state(jd->srv, db)));
     if (o)
         json_array_append_new(arr, o);
 }
@@ -374,9 +380,10 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
     }
     if (!strcmp(url, "/v1/databases")) {
         json_t *arr = json_array();
+        struct json_dbs jd = {srv, arr};
         server_world_lock(srv);
         if (arr && srv->pool)
-            pool_db_foreach(srv->pool, json_db, arr);
+            pool_db_foreach(srv->pool, json_db, &jd);
         server_world_unlock(srv);
         json_t *o = arr ? json_pack("{s:o}", "databases", arr) : NULL;
         char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;

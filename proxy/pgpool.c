@@ -569,6 +569,21 @@ static void pgpool_fail_request(proxy_session *s, const char *sqlstate, const ch
     session_wake(s);
 }
 
+/* A waiting client gets sqlstate and message: a FATAL when it has not been
+ * greeted (or waits for its own login's lookup), else its request fails. */
+static void pgpool_fail_waiter(pool_servers *ps, pool_link *w, const char *sqlstate,
+                               const char *message)
+{
+    proxy_session *s = container_of(w, proxy_session, wait_link);
+    if (s->greet_pending || s->auth_lookup) {
+        pool_client_unwait(ps, w);
+        s->auth_lookup = false;
+        session_fatal(s, sqlstate, "%s", message);
+    } else {
+        pgpool_fail_request(s, sqlstate, message);
+    }
+}
+
 struct fail_waiters {
     const char *sqlstate, *message;
 };
@@ -579,14 +594,7 @@ static void pgpool_fail_pool(pool_servers *ps, void *arg)
     pool_link *w = pool_client_first_waiter(ps);
     while (w) {
         pool_link *next = pool_client_next_waiter(ps, w);
-        proxy_session *s = container_of(w, proxy_session, wait_link);
-        if (s->greet_pending || s->auth_lookup) {
-            pool_client_unwait(ps, w);
-            s->auth_lookup = false;
-            session_fatal(s, fw->sqlstate, "%s", fw->message);
-        } else {
-            pgpool_fail_request(s, fw->sqlstate, fw->message);
-        }
+        pgpool_fail_waiter(ps, w, fw->sqlstate, fw->message);
         w = next;
     }
 }
@@ -703,17 +711,9 @@ static void pgpool_tick_pool(pool_servers *ps, void *arg)
         snprintf(msg, sizeof(msg), "the database system is starting up: database \"%s\" did not "
                  "resume within resume_timeout (%d s)%s%s", pool_db_name(db),
                  srv->cfg.resume_timeout, why[0] ? ": " : "", why);
-        proxy_session *s = container_of(w, proxy_session, wait_link);
-        if (s->greet_pending || s->auth_lookup) {
-            pool_client_unwait(ps, w);
-            s->auth_lookup = false;
-            session_fatal(s, WIRE_SQLSTATE_CANNOT_CONNECT_NOW, "%s", msg);
-        } else {
-            pgpool_fail_request(s, WIRE_SQLSTATE_CANNOT_CONNECT_NOW, msg);
-        }
+        pgpool_fail_waiter(ps, w, WIRE_SQLSTATE_CANNOT_CONNECT_NOW, msg);
     }
     while ((w = pool_client_timed_out(ps))) {
-        proxy_session *s = container_of(w, proxy_session, wait_link);
         char msg[512];
         const char *why = pool_servers_login_error(ps);
         const char *sqlstate = why[0] ? WIRE_SQLSTATE_CONNECTION_FAILURE : WIRE_SQLSTATE_QUERY_CANCELED;
@@ -727,13 +727,7 @@ static void pgpool_tick_pool(pool_servers *ps, void *arg)
                      "canceling statement due to query_wait_timeout: no server connection of "
                      "database \"%s\" came free within %d s",
                      pool_db_name(pool_servers_db(ps)), srv->cfg.query_wait_timeout);
-        if (s->greet_pending || s->auth_lookup) {
-            pool_client_unwait(ps, w);
-            s->auth_lookup = false;
-            session_fatal(s, sqlstate, "%s", msg);
-        } else {
-            pgpool_fail_request(s, sqlstate, msg);
-        }
+        pgpool_fail_waiter(ps, w, sqlstate, msg);
     }
     pool_link *l;
     while ((l = pool_server_expired(ps))) {

@@ -31,8 +31,10 @@ for p in initdb pg_ctl; do ln -s "$PG_BINDIR/$p" "$SLOWBIN/$p"; done
 printf '#!/bin/sh\ncase "$1" in --single) ;; *) sleep 3 ;; esac\nexec %s/postgres "$@"\n' "$PG_BINDIR" >"$SLOWBIN/postgres"
 chmod 755 "$SLOWBIN" "$SLOWBIN/postgres"
 
+HTTP_PORT=$(free_port) || die "no free port"
 write_config() {
     dm_write_config "$DM_TMP/mg.ini" "idle_timeout = 2" "admin_users = admin" "resume_timeout = 1" \
+        "http_listen = 127.0.0.1:$HTTP_PORT" \
         "[databases] pgapp = managed_datadir=$PGAPP managed_initdb=yes dbname=pgapp user=app" \
         "[databases] noinit = managed_datadir=$MG/noinit dbname=postgres" \
         "[databases] * = engine=sqlite"
@@ -42,11 +44,11 @@ dm_start "$DM_TMP/mg.ini"
 
 postmaster() { [ -f "$PGAPP/postmaster.pid" ] && head -1 "$PGAPP/postmaster.pid"; }
 
-out=$(timeout 200 "$PYTHON" - "$DM_PORT" "$PGAPP" 2>&1 <<'PY'
+out=$(timeout 200 "$PYTHON" - "$DM_PORT" "$PGAPP" "$HTTP_PORT" 2>&1 <<'PY'
 import os, subprocess, sys, time
 import psycopg
 from dmlib import Console, connect, report, storm, wait_for
-port, pgapp = sys.argv[1], sys.argv[2]
+port, pgapp, http_port = sys.argv[1], sys.argv[2], sys.argv[3]
 def dm(db="pgapp", user="app"):
     return connect(port, db, user)
 admin = Console(port)
@@ -133,6 +135,12 @@ try:
     report(n == 101, "fixed: the next client starts it", n)
 except psycopg.Error as e:
     report(False, "fixed: the next client starts it", str(e))
+
+# the HTTP API says how its server is
+import json, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v1/databases") as resp:
+    d = {x["name"]: x for x in json.loads(resp.read())["databases"]}
+report(d.get("pgapp", {}).get("managed_server") == "ready", "GET /v1/databases: its managed_server is ready", d.get("pgapp"))
 
 # PAUSE / RESUME in the console: the server stops, and starts again with no query
 admin.execute("PAUSE pgapp")
