@@ -7,6 +7,10 @@
  *   GET /healthz        {"status":"ok"} (503 while shutting down)
  *   GET /metrics        Prometheus text format, every name prefixed dormouse_
  *   GET /v1/databases   the databases and their lifecycle, as JSON (jansson)
+ *   GET /v1/overview    clients, databases (with queries and waiting clients) and
+ *                       upstream pools: what the dashboard shows
+ *   GET /               the capacity dashboard (proxy/dashboard/index.html, compiled
+ *                       in; no external assets: it draws its own chart)
  *
  * Anything else is a 404 (unknown path) or 405 (a method other than GET or
  * HEAD) with a JSON error.  With http_auth_token set, every request needs
@@ -300,13 +304,99 @@ static void json_db(const pool_db *db, void *arg)
         json_array_append_new(arr, o);
 }
 
+/* ---- /v1/overview: what the dashboard shows ---- */
+
+extern const unsigned char dashboard_html[];
+extern const size_t dashboard_html_len;
+
+struct overview {
+    proxy_server *srv;
+    json_t *dbs, *pools;
+    proxy_stats_db **stats;
+    int nstats;
+};
+
+static int overview_stats_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, (*(proxy_stats_db *const *)elem)->name);
+}
+
+static void overview_pool(pool_servers *ps, void *arg)
+{
+    int *waiting = arg;
+    *waiting += pool_servers_waiting(ps);
+}
+
+static void overview_pool_row(pool_servers *ps, void *arg)
+{
+    struct overview *ov = arg;
+    json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f}", "database",
+                          pool_db_name(pool_servers_db(ps)), "user", pool_servers_user(ps), "active",
+                          pool_servers_count(ps, POOL_SV_ACTIVE), "idle",
+                          pool_servers_count(ps, POOL_SV_IDLE), "used",
+                          pool_servers_count(ps, POOL_SV_USED), "login",
+                          pool_servers_count(ps, POOL_SV_LOGIN), "waiting", pool_servers_waiting(ps),
+                          "max_wait_ms", (double)pool_servers_max_wait_us(ps) / 1e3);
+    if (o)
+        json_array_append_new(ov->pools, o);
+}
+
+static void overview_db(const pool_db *db, void *arg)
+{
+    struct overview *ov = arg;
+    struct json_dbs jd = {ov->srv, ov->dbs};
+    json_db(db, &jd);
+    json_t *o = json_array_get(ov->dbs, json_array_size(ov->dbs) - 1);
+    if (!o)
+        return;
+    proxy_stats_db **st = ov->stats ? bsearch(pool_db_name(db), ov->stats, (size_t)ov->nstats,
+                                              sizeof(*ov->stats), overview_stats_cmp)
+                                    : NULL;
+    json_object_set_new(o, "queries", json_integer(st ? (json_int_t)(*st)->total.query_count : 0));
+    int waiting = 0;
+    pool_servers_foreach(db, overview_pool, &waiting);
+    json_object_set_new(o, "waiting", json_integer(waiting));
+}
+
+static char *http_overview(proxy_server *srv)
+{
+    struct overview ov = {.srv = srv, .dbs = json_array(), .pools = json_array()};
+    int clients = 0, waiting = 0, admin = 0;
+    server_world_lock(srv);
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
+        if (s->admin)
+            admin++;
+        else
+            clients++;
+        if (!s->admin && (s->state == SESSION_WAITING || s->state == SESSION_OPENING))
+            waiting++;
+    }
+    ov.stats = proxy_stats_db_sorted(srv->stats, &ov.nstats);
+    if (srv->pool && ov.dbs && ov.pools) {
+        pool_db_foreach(srv->pool, overview_db, &ov);
+        pool_all_servers_foreach(srv->pool, overview_pool_row, &ov);
+    }
+    server_world_unlock(srv);
+    free(ov.stats);
+    json_t *o = json_pack("{s:s, s:I, s:{s:i, s:i, s:i}, s:o, s:o}", "version", DORMOUSE_VERSION,
+                          "uptime_seconds", (json_int_t)(time(NULL) - srv->start_time), "clients",
+                          "all", clients, "waiting", waiting, "admin", admin, "databases",
+                          ov.dbs ? ov.dbs : json_array(), "pools", ov.pools ? ov.pools : json_array());
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    json_decref(o);
+    return body;
+}
+
 /* ---- requests ---- */
 
+/* Queues body (malloc'd, taken over; NULL: the dashboard page, static). */
 static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, const char *type,
                                   char *body, size_t len)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+             : MHD_create_response_from_buffer(dashboard_html_len, (void *)dashboard_html,
+                                               MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
         return MHD_NO;
@@ -323,7 +413,9 @@ static enum MHD_Result http_json_error(struct MHD_Connection *c, unsigned status
     json_t *o = json_pack("{s:s}", "error", msg);
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    return http_reply(c, status, "application/json", body, body ? strlen(body) : 0);
+    if (!body)
+        return MHD_NO; /* out of memory: the connection is closed */
+    return http_reply(c, status, "application/json", body, strlen(body));
 }
 
 static bool http_authorized(proxy_http *h, struct MHD_Connection *c)
@@ -364,8 +456,11 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
     }
     if (!strcmp(url, "/healthz")) {
         const char *body = srv->shutting_down ? "{\"status\":\"shutting down\"}\n" : "{\"status\":\"ok\"}\n";
+        char *copy = strdup(body);
+        if (!copy)
+            return MHD_NO;
         return http_reply(c, srv->shutting_down ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-                          "application/json", strdup(body), strlen(body));
+                          "application/json", copy, strlen(body));
     }
     if (!strcmp(url, "/metrics")) {
         http_text t = {0};
@@ -392,8 +487,17 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
             return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return http_reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
     }
+    if (!strcmp(url, "/v1/overview")) {
+        char *body = http_overview(srv);
+        if (!body)
+            return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return http_reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
+    }
+    if (!strcmp(url, "/") || !strcmp(url, "/index.html")) /* the dashboard */
+        return http_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", NULL, 0);
     char msg[300];
-    snprintf(msg, sizeof(msg), "no such endpoint: %.200s (try /metrics, /healthz, /v1/databases)", url);
+    snprintf(msg, sizeof(msg), "no such endpoint: %.200s (try /, /metrics, /healthz, /v1/databases, "
+             "/v1/overview)", url);
     return http_json_error(c, MHD_HTTP_NOT_FOUND, msg);
 }
 

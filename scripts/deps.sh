@@ -3,7 +3,8 @@
 #   deps.sh run    what building and running Dormouse needs (with psql to talk to it)
 #   deps.sh test   that, plus what the test suite needs (PostgreSQL server, pgbench, Python,
 #                  and the drivers of tests/drivers/: psycopg2, psycopg 3, asyncpg, pgjdbc
-#                  with a JDK, Node.js with npm)
+#                  with a JDK, Node.js with npm; curl and headless Chromium for the HTTP
+#                  surface and the dashboard)
 set -euo pipefail
 
 RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libsqlite3-dev libpg-query-dev
@@ -11,7 +12,7 @@ RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libsqlite3-dev l
           libmicrohttpd-dev libjansson-dev)
 TEST_PKGS=(postgresql postgresql-contrib sqlite3 python3 procps util-linux
            python3-psycopg2 python3-psycopg python3-asyncpg libpostgresql-jdbc-java
-           default-jdk-headless nodejs npm)
+           default-jdk-headless nodejs npm curl chromium)
 
 want=("${RUN_PKGS[@]}")
 if [[ "${1:-run}" == "test" ]]; then
