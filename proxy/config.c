@@ -44,6 +44,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->sqlite_workers = 4;
     cfg->idle_timeout = 300;
     cfg->resume_timeout = 30;
+    cfg->metering = true;
     snprintf(cfg->http_listen, sizeof(cfg->http_listen), "127.0.0.1:9127");
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
@@ -176,6 +177,13 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
                             "\"%s\"", value);
         snprintf(cfg->http_listen, sizeof(cfg->http_listen), "%s", value);
         cfg->http_listen_set = true;
+    } else if (!strcmp(name, "metering")) {
+        if (!strcasecmp(value, "on") || !strcasecmp(value, "yes") || !strcmp(value, "1"))
+            cfg->metering = true;
+        else if (!strcasecmp(value, "off") || !strcasecmp(value, "no") || !strcmp(value, "0"))
+            cfg->metering = false;
+        else
+            CONFIG_FAIL(cp, "metering must be on or off, not \"%s\"", value);
     } else if (!strcmp(name, "http_auth_token")) {
         if (strlen(value) >= sizeof(cfg->http_auth_token))
             CONFIG_FAIL(cp, "http_auth_token is too long");

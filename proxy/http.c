@@ -9,6 +9,9 @@
  *   GET /v1/databases   the databases and their lifecycle, as JSON (jansson)
  *   GET /v1/overview    clients, databases (with queries and waiting clients) and
  *                       upstream pools: what the dashboard shows
+ *   GET /v1/usage       usage from the ledger: ?database=NAME[&from=&to=]
+ *                       [&granularity=minute|hour|day][&format=json|csv]; the
+ *                       connection is suspended while the ledger's thread reads
  *   GET /               the capacity dashboard (proxy/dashboard/index.html, compiled
  *                       in; no external assets: it draws its own chart)
  *
@@ -28,12 +31,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct http_usage http_usage;
+
 struct proxy_http {
     proxy_server *srv;
     struct MHD_Daemon *d;
     ev_io io;
     ev_timer timer;
+    ev_async answered;       /* the ledger answered a /v1/usage read */
+    pthread_mutex_t lock;    /* done (the ledger's thread pushes) */
+    http_usage *done;
     char where[80];
+};
+
+/* A /v1/usage read: its connection is suspended while the ledger's thread
+ * answers it. */
+struct http_usage {
+    storage_ledger_request q; /* first: the ledger hands back &q */
+    proxy_http *h;
+    struct MHD_Connection *c;
+    bool csv, answered;
+    http_usage *next;
 };
 
 /* ---- a growing text buffer ---- */
@@ -387,6 +405,191 @@ static char *http_overview(proxy_server *srv)
     return body;
 }
 
+static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, const char *type,
+                                  char *body, size_t len);
+static enum MHD_Result http_json_error(struct MHD_Connection *c, unsigned status, const char *msg);
+
+/* ---- /v1/usage ---- */
+
+/* The ledger's thread: back to loop 0, which resumes the connection. */
+static void http_usage_done(storage_ledger_request *q)
+{
+    http_usage *u = (http_usage *)q;
+    proxy_http *h = u->h;
+    pthread_mutex_lock(&h->lock);
+    u->next = h->done;
+    h->done = u;
+    pthread_mutex_unlock(&h->lock);
+    ev_async_send(h->srv->loop, &h->answered);
+}
+
+static void http_resume_answered(proxy_http *h)
+{
+    pthread_mutex_lock(&h->lock);
+    http_usage *u = h->done;
+    h->done = NULL;
+    pthread_mutex_unlock(&h->lock);
+    for (; u; u = u->next) {
+        u->answered = true;
+        MHD_resume_connection(u->c);
+    }
+}
+
+static void http_answered_cb(struct ev_loop *loop, ev_async *w, int revents);
+
+/* "1700000000" (seconds), "2026-11-27" or "2026-11-27T03:00:00Z"; false if neither. */
+static bool http_parse_time(const char *s, int64_t *us)
+{
+    char *end;
+    if (s[0] >= '0' && s[0] <= '9' && strlen(s) >= 9 && !strchr(s, '-')) {
+        long long v = strtoll(s, &end, 10);
+        if (*end || v < 0)
+            return false;
+        *us = (int64_t)v * 1000000;
+        return true;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%d", &tm);
+    if (!end)
+        return false;
+    if (*end == 'T' || *end == ' ') {
+        end = strptime(end + 1, "%H:%M:%S", &tm);
+        if (!end)
+            return false;
+        if (*end == 'Z')
+            end++;
+    }
+    if (*end)
+        return false;
+    *us = (int64_t)timegm(&tm) * 1000000;
+    return true;
+}
+
+static void http_iso(int64_t us, char *buf, size_t n)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *http_usage_body(http_usage *u, size_t *len)
+{
+    storage_ledger_request *q = &u->q;
+    static const char *const gran[] = {"minute", "hour", "day"};
+    char when[40];
+    if (u->csv) {
+        http_text t = {0};
+        http_printf(&t, "start,queries,errors,rows_returned,rows_written,bytes_in,bytes_out,wall_us,"
+                        "cpu_us\r\n");
+        for (int i = 0; i < q->nrows; i++) {
+            const storage_usage_row *r = &q->rows[i];
+            http_iso(r->start_us, when, sizeof(when));
+            http_printf(&t, "%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu\r\n", when,
+                        (unsigned long long)r->queries, (unsigned long long)r->errors,
+                        (unsigned long long)r->rows_returned, (unsigned long long)r->rows_written,
+                        (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+                        (unsigned long long)r->wall_us, (unsigned long long)r->cpu_us);
+        }
+        if (t.oom) {
+            free(t.p);
+            return NULL;
+        }
+        *len = t.len;
+        return t.p;
+    }
+    json_t *rows = json_array();
+    for (int i = 0; rows && i < q->nrows; i++) {
+        const storage_usage_row *r = &q->rows[i];
+        http_iso(r->start_us, when, sizeof(when));
+        json_array_append_new(
+            rows, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "start", when,
+                            "queries", (json_int_t)r->queries, "errors", (json_int_t)r->errors,
+                            "rows_returned", (json_int_t)r->rows_returned, "rows_written",
+                            (json_int_t)r->rows_written, "bytes_in", (json_int_t)r->bytes_in,
+                            "bytes_out", (json_int_t)r->bytes_out, "wall_us",
+                            (json_int_t)r->wall_us, "cpu_us", (json_int_t)r->cpu_us));
+    }
+    char from[40], to[40];
+    http_iso(q->from_us, from, sizeof(from));
+    http_iso(q->to_us, to, sizeof(to));
+    json_t *o = rows ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "database", q->database, "granularity",
+                                 gran[q->granularity], "from", from, "to", to, "usage", rows)
+                     : NULL;
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    *len = body ? strlen(body) : 0;
+    return body;
+}
+
+static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *c, void **con_cls)
+{
+    http_usage *u = *con_cls;
+    if (u) { /* resumed: the ledger has answered */
+        *con_cls = NULL;
+        enum MHD_Result ret;
+        if (u->q.error[0]) {
+            ret = http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, u->q.error);
+        } else {
+            size_t len = 0;
+            char *body = http_usage_body(u, &len);
+            ret = body ? http_reply(c, MHD_HTTP_OK, u->csv ? "text/csv" : "application/json", body, len)
+                       : http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        }
+        free(u->q.rows);
+        free(u);
+        return ret;
+    }
+    if (!h->srv->ledger)
+        return http_json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "metering is off (metering = off)");
+    const char *db = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "database");
+    const char *from = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from");
+    const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to");
+    const char *gran = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "granularity");
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    char err[160];
+    if (!db || !db[0] || strlen(db) >= sizeof(u->q.database))
+        return http_json_error(c, MHD_HTTP_BAD_REQUEST, "database is required (?database=NAME)");
+    u = calloc(1, sizeof(*u));
+    if (!u)
+        return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    snprintf(u->q.database, sizeof(u->q.database), "%s", db);
+    u->q.from_us = 0;
+    u->q.to_us = (int64_t)(time(NULL) + 60) * 1000000;
+    u->q.granularity = STORAGE_USAGE_HOUR;
+    err[0] = '\0';
+    if (from && !http_parse_time(from, &u->q.from_us))
+        snprintf(err, sizeof(err), "from must be a time: 2026-11-27, 2026-11-27T03:00:00Z or "
+                 "seconds since the epoch");
+    else if (to && !http_parse_time(to, &u->q.to_us))
+        snprintf(err, sizeof(err), "to must be a time: 2026-11-27, 2026-11-27T03:00:00Z or "
+                 "seconds since the epoch");
+    else if (u->q.to_us <= u->q.from_us)
+        snprintf(err, sizeof(err), "to must be after from");
+    else if (gran && !strcmp(gran, "minute"))
+        u->q.granularity = STORAGE_USAGE_MINUTE;
+    else if (gran && !strcmp(gran, "day"))
+        u->q.granularity = STORAGE_USAGE_DAY;
+    else if (gran && strcmp(gran, "hour") != 0)
+        snprintf(err, sizeof(err), "granularity must be minute, hour or day");
+    if (!err[0] && format && !strcmp(format, "csv"))
+        u->csv = true;
+    else if (!err[0] && format && strcmp(format, "json") != 0)
+        snprintf(err, sizeof(err), "format must be json or csv");
+    if (err[0]) {
+        free(u);
+        return http_json_error(c, MHD_HTTP_BAD_REQUEST, err);
+    }
+    u->h = h;
+    u->c = c;
+    u->q.done = http_usage_done;
+    *con_cls = u;
+    MHD_suspend_connection(c);
+    storage_ledger_query(h->srv->ledger, &u->q);
+    return MHD_YES;
+}
+
 /* ---- requests ---- */
 
 /* Queues body (malloc'd, taken over; NULL: the dashboard page, static). */
@@ -487,6 +690,8 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
             return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return http_reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
     }
+    if (!strcmp(url, "/v1/usage"))
+        return http_usage_request(h, c, con_cls);
     if (!strcmp(url, "/v1/overview")) {
         char *body = http_overview(srv);
         if (!body)
@@ -497,7 +702,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
         return http_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", NULL, 0);
     char msg[300];
     snprintf(msg, sizeof(msg), "no such endpoint: %.200s (try /, /metrics, /healthz, /v1/databases, "
-             "/v1/overview)", url);
+             "/v1/overview, /v1/usage)", url);
     return http_json_error(c, MHD_HTTP_NOT_FOUND, msg);
 }
 
@@ -511,6 +716,14 @@ static void http_rearm(proxy_http *h)
         ev_timer_set(&h->timer, (double)ms / 1000.0, 0.);
         ev_timer_start(h->srv->loop, &h->timer);
     }
+}
+
+static void http_answered_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    proxy_http *h = container_of(w, proxy_http, answered);
+    http_resume_answered(h);
+    MHD_run(h->d);
+    http_rearm(h);
 }
 
 static void http_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -593,7 +806,7 @@ bool http_start(proxy_server *srv, char *err, size_t errlen)
     }
     h->srv = srv;
     snprintf(h->where, sizeof(h->where), "%s", where);
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, h, MHD_OPTION_SOCK_ADDR,
@@ -615,6 +828,10 @@ bool http_start(proxy_server *srv, char *err, size_t errlen)
     ev_io_init(&h->io, http_io_cb, info->epoll_fd, EV_READ);
     ev_io_start(srv->loop, &h->io);
     ev_timer_init(&h->timer, http_timer_cb, 0., 0.);
+    pthread_mutex_init(&h->lock, NULL);
+    ev_async_init(&h->answered, http_answered_cb);
+    ev_async_start(srv->loop, &h->answered);
+    ev_unref(srv->loop); /* (it alone does not keep the loop running) */
     srv->http = h;
     proxy_log(PROXY_LOG_INFO, "HTTP on %s: /metrics, /healthz, /v1/databases", where);
     return true;
@@ -627,7 +844,11 @@ void http_stop(proxy_server *srv)
         return;
     ev_io_stop(srv->loop, &h->io);
     ev_timer_stop(srv->loop, &h->timer);
+    ev_ref(srv->loop);
+    ev_async_stop(srv->loop, &h->answered);
+    http_resume_answered(h); /* (the ledger has answered everything by now) */
     MHD_stop_daemon(h->d);
+    pthread_mutex_destroy(&h->lock);
     free(h);
     srv->http = NULL;
 }

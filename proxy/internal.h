@@ -249,6 +249,8 @@ struct proxy_server {
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
     proxy_managed *managed; /* managed PostgreSQL servers started at least once (loop 0) */
     proxy_http *http;       /* the HTTP surface (http.c); NULL: off */
+    storage_ledger *ledger; /* usage records (meter.c); NULL: metering off */
+    bool meter_warned;      /* the journal could not be written (logged once) */
 };
 
 /* A session's COPY FROM STDIN under way. */
@@ -599,6 +601,12 @@ void managed_stop(proxy_server *srv, pool_db *db);
 const char *managed_state(proxy_server *srv, const pool_db *db);
 /* Dormouse exits: every managed server is stopped, waiting for it. */
 void managed_shutdown_all(proxy_server *srv);
+/* ---- metering (meter.c) ---- */
+
+/* A QUERY or EXTENDED job of s is done: its usage goes to the ledger
+ * (before its reply is sent). */
+void meter_job(proxy_session *s, const storage_job *job);
+
 /* ---- HTTP (http.c), loop 0 ---- */
 
 /* Starts serving http_listen ("": off).  False with a message when it is

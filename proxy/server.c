@@ -789,6 +789,11 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     srv->sqlite = storage_engine_new(&so, err, errlen);
     if (!srv->sqlite)
         goto fail;
+    if (cfg->metering) {
+        srv->ledger = storage_ledger_open(cfg->data_dir, err, errlen);
+        if (!srv->ledger)
+            goto fail;
+    }
     srv->pool = pool_new(srv->sqlite);
     if (!srv->pool) {
         snprintf(err, errlen, "out of memory");
@@ -904,6 +909,8 @@ void proxy_server_free(proxy_server *srv)
         if (l->loop)
             proxy_upstream_reap(l);
     }
+    storage_ledger_close(srv->ledger); /* answers pending reads, drains the journal */
+    srv->ledger = NULL;
     http_stop(srv);
     managed_shutdown_all(srv);
     pool_free(srv->pool);

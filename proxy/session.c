@@ -1563,6 +1563,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
                       "terminating connection because protocol synchronization was lost");
         return;
     } else {
+        meter_job(s, job); /* in the ledger before the client sees the result */
         session_take_reply(s, job);
         s->tx_status = job->tx_status;
         if (kind == STORAGE_JOB_EXTENDED)

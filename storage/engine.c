@@ -120,9 +120,16 @@ static void storage_job_reject(storage_job *job, const char *why)
     job->failed = true;
 }
 
+static uint64_t storage_thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void storage_job_run(storage_job *job)
 {
-    uint64_t start = storage_now_us();
+    uint64_t start = storage_now_us(), cpu_start = storage_thread_cpu_us();
 
     job->failed = false;
     job->copy = STORAGE_COPY_NONE;
@@ -167,6 +174,7 @@ static void storage_job_run(storage_job *job)
         job->tx_status = job->conn->tx_status;
     }
     job->wall_us = storage_now_us() - start;
+    job->cpu_us = storage_thread_cpu_us() - cpu_start;
 }
 
 /* Does the job need its database's write lock?  Everything but reads and
@@ -261,7 +269,7 @@ static void storage_job_expire(storage_job *job)
                       .detail = "Another transaction held the database's write lock for longer "
                                 "than sqlite_busy_timeout."};
     job->failed = false;
-    job->statements = job->rows_returned = job->rows_affected = job->wall_us = 0;
+    job->statements = job->rows_returned = job->rows_affected = job->wall_us = job->cpu_us = 0;
     wire_put_error(&job->out, &err);
     if (c->tx_status == 'T')
         c->tx_status = 'E';

@@ -79,6 +79,7 @@ typedef struct proxy_config {
     char http_listen[80];     /* ADDRESS:PORT of /metrics and the API; "": off */
     bool http_listen_set;     /* given in the file (a bind failure is then fatal) */
     char http_auth_token[256]; /* "": no token asked */
+    bool metering;            /* every query's usage into the ledger (default on) */
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
     int sqlite_release_idle; /* seconds a client may sit idle before its stateless SQLite
                                 connection goes back to the pool; 0: kept for the session */

@@ -210,6 +210,7 @@ struct storage_job {
     uint64_t rows_returned; /* DataRows sent */
     uint64_t rows_affected; /* rows inserted, updated or deleted */
     uint64_t wall_us;       /* time on the worker */
+    uint64_t cpu_us;        /* CPU time of the worker thread running it */
 
     /* the engine's own */
     storage_job *next;        /* queue link */
@@ -328,5 +329,62 @@ uint64_t storage_pgm_start_us(const storage_pgm *m); /* the last start's duratio
 const storage_pgm_options *storage_pgm_get_options(const storage_pgm *m);
 void storage_pgm_set_owner_data(storage_pgm *m, void *data);
 void *storage_pgm_owner_data(const storage_pgm *m);
+
+/* ---- usage ledger (ledger.c) ----
+ *
+ * Every query's usage, durable across a kill -9: storage_ledger_append()
+ * writes the record to a journal before the caller sends the query's result;
+ * a thread of the ledger moves records into DIR/dormouse_ledger.db (table
+ * usage, keyed by event id) in batches, and answers reads once it has caught
+ * up, so they never run on an event loop. */
+typedef struct storage_usage_record {
+    int64_t ts_us;            /* wall clock, microseconds since the epoch */
+    const char *database, *user, *application; /* at most 63 bytes each are kept */
+    storage_kind engine;
+    char sqlstate[6];         /* "00000", or the first error's */
+    uint64_t wall_us;         /* from the request to its result */
+    uint64_t cpu_us;          /* engine CPU time (SQLite worker thread) */
+    uint64_t rows_returned, rows_written;
+    uint64_t bytes_in, bytes_out;
+} storage_usage_record;
+
+typedef struct storage_ledger storage_ledger;
+/* Opens (creating) the journal and the ledger in dir, moves in what a crash
+ * left in the journal, and starts the ledger's thread; NULL with a message. */
+storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen);
+/* Drains the journal into the ledger and stops its thread.  NULL: no-op. */
+void storage_ledger_close(storage_ledger *l);
+/* The hot path, any thread: false when the journal could not be written. */
+bool storage_ledger_append(storage_ledger *l, const storage_usage_record *r);
+/* Records appended and not yet in the ledger. */
+uint64_t storage_ledger_lag(storage_ledger *l);
+
+typedef enum storage_usage_granularity {
+    STORAGE_USAGE_MINUTE,
+    STORAGE_USAGE_HOUR,
+    STORAGE_USAGE_DAY,
+} storage_usage_granularity;
+
+typedef struct storage_usage_row {
+    int64_t start_us; /* the bucket's start (UTC) */
+    uint64_t queries, errors, rows_returned, rows_written, bytes_in, bytes_out, wall_us, cpu_us;
+} storage_usage_row;
+
+/* A read of the ledger: usage of database in [from_us, to_us) per bucket.
+ * The ledger's thread fills rows (or error) and calls done(q); the caller
+ * owns q and frees rows. */
+typedef struct storage_ledger_request storage_ledger_request;
+struct storage_ledger_request {
+    char database[64];
+    int64_t from_us, to_us;
+    storage_usage_granularity granularity;
+    storage_usage_row *rows;
+    int nrows, caprows;
+    char error[256];          /* "" : rows are the answer */
+    void (*done)(storage_ledger_request *q);
+    void *udata;
+    storage_ledger_request *next; /* the ledger's queue */
+};
+void storage_ledger_query(storage_ledger *l, storage_ledger_request *q);
 
 #endif
