@@ -39,6 +39,7 @@
 
 #define LEDGER_TRUNCATE_AT (16u << 20) /* bytes of journal the ledger holds */
 #define LEDGER_READ (256u * 1024u)
+#define LEDGER_GATHER_NS (100 * 1000 * 1000) /* a batch gathers this long */
 
 /* The journal record: a fixed head, then the three names. */
 typedef struct __attribute__((packed)) ledger_rec {
@@ -61,7 +62,8 @@ struct storage_ledger {
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool sleeping, stop;
+    atomic_bool sleeping;
+    bool stop;
     storage_ledger_request *requests, *requests_tail;
     pthread_t thread;
     sqlite3 *db; /* the ledger thread's */
@@ -256,11 +258,30 @@ static void *ledger_main(void *arg)
     storage_ledger *l = arg;
     for (;;) {
         pthread_mutex_lock(&l->lock);
-        while (!l->stop && !l->requests &&
-               atomic_load(&l->appended) == atomic_load(&l->stored)) {
-            l->sleeping = true;
+        /* sleeping is set before `appended` is looked at: an appender either
+         * is seen here, or sees sleeping and signals (under the lock, so not
+         * before the wait) */
+        while (!l->stop && !l->requests) {
+            atomic_store(&l->sleeping, true);
+            if (atomic_load(&l->appended) != atomic_load(&l->stored))
+                break;
             pthread_cond_wait(&l->cond, &l->lock);
-            l->sleeping = false;
+        }
+        atomic_store(&l->sleeping, false);
+        /* records (no read waiting): let a batch gather first, so that the
+         * ledger commits a few times a second rather than once a query (the
+         * journal already holds them durably) */
+        if (!l->stop && !l->requests) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += LEDGER_GATHER_NS;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            while (!l->stop && !l->requests &&
+                   pthread_cond_timedwait(&l->cond, &l->lock, &until) == 0)
+                ;
         }
         storage_ledger_request *q = l->requests;
         l->requests = l->requests_tail = NULL;
@@ -385,10 +406,12 @@ bool storage_ledger_append(storage_ledger *l, const storage_usage_record *u)
     if (n != (ssize_t)r.len)
         return false;
     atomic_fetch_add(&l->appended, 1);
-    pthread_mutex_lock(&l->lock);
-    if (l->sleeping)
-        pthread_cond_signal(&l->cond);
-    pthread_mutex_unlock(&l->lock);
+    if (atomic_load(&l->sleeping)) { /* the first record since it caught up wakes it */
+        pthread_mutex_lock(&l->lock);
+        if (l->sleeping)
+            pthread_cond_signal(&l->cond);
+        pthread_mutex_unlock(&l->lock);
+    }
     return true;
 }
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/metering.sh: what metering costs.  pgbench's select-only script
+# (-S, 10 clients, 2 threads) against Dormouse's SQLite engine with
+# metering = on (every query's usage journaled before its result is sent,
+# then moved into the ledger by its thread) and metering = off, back to
+# back, twice each, on the same data; prints tps and the ratio.
+#
+#   bench/metering.sh [SECONDS]    (default 10 s per run)
+#
+# DORMOUSE_BIN picks the binary (default build/release/dormouse, built if
+# missing).
+set -euo pipefail
+SECS=${1:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DORMOUSE=${DORMOUSE_BIN:-$ROOT/build/release/dormouse}
+if [[ ! -x $DORMOUSE ]]; then
+    cmake -S "$ROOT" -B "$ROOT/build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$ROOT/build/release" -j"$(nproc)" --target dormouse >/dev/null
+fi
+TMP=$(mktemp -d /tmp/dm-metering.XXXXXX)
+trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$TMP"' EXIT
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+start() { # on|off
+    cat >"$TMP/$1.ini" <<INI
+[dormouse]
+listen_addr = 127.0.0.1
+listen_port = $PORT
+data_dir = $TMP/data
+auth_type = trust
+log_level = warning
+http_listen =
+metering = $1
+INI
+    "$DORMOUSE" -c "$TMP/$1.ini" >"$TMP/$1.log" 2>&1 &
+    echo $! >"$TMP/dm.pid"
+    for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p "$PORT" && return 0; sleep 0.1; done
+    echo "dormouse did not start" >&2
+    exit 1
+}
+stop() { kill "$(cat "$TMP/dm.pid")"; wait "$(cat "$TMP/dm.pid")" 2>/dev/null || true; }
+
+mkdir -p "$TMP/data"
+start off
+pgbench -i -q -s 1 -h 127.0.0.1 -p "$PORT" bsqlite >"$TMP/init.log" 2>&1
+stop
+declare -A tps
+for round in 1 2; do
+    for mode in off on; do
+        start $mode
+        t=$(pgbench -n -S -c 10 -j 2 -T "$SECS" -h 127.0.0.1 -p "$PORT" bsqlite 2>/dev/null |
+            awk '/^tps/ {print $3; exit}')
+        tps[$mode]="${tps[$mode]:-} $t"
+        stop
+    done
+done
+best() { printf '%s\n' $1 | sort -g | tail -1; }
+on=$(best "${tps[on]}")
+off=$(best "${tps[off]}")
+echo "pgbench -S, 10 clients, ${SECS} s per run, best of 2, $(nproc) cores"
+echo
+echo "| metering | tps (runs) | best |"
+echo "|---|---|---|"
+echo "| off |${tps[off]} | $off |"
+echo "| on |${tps[on]} | $on |"
+awk -v a="$on" -v b="$off" 'BEGIN { printf "\non/off: %.3f (cost %.1f%%)\n", a / b, (1 - a / b) * 100 }'
