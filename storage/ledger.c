@@ -60,6 +60,7 @@ struct storage_ledger {
     atomic_uint_fast64_t seq;
     atomic_uint_fast64_t appended, stored; /* records */
 
+    int64_t truncate_at; /* journal bytes held once in the ledger before it starts over */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     atomic_bool sleeping;
@@ -174,12 +175,19 @@ static int64_t ledger_catch_up(storage_ledger *l)
     atomic_fetch_add(&l->stored, (uint_fast64_t)stored);
     /* all in: a large journal starts again from zero */
     struct stat st;
-    if (off >= (int64_t)LEDGER_TRUNCATE_AT && fstat(l->fd, &st) == 0 && st.st_size == off) {
+    if (off >= l->truncate_at && fstat(l->fd, &st) == 0 && st.st_size == off) {
+        /* the offset goes to 0 first: a crash before the truncation only
+         * makes the journal's records go in again, ignored by event id */
         pthread_rwlock_wrlock(&l->truncating);
-        if (fstat(l->fd, &st) == 0 && st.st_size == off && ftruncate(l->fd, 0) == 0) {
+        if (fstat(l->fd, &st) == 0 && st.st_size == off) {
             sqlite3_bind_int64(setoff, 1, 0);
-            sqlite3_step(setoff);
+            bool reset = sqlite3_step(setoff) == SQLITE_DONE;
             sqlite3_reset(setoff);
+            if (reset && ftruncate(l->fd, 0) != 0) {
+                sqlite3_bind_int64(setoff, 1, off); /* not truncated: keep the place */
+                sqlite3_step(setoff);
+                sqlite3_reset(setoff);
+            }
         }
         pthread_rwlock_unlock(&l->truncating);
     }
@@ -352,6 +360,7 @@ storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen)
     if (getrandom(&l->boot, sizeof(l->boot), 0) != sizeof(l->boot))
         l->boot = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     l->boot &= INT64_MAX; /* stored as an SQLite integer */
+    l->truncate_at = LEDGER_TRUNCATE_AT;
     pthread_rwlock_init(&l->truncating, NULL);
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
@@ -426,6 +435,19 @@ void storage_ledger_query(storage_ledger *l, storage_ledger_request *q)
     l->requests_tail = q;
     pthread_cond_signal(&l->cond);
     pthread_mutex_unlock(&l->lock);
+}
+
+void storage_ledger_set_truncate_at(storage_ledger *l, int64_t bytes)
+{
+    pthread_mutex_lock(&l->lock);
+    l->truncate_at = bytes;
+    pthread_mutex_unlock(&l->lock);
+}
+
+int64_t storage_ledger_journal_size(storage_ledger *l)
+{
+    struct stat st;
+    return fstat(l->fd, &st) == 0 ? (int64_t)st.st_size : -1;
 }
 
 uint64_t storage_ledger_lag(storage_ledger *l)

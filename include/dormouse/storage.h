@@ -358,6 +358,10 @@ void storage_ledger_close(storage_ledger *l);
 bool storage_ledger_append(storage_ledger *l, const storage_usage_record *r);
 /* Records appended and not yet in the ledger. */
 uint64_t storage_ledger_lag(storage_ledger *l);
+/* Tests: the journal starts over once the ledger holds this many bytes of
+ * it (default 16 MiB); its size now. */
+void storage_ledger_set_truncate_at(storage_ledger *l, int64_t bytes);
+int64_t storage_ledger_journal_size(storage_ledger *l);
 
 typedef enum storage_usage_granularity {
     STORAGE_USAGE_MINUTE,

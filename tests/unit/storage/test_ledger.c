@@ -1,0 +1,171 @@
+/*
+ * Tests for storage/ledger.c: records appended are read back per bucket
+ * once the ledger's thread has them; the journal starts over once the
+ * ledger holds it; a process that dies without closing the ledger (records
+ * only in the journal) loses nothing, and records are not counted twice.
+ */
+#include <sys/wait.h>
+
+#include "storage_test.h"
+
+static char dir[256];
+
+static void setup(void)
+{
+    st_mkdtemp(dir, sizeof(dir));
+}
+
+static void teardown(void)
+{
+    st_rm_rf(dir);
+}
+
+static storage_ledger *open_ledger(void)
+{
+    char err[256];
+    storage_ledger *l = storage_ledger_open(dir, err, sizeof(err));
+    ck_assert_msg(l != NULL, "%s", err);
+    return l;
+}
+
+static void append(storage_ledger *l, const char *db, int n, int64_t ts_us)
+{
+    for (int i = 0; i < n; i++) {
+        storage_usage_record r = {.ts_us = ts_us + i, .database = db, .user = "u",
+                                  .application = "t", .engine = STORAGE_SQLITE,
+                                  .wall_us = 10, .cpu_us = 5, .rows_returned = 2,
+                                  .rows_written = i % 2, .bytes_in = 30, .bytes_out = 100};
+        memcpy(r.sqlstate, i == 0 ? "42P01" : "00000", 6);
+        ck_assert(storage_ledger_append(l, &r));
+    }
+}
+
+typedef struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+} waiter;
+
+static void done_cb(storage_ledger_request *q)
+{
+    waiter *w = q->udata;
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Queries db over everything, per day: the total queries (and the rest in *sum). */
+static uint64_t query(storage_ledger *l, const char *db, storage_usage_row *sum)
+{
+    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    storage_ledger_request q;
+    memset(&q, 0, sizeof(q));
+    snprintf(q.database, sizeof(q.database), "%s", db);
+    q.from_us = 0;
+    q.to_us = INT64_MAX;
+    q.granularity = STORAGE_USAGE_DAY;
+    q.done = done_cb;
+    q.udata = &w;
+    storage_ledger_query(l, &q);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    ck_assert_msg(q.error[0] == '\0', "%s", q.error);
+    storage_usage_row s;
+    memset(&s, 0, sizeof(s));
+    for (int i = 0; i < q.nrows; i++) {
+        s.queries += q.rows[i].queries;
+        s.errors += q.rows[i].errors;
+        s.rows_written += q.rows[i].rows_written;
+        s.rows_returned += q.rows[i].rows_returned;
+        s.bytes_out += q.rows[i].bytes_out;
+    }
+    free(q.rows);
+    if (sum)
+        *sum = s;
+    return s.queries;
+}
+
+START_TEST(test_append_and_read)
+{
+    storage_ledger *l = open_ledger();
+    int64_t day = 86400LL * 1000000;
+    append(l, "a", 10, 100 * day);
+    append(l, "a", 5, 101 * day);
+    append(l, "b", 3, 100 * day);
+    storage_usage_row s;
+    ck_assert_uint_eq(query(l, "a", &s), 15);
+    ck_assert_uint_eq(s.errors, 2);        /* the first of each batch */
+    ck_assert_uint_eq(s.rows_written, 7);  /* 5 + 2 */
+    ck_assert_uint_eq(s.rows_returned, 30);
+    ck_assert_uint_eq(s.bytes_out, 1500);
+    ck_assert_uint_eq(query(l, "b", NULL), 3);
+    ck_assert_uint_eq(query(l, "c", NULL), 0);
+    ck_assert_uint_eq(storage_ledger_lag(l), 0);
+    storage_ledger_close(l);
+    l = open_ledger(); /* all of it is in the ledger, once */
+    ck_assert_uint_eq(query(l, "a", NULL), 15);
+    storage_ledger_close(l);
+}
+END_TEST
+
+START_TEST(test_journal_starts_over)
+{
+    storage_ledger *l = open_ledger();
+    storage_ledger_set_truncate_at(l, 1000);
+    append(l, "a", 50, 1000000);
+    ck_assert_uint_eq(query(l, "a", NULL), 50); /* the read catches up first */
+    ck_assert_int_eq(storage_ledger_journal_size(l), 0);
+    append(l, "a", 7, 2000000);
+    ck_assert_uint_eq(query(l, "a", NULL), 57);
+    storage_ledger_close(l);
+    l = open_ledger();
+    ck_assert_uint_eq(query(l, "a", NULL), 57);
+    storage_ledger_close(l);
+}
+END_TEST
+
+START_TEST(test_crash_loses_nothing)
+{
+    storage_ledger *l = open_ledger();
+    append(l, "a", 20, 1000000);
+    ck_assert_uint_eq(query(l, "a", NULL), 20);
+    storage_ledger_close(l);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) { /* appends and dies without closing the ledger */
+        char err[256];
+        storage_ledger *c = storage_ledger_open(dir, err, sizeof(err));
+        if (!c)
+            _exit(2);
+        append(c, "a", 300, 5000000);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    l = open_ledger();
+    ck_assert_uint_eq(query(l, "a", NULL), 320);
+    storage_ledger_close(l);
+}
+END_TEST
+
+static Suite *ledger_suite(void)
+{
+    Suite *s = suite_create("storage/ledger");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_append_and_read);
+    tcase_add_test(tc, test_journal_starts_over);
+    tcase_add_test(tc, test_crash_loses_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return st_run_suite(ledger_suite());
+}
