@@ -347,8 +347,8 @@ storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen)
                      "NULL, application TEXT NOT NULL, engine TEXT NOT NULL, sqlstate TEXT NOT "
                      "NULL, wall_us INTEGER NOT NULL, cpu_us INTEGER NOT NULL, rows_returned "
                      "INTEGER NOT NULL, rows_written INTEGER NOT NULL, bytes_in INTEGER NOT NULL, "
-                     "bytes_out INTEGER NOT NULL, PRIMARY KEY (boot, seq)) WITHOUT ROWID;"
-                     "CREATE INDEX IF NOT EXISTS usage_db_ts ON usage (database, ts_us);"
+                     "bytes_out INTEGER NOT NULL, PRIMARY KEY (database, ts_us, boot, seq)) "
+                     "WITHOUT ROWID;"
                      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")) {
         snprintf(err, errlen, "cannot open the usage ledger %s: %s", l->db_path,
                  l->db ? sqlite3_errmsg(l->db) : "out of memory");
