@@ -288,6 +288,13 @@ struct proxy_session {
     bool want_close;      /* close once the current job is done and output flushed */
     bool discard_to_sync; /* extended-protocol error: skip messages until Sync */
 
+    /* metering of upstream requests (meter.c): since the last ReadyForQuery */
+    struct {
+        uint64_t in, out, rows_returned, rows_written;
+        char sqlstate[6]; /* the first error's; "" none */
+        bool copy_in;     /* a COPY FROM STDIN: its "COPY n" wrote n rows */
+    } meter;
+
     /* authentication */
     bool auth_lookup;        /* auth_query under way: waiting for or using a server */
     bool auth_looked_up;     /* auth_secret is the user's secret, not auth_file's */
@@ -606,6 +613,10 @@ void managed_shutdown_all(proxy_server *srv);
 /* A QUERY or EXTENDED job of s is done: its usage goes to the ledger
  * (before its reply is sent). */
 void meter_job(proxy_session *s, const storage_job *job);
+/* An upstream server's reply to s: what the relay sees of a frame (rows,
+ * errors, bytes), and the ReadyForQuery that ends a request (its record). */
+void meter_upstream_frame(proxy_session *s, const wire_frame *f);
+void meter_upstream_done(proxy_session *s);
 
 /* ---- HTTP (http.c), loop 0 ---- */
 

@@ -8,9 +8,16 @@
  * written as the engine counted them, the worker's CPU time, the bytes of
  * the request and of the reply, the time from the client's message to the
  * result, the first error's SQLSTATE.
+ *
+ * Upstream PostgreSQL: one record per request (what the server answers up
+ * to a ReadyForQuery), from what the relay sees: DataRows returned, rows
+ * written as INSERT/UPDATE/DELETE/MERGE (and COPY FROM) CommandCompletes
+ * report them, the first ErrorResponse's SQLSTATE, the bytes the client
+ * sent and was sent, the time since the request; no CPU time (the server's).
  */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,4 +69,65 @@ void meter_job(proxy_session *s, const storage_job *job)
         s->server->meter_warned = true;
         proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
     }
+}
+
+void meter_upstream_frame(proxy_session *s, const wire_frame *f)
+{
+    s->meter.out += f->total_len;
+    switch (f->type) {
+    case 'D':
+        s->meter.rows_returned++;
+        break;
+    case 'G':
+        s->meter.copy_in = true;
+        break;
+    case 'C': { /* "INSERT 0 5", "UPDATE 3", "DELETE 2", "MERGE 1", "COPY 10" */
+        const char *tag = (const char *)f->body;
+        size_t n = strnlen(tag, f->body_len);
+        bool writes = (n > 7 && !memcmp(tag, "INSERT ", 7)) || (n > 7 && !memcmp(tag, "UPDATE ", 7)) ||
+                      (n > 7 && !memcmp(tag, "DELETE ", 7)) || (n > 6 && !memcmp(tag, "MERGE ", 6)) ||
+                      (s->meter.copy_in && n > 5 && !memcmp(tag, "COPY ", 5));
+        if (writes) {
+            const char *last = memrchr(tag, ' ', n);
+            s->meter.rows_written += strtoull(last + 1, NULL, 10);
+        }
+        break;
+    }
+    case 'E':
+        if (!s->meter.sqlstate[0]) {
+            wire_error e;
+            if (wire_error_parse(f, &e) && e.sqlstate && strlen(e.sqlstate) == 5)
+                memcpy(s->meter.sqlstate, e.sqlstate, 6);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void meter_upstream_done(proxy_session *s)
+{
+    storage_ledger *l = s->server->ledger;
+    if (l) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        storage_usage_record r = {
+            .ts_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+            .database = s->database,
+            .user = s->user,
+            .application = s->application_name ? s->application_name : "",
+            .engine = STORAGE_POSTGRES,
+            .wall_us = s->query_start_us ? proxy_stats_now_us() - s->query_start_us : 0,
+            .rows_returned = s->meter.rows_returned,
+            .rows_written = s->meter.rows_written,
+            .bytes_in = s->meter.in,
+            .bytes_out = s->meter.out,
+        };
+        memcpy(r.sqlstate, s->meter.sqlstate[0] ? s->meter.sqlstate : "00000", 6);
+        if (!storage_ledger_append(l, &r) && !s->server->meter_warned) {
+            s->server->meter_warned = true;
+            proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
+        }
+    }
+    memset(&s->meter, 0, sizeof(s->meter));
 }

@@ -1407,6 +1407,7 @@ static session_read_result session_read(proxy_session *s)
         return SESSION_READ_GONE;
     }
     s->in.len += (size_t)n;
+    s->meter.in += (uint64_t)n;
     proxy_stats_received(s->stats, (size_t)n);
     if (!session_process(s))
         return SESSION_READ_GONE; /* moved to its database's loop */

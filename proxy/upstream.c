@@ -885,6 +885,8 @@ static void upstream_relay_replies(proxy_upstream *u)
                 }
             }
         } else {
+            if (s)
+                meter_upstream_frame(s, &f);
             switch (f.type) {
             case '1': {
                 int k = exp_pop(u, false);
@@ -925,8 +927,10 @@ static void upstream_relay_replies(proxy_upstream *u)
                 while ((h = exp_head(u)) && h->epoch < u->recv_z && h->kind != EXP_QUERY && h->kind != EXP_QUERY_STRICT)
                     exp_pop(u, true); /* stale: answered by nothing */
                 nready++;
-                if (s)
+                if (s) {
+                    meter_upstream_done(s); /* in the ledger before the client reads on */
                     pgpool_server_ready_for_query(u, tx);
+                }
                 u->saw_error = u->saw_rollback = false;
                 break;
             default:

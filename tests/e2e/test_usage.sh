@@ -10,10 +10,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dm_only "metering is Dormouse's" || dm_finish
 command -v curl >/dev/null || die "setup: curl is required"
 
+pg_start
+pg_psql -c "create role up login" -c "create database upapp owner up" >/dev/null ||
+    die "cannot create the upstream role and database"
 DM_PORT=$(free_port) || die "no free port"
 HTTP_PORT=$(free_port) || die "no free port"
 DM_DATA=$(dm_tmpdir data)
-dm_write_config "$DM_TMP/usage.ini" "http_listen = 127.0.0.1:$HTTP_PORT"
+dm_write_config "$DM_TMP/usage.ini" "http_listen = 127.0.0.1:$HTTP_PORT" \
+    "[databases] upapp = host=127.0.0.1 port=$PGPORT_REAL dbname=upapp" \
+    "[databases] * = engine=sqlite"
 dm_start "$DM_TMP/usage.ini"
 URL=http://127.0.0.1:$HTTP_PORT
 
@@ -71,6 +76,23 @@ bad("database=meter&granularity=week", "granularity must be minute, hour or day"
 bad("database=meter&from=yesterday", "from must be a time")
 bad("database=meter&from=2026-11-27&to=2026-11-01", "to must be after from")
 bad("database=meter&format=xml", "format must be json or csv")
+
+# an upstream PostgreSQL database: what the relay sees
+p = connect(port, "upapp", "up")
+p.execute("create table t (id int primary key, v text)")
+p.execute("insert into t select g, 'v' || g from generate_series(1, 20) g")   # 20 written
+p.execute("update t set v = 'x' where id <= 4")                                 # 4 written
+p.execute("select * from t").fetchall()                                         # 20 returned
+try:
+    p.execute("select * from no_such_table")
+except psycopg.Error:
+    pass
+p.execute("delete from t where id > 15")                                        # 5 written
+t = totals("upapp")
+report(t["queries"] == 6, "upstream: 6 requests, 6 records", t)
+report(t["rows_written"] == 29 and t["rows_returned"] == 20 and t["errors"] == 1,
+       "upstream: rows written (20 + 4 + 5) and returned (20), one error, from the relayed replies", t)
+report(t["bytes_in"] > 100 and t["bytes_out"] > 300 and t["wall_us"] > 0, "upstream: bytes and time", t)
 
 # queries the client got answers to, then kill -9
 d = psycopg.connect(f"host=127.0.0.1 port={port} dbname=crash user=bob", autocommit=True,
