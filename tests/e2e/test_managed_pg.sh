@@ -33,7 +33,7 @@ chmod 755 "$SLOWBIN" "$SLOWBIN/postgres"
 
 HTTP_PORT=$(free_port) || die "no free port"
 write_config() {
-    dm_write_config "$DM_TMP/mg.ini" "idle_timeout = 2" "admin_users = admin" "resume_timeout = 1" \
+    dm_write_config "$DM_TMP/mg.ini" "idle_timeout = 2" "admin_users = admin" \
         "http_listen = 127.0.0.1:$HTTP_PORT" \
         "[databases] pgapp = managed_datadir=$PGAPP managed_initdb=yes dbname=pgapp user=app" \
         "[databases] noinit = managed_datadir=$MG/noinit dbname=postgres" \
