@@ -44,31 +44,43 @@ static void meter_sqlstate(const wire_buf *out, char sqlstate[6])
     }
 }
 
-void meter_job(proxy_session *s, const storage_job *job)
+/* The record of s's request, with what every engine knows filled in. */
+static void meter_record(proxy_session *s, storage_kind engine, storage_usage_record *r)
 {
-    storage_ledger *l = s->server->ledger;
-    if (!l || (job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED))
-        return;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    storage_usage_record r = {
-        .ts_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
-        .database = s->database,
-        .user = s->user,
-        .application = s->application_name ? s->application_name : "",
-        .engine = STORAGE_SQLITE,
-        .wall_us = s->query_start_us ? proxy_stats_now_us() - s->query_start_us : job->wall_us,
-        .cpu_us = job->cpu_us,
-        .rows_returned = job->rows_returned,
-        .rows_written = job->rows_affected,
-        .bytes_in = job->kind == STORAGE_JOB_QUERY ? job->sql_len + 6 : job->msgs_len,
-        .bytes_out = job->out.len,
-    };
-    meter_sqlstate(&job->out, r.sqlstate);
-    if (!storage_ledger_append(l, &r) && !s->server->meter_warned) {
+    memset(r, 0, sizeof(*r));
+    r->ts_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+    r->database = s->database;
+    r->user = s->user;
+    r->application = s->application_name ? s->application_name : "";
+    r->engine = engine;
+    r->wall_us = s->query_start_us ? proxy_stats_now_us() - s->query_start_us : 0;
+}
+
+static void meter_append(proxy_session *s, const storage_usage_record *r)
+{
+    if (!storage_ledger_append(s->server->ledger, r) && !s->server->meter_warned) {
         s->server->meter_warned = true;
         proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
     }
+}
+
+void meter_job(proxy_session *s, const storage_job *job)
+{
+    if (!s->server->ledger || (job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED))
+        return;
+    storage_usage_record r;
+    meter_record(s, STORAGE_SQLITE, &r);
+    if (!r.wall_us)
+        r.wall_us = job->wall_us;
+    r.cpu_us = job->cpu_us;
+    r.rows_returned = job->rows_returned;
+    r.rows_written = job->rows_affected;
+    r.bytes_in = job->kind == STORAGE_JOB_QUERY ? job->sql_len + 6 : job->msgs_len;
+    r.bytes_out = job->out.len;
+    meter_sqlstate(&job->out, r.sqlstate);
+    meter_append(s, &r);
 }
 
 void meter_upstream_frame(proxy_session *s, const wire_frame *f)
@@ -107,27 +119,15 @@ void meter_upstream_frame(proxy_session *s, const wire_frame *f)
 
 void meter_upstream_done(proxy_session *s)
 {
-    storage_ledger *l = s->server->ledger;
-    if (l) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        storage_usage_record r = {
-            .ts_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
-            .database = s->database,
-            .user = s->user,
-            .application = s->application_name ? s->application_name : "",
-            .engine = STORAGE_POSTGRES,
-            .wall_us = s->query_start_us ? proxy_stats_now_us() - s->query_start_us : 0,
-            .rows_returned = s->meter.rows_returned,
-            .rows_written = s->meter.rows_written,
-            .bytes_in = s->meter.in,
-            .bytes_out = s->meter.out,
-        };
+    if (s->server->ledger) {
+        storage_usage_record r;
+        meter_record(s, STORAGE_POSTGRES, &r);
+        r.rows_returned = s->meter.rows_returned;
+        r.rows_written = s->meter.rows_written;
+        r.bytes_in = s->meter.in;
+        r.bytes_out = s->meter.out;
         memcpy(r.sqlstate, s->meter.sqlstate[0] ? s->meter.sqlstate : "00000", 6);
-        if (!storage_ledger_append(l, &r) && !s->server->meter_warned) {
-            s->server->meter_warned = true;
-            proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
-        }
+        meter_append(s, &r);
     }
     memset(&s->meter, 0, sizeof(s->meter));
 }
