@@ -26,6 +26,7 @@ struct proxy_managed {
     ev_child child;
     ev_timer poll;        /* readiness, while it starts */
     ev_timer fail;        /* fails the waiting clients outside the call that found out */
+    ev_timer retry;       /* a restart after a crash that failed: tried again shortly */
     double failed_at;     /* ev_now of the last failed start; 0: none */
     double crash_at;      /* of the last crash */
     proxy_managed *next;  /* srv->managed */
@@ -35,6 +36,20 @@ struct proxy_managed {
 #define MANAGED_POLL_S 0.002
 
 static void managed_changed(proxy_managed *mg);
+static void managed_start(proxy_managed *mg);
+
+/* Right after a crash the dead server's backends may still hold its shared
+ * memory, and the restart fail: it is tried again every half second for
+ * ten seconds. */
+#define MANAGED_CRASH_RETRY_S 0.5
+#define MANAGED_CRASH_WINDOW_S 10.0
+
+static void managed_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    proxy_managed *mg = container_of(w, proxy_managed, retry);
+    if (!mg->srv->shutting_down && pool_db_get_state(mg->db) != POOL_DB_PAUSED)
+        managed_start(mg);
+}
 
 static void managed_watch(proxy_managed *mg, pid_t pid)
 {
@@ -131,6 +146,7 @@ static proxy_managed *managed_get(proxy_server *srv, pool_db *db)
     ev_child_init(&mg->child, managed_child_cb, 0, 0);
     ev_timer_init(&mg->poll, managed_poll_cb, MANAGED_POLL_S, MANAGED_POLL_S);
     ev_timer_init(&mg->fail, managed_fail_cb, 0, 0);
+    ev_timer_init(&mg->retry, managed_retry_cb, MANAGED_CRASH_RETRY_S, 0);
     mg->next = srv->managed;
     srv->managed = mg;
     return mg;
@@ -170,6 +186,11 @@ static void managed_changed(proxy_managed *mg)
         proxy_log(PROXY_LOG_WARNING, "database \"%s\": its PostgreSQL server did not start: %s",
                   pool_db_name(db), storage_pgm_error(m));
         managed_fail_soon(mg);
+        if (mg->crash_at > 0 && ev_now(srv->loop) - mg->crash_at < MANAGED_CRASH_WINDOW_S &&
+            !srv->shutting_down && !ev_is_active(&mg->retry)) {
+            ev_timer_set(&mg->retry, MANAGED_CRASH_RETRY_S, 0);
+            ev_timer_start(srv->loop, &mg->retry);
+        }
         break;
     case STORAGE_PGM_STOPPED:
         pool_db_set_engine_ready(db, false);
@@ -248,6 +269,7 @@ void managed_shutdown_all(proxy_server *srv)
             ev_child_stop(srv->loop, &mg->child);
             ev_timer_stop(srv->loop, &mg->poll);
             ev_timer_stop(srv->loop, &mg->fail);
+            ev_timer_stop(srv->loop, &mg->retry);
         }
         if (mg->m && storage_pgm_pid(mg->m) > 0)
             proxy_log(PROXY_LOG_INFO, "database \"%s\": stopping its PostgreSQL server (pid %d)",
