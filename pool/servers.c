@@ -224,10 +224,8 @@ void pool_server_remove(pool_servers *ps, pool_link *l)
 {
     list_unlink(&ps->sv[l->state], l);
     ps->db->nservers--;
-    if (l->state != POOL_SV_IDLE)
-        pool_db_upstream_busy(ps->db, -1);
-    else
-        pool_db_upstream_busy(ps->db, 0); /* the last one of a pausing database */
+    /* (an idle one was not busy, but may be the last of a pausing database) */
+    pool_db_upstream_busy(ps->db, l->state != POOL_SV_IDLE ? -1 : 0);
 }
 
 pool_link *pool_server_take_idle(pool_servers *ps)
@@ -295,7 +293,8 @@ void pool_client_wait(pool_servers *ps, pool_link *l)
         return;
     l->state = 1;
     l->since_us = pool_now(ps->db->pool);
-    list_push_back(&ps->waiting, l);    pool_db_upstream_busy(ps->db, 1);
+    list_push_back(&ps->waiting, l);
+    pool_db_upstream_busy(ps->db, 1);
 }
 
 void pool_client_unwait(pool_servers *ps, pool_link *l)
@@ -303,7 +302,8 @@ void pool_client_unwait(pool_servers *ps, pool_link *l)
     if (!l->state)
         return;
     list_unlink(&ps->waiting, l);
-    l->state = 0;    pool_db_upstream_busy(ps->db, -1);
+    l->state = 0;
+    pool_db_upstream_busy(ps->db, -1);
 }
 
 pool_link *pool_client_first_waiter(const pool_servers *ps)

@@ -55,7 +55,6 @@ struct storage_pgm {
     char error[1200];
     uint64_t start_began_us, start_us, ready_at_us;
     off_t log_start;  /* where this start's output begins in the log */
-    void *owner_data;
 };
 
 const char *storage_pgm_state_str(storage_pgm_state s)
@@ -90,9 +89,9 @@ static bool pgm_file_exists(const char *dir, const char *name)
     return stat(path, &st) == 0;
 }
 
-bool storage_pgm_find_bindir(char *out, size_t outlen)
+/* The newest /usr/lib/postgresql/<major>/bin with a postgres in it. */
+static bool pgm_find_bindir(char *out, size_t outlen)
 {
-    /* the newest /usr/lib/postgresql/<major>/bin with a postgres in it */
     int best = -1;
     for (int major = 40; major >= 9 && best < 0; major--) {
         char dir[64];
@@ -114,7 +113,7 @@ storage_pgm *storage_pgm_new(const storage_pgm_options *o, char *err, size_t err
         return NULL;
     }
     m->o = *o;
-    if (!m->o.bindir[0] && !storage_pgm_find_bindir(m->o.bindir, sizeof(m->o.bindir))) {
+    if (!m->o.bindir[0] && !pgm_find_bindir(m->o.bindir, sizeof(m->o.bindir))) {
         snprintf(err, errlen, "no PostgreSQL server found in /usr/lib/postgresql/*/bin (install the "
                  "postgresql package or set managed_bindir)");
         free(m);
@@ -180,16 +179,6 @@ uint64_t storage_pgm_start_us(const storage_pgm *m)
 const storage_pgm_options *storage_pgm_get_options(const storage_pgm *m)
 {
     return &m->o;
-}
-
-void storage_pgm_set_owner_data(storage_pgm *m, void *data)
-{
-    m->owner_data = data;
-}
-
-void *storage_pgm_owner_data(const storage_pgm *m)
-{
-    return m->owner_data;
 }
 
 /* ---- errors: what the server said ---- */

@@ -312,7 +312,6 @@ typedef struct storage_pgm storage_pgm;
 storage_pgm *storage_pgm_new(const storage_pgm_options *o, char *err, size_t errlen);
 /* Its processes must have exited (storage_pgm_shutdown). */
 void storage_pgm_free(storage_pgm *m);
-bool storage_pgm_find_bindir(char *out, size_t outlen);
 pid_t storage_pgm_start(storage_pgm *m);
 void storage_pgm_stop(storage_pgm *m);
 pid_t storage_pgm_child_exited(storage_pgm *m, pid_t pid, int status);
@@ -327,8 +326,6 @@ pid_t storage_pgm_pid(const storage_pgm *m);         /* the postmaster's; 0: non
 bool storage_pgm_crashed(const storage_pgm *m);
 uint64_t storage_pgm_start_us(const storage_pgm *m); /* the last start's duration */
 const storage_pgm_options *storage_pgm_get_options(const storage_pgm *m);
-void storage_pgm_set_owner_data(storage_pgm *m, void *data);
-void *storage_pgm_owner_data(const storage_pgm *m);
 
 /* ---- usage ledger (ledger.c) ----
  *

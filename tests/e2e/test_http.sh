@@ -5,7 +5,8 @@
 # queries and bytes counted, a database's state moving to paused and back,
 # cold starts and the resume summary; /v1/databases is JSON with the
 # lifecycle; unknown paths get 404, other methods 405, both as JSON errors;
-# with http_auth_token, a request without the bearer token gets 401; a taken
+# with http_auth_token, a request without the bearer token gets 401; with
+# metering off /v1/usage answers 503; a taken
 # http_listen address given explicitly stops Dormouse with a clear error.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -110,11 +111,14 @@ assert_contains "POST: 405 with a JSON error" "$(get /metrics -X POST -d x=1)" '
 dm_stop_check
 
 # a bearer token
-dm_write_config "$DM_TMP/token.ini" "http_listen = 127.0.0.1:$HTTP_PORT" "http_auth_token = s3cret"
+dm_write_config "$DM_TMP/token.ini" "http_listen = 127.0.0.1:$HTTP_PORT" "http_auth_token = s3cret" \
+    "metering = off"
 dm_start "$DM_TMP/token.ini"
 assert_contains "http_auth_token: no token, 401" "$(get /metrics)" '401 {"error":"missing or wrong bearer token'
 assert_contains "... a wrong one, 401" "$(get /metrics -H 'Authorization: Bearer nope')" "401 "
 assert_contains "... the right one, 200" "$(get /metrics -H 'Authorization: Bearer s3cret')" "200 # HELP"
+assert_contains "metering = off: /v1/usage says so, 503" \
+    "$(get '/v1/usage?database=x' -H 'Authorization: Bearer s3cret')" '503 {"error":"metering is off'
 
 # an explicit http_listen that cannot be bound stops Dormouse with a clear error
 DM_PORT2=$(free_port) || die "no free port"
