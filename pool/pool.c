@@ -419,7 +419,7 @@ static pool_db *pool_db_add_upstream(pool *p, size_t b, const char *name, const 
     *db->upstream = rule->upstream;
     db->ov = rule->ov;
     db->state = POOL_DB_IDLE; /* no server yet: it pauses if nobody comes */
-    db->idle_since_us = db->up_since_us = pool_now(p);
+    db->idle_since_us = db->up_since_us = db->period_start_us = pool_now(p);
     db->engine_ready = !db->upstream->managed_datadir[0]; /* a managed one is started first */
     db->managed = db->upstream->managed_datadir[0] != '\0';
     if (db->managed) { /* its server is not running: the first client is a cold start */
@@ -509,7 +509,7 @@ static pool_db *pool_db_get_locked(pool *p, const char *name, char *err, size_t 
     db->engine = rule->engine;
     db->sdb = storage_db_init((char *)db + off, p->sqlite, name);
     db->state = POOL_DB_IDLE; /* nothing open yet: it pauses if nobody comes */
-    db->idle_since_us = db->up_since_us = pool_now(p);
+    db->idle_since_us = db->up_since_us = db->period_start_us = pool_now(p);
     db->engine_ready = true;
     db->idle_timeout = rule->ov.idle_timeout;
     db->hash_next = p->buckets[b];
@@ -569,6 +569,21 @@ int pool_db_closing_backends(const pool_db *db)
 uint64_t pool_db_opened_total(const pool_db *db)
 {
     return db->opened_total;
+}
+
+uint64_t pool_pauses_total(const pool *p)
+{
+    return atomic_load_explicit(&((pool *)p)->pauses, memory_order_relaxed);
+}
+
+storage_db *pool_db_storage(const pool_db *db)
+{
+    return db->sdb;
+}
+
+uint64_t pool_db_resumed_at(const pool_db *db)
+{
+    return db->resumed_at_us;
 }
 
 /* The engine answers again after a pause: the resume's latency is kept. */
@@ -756,6 +771,7 @@ static void pool_db_paused(pool_db *db, uint64_t now)
 {
     db->state = POOL_DB_PAUSED;
     db->last_pause_us = now;
+    atomic_fetch_add_explicit(&db->pool->pauses, 1, memory_order_relaxed);
     if (db->up_since_us) {
         db->up_total_us += now - db->up_since_us;
         db->up_since_us = 0;
@@ -772,7 +788,7 @@ static void pool_db_wake(pool_db *db, uint64_t now, bool reused)
         db->cold_starts++;
         db->resume_start_us = now;
         if (!db->up_since_us)
-            db->up_since_us = now;
+            db->up_since_us = db->period_start_us = now;
         db->state = POOL_DB_RESUMING;
         if (reused)
             pool_db_resumed(db);
@@ -1082,6 +1098,25 @@ storage_kind pool_db_engine(const pool_db *db)
 const pool_upstream *pool_db_upstream(const pool_db *db)
 {
     return db->engine == STORAGE_POSTGRES ? db->upstream : NULL;
+}
+
+void pool_db_meter_take(pool *p, void (*fn)(pool_db *db, const pool_db_meter *m, void *arg),
+                        void *arg)
+{
+    uint64_t now = pool_now(p);
+    for (size_t i = 0; i < p->nbuckets; i++)
+        for (pool_db *db = p->buckets[i]; db; db = db->hash_next) {
+            uint64_t up = db->up_total_us + (db->up_since_us ? now - db->up_since_us : 0);
+            pool_db_meter m = {.active_us = up - db->metered_up_us,
+                               .cold_starts = db->cold_starts - db->metered_cold_starts,
+                               .period_start_us = db->period_start_us,
+                               .up = db->up_since_us != 0};
+            if (!m.active_us && !m.cold_starts)
+                continue;
+            db->metered_up_us = up;
+            db->metered_cold_starts = db->cold_starts;
+            fn(db, &m, arg);
+        }
 }
 
 void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg)

@@ -6,6 +6,7 @@
 #define DORMOUSE_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "dormouse/pool.h"
 
@@ -49,6 +50,8 @@ struct pool_db {
     int resume_next;
     uint64_t up_since_us;    /* not paused since (pool clock); 0 while paused */
     uint64_t up_total_us;    /* time not paused, before up_since_us */
+    uint64_t period_start_us;/* the latest active period began (pool clock) */
+    uint64_t metered_up_us, metered_cold_starts; /* what pool_db_meter_take handed out */
     int nbusy;               /* engine=postgres: servers not idle plus waiting clients */
     uint64_t resumed_at_us;  /* the last resume ended (min_active_seconds counts from it) */
     bool engine_ready;       /* false: servers may not be opened (a managed server is down) */
@@ -71,6 +74,7 @@ struct pool {
 
     pool_limits limits;
     bool draining;
+    atomic_uint_fast64_t pauses; /* databases that reached PAUSED (pool_pauses_total) */
     pool_clock_fn clock;
     void *clock_arg;
     pool_arena arena; /* the databases' records */

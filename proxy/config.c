@@ -6,6 +6,8 @@
  */
 #include "dormouse/proxy.h"
 
+#include "billing.h"
+
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +277,34 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
     return 1;
 }
 
+/* A line of [plan:NAME]: the plan is made at its first line, from the
+ * built-in plan of that name if there is one. */
+static int config_plan_key(config_parse *cp, const char *plan, const char *name, const char *value)
+{
+    proxy_config *cfg = cp->cfg;
+    if (!plan[0] || strlen(plan) >= sizeof(cfg->plans[0].name))
+        CONFIG_FAIL(cp, "[plan:NAME] needs a name of 1 to 63 bytes");
+    billing_plan *p = NULL;
+    for (int i = 0; i < cfg->nplans && !p; i++)
+        if (!strcmp(cfg->plans[i].name, plan))
+            p = &cfg->plans[i];
+    if (!p) {
+        if (cfg->nplans >= PROXY_MAX_PLANS)
+            CONFIG_FAIL(cp, "too many [plan:NAME] sections (at most %d)", PROXY_MAX_PLANS);
+        p = &cfg->plans[cfg->nplans++];
+        billing_plan_init(p, plan);
+        size_t n;
+        const billing_plan *builtin = billing_builtin_plans(&n);
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(builtin[i].name, plan))
+                *p = builtin[i];
+    }
+    char err[256];
+    if (!billing_plan_set(p, name, value, err, sizeof(err)))
+        CONFIG_FAIL(cp, "%s", err);
+    return 1;
+}
+
 static int config_handler(void *user, const char *section, const char *name, const char *value
 #if INI_HANDLER_LINENO
                           ,
@@ -312,6 +342,8 @@ static int config_handler(void *user, const char *section, const char *name, con
         cfg->databases[cfg->ndatabases++] = rule;
         return 1;
     }
+    if (!strncmp(section, "plan:", 5))
+        return config_plan_key(cp, section + 5, name, value);
     CONFIG_FAIL(cp, "unknown section [%s]", section);
 }
 

@@ -19,6 +19,7 @@
  * HEAD) with a JSON error.  With http_auth_token set, every request needs
  * "Authorization: Bearer <token>" (401 otherwise, compared in constant time).
  */
+#include "billing.h"
 #include "internal.h"
 
 #include <arpa/inet.h>
@@ -51,6 +52,7 @@ struct http_usage {
     proxy_http *h;
     struct MHD_Connection *c;
     bool csv, answered;
+    char plan[64]; /* /v1/bill: only this plan's ("": every plan) */
     http_usage *next;
 };
 
@@ -466,6 +468,32 @@ static bool http_parse_time(const char *s, int64_t *us)
     return true;
 }
 
+/* "2026-11": [its first day, the next month's first day), UTC. */
+static bool http_parse_month(const char *s, int64_t *from, int64_t *to)
+{
+    int y, m;
+    char tail;
+    if (sscanf(s, "%4d-%2d%c", &y, &m, &tail) != 2 || y < 1970 || y > 9999 || m < 1 || m > 12 ||
+        strlen(s) != 7)
+        return false;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = 1};
+    *from = (int64_t)timegm(&tm) * 1000000;
+    tm = (struct tm){.tm_year = y - 1900 + (m == 12), .tm_mon = m % 12, .tm_mday = 1};
+    *to = (int64_t)timegm(&tm) * 1000000;
+    return true;
+}
+
+/* The current month (UTC). */
+static void http_month_now(int64_t *from, int64_t *to)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char s[32];
+    snprintf(s, sizeof(s), "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+    http_parse_month(s, from, to);
+}
+
 static void http_iso(int64_t us, char *buf, size_t n)
 {
     time_t t = (time_t)(us / 1000000);
@@ -481,16 +509,21 @@ static char *http_usage_body(http_usage *u, size_t *len)
     char when[40];
     if (u->csv) {
         http_text t = {0};
-        http_printf(&t, "start,queries,errors,rows_returned,rows_written,bytes_in,bytes_out,wall_us,"
-                        "cpu_us\r\n");
+        http_printf(&t, "start,queries,errors,rows_read,rows_returned,rows_written,bytes_in,"
+                        "bytes_out,wall_us,cpu_us,cold_queries,resume_wait_us,active_seconds,"
+                        "cold_starts,storage_bytes\r\n");
         for (int i = 0; i < q->nrows; i++) {
             const storage_usage_row *r = &q->rows[i];
             http_iso(r->start_us, when, sizeof(when));
-            http_printf(&t, "%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu\r\n", when,
+            http_printf(&t, "%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%llu,%lld\r\n",
+                        when,
                         (unsigned long long)r->queries, (unsigned long long)r->errors,
-                        (unsigned long long)r->rows_returned, (unsigned long long)r->rows_written,
-                        (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-                        (unsigned long long)r->wall_us, (unsigned long long)r->cpu_us);
+                        (unsigned long long)r->rows_read, (unsigned long long)r->rows_returned,
+                        (unsigned long long)r->rows_written, (unsigned long long)r->bytes_in,
+                        (unsigned long long)r->bytes_out, (unsigned long long)r->wall_us,
+                        (unsigned long long)r->cpu_us, (unsigned long long)r->cold_queries,
+                        (unsigned long long)r->resume_wait_us, (double)r->active_us / 1e6,
+                        (unsigned long long)r->cold_starts, (long long)r->storage_bytes);
         }
         if (t.oom) {
             free(t.p);
@@ -504,12 +537,20 @@ static char *http_usage_body(http_usage *u, size_t *len)
         const storage_usage_row *r = &q->rows[i];
         http_iso(r->start_us, when, sizeof(when));
         json_array_append_new(
-            rows, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "start", when,
-                            "queries", (json_int_t)r->queries, "errors", (json_int_t)r->errors,
+            rows, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, "
+                            "s:I}",
+                            "start",
+                            when, "queries", (json_int_t)r->queries, "errors",
+                            (json_int_t)r->errors, "rows_read", (json_int_t)r->rows_read,
                             "rows_returned", (json_int_t)r->rows_returned, "rows_written",
                             (json_int_t)r->rows_written, "bytes_in", (json_int_t)r->bytes_in,
                             "bytes_out", (json_int_t)r->bytes_out, "wall_us",
-                            (json_int_t)r->wall_us, "cpu_us", (json_int_t)r->cpu_us));
+                            (json_int_t)r->wall_us, "cpu_us", (json_int_t)r->cpu_us,
+                            "cold_queries", (json_int_t)r->cold_queries, "resume_wait_us",
+                            (json_int_t)r->resume_wait_us, "active_seconds",
+                            (double)r->active_us / 1e6, "cold_starts",
+                            (json_int_t)r->cold_starts, "storage_bytes",
+                            (json_int_t)r->storage_bytes));
     }
     char from[40], to[40];
     http_iso(q->from_us, from, sizeof(from));
@@ -523,7 +564,114 @@ static char *http_usage_body(http_usage *u, size_t *len)
     return body;
 }
 
-static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *c, void **con_cls)
+/* The plans bills are computed under: the configured ones, then the
+ * built-in ones not configured under their name. */
+static int http_plans(const proxy_server *srv, const billing_plan **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < srv->cfg.nplans && n < max; i++)
+        out[n++] = &srv->cfg.plans[i];
+    size_t nb;
+    const billing_plan *builtin = billing_builtin_plans(&nb);
+    for (size_t i = 0; i < nb && n < max; i++) {
+        bool configured = false;
+        for (int j = 0; j < srv->cfg.nplans; j++)
+            configured = configured || !strcmp(srv->cfg.plans[j].name, builtin[i].name);
+        if (!configured)
+            out[n++] = &builtin[i];
+    }
+    return n;
+}
+
+/* GET /v1/bill: the usage of the window and its bill under each plan. */
+static char *http_bill_body(http_usage *u, size_t *len)
+{
+    storage_ledger_request *q = &u->q;
+    const storage_bill_input *in = &q->bill;
+    const storage_usage_row *t = &in->totals;
+    billing_usage bu = {.period_start_us = q->from_us,
+                        .period_end_us = q->to_us,
+                        .queries = t->queries,
+                        .rows_read = t->rows_read,
+                        .rows_written = t->rows_written,
+                        .rows_returned = t->rows_returned,
+                        .bytes_in = t->bytes_in,
+                        .bytes_out = t->bytes_out,
+                        .cpu_us = t->cpu_us,
+                        .active_intervals_s = in->active_s,
+                        .n_active_intervals = (size_t)in->nactive,
+                        .storage_byte_seconds = in->storage_byte_seconds};
+    const billing_plan *plans[PROXY_MAX_PLANS + 8];
+    int nplans = http_plans(u->h->srv, plans, PROXY_MAX_PLANS + 8);
+    json_t *bills = json_array();
+    for (int i = 0; bills && i < nplans; i++) {
+        if (u->plan[0] && strcmp(u->plan, plans[i]->name) != 0)
+            continue;
+        billing_bill b;
+        billing_compute(plans[i], &bu, &b);
+        json_t *o = billing_bill_to_json(&b);
+        if (o)
+            json_object_set_new(o, "description", json_string(plans[i]->description));
+        json_array_append_new(bills, o);
+    }
+    char from[40], to[40];
+    http_iso(q->from_us, from, sizeof(from));
+    http_iso(q->to_us, to, sizeof(to));
+    json_t *usage = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:I}", "queries",
+        (json_int_t)t->queries, "errors", (json_int_t)t->errors, "rows_read",
+        (json_int_t)t->rows_read, "rows_written", (json_int_t)t->rows_written, "rows_returned",
+        (json_int_t)t->rows_returned, "bytes_in", (json_int_t)t->bytes_in, "bytes_out",
+        (json_int_t)t->bytes_out, "wall_us", (json_int_t)t->wall_us, "cpu_us",
+        (json_int_t)t->cpu_us, "active_seconds", (double)t->active_us / 1e6, "active_periods",
+        (json_int_t)in->nactive, "cold_starts", (json_int_t)t->cold_starts, "storage_gb_months",
+        in->storage_byte_seconds / 1e9 / 2592000.0, "storage_bytes_max",
+        (json_int_t)t->storage_bytes);
+    json_t *o = bills && usage ? json_pack("{s:s, s:s, s:s, s:o, s:o}", "database", q->database,
+                                           "from", from, "to", to, "usage", usage, "bills", bills)
+                               : NULL;
+    if (!o) {
+        json_decref(bills);
+        json_decref(usage);
+    }
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+    json_decref(o);
+    *len = body ? strlen(body) : 0;
+    return body;
+}
+
+/* GET /v1/queries: the top query fingerprints. */
+static char *http_queries_body(http_usage *u, size_t *len)
+{
+    storage_ledger_request *q = &u->q;
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < q->ntop; i++) {
+        const storage_query_row *r = &q->top[i];
+        char fp[20];
+        snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)r->fingerprint);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                           "database", r->database, "fingerprint", fp, "kind", r->kind, "query",
+                           r->query, "calls", (json_int_t)r->calls, "errors",
+                           (json_int_t)r->errors, "rows_read", (json_int_t)r->rows_read,
+                           "rows_written", (json_int_t)r->rows_written, "rows_returned",
+                           (json_int_t)r->rows_returned, "bytes_out", (json_int_t)r->bytes_out,
+                           "wall_us", (json_int_t)r->wall_us, "cpu_us", (json_int_t)r->cpu_us));
+    }
+    char from[40], to[40];
+    http_iso(q->from_us, from, sizeof(from));
+    http_iso(q->to_us, to, sizeof(to));
+    json_t *o = arr ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "database", q->database, "order", q->order,
+                                "from", from, "to", to, "queries", arr)
+                    : NULL;
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    *len = body ? strlen(body) : 0;
+    return body;
+}
+
+static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *c, void **con_cls,
+                                          storage_ledger_read read)
 {
     http_usage *u = *con_cls;
     if (u) { /* resumed: the ledger has answered */
@@ -533,11 +681,13 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
             ret = http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, u->q.error);
         } else {
             size_t len = 0;
-            char *body = http_usage_body(u, &len);
+            char *body = u->q.read == STORAGE_LEDGER_TOP    ? http_queries_body(u, &len)
+                         : u->q.read == STORAGE_LEDGER_BILL ? http_bill_body(u, &len)
+                                                            : http_usage_body(u, &len);
             ret = body ? http_reply(c, MHD_HTTP_OK, u->csv ? "text/csv" : "application/json", body, len)
                        : http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         }
-        free(u->q.rows);
+        storage_ledger_request_clear(&u->q);
         free(u);
         return ret;
     }
@@ -548,13 +698,20 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
     const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to");
     const char *gran = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "granularity");
     const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    const char *order = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "order");
+    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     char err[160];
-    if (!db || !db[0] || strlen(db) >= sizeof(u->q.database))
+    if (read != STORAGE_LEDGER_TOP && (!db || !db[0]))
         return http_json_error(c, MHD_HTTP_BAD_REQUEST, "database is required (?database=NAME)");
+    if (db && strlen(db) >= sizeof(u->q.database))
+        return http_json_error(c, MHD_HTTP_BAD_REQUEST, "database: no such name (too long)");
     u = calloc(1, sizeof(*u));
     if (!u)
         return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    snprintf(u->q.database, sizeof(u->q.database), "%s", db);
+    u->q.read = read;
+    snprintf(u->q.database, sizeof(u->q.database), "%s", db ? db : "");
+    snprintf(u->q.order, sizeof(u->q.order), "%s", order ? order : "wall_us");
+    u->q.limit = 20;
     u->q.from_us = 0;
     u->q.to_us = (int64_t)(time(NULL) + 60) * 1000000;
     u->q.granularity = STORAGE_USAGE_HOUR;
@@ -573,7 +730,38 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
         u->q.granularity = STORAGE_USAGE_DAY;
     else if (gran && strcmp(gran, "hour") != 0)
         snprintf(err, sizeof(err), "granularity must be minute, hour or day");
-    if (!err[0] && format && !strcmp(format, "csv"))
+    const char *month = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "month");
+    const char *plan = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "plan");
+    if (!err[0] && read == STORAGE_LEDGER_BILL) {
+        if (month && !http_parse_month(month, &u->q.from_us, &u->q.to_us))
+            snprintf(err, sizeof(err), "month must be YYYY-MM, e.g. 2026-11");
+        else if (!month && !from && !to)
+            http_month_now(&u->q.from_us, &u->q.to_us);
+        if (!err[0] && plan) {
+            const billing_plan *plans[PROXY_MAX_PLANS + 8];
+            int n = http_plans(h->srv, plans, PROXY_MAX_PLANS + 8);
+            bool known = false;
+            for (int i = 0; i < n; i++)
+                known = known || !strcmp(plans[i]->name, plan);
+            if (!known)
+                snprintf(err, sizeof(err), "no such plan: %.50s (configure it in [plan:%.50s])",
+                         plan, plan);
+            else
+                snprintf(u->plan, sizeof(u->plan), "%s", plan);
+        }
+    }
+    if (!err[0] && read == STORAGE_LEDGER_TOP) {
+        char *end = NULL;
+        long n = limit ? strtol(limit, &end, 10) : 20;
+        if (order && (strlen(order) >= sizeof(u->q.order) || !storage_ledger_order_valid(order)))
+            snprintf(err, sizeof(err), "order must be wall_us, cpu_us, rows_read, rows_written, "
+                     "rows_returned, bytes_out, calls or errors");
+        else if (limit && (!*limit || *end || n < 1 || n > 1000))
+            snprintf(err, sizeof(err), "limit must be a number from 1 to 1000");
+        else
+            u->q.limit = (int)n;
+    }
+    if (!err[0] && format && !strcmp(format, "csv") && read == STORAGE_LEDGER_USAGE)
         u->csv = true;
     else if (!err[0] && format && strcmp(format, "json") != 0)
         snprintf(err, sizeof(err), "format must be json or csv");
@@ -691,7 +879,11 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
         return http_reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
     }
     if (!strcmp(url, "/v1/usage"))
-        return http_usage_request(h, c, con_cls);
+        return http_usage_request(h, c, con_cls, STORAGE_LEDGER_USAGE);
+    if (!strcmp(url, "/v1/queries"))
+        return http_usage_request(h, c, con_cls, STORAGE_LEDGER_TOP);
+    if (!strcmp(url, "/v1/bill"))
+        return http_usage_request(h, c, con_cls, STORAGE_LEDGER_BILL);
     if (!strcmp(url, "/v1/overview")) {
         char *body = http_overview(srv);
         if (!body)
@@ -700,9 +892,9 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
     }
     if (!strcmp(url, "/") || !strcmp(url, "/index.html")) /* the dashboard */
         return http_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", NULL, 0);
-    char msg[300];
+    char msg[400];
     snprintf(msg, sizeof(msg), "no such endpoint: %.200s (try /, /metrics, /healthz, /v1/databases, "
-             "/v1/overview, /v1/usage)", url);
+             "/v1/overview, /v1/usage, /v1/queries, /v1/bill)", url);
     return http_json_error(c, MHD_HTTP_NOT_FOUND, msg);
 }
 

@@ -202,6 +202,8 @@ typedef struct proxy_loop {
     proxy_upstream *upstream_zombies; /* closed, freed by the reaper */
     proxy_stmt_cache stmt_cache;      /* prepared statements of its pools */
 
+    struct meter_fp_cache *fp_cache; /* upstream queries' fingerprints (meter.c); lazily */
+
     /* Spare I/O buffers: an idle client keeps none (buf_take / buf_give). */
     uint8_t **spare_bufs;
     size_t *spare_caps;
@@ -251,6 +253,9 @@ struct proxy_server {
     proxy_http *http;       /* the HTTP surface (http.c); NULL: off */
     storage_ledger *ledger; /* usage records (meter.c); NULL: metering off */
     bool meter_warned;      /* the journal could not be written (logged once) */
+    uint64_t meter_activity_us; /* the last activity records (meter_activity) */
+    int64_t meter_wall_offset_us; /* wall clock minus the monotonic one, taken once */
+    uint64_t meter_pauses;        /* pool_pauses_total at the last activity records */
 };
 
 /* A session's COPY FROM STDIN under way. */
@@ -291,6 +296,9 @@ struct proxy_session {
     /* metering of upstream requests (meter.c): since the last ReadyForQuery */
     struct {
         uint64_t in, out, rows_returned, rows_written;
+        uint64_t fingerprint;    /* the request's first query's; 0 none */
+        storage_query_kind kind; /* the weightiest of its queries */
+        char *sample;            /* its normalised text, when new to the ledger */
         char sqlstate[6]; /* the first error's; "" none */
         bool copy_in;     /* a COPY FROM STDIN: its "COPY n" wrote n rows */
     } meter;
@@ -612,7 +620,17 @@ void managed_shutdown_all(proxy_server *srv);
 
 /* A QUERY or EXTENDED job of s is done: its usage goes to the ledger
  * (before its reply is sent). */
-void meter_job(proxy_session *s, const storage_job *job);
+void meter_job(proxy_session *s, storage_job *job);
+/* An upstream request's query text (a Query's, or a Parse's), len bytes. */
+void meter_upstream_query(proxy_session *s, const char *sql, size_t len);
+/* Loop 0, world lock: active time, cold starts and storage size of each
+ * database since the last records, every METER_ACTIVITY_SECONDS (now if
+ * force: before the process sleeps, and at exit). */
+#define METER_ACTIVITY_SECONDS 10
+void meter_activity(proxy_server *srv, bool force);
+/* s or its loop goes: what metering holds for it. */
+void meter_session_free(proxy_session *s);
+void meter_loop_free(proxy_loop *l);
 /* An upstream server's reply to s: what the relay sees of a frame (rows,
  * errors, bytes), and the ReadyForQuery that ends a request (its record). */
 void meter_upstream_frame(proxy_session *s, const wire_frame *f);

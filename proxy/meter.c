@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 /* The SQLSTATE of the first ErrorResponse in a reply; "00000" if none. */
 static void meter_sqlstate(const wire_buf *out, char sqlstate[6])
 {
@@ -55,7 +57,12 @@ static void meter_record(proxy_session *s, storage_kind engine, storage_usage_re
     r->user = s->user;
     r->application = s->application_name ? s->application_name : "";
     r->engine = engine;
-    r->wall_us = s->query_start_us ? proxy_stats_now_us() - s->query_start_us : 0;
+    uint64_t mono = proxy_stats_now_us();
+    r->wall_us = s->query_start_us ? mono - s->query_start_us : 0;
+    /* a resume that ended while the request ran is what it waited for */
+    uint64_t resumed = s->db ? pool_db_resumed_at(s->db) : 0;
+    if (s->query_start_us && resumed > s->query_start_us && resumed <= mono)
+        r->resume_wait_us = resumed - s->query_start_us;
 }
 
 static void meter_append(proxy_session *s, const storage_usage_record *r)
@@ -66,7 +73,7 @@ static void meter_append(proxy_session *s, const storage_usage_record *r)
     }
 }
 
-void meter_job(proxy_session *s, const storage_job *job)
+void meter_job(proxy_session *s, storage_job *job)
 {
     if (!s->server->ledger || (job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED))
         return;
@@ -76,11 +83,86 @@ void meter_job(proxy_session *s, const storage_job *job)
         r.wall_us = job->wall_us;
     r.cpu_us = job->cpu_us;
     r.rows_returned = job->rows_returned;
-    r.rows_written = job->rows_affected;
+    r.rows_written = job->rows_written;
+    r.rows_read = job->rows_read;
+    r.fingerprint = job->fingerprint;
+    r.kind = job->query_kind;
+    r.sample = job->sample;
     r.bytes_in = job->kind == STORAGE_JOB_QUERY ? job->sql_len + 6 : job->msgs_len;
     r.bytes_out = job->out.len;
     meter_sqlstate(&job->out, r.sqlstate);
     meter_append(s, &r);
+    free(job->sample);
+    job->sample = NULL;
+}
+
+/* ---- upstream queries' fingerprints ----
+ *
+ * Dormouse relays what an upstream server runs without parsing it, so the
+ * fingerprint (and the kind, from the scanner) is worked out here, on the
+ * loop: once per distinct text, remembered in a small direct-mapped cache
+ * per loop (texts that repeat cost one hash). */
+
+#define METER_FP_SLOTS 1024 /* a power of two */
+#define METER_FP_MAX_TEXT 8192 /* longer texts are fingerprinted every time */
+#define METER_SEEN_SLOTS 4096
+
+typedef struct meter_fp_slot {
+    uint64_t text_hash, fingerprint;
+    storage_query_kind kind;
+} meter_fp_slot;
+
+struct meter_fp_cache {
+    meter_fp_slot slots[METER_FP_SLOTS];
+    uint64_t seen[METER_SEEN_SLOTS]; /* fingerprints whose text this loop sent */
+};
+
+/* Is fp new to this loop (then its text goes to the ledger once)? */
+static bool meter_first_seen(struct meter_fp_cache *c, uint64_t fp)
+{
+    for (unsigned i = 0; i < 16; i++) {
+        uint64_t *slot = &c->seen[(fp + i) & (METER_SEEN_SLOTS - 1)];
+        if (*slot == fp)
+            return false;
+        if (*slot == 0) {
+            *slot = fp;
+            return true;
+        }
+    }
+    return false;
+}
+
+void meter_upstream_query(proxy_session *s, const char *sql, size_t len)
+{
+    if (!s->server->ledger || s->meter.fingerprint)
+        return;
+    proxy_loop *l = s->loop;
+    if (!l->fp_cache && !(l->fp_cache = calloc(1, sizeof(*l->fp_cache))))
+        return;
+    uint64_t h = XXH3_64bits(sql, len) | 1; /* never 0: 0 marks an empty slot */
+    meter_fp_slot *slot = &l->fp_cache->slots[h & (METER_FP_SLOTS - 1)];
+    if (slot->text_hash != h || len > METER_FP_MAX_TEXT) {
+        /* sql is NUL-terminated at len (the frame's own terminator) */
+        slot->text_hash = h;
+        slot->fingerprint = storage_fingerprint(sql);
+        slot->kind = storage_query_kind_scan(sql);
+    }
+    s->meter.fingerprint = slot->fingerprint;
+    s->meter.kind = slot->kind;
+    if (slot->fingerprint && !s->meter.sample && meter_first_seen(l->fp_cache, slot->fingerprint))
+        s->meter.sample = storage_normalize(sql, 1024);
+}
+
+void meter_session_free(proxy_session *s)
+{
+    free(s->meter.sample);
+    s->meter.sample = NULL;
+}
+
+void meter_loop_free(proxy_loop *l)
+{
+    free(l->fp_cache);
+    l->fp_cache = NULL;
 }
 
 void meter_upstream_frame(proxy_session *s, const wire_frame *f)
@@ -126,8 +208,58 @@ void meter_upstream_done(proxy_session *s)
         r.rows_written = s->meter.rows_written;
         r.bytes_in = s->meter.in;
         r.bytes_out = s->meter.out;
+        r.fingerprint = s->meter.fingerprint;
+        r.kind = s->meter.kind;
+        r.sample = s->meter.sample;
         memcpy(r.sqlstate, s->meter.sqlstate[0] ? s->meter.sqlstate : "00000", 6);
         meter_append(s, &r);
     }
+    free(s->meter.sample);
     memset(&s->meter, 0, sizeof(s->meter));
+}
+
+/* ---- active time and storage ---- */
+
+static void meter_activity_one(pool_db *db, const pool_db_meter *m, void *arg)
+{
+    proxy_server *srv = arg;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t now_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+    storage_db *sdb = pool_db_storage(db);
+    storage_activity_record a = {
+        .ts_us = now_us,
+        .database = pool_db_name(db),
+        /* the pool's (monotonic) clock to wall time, by one offset taken
+         * once: every piece of a period names the same start */
+        .period_us = (int64_t)m->period_start_us + srv->meter_wall_offset_us,
+        .active_us = m->active_us,
+        .cold_starts = m->cold_starts,
+        .storage_bytes = sdb ? storage_db_bytes(sdb) : -1,
+    };
+    if (!storage_ledger_activity(srv->ledger, &a) && !srv->meter_warned) {
+        srv->meter_warned = true;
+        proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
+    }
+}
+
+void meter_activity(proxy_server *srv, bool force)
+{
+    if (!srv->ledger)
+        return;
+    uint64_t now = proxy_stats_now_us();
+    /* a pause ends an active period: its end is recorded at once */
+    uint64_t pauses = pool_pauses_total(srv->pool);
+    if (!force && pauses == srv->meter_pauses &&
+        now - srv->meter_activity_us < METER_ACTIVITY_SECONDS * 1000000u)
+        return;
+    srv->meter_activity_us = now;
+    srv->meter_pauses = pauses;
+    if (!srv->meter_wall_offset_us) {
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        srv->meter_wall_offset_us =
+            (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)proxy_stats_now_us();
+    }
+    pool_db_meter_take(srv->pool, meter_activity_one, srv);
 }

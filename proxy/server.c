@@ -340,6 +340,7 @@ static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     server_pool_expire(srv);
     pgpool_tick(srv);
     bool zero = server_at_zero(srv);
+    meter_activity(srv, zero); /* before the process sleeps, the last of the active time */
     server_world_unlock(srv);
     if (trim || zero)
         malloc_trim(0);
@@ -785,6 +786,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         .workers = cfg->sqlite_workers,
         .busy_timeout_ms = cfg->sqlite_busy_timeout_ms,
         .synchronous_full = cfg->sqlite_synchronous_full,
+        .metering = cfg->metering,
     };
     srv->sqlite = storage_engine_new(&so, err, errlen);
     if (!srv->sqlite)
@@ -909,6 +911,8 @@ void proxy_server_free(proxy_server *srv)
         if (l->loop)
             proxy_upstream_reap(l);
     }
+    if (srv->pool)
+        meter_activity(srv, true); /* the active time up to now */
     storage_ledger_close(srv->ledger); /* answers pending reads, drains the journal */
     srv->ledger = NULL;
     http_stop(srv);
@@ -941,6 +945,7 @@ void proxy_server_free(proxy_server *srv)
         for (int i = 0; i < l->nspare; i++)
             free(l->spare_bufs[i]);
         free(l->spare_bufs);
+        meter_loop_free(l);
         free(l->spare_caps);
         pthread_mutex_destroy(&l->lock);
         pthread_mutex_destroy(&l->inbox_lock);

@@ -339,6 +339,7 @@ static void session_job_free(proxy_session *s)
     if (!s->job || s->job_in_flight)
         return;
     wire_buf_free(&s->job->out);
+    free(s->job->sample);
     free(s->job);
     s->job = NULL;
 }
@@ -452,6 +453,7 @@ void session_free(proxy_session *s)
     session_job_free(s);
     session_copy_free(s);
     free(s->admin_pause_db);
+    meter_session_free(s);
     free(s->names);
     free(s->job_sql);
     free(s->job_msgs);

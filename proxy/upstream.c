@@ -1592,6 +1592,7 @@ proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *
             u->open = false;
             const char *sql = (const char *)f.body;
             if (f.body_len > 0 && f.body[f.body_len - 1] == 0) {
+                meter_upstream_query(s, sql, f.body_len - 1);
                 wire_buf_append(&u->out, in + run, off - run); /* what came before, first */
                 run = off;
                 char *replacement = upstream_classify(u, s, ps.mode, sql, f.body_len - 1, false);
@@ -1622,12 +1623,21 @@ proxy_relay_status proxy_upstream_relay_input(proxy_upstream *u, const uint8_t *
             u->sent_z_at_exec = u->sent_z;
             u->open = true;
             break;
-        case 'P':
+        case 'P': {
+            /* name \0 query \0 ...: the query's text is metered */
+            const char *name_end = memchr(f.body, 0, f.body_len);
+            if (name_end) {
+                const char *q = name_end + 1;
+                const char *q_end = memchr(q, 0, f.body_len - (size_t)(q - (const char *)f.body));
+                if (q_end)
+                    meter_upstream_query(s, q, (size_t)(q_end - q));
+            }
             as_is = false;
             wire_buf_append(&u->out, in + run, off - run);
             relay_parse(u, s, ps.mode, remap, frame, &f);
             u->open = true;
             break;
+        }
         case 'B':
         case 'D':
             u->open = true;

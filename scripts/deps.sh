@@ -7,9 +7,9 @@
 #                  surface and the dashboard)
 set -euo pipefail
 
-RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libsqlite3-dev libpg-query-dev
+RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libpg-query-dev
           libprotobuf-c-dev libxxhash-dev libinih-dev libpq-dev check libsubunit-dev postgresql-client
-          libmicrohttpd-dev libjansson-dev)
+          libmicrohttpd-dev libjansson-dev tcl xz-utils)
 TEST_PKGS=(postgresql postgresql-contrib sqlite3 python3 procps util-linux
            python3-psycopg2 python3-psycopg python3-asyncpg libpostgresql-jdbc-java
            default-jdk-headless nodejs npm curl chromium)
@@ -40,3 +40,6 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# SQLite is compiled in from Debian's source package (see the script).
+bash "$(dirname "$0")/sqlite-source.sh"

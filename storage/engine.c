@@ -44,6 +44,7 @@
 #include "sqlite_conn.h"
 #include "sqlite_copy.h"
 #include "sqlite_extended.h"
+#include "sqlite_meter.h"
 #include "sqlite_session.h"
 #include "statement.h"
 #include "storage_internal.h"
@@ -127,6 +128,44 @@ static uint64_t storage_thread_cpu_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+#define STORAGE_SEEN_SLOTS 4096 /* a power of two */
+#define STORAGE_SEEN_PROBES 16
+#define STORAGE_SAMPLE_MAX 1024
+
+/* Adds fp to the engine's set of fingerprints seen; false if it was there
+ * (or the set has no room near it: the sample is then not sent again). */
+static bool storage_fingerprint_first(storage_engine *e, uint64_t fp)
+{
+    for (unsigned i = 0; i < STORAGE_SEEN_PROBES; i++) {
+        _Atomic uint64_t *slot = &e->fingerprints_seen[(fp + i) & (STORAGE_SEEN_SLOTS - 1)];
+        uint64_t have = atomic_load_explicit(slot, memory_order_relaxed);
+        if (have == fp)
+            return false;
+        if (have == 0) {
+            uint64_t empty = 0;
+            if (atomic_compare_exchange_strong(slot, &empty, fp))
+                return true;
+            if (empty == fp)
+                return false;
+        }
+    }
+    return false;
+}
+
+void storage_job_meter_query(storage_job *job, const storage_parse *p, const char *sql)
+{
+    storage_engine *e = job->conn->db->engine;
+    if (!e->fingerprints_seen)
+        return;
+    /* a batch is what its weightiest statement is; its fingerprint the last's */
+    job->query_kind = storage_query_kind_max(job->query_kind, storage_parse_kind(p));
+    if (!p->fingerprint)
+        return;
+    job->fingerprint = p->fingerprint;
+    if (!job->sample && storage_fingerprint_first(e, p->fingerprint))
+        job->sample = storage_normalize(sql, STORAGE_SAMPLE_MAX);
+}
+
 static void storage_job_run(storage_job *job)
 {
     uint64_t start = storage_now_us(), cpu_start = storage_thread_cpu_us();
@@ -137,6 +176,11 @@ static void storage_job_run(storage_job *job)
     job->statements = 0;
     job->rows_returned = 0;
     job->rows_affected = 0;
+    job->rows_read = job->rows_written = 0;
+    job->fingerprint = 0;
+    job->query_kind = STORAGE_QUERY_OTHER;
+    free(job->sample);
+    job->sample = NULL;
     job->tx_status = job->conn ? job->conn->tx_status : 'I';
 
     if (!job->conn) {
@@ -148,16 +192,22 @@ static void storage_job_run(storage_job *job)
             break;
         case STORAGE_JOB_QUERY:
             sqlite_conn_catalog_check(job->conn);
+            sqlite_meter_begin(job->conn);
             sqlite_extended_before_query(job->conn);
             sqlite_query_run(job);
             sqlite_extended_after_query(job->conn);
+            sqlite_meter_end(job->conn, &job->rows_read, &job->rows_written);
             break;
         case STORAGE_JOB_EXTENDED:
             sqlite_conn_catalog_check(job->conn);
+            sqlite_meter_begin(job->conn);
             sqlite_extended_run(job);
+            sqlite_meter_end(job->conn, &job->rows_read, &job->rows_written);
             break;
         case STORAGE_JOB_COPY:
+            sqlite_meter_begin(job->conn);
             sqlite_copy_run(job);
+            sqlite_meter_end(job->conn, &job->rows_read, &job->rows_written);
             break;
         case STORAGE_JOB_RESET:
             sqlite_conn_reset(job); /* its rollback lets storage_writer_release pass the lock on */
@@ -270,6 +320,7 @@ static void storage_job_expire(storage_job *job)
                                 "than sqlite_busy_timeout."};
     job->failed = false;
     job->statements = job->rows_returned = job->rows_affected = job->wall_us = job->cpu_us = 0;
+    job->rows_read = job->rows_written = 0;
     wire_put_error(&job->out, &err);
     if (c->tx_status == 'T')
         c->tx_status = 'E';
@@ -393,15 +444,20 @@ storage_engine *storage_engine_new(const storage_options *opt, char *err, size_t
     e->cold_dir = strdup(opt->cold_dir ? opt->cold_dir : "");
     e->threads = calloc((size_t)opt->workers, sizeof(*e->threads));
     e->parses = storage_parse_cache_new(STORAGE_PARSE_CACHE_ENTRIES);
-    if (!e->data_dir || !e->cold_dir || !e->threads || !e->parses) {
+    if (opt->metering)
+        e->fingerprints_seen = calloc(STORAGE_SEEN_SLOTS, sizeof(*e->fingerprints_seen));
+    if (!e->data_dir || !e->cold_dir || !e->threads || !e->parses ||
+        (opt->metering && !e->fingerprints_seen)) {
         snprintf(err, errlen, "storage: out of memory");
         free(e->data_dir);
         free(e->cold_dir);
         free(e->threads);
+        free(e->fingerprints_seen);
         storage_parse_cache_free(e->parses);
         free(e);
         return NULL;
     }
+    storage_parse_cache_set_fingerprints(e->parses, opt->metering);
     e->opt.data_dir = e->data_dir;
     e->opt.cold_dir = e->cold_dir;
     pthread_mutex_init(&e->lock, NULL);
@@ -435,6 +491,7 @@ void storage_engine_free(storage_engine *e)
     free(e->threads);
     free(e->data_dir);
     free(e->cold_dir);
+    free(e->fingerprints_seen);
     storage_parse_cache_free(e->parses);
     free(e);
 }
@@ -523,6 +580,24 @@ const char *storage_db_name(const storage_db *db)
 const char *storage_db_path(const storage_db *db)
 {
     return db->path;
+}
+
+int64_t storage_db_bytes(const storage_db *db)
+{
+    struct stat st;
+    char path[PATH_MAX];
+    int64_t bytes = -1;
+    if (stat(db->path, &st) == 0) {
+        bytes = (int64_t)st.st_size;
+        snprintf(path, sizeof(path), "%s-wal", db->path);
+        if (stat(path, &st) == 0)
+            bytes += (int64_t)st.st_size;
+    } else if (db->engine->cold_dir[0]) {
+        snprintf(path, sizeof(path), "%s/%s.db", db->engine->cold_dir, db->name);
+        if (stat(path, &st) == 0)
+            bytes = (int64_t)st.st_size;
+    }
+    return bytes;
 }
 
 storage_conn *storage_conn_new(storage_db *db)

@@ -4,7 +4,7 @@
  * own (DIR/dormouse_ledger.db) written off the hot path.
  *
  * Hot path: storage_ledger_append() encodes the record and write()s it to a
- * journal (DIR/dormouse_ledger.journal, O_APPEND), before the caller sends
+ * journal (DIR/dormouse_usage.journal, O_APPEND), before the caller sends
  * the query's result; once write() has returned the record is in the page
  * cache and survives the process.  One write per query, no fsync, and the
  * ledger thread is woken only when it sleeps.
@@ -48,9 +48,19 @@ typedef struct __attribute__((packed)) ledger_rec {
     uint64_t boot, seq;
     int64_t ts_us;
     uint64_t wall_us, cpu_us, rows_returned, rows_written, bytes_in, bytes_out;
-    uint8_t engine, dblen, userlen, applen;
+    uint64_t rows_read, fingerprint, resume_wait_us;
+    uint8_t type; /* LEDGER_QUERY, or LEDGER_ACTIVITY: then wall_us is the active time,
+                   * fingerprint the period's start, rows_read the cold starts and
+                   * bytes_out the storage bytes (INT64 -1: unknown) */
+    uint8_t engine, kind, dblen, userlen, applen;
+    uint16_t samplelen;
     char sqlstate[5];
 } ledger_rec;
+
+enum { LEDGER_QUERY = 0, LEDGER_ACTIVITY = 1 };
+
+#define LEDGER_SAMPLE_MAX 1024
+#define LEDGER_REC_MAX (sizeof(ledger_rec) + 3 * 63 + LEDGER_SAMPLE_MAX)
 
 struct storage_ledger {
     char journal_path[PATH_MAX], db_path[PATH_MAX];
@@ -82,13 +92,38 @@ static int64_t ledger_offset(storage_ledger *l)
 {
     sqlite3_stmt *st;
     int64_t off = 0;
-    if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = 'journal_offset'", -1, &st,
+    if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = 'usage_journal_offset'", -1, &st,
                            NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW)
             off = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
     }
     return off;
+}
+
+/* Columns later versions added to `usage` (a ledger made before keeps its
+ * rows; theirs read 0). */
+static bool ledger_add_columns(sqlite3 *db)
+{
+    static const char *const cols[] = {"rows_read INTEGER NOT NULL DEFAULT 0",
+                                       "fingerprint INTEGER NOT NULL DEFAULT 0",
+                                       "kind TEXT NOT NULL DEFAULT 'other'",
+                                       "resume_wait_us INTEGER NOT NULL DEFAULT 0"};
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        char name[32], sql[160], check[96];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(cols[i], " "), cols[i]);
+        snprintf(check, sizeof(check), "SELECT 1 FROM pragma_table_info('usage') WHERE name = '%s'",
+                 name);
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, check, -1, &st, NULL) != SQLITE_OK)
+            return false;
+        bool have = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+        snprintf(sql, sizeof(sql), "ALTER TABLE usage ADD COLUMN %s", cols[i]);
+        if (!have && !ledger_exec(db, sql))
+            return false;
+    }
+    return true;
 }
 
 /* Moves every complete record of the journal into the ledger; the number
@@ -99,15 +134,24 @@ static int64_t ledger_catch_up(storage_ledger *l)
     uint8_t *buf = malloc(LEDGER_READ);
     if (!buf)
         return -1;
-    sqlite3_stmt *ins = NULL, *setoff = NULL;
+    sqlite3_stmt *ins = NULL, *setoff = NULL, *fp = NULL, *act = NULL;
     if (sqlite3_prepare_v2(l->db,
                            "INSERT OR IGNORE INTO usage (boot, seq, ts_us, database, user_name, "
                            "application, engine, sqlstate, wall_us, cpu_us, rows_returned, "
-                           "rows_written, bytes_in, bytes_out) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "rows_written, bytes_in, bytes_out, rows_read, fingerprint, kind, "
+                           "resume_wait_us) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(l->db,
-                           "INSERT OR REPLACE INTO meta (key, value) VALUES ('journal_offset', ?)",
+                           "INSERT OR IGNORE INTO fingerprints (fingerprint, kind, query, "
+                           "first_ts_us) VALUES (?,?,?,?)",
+                           -1, &fp, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db,
+                           "INSERT OR IGNORE INTO activity (database, ts_us, boot, seq, period_us, "
+                           "active_us, cold_starts, storage_bytes) VALUES (?,?,?,?,?,?,?,?)",
+                           -1, &act, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db,
+                           "INSERT OR REPLACE INTO meta (key, value) VALUES ('usage_journal_offset', ?)",
                            -1, &setoff, NULL) != SQLITE_OK) {
         snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
         stored = -1;
@@ -122,14 +166,35 @@ static int64_t ledger_catch_up(storage_ledger *l)
         while (pos + sizeof(ledger_rec) <= (size_t)n) {
             ledger_rec r;
             memcpy(&r, buf + pos, sizeof(r));
-            if (r.len < sizeof(r) || r.len > 4096)
+            if (r.len < sizeof(r) || r.len > LEDGER_REC_MAX)
                 break; /* a torn tail (or garbage): stop here */
             if (pos + r.len > (size_t)n)
                 break; /* the rest is in the next read */
             if (XXH32(buf + pos + 8, r.len - 8, 0) != r.hash ||
-                sizeof(r) + r.dblen + r.userlen + r.applen != r.len)
+                sizeof(r) + r.dblen + r.userlen + r.applen + r.samplelen != r.len)
                 break;
             const char *names = (const char *)buf + pos + sizeof(r);
+            if (r.type == LEDGER_ACTIVITY) {
+                sqlite3_bind_text(act, 1, names, r.dblen, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(act, 2, r.ts_us);
+                sqlite3_bind_int64(act, 3, (sqlite3_int64)r.boot);
+                sqlite3_bind_int64(act, 4, (sqlite3_int64)r.seq);
+                sqlite3_bind_int64(act, 5, (sqlite3_int64)r.fingerprint);
+                sqlite3_bind_int64(act, 6, (sqlite3_int64)r.wall_us);
+                sqlite3_bind_int64(act, 7, (sqlite3_int64)r.rows_read);
+                sqlite3_bind_int64(act, 8, (sqlite3_int64)r.bytes_out);
+                int rc = sqlite3_step(act);
+                sqlite3_reset(act);
+                if (rc != SQLITE_DONE) {
+                    snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
+                    ledger_exec(l->db, "ROLLBACK");
+                    stored = -1;
+                    goto out;
+                }
+                pos += r.len;
+                batch++;
+                continue;
+            }
             char sqlstate[6];
             memcpy(sqlstate, r.sqlstate, 5);
             sqlstate[5] = '\0';
@@ -147,6 +212,21 @@ static int64_t ledger_catch_up(storage_ledger *l)
             sqlite3_bind_int64(ins, 12, (sqlite3_int64)r.rows_written);
             sqlite3_bind_int64(ins, 13, (sqlite3_int64)r.bytes_in);
             sqlite3_bind_int64(ins, 14, (sqlite3_int64)r.bytes_out);
+            sqlite3_bind_int64(ins, 15, (sqlite3_int64)r.rows_read);
+            sqlite3_bind_int64(ins, 16, (sqlite3_int64)r.fingerprint);
+            sqlite3_bind_text(ins, 17, storage_query_kind_str((storage_query_kind)r.kind), -1,
+                              SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 18, (sqlite3_int64)r.resume_wait_us);
+            if (r.samplelen && r.fingerprint) {
+                sqlite3_bind_int64(fp, 1, (sqlite3_int64)r.fingerprint);
+                sqlite3_bind_text(fp, 2, storage_query_kind_str((storage_query_kind)r.kind), -1,
+                                  SQLITE_STATIC);
+                sqlite3_bind_text(fp, 3, names + r.dblen + r.userlen + r.applen, r.samplelen,
+                                  SQLITE_TRANSIENT);
+                sqlite3_bind_int64(fp, 4, r.ts_us);
+                sqlite3_step(fp); /* best effort: the usage counts, the text is a help */
+                sqlite3_reset(fp);
+            }
             if (sqlite3_step(ins) != SQLITE_DONE) {
                 snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
                 sqlite3_reset(ins);
@@ -194,6 +274,8 @@ static int64_t ledger_catch_up(storage_ledger *l)
 out:
     sqlite3_finalize(ins);
     sqlite3_finalize(setoff);
+    sqlite3_finalize(fp);
+    sqlite3_finalize(act);
     free(buf);
     return stored;
 }
@@ -213,17 +295,243 @@ static const char *ledger_bucket_sql(storage_usage_granularity g)
     return "3600000000";
 }
 
+static const char *const ledger_orders[] = {"wall_us",       "cpu_us",    "rows_read", "rows_written",
+                                            "rows_returned", "bytes_out", "calls",     "errors"};
+
+bool storage_ledger_order_valid(const char *order)
+{
+    for (size_t i = 0; i < sizeof(ledger_orders) / sizeof(ledger_orders[0]); i++)
+        if (!strcmp(order, ledger_orders[i]))
+            return true;
+    return false;
+}
+
+static void ledger_answer_top(storage_ledger *l, storage_ledger_request *q)
+{
+    if (!storage_ledger_order_valid(q->order) || q->limit < 1) {
+        snprintf(q->error, sizeof(q->error), "bad order or limit");
+        return;
+    }
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "SELECT u.database, u.fingerprint, max(u.kind), coalesce(f.query, ''), count(*) AS calls, "
+             "sum(u.sqlstate <> '00000') AS errors, sum(u.rows_read) AS rows_read, "
+             "sum(u.rows_written) AS rows_written, sum(u.rows_returned) AS rows_returned, "
+             "sum(u.bytes_out) AS bytes_out, sum(u.wall_us) AS wall_us, sum(u.cpu_us) AS cpu_us "
+             "FROM usage u LEFT JOIN fingerprints f ON f.fingerprint = u.fingerprint "
+             "WHERE (?1 = '' OR u.database = ?1) AND u.ts_us >= ?2 AND u.ts_us < ?3 "
+             "AND u.fingerprint <> 0 GROUP BY u.database, u.fingerprint "
+             "ORDER BY %s DESC, calls DESC LIMIT ?4",
+             q->order);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(q->error, sizeof(q->error), "ledger: %s", sqlite3_errmsg(l->db));
+        return;
+    }
+    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->from_us);
+    sqlite3_bind_int64(st, 3, q->to_us);
+    sqlite3_bind_int(st, 4, q->limit);
+    q->top = calloc((size_t)q->limit, sizeof(*q->top));
+    while (q->top && q->ntop < q->limit && sqlite3_step(st) == SQLITE_ROW) {
+        storage_query_row *r = &q->top[q->ntop];
+        snprintf(r->database, sizeof(r->database), "%s", (const char *)sqlite3_column_text(st, 0));
+        r->fingerprint = (uint64_t)sqlite3_column_int64(st, 1);
+        snprintf(r->kind, sizeof(r->kind), "%s", (const char *)sqlite3_column_text(st, 2));
+        r->query = strdup((const char *)sqlite3_column_text(st, 3));
+        if (!r->query)
+            break;
+        r->calls = (uint64_t)sqlite3_column_int64(st, 4);
+        r->errors = (uint64_t)sqlite3_column_int64(st, 5);
+        r->rows_read = (uint64_t)sqlite3_column_int64(st, 6);
+        r->rows_written = (uint64_t)sqlite3_column_int64(st, 7);
+        r->rows_returned = (uint64_t)sqlite3_column_int64(st, 8);
+        r->bytes_out = (uint64_t)sqlite3_column_int64(st, 9);
+        r->wall_us = (uint64_t)sqlite3_column_int64(st, 10);
+        r->cpu_us = (uint64_t)sqlite3_column_int64(st, 11);
+        q->ntop++;
+    }
+    if (!q->top || (q->ntop < q->limit && sqlite3_errcode(l->db) == SQLITE_NOMEM))
+        snprintf(q->error, sizeof(q->error), "out of memory");
+    sqlite3_finalize(st);
+}
+
+/* The activity of q's database per bucket, merged into q->rows (sorted). */
+static bool ledger_merge_activity(storage_ledger *l, storage_ledger_request *q)
+{
+    for (int i = 0; i < q->nrows; i++)
+        q->rows[i].storage_bytes = -1;
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT (ts_us / %s) * %s AS bucket, sum(active_us), sum(cold_starts), "
+             "max(storage_bytes) FROM activity WHERE database = ?1 AND ts_us >= ?2 AND ts_us < ?3 "
+             "GROUP BY bucket ORDER BY bucket",
+             ledger_bucket_sql(q->granularity), ledger_bucket_sql(q->granularity));
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->from_us);
+    sqlite3_bind_int64(st, 3, q->to_us);
+    bool ok = true;
+    int i = 0;
+    while (ok && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t bucket = sqlite3_column_int64(st, 0);
+        while (i < q->nrows && q->rows[i].start_us < bucket)
+            i++;
+        if (i == q->nrows || q->rows[i].start_us != bucket) { /* a bucket without queries */
+            if (q->nrows == q->caprows) {
+                int cap = q->caprows ? q->caprows * 2 : 64;
+                storage_usage_row *v = realloc(q->rows, (size_t)cap * sizeof(*v));
+                if (!v) {
+                    ok = false;
+                    break;
+                }
+                q->rows = v;
+                q->caprows = cap;
+            }
+            memmove(&q->rows[i + 1], &q->rows[i], (size_t)(q->nrows - i) * sizeof(*q->rows));
+            memset(&q->rows[i], 0, sizeof(q->rows[i]));
+            q->rows[i].start_us = bucket;
+            q->nrows++;
+        }
+        storage_usage_row *r = &q->rows[i];
+        r->active_us = (uint64_t)sqlite3_column_int64(st, 1);
+        r->cold_starts = (uint64_t)sqlite3_column_int64(st, 2);
+        r->storage_bytes = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static void ledger_answer_bill(storage_ledger *l, storage_ledger_request *q)
+{
+    storage_bill_input *b = &q->bill;
+    memset(b, 0, sizeof(*b));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t end = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+    if (end > q->to_us)
+        end = q->to_us;
+    sqlite3_stmt *st = NULL;
+    /* the totals */
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT count(*), sum(sqlstate <> '00000'), sum(rows_read), "
+                           "sum(rows_written), sum(rows_returned), sum(bytes_in), sum(bytes_out), "
+                           "sum(wall_us), sum(cpu_us) FROM usage WHERE database = ?1 AND "
+                           "ts_us >= ?2 AND ts_us < ?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->from_us);
+    sqlite3_bind_int64(st, 3, q->to_us);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        storage_usage_row *t = &b->totals;
+        t->start_us = q->from_us;
+        t->queries = (uint64_t)sqlite3_column_int64(st, 0);
+        t->errors = (uint64_t)sqlite3_column_int64(st, 1);
+        t->rows_read = (uint64_t)sqlite3_column_int64(st, 2);
+        t->rows_written = (uint64_t)sqlite3_column_int64(st, 3);
+        t->rows_returned = (uint64_t)sqlite3_column_int64(st, 4);
+        t->bytes_in = (uint64_t)sqlite3_column_int64(st, 5);
+        t->bytes_out = (uint64_t)sqlite3_column_int64(st, 6);
+        t->wall_us = (uint64_t)sqlite3_column_int64(st, 7);
+        t->cpu_us = (uint64_t)sqlite3_column_int64(st, 8);
+    }
+    sqlite3_finalize(st);
+    /* the active periods: pieces of one period add up */
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT sum(active_us), sum(cold_starts) FROM activity WHERE database = "
+                           "?1 AND ts_us >= ?2 AND ts_us < ?3 GROUP BY period_us ORDER BY period_us",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->from_us);
+    sqlite3_bind_int64(st, 3, q->to_us);
+    int cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (b->nactive == cap) {
+            cap = cap ? cap * 2 : 64;
+            double *v = realloc(b->active_s, (size_t)cap * sizeof(*v));
+            if (!v) {
+                snprintf(q->error, sizeof(q->error), "out of memory");
+                break;
+            }
+            b->active_s = v;
+        }
+        int64_t us = sqlite3_column_int64(st, 0);
+        b->totals.active_us += (uint64_t)us;
+        b->totals.cold_starts += (uint64_t)sqlite3_column_int64(st, 1);
+        b->active_s[b->nactive++] = (double)us / 1e6;
+    }
+    sqlite3_finalize(st);
+    /* storage: each size holds from its record to the next (the last one
+     * before the window counts from the window's start) */
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT ts_us, storage_bytes FROM activity WHERE database = ?1 AND "
+                           "storage_bytes >= 0 AND ts_us < ?3 AND ts_us >= coalesce((SELECT "
+                           "max(ts_us) FROM activity WHERE database = ?1 AND storage_bytes >= 0 "
+                           "AND ts_us <= ?2), ?2) ORDER BY ts_us",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->from_us);
+    sqlite3_bind_int64(st, 3, end);
+    int64_t at = 0, size = -1;
+    b->totals.storage_bytes = -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t t = sqlite3_column_int64(st, 0), bytes = sqlite3_column_int64(st, 1);
+        if (t < q->from_us)
+            t = q->from_us;
+        if (size >= 0 && t > at)
+            b->storage_byte_seconds += (double)size * (double)(t - at) / 1e6;
+        at = t;
+        size = bytes;
+        if (bytes > b->totals.storage_bytes)
+            b->totals.storage_bytes = bytes;
+    }
+    if (size >= 0 && end > at)
+        b->storage_byte_seconds += (double)size * (double)(end - at) / 1e6;
+    sqlite3_finalize(st);
+    return;
+fail:
+    snprintf(q->error, sizeof(q->error), "ledger: %s", sqlite3_errmsg(l->db));
+}
+
+void storage_ledger_request_clear(storage_ledger_request *q)
+{
+    free(q->bill.active_s);
+    q->bill.active_s = NULL;
+    q->bill.nactive = 0;
+    for (int i = 0; i < q->ntop; i++)
+        free(q->top[i].query);
+    free(q->top);
+    free(q->rows);
+    q->top = NULL;
+    q->rows = NULL;
+    q->ntop = q->nrows = q->caprows = 0;
+}
+
 static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
 {
     if (ledger_catch_up(l) < 0) {
         snprintf(q->error, sizeof(q->error), "%s", l->error);
         return;
     }
+    if (q->read == STORAGE_LEDGER_TOP) {
+        ledger_answer_top(l, q);
+        return;
+    }
+    if (q->read == STORAGE_LEDGER_BILL) {
+        ledger_answer_bill(l, q);
+        return;
+    }
     char sql[768];
     snprintf(sql, sizeof(sql),
              "SELECT (ts_us / %s) * %s AS bucket, count(*), sum(rows_returned), sum(rows_written), "
              "sum(bytes_in), sum(bytes_out), sum(wall_us), sum(cpu_us), "
-             "sum(sqlstate <> '00000') FROM usage WHERE database = ?1 AND ts_us >= ?2 AND "
+             "sum(sqlstate <> '00000'), sum(rows_read), sum(resume_wait_us > 0), "
+             "sum(resume_wait_us) FROM usage WHERE database = ?1 AND ts_us >= ?2 AND "
              "ts_us < ?3 GROUP BY bucket ORDER BY bucket",
              ledger_bucket_sql(q->granularity), ledger_bucket_sql(q->granularity));
     sqlite3_stmt *st;
@@ -246,6 +554,7 @@ static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
             q->caprows = cap;
         }
         storage_usage_row *r = &q->rows[q->nrows++];
+        memset(r, 0, sizeof(*r));
         r->start_us = sqlite3_column_int64(st, 0);
         r->queries = (uint64_t)sqlite3_column_int64(st, 1);
         r->rows_returned = (uint64_t)sqlite3_column_int64(st, 2);
@@ -255,8 +564,13 @@ static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
         r->wall_us = (uint64_t)sqlite3_column_int64(st, 6);
         r->cpu_us = (uint64_t)sqlite3_column_int64(st, 7);
         r->errors = (uint64_t)sqlite3_column_int64(st, 8);
+        r->rows_read = (uint64_t)sqlite3_column_int64(st, 9);
+        r->cold_queries = (uint64_t)sqlite3_column_int64(st, 10);
+        r->resume_wait_us = (uint64_t)sqlite3_column_int64(st, 11);
     }
     sqlite3_finalize(st);
+    if (!q->error[0] && !ledger_merge_activity(l, q))
+        snprintf(q->error, sizeof(q->error), "ledger: %s", sqlite3_errmsg(l->db));
 }
 
 /* ---- the thread ---- */
@@ -328,7 +642,12 @@ storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(l->journal_path, sizeof(l->journal_path), "%s/dormouse_ledger.journal", dir);
+    snprintf(l->journal_path, sizeof(l->journal_path), "%s/dormouse_usage.journal", dir);
+    /* the journal of versions before rows_read and fingerprints, in a format
+     * no longer read (and its place in the ledger, under another key) */
+    char old[PATH_MAX + 32];
+    snprintf(old, sizeof(old), "%s/dormouse_ledger.journal", dir);
+    unlink(old);
     snprintf(l->db_path, sizeof(l->db_path), "%s/dormouse_ledger.db", dir);
     l->fd = open(l->journal_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (l->fd < 0) {
@@ -349,7 +668,15 @@ storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen)
                      "INTEGER NOT NULL, rows_written INTEGER NOT NULL, bytes_in INTEGER NOT NULL, "
                      "bytes_out INTEGER NOT NULL, PRIMARY KEY (database, ts_us, boot, seq)) "
                      "WITHOUT ROWID;"
-                     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")) {
+                     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
+                     "CREATE TABLE IF NOT EXISTS fingerprints (fingerprint INTEGER PRIMARY KEY, "
+                     "kind TEXT NOT NULL, query TEXT NOT NULL, first_ts_us INTEGER NOT NULL);"
+                     "CREATE TABLE IF NOT EXISTS activity (database TEXT NOT NULL, ts_us INTEGER "
+                     "NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL, period_us INTEGER NOT "
+                     "NULL, active_us INTEGER NOT NULL, cold_starts INTEGER NOT NULL, "
+                     "storage_bytes INTEGER NOT NULL, PRIMARY KEY (database, ts_us, boot, seq)) "
+                     "WITHOUT ROWID") ||
+        !ledger_add_columns(l->db)) {
         snprintf(err, errlen, "cannot open the usage ledger %s: %s", l->db_path,
                  l->db ? sqlite3_errmsg(l->db) : "out of memory");
         sqlite3_close(l->db);
@@ -382,37 +709,22 @@ storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen)
     return l;
 }
 
-bool storage_ledger_append(storage_ledger *l, const storage_usage_record *u)
+/* Appends one record (r's head filled but for len, boot, seq and hash; then
+ * the tail's n bytes) to the journal. */
+static bool ledger_write(storage_ledger *l, ledger_rec *r, const uint8_t *tail, size_t n)
 {
-    uint8_t buf[sizeof(ledger_rec) + 3 * 64];
-    ledger_rec r;
-    memset(&r, 0, sizeof(r));
-    size_t dl = strnlen(u->database, 63), ul = strnlen(u->user, 63), al = strnlen(u->application, 63);
-    r.len = (uint32_t)(sizeof(r) + dl + ul + al);
-    r.boot = l->boot;
-    r.seq = atomic_fetch_add(&l->seq, 1) + 1;
-    r.ts_us = u->ts_us;
-    r.wall_us = u->wall_us;
-    r.cpu_us = u->cpu_us;
-    r.rows_returned = u->rows_returned;
-    r.rows_written = u->rows_written;
-    r.bytes_in = u->bytes_in;
-    r.bytes_out = u->bytes_out;
-    r.engine = (uint8_t)u->engine;
-    r.dblen = (uint8_t)dl;
-    r.userlen = (uint8_t)ul;
-    r.applen = (uint8_t)al;
-    memcpy(r.sqlstate, u->sqlstate[0] ? u->sqlstate : "00000", 5);
-    memcpy(buf + sizeof(r), u->database, dl);
-    memcpy(buf + sizeof(r) + dl, u->user, ul);
-    memcpy(buf + sizeof(r) + dl + ul, u->application, al);
-    memcpy(buf, &r, sizeof(r));
-    r.hash = XXH32(buf + 8, r.len - 8, 0);
-    memcpy(buf, &r, sizeof(r));
+    uint8_t buf[LEDGER_REC_MAX];
+    r->len = (uint32_t)(sizeof(*r) + n);
+    r->boot = l->boot;
+    r->seq = atomic_fetch_add(&l->seq, 1) + 1;
+    memcpy(buf + sizeof(*r), tail, n);
+    memcpy(buf, r, sizeof(*r));
+    r->hash = XXH32(buf + 8, r->len - 8, 0);
+    memcpy(buf, r, sizeof(*r));
     pthread_rwlock_rdlock(&l->truncating);
-    ssize_t n = write(l->fd, buf, r.len); /* O_APPEND: one record, whole, at the end */
+    ssize_t w = write(l->fd, buf, r->len); /* O_APPEND: one record, whole, at the end */
     pthread_rwlock_unlock(&l->truncating);
-    if (n != (ssize_t)r.len)
+    if (w != (ssize_t)r->len)
         return false;
     atomic_fetch_add(&l->appended, 1);
     if (atomic_load(&l->sleeping)) { /* the first record since it caught up wakes it */
@@ -422,6 +734,55 @@ bool storage_ledger_append(storage_ledger *l, const storage_usage_record *u)
         pthread_mutex_unlock(&l->lock);
     }
     return true;
+}
+
+bool storage_ledger_append(storage_ledger *l, const storage_usage_record *u)
+{
+    uint8_t tail[LEDGER_REC_MAX - sizeof(ledger_rec)];
+    ledger_rec r;
+    memset(&r, 0, sizeof(r));
+    size_t dl = strnlen(u->database, 63), ul = strnlen(u->user, 63), al = strnlen(u->application, 63);
+    size_t sl = u->sample ? strnlen(u->sample, LEDGER_SAMPLE_MAX) : 0;
+    r.type = LEDGER_QUERY;
+    r.ts_us = u->ts_us;
+    r.wall_us = u->wall_us;
+    r.cpu_us = u->cpu_us;
+    r.rows_returned = u->rows_returned;
+    r.rows_written = u->rows_written;
+    r.bytes_in = u->bytes_in;
+    r.bytes_out = u->bytes_out;
+    r.rows_read = u->rows_read;
+    r.fingerprint = u->fingerprint;
+    r.resume_wait_us = u->resume_wait_us;
+    r.kind = (uint8_t)u->kind;
+    r.samplelen = (uint16_t)sl;
+    r.engine = (uint8_t)u->engine;
+    r.dblen = (uint8_t)dl;
+    r.userlen = (uint8_t)ul;
+    r.applen = (uint8_t)al;
+    memcpy(r.sqlstate, u->sqlstate[0] ? u->sqlstate : "00000", 5);
+    memcpy(tail, u->database, dl);
+    memcpy(tail + dl, u->user, ul);
+    memcpy(tail + dl + ul, u->application, al);
+    if (sl)
+        memcpy(tail + dl + ul + al, u->sample, sl);
+    return ledger_write(l, &r, tail, dl + ul + al + sl);
+}
+
+bool storage_ledger_activity(storage_ledger *l, const storage_activity_record *a)
+{
+    ledger_rec r;
+    memset(&r, 0, sizeof(r));
+    size_t dl = strnlen(a->database, 63);
+    r.type = LEDGER_ACTIVITY;
+    r.ts_us = a->ts_us;
+    r.wall_us = a->active_us;
+    r.fingerprint = (uint64_t)a->period_us;
+    r.rows_read = a->cold_starts;
+    r.bytes_out = (uint64_t)a->storage_bytes;
+    r.dblen = (uint8_t)dl;
+    memcpy(r.sqlstate, "00000", 5);
+    return ledger_write(l, &r, (const uint8_t *)a->database, dl);
 }
 
 void storage_ledger_query(storage_ledger *l, storage_ledger_request *q)

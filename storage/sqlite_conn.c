@@ -17,6 +17,7 @@
 #include "sqlite_conn.h"
 #include "sqlite_error.h"
 #include "sqlite_functions.h"
+#include "sqlite_meter.h"
 
 /* How many VM instructions run between two checks of the cancel flag. */
 #define SQLITE_PROGRESS_OPS 1000
@@ -210,6 +211,8 @@ void sqlite_conn_open(storage_job *job)
         goto fail;
     }
     sqlite3_progress_handler(h, SQLITE_PROGRESS_OPS, sqlite_conn_progress, c);
+    if (c->db->engine->opt.metering)
+        sqlite_meter_attach(c);
     c->tx_status = 'I';
     return;
 
@@ -229,6 +232,7 @@ void sqlite_conn_close(storage_job *job)
     pthread_mutex_unlock(&c->lock);
 
     if (c->handle) {
+        sqlite_meter_detach(c); /* its statements first */
         sqlite3_stmt *st;
         while ((st = sqlite3_next_stmt(c->handle, NULL)) != NULL)
             sqlite3_finalize(st);

@@ -61,6 +61,7 @@
 #include "sqlite_conn.h"
 #include "sqlite_coltypes.h"
 #include "sqlite_extended.h"
+#include "sqlite_meter.h"
 #include "sqlite_session.h"
 #include "sqlite_query.h"
 #include "catalog.h"
@@ -646,9 +647,12 @@ static bool ext_parse(sqlite_ext *x, const wire_frame *f)
          * sqlite_query.c; an empty translation runs nothing. */
         storage_translate_error terr;
         bool catalog = false;
-        if (!sqlite_query_translate(c->handle, p->stmt, &p->sqlite_sql, &catalog, &terr) ||
-            (catalog && catalog_ensure(c->handle, terr.message, sizeof(terr.message)) !=
-                            SQLITE_OK)) {
+        sqlite_meter_pause(c, true);
+        bool failed =
+            !sqlite_query_translate(c->handle, p->stmt, &p->sqlite_sql, &catalog, &terr) ||
+            (catalog && catalog_ensure(c->handle, terr.message, sizeof(terr.message)) != SQLITE_OK);
+        sqlite_meter_pause(c, false);
+        if (failed) {
             sqlite_query_error(&x->q, terr.sqlstate ? terr.sqlstate : WIRE_SQLSTATE_INTERNAL_ERROR,
                                terr.message, NULL, 0);
             prepared_unref(p);
@@ -1533,6 +1537,7 @@ static bool ext_execute(sqlite_ext *x, const wire_frame *f)
         return ext_error(x, WIRE_SQLSTATE_INVALID_CURSOR_NAME, "portal \"%s\" does not exist",
                          m.portal);
     const storage_stmt *s = po->prep->stmt;
+    storage_job_meter_query(x->q.job, &po->prep->parse, po->prep->sql);
     if (c->tx_status == 'E' && !ext_exits_block(s))
         return ext_aborted(x);
     if (atomic_load(&c->cancel))

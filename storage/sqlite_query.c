@@ -43,6 +43,7 @@
 #include "sqlite_copy.h"
 #include "sqlite_error.h"
 #include "sqlite_exprtype.h"
+#include "sqlite_meter.h"
 #include "sqlite_query.h"
 #include "sqlite_rebuild.h"
 #include "sqlite_session.h"
@@ -509,11 +510,16 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
     char *text = NULL;
     storage_translate_error terr;
     bool catalog = false;
-    if (!sqlite_query_translate(db, s, &text, &catalog, &terr)) {
+    sqlite_meter_pause(q->c, true);
+    bool translated = sqlite_query_translate(db, s, &text, &catalog, &terr);
+    int catalog_rc =
+        translated && catalog ? catalog_ensure(db, terr.message, sizeof(terr.message)) : SQLITE_OK;
+    sqlite_meter_pause(q->c, false);
+    if (!translated) {
         sqlite_query_error(q, terr.sqlstate, terr.message, NULL, 0);
         return false;
     }
-    if (catalog && catalog_ensure(db, terr.message, sizeof(terr.message)) != SQLITE_OK) {
+    if (catalog_rc != SQLITE_OK) {
         free(text);
         sqlite_query_error(q, WIRE_SQLSTATE_INTERNAL_ERROR, terr.message, NULL, 0);
         return false;
@@ -858,12 +864,13 @@ static void sqlite_query_run_message(storage_job *job)
         b.parsed = *job->parsed;
         free(job->parsed);
         job->parsed = NULL;
-    } else if (!storage_parse_query(job->sql, &b.parsed, &perr)) {
+    } else if (!storage_parse_cached(c->db->engine->parses, job->sql, &b.parsed, &perr)) {
         sqlite_query_error(&q, perr.sqlstate, perr.message, NULL, perr.position);
         if (c->tx_status == 'T')
             c->tx_status = 'E';
         return;
     }
+    storage_job_meter_query(job, &b.parsed, job->sql);
     if (b.parsed.n == 0) {
         wire_put_empty_query(&job->out);
         storage_parse_free(&b.parsed);

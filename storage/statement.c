@@ -414,6 +414,7 @@ struct storage_parse_shared {
     PgQuery__ParseResult *tree;
     storage_stmt *stmts;
     size_t n;
+    uint64_t fingerprint;
     atomic_int refs;
 };
 
@@ -425,6 +426,7 @@ struct storage_parse_cache {
     storage_parse_shared *newest, *oldest;
     size_t count, max;
     uint64_t hits, misses;
+    bool fingerprints; /* set before use */
 };
 
 static void storage_parse_shared_release(storage_parse_shared *e)
@@ -535,6 +537,7 @@ static void storage_parse_from_shared(storage_parse *out, storage_parse_shared *
     out->tree = e->tree;
     out->stmts = e->stmts;
     out->n = e->n;
+    out->fingerprint = e->fingerprint;
     out->shared = e;
 }
 
@@ -542,8 +545,13 @@ bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_pars
                           storage_parse_error *err)
 {
     size_t len = strlen(sql);
-    if (!pc || len > STORAGE_PARSE_CACHE_MAX_TEXT)
-        return storage_parse_query(sql, out, err);
+    if (!pc || len > STORAGE_PARSE_CACHE_MAX_TEXT) {
+        if (!storage_parse_query(sql, out, err))
+            return false;
+        if (pc && pc->fingerprints)
+            out->fingerprint = storage_fingerprint(sql);
+        return true;
+    }
     uint64_t hash = XXH3_64bits(sql, len);
 
     pthread_mutex_lock(&pc->lock);
@@ -562,6 +570,8 @@ bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_pars
     /* parse outside the lock; errors are not cached */
     if (!storage_parse_query(sql, out, err))
         return false;
+    if (pc->fingerprints)
+        out->fingerprint = storage_fingerprint(sql);
     e = calloc(1, sizeof(*e));
     char *copy = e ? malloc(len + 1) : NULL;
     if (!copy) {
@@ -570,7 +580,8 @@ bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_pars
     }
     memcpy(copy, sql, len + 1);
     *e = (storage_parse_shared){.hash = hash, .sql = copy, .len = len, .tree = out->tree,
-                                .stmts = out->stmts, .n = out->n};
+                                .stmts = out->stmts, .n = out->n,
+                                .fingerprint = out->fingerprint};
     atomic_init(&e->refs, 2); /* the cache's and the caller's */
     storage_parse_from_shared(out, e);
 
@@ -602,4 +613,9 @@ void storage_parse_cache_stats(storage_parse_cache *pc, uint64_t *hits, uint64_t
     *hits = pc->hits;
     *misses = pc->misses;
     pthread_mutex_unlock(&pc->lock);
+}
+
+void storage_parse_cache_set_fingerprints(storage_parse_cache *pc, bool on)
+{
+    pc->fingerprints = on;
 }

@@ -70,11 +70,18 @@ typedef struct storage_parse {
     PgQuery__ParseResult *tree;
     storage_stmt *stmts;
     size_t n; /* 0: the message is empty (whitespace, comments, semicolons) */
+    uint64_t fingerprint; /* storage_parse_cached with fingerprints on; else 0 */
     /* Non-NULL for a parse from a storage_parse_cache: tree and stmts belong
      * to that shared, immutable entry, which this struct holds a reference
      * to.  The struct may be copied to move the reference. */
     storage_parse_shared *shared;
 } storage_parse;
+
+/* The metering kind of a parsed message (fingerprint.c). */
+#include "dormouse/storage.h"
+storage_query_kind storage_parse_kind(const storage_parse *p);
+/* The weightier of two: DDL, write, read, transaction, other. */
+storage_query_kind storage_query_kind_max(storage_query_kind a, storage_query_kind b);
 
 typedef struct storage_parse_error {
     const char *sqlstate; /* 42601 for what the parser rejects, XX000/53200 otherwise */
@@ -107,6 +114,9 @@ void storage_parse_cache_free(storage_parse_cache *pc);
 /* storage_parse_query through the cache (pc may be NULL: no caching). */
 bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_parse *out,
                           storage_parse_error *err);
+/* Before the cache is used: parses through it also carry the message's
+ * fingerprint (storage_fingerprint, computed once per cached text). */
+void storage_parse_cache_set_fingerprints(storage_parse_cache *pc, bool on);
 /* Lookups answered from the cache, and parses done for it (for tests and
  * statistics). */
 void storage_parse_cache_stats(storage_parse_cache *pc, uint64_t *hits, uint64_t *misses);

@@ -52,6 +52,7 @@ struct storage_engine {
     int nthreads;
 
     storage_parse_cache *parses; /* shared by the workers; locks itself */
+    _Atomic uint64_t *fingerprints_seen; /* when metering (storage_job_meter_query) */
 };
 
 struct storage_db {
@@ -99,6 +100,9 @@ struct storage_conn {
      * next session's first job drops them if its user differs (sqlite_reset.c) */
     char *catalog_user;
 
+    /* worker-owned: rows read and written, when the engine meters (sqlite_meter.c) */
+    struct sqlite_meter *meter;
+
     /* worker-owned: the COPY in progress across jobs, or NULL (sqlite_copy.c) */
     struct sqlite_copy *copy;
 
@@ -108,6 +112,11 @@ struct storage_conn {
     bool copying;       /* a COPY is in progress: a cancel fails it (under lock) */
     atomic_bool cancel; /* set by storage_conn_interrupt, cleared when such a job ends */
 };
+
+/* Metering: the job runs this parsed query (its fingerprint and kind); the
+ * first time the engine sees the fingerprint, the job carries the query's
+ * normalised text as well (engine.c).  No-op when the engine does not meter. */
+void storage_job_meter_query(storage_job *job, const storage_parse *p, const char *sql);
 
 /* Does this statement create a temporary object (pgsession.c)? */
 bool storage_node_creates_temp(const PgQuery__Node *n);

@@ -297,6 +297,8 @@ void pool_drain(pool *p);
 int pool_db_idle_backends(const pool_db *db);
 int pool_db_closing_backends(const pool_db *db);
 uint64_t pool_db_opened_total(const pool_db *db);
+/* When the last resume ended (the pool's clock); 0: never resumed. */
+uint64_t pool_db_resumed_at(const pool_db *db);
 uint64_t pool_db_reused_total(const pool_db *db);
 /* An OPEN of db succeeded; from then on its clients log in without taking a
  * backend (they take one for their first query). */
@@ -309,6 +311,8 @@ int pool_closing_backends(const pool *p); /* over all databases */
 
 /* The engine serving db. */
 storage_kind pool_db_engine(const pool_db *db);
+/* SQLite: the engine's handle of its file; NULL for other engines. */
+storage_db *pool_db_storage(const pool_db *db);
 /* engine=postgres: where the database lives (as its rule said when the
  * database was last looked up with pool_db_get, so a reload applies to new
  * clients); NULL for SQLite databases, which alone have backends here. */
@@ -316,6 +320,21 @@ const pool_upstream *pool_db_upstream(const pool_db *db);
 /* Calls fn for every database the pool knows, in no particular order. fn
  * must not create or free databases. */
 void pool_db_foreach(const pool *p, void (*fn)(const pool_db *db, void *arg), void *arg);
+
+/* Metering of active time: what each database was up (not paused) since the
+ * last take.  fn is called for each database with something new; the
+ * caller holds what makes the pool's databases safe to touch (the world
+ * lock). */
+typedef struct pool_db_meter {
+    uint64_t active_us;       /* up time since the last take */
+    uint64_t cold_starts;     /* resumes from paused since the last take */
+    uint64_t period_start_us; /* the start of the (latest) active period it belongs to (pool clock) */
+    bool up;                  /* still up */
+} pool_db_meter;
+/* How many times a database has reached PAUSED (any thread). */
+uint64_t pool_pauses_total(const pool *p);
+void pool_db_meter_take(pool *p, void (*fn)(pool_db *db, const pool_db_meter *m, void *arg),
+                        void *arg);
 
 /* ---- upstream server pools ----
  *

@@ -54,6 +54,34 @@ const char *proxy_auth_type_str(proxy_auth_type t);
     "FROM pg_authid WHERE rolname = $1 AND rolcanlogin"
 
 /* Every setting Dormouse has, with PgBouncer's names where the concept is the same. */
+/* A pricing plan ([plan:NAME] in the configuration; proxy/billing.h has
+ * what each field means and how bills are computed). */
+typedef struct billing_plan {
+    char name[64];
+    char description[160];
+    /* rows, D1/Turso style */
+    double price_per_million_rows_read, price_per_million_rows_written;
+    double included_rows_read, included_rows_written; /* per period */
+    /* compute while the database is active (not paused), Neon/Aurora style */
+    double price_per_compute_hour; /* per compute-unit-hour */
+    double compute_units;          /* size billed while active, e.g. 0.25 CU, 0.5 ACU */
+    double min_billing_seconds;    /* each active interval is rounded up to a multiple
+                                      of this (>= 1 s; also a minimum per interval) */
+    double included_compute_hours; /* in compute-unit-hours */
+    /* storage */
+    double price_per_gb_month, included_gb_month;
+    /* transfer (bytes out to clients) */
+    double price_per_gb_transfer, included_gb_transfer;
+    /* requests */
+    double price_per_million_queries, included_queries;
+    /* request units, CockroachDB style (see above) */
+    double price_per_million_request_units, included_request_units;
+    double ru_per_query, ru_per_row_read, ru_per_row_written, ru_per_cpu_second,
+        ru_per_mib_transfer;
+} billing_plan;
+
+#define PROXY_MAX_PLANS 16
+
 typedef struct proxy_config {
     char config_file[PATH_MAX]; /* where it was loaded from, for SIGHUP */
     char listen_addr[256];
@@ -80,6 +108,9 @@ typedef struct proxy_config {
     bool http_listen_set;     /* given in the file (a bind failure is then fatal) */
     char http_auth_token[256]; /* "": no token asked */
     bool metering;            /* every query's usage into the ledger (default on) */
+    billing_plan plans[PROXY_MAX_PLANS]; /* [plan:NAME] sections; a built-in's name
+                                          * starts from the built-in's prices */
+    int nplans;
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
     int sqlite_release_idle; /* seconds a client may sit idle before its stateless SQLite
                                 connection goes back to the pool; 0: kept for the session */

@@ -37,6 +37,15 @@ typedef enum storage_kind {
     STORAGE_POSTGRES,
 } storage_kind;
 
+/* What a query does, for metering (fingerprint.c). */
+typedef enum storage_query_kind {
+    STORAGE_QUERY_OTHER = 0,   /* SET, RESET, DISCARD, DO, CALL, ...; what does not parse */
+    STORAGE_QUERY_READ,        /* SELECT, VALUES, TABLE, SHOW, EXPLAIN, FETCH, COPY TO */
+    STORAGE_QUERY_WRITE,       /* INSERT, UPDATE, DELETE, MERGE, COPY FROM, a writing WITH */
+    STORAGE_QUERY_DDL,         /* CREATE, ALTER, DROP, TRUNCATE, GRANT, ... */
+    STORAGE_QUERY_TRANSACTION, /* BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE */
+} storage_query_kind;
+
 const char *storage_kind_str(storage_kind k);
 
 typedef struct storage_options {
@@ -46,6 +55,7 @@ typedef struct storage_options {
     bool synchronous_full; /* PRAGMA synchronous=FULL (default) instead of NORMAL */
     const char *cold_dir;  /* NULL or "": no cold tier; else paused databases' files move
                               there (checked with an xxHash checksum on the way back); copied */
+    bool metering;         /* count rows read and written per job (job->rows_read, rows_written) */
 } storage_options;
 
 typedef struct storage_engine storage_engine;
@@ -72,6 +82,9 @@ storage_db *storage_db_init(void *mem, storage_engine *e, const char *name);
 void storage_db_fini(storage_db *db);
 const char *storage_db_name(const storage_db *db);
 const char *storage_db_path(const storage_db *db);
+/* The bytes its files take (the database and its WAL, or its cold copy);
+ * -1: none yet.  A stat(2) or two: not for a hot path. */
+int64_t storage_db_bytes(const storage_db *db);
 /* The pool says db is pausing (true) or resuming (false): with a cold_dir,
  * the CLOSE of its last open connection while pausing moves its file to the
  * cold tier, and the next OPEN brings it back (refusing it, XX001, if its
@@ -209,6 +222,13 @@ struct storage_job {
     uint64_t statements;    /* statements executed */
     uint64_t rows_returned; /* DataRows sent */
     uint64_t rows_affected; /* rows inserted, updated or deleted */
+    uint64_t rows_read;     /* when metering: rows visited, and rows written with */
+    uint64_t rows_written;  /* their index entries (sqlite_meter.h has the definitions) */
+    uint64_t fingerprint;   /* when metering: the query's (the last Execute's), 0: none */
+    storage_query_kind query_kind;
+    char *sample;           /* when metering and the engine first sees this fingerprint:
+                             * the normalised query (malloc'd; the owner frees it, else
+                             * the job's next run does) */
     uint64_t wall_us;       /* time on the worker */
     uint64_t cpu_us;        /* CPU time of the worker thread running it */
 
@@ -327,6 +347,24 @@ bool storage_pgm_crashed(const storage_pgm *m);
 uint64_t storage_pgm_start_us(const storage_pgm *m); /* the last start's duration */
 const storage_pgm_options *storage_pgm_get_options(const storage_pgm *m);
 
+/* ---- fingerprints (fingerprint.c) ----
+ *
+ * A query's fingerprint is libpg_query's: a hash of its parse tree with
+ * constants, parameters' numbers and locations left out, so that
+ * "SELECT * FROM t WHERE id = 1" and "select * from t where id=2" share one
+ * (the same value pganalyze and pg_query users see).  0: it does not parse. */
+uint64_t storage_fingerprint(const char *sql);
+/* The query with constants replaced by $n (pg_query_normalize), at most max
+ * bytes, malloc'd; NULL if it does not parse. */
+char *storage_normalize(const char *sql, size_t max);
+
+/* A message of several statements has the weightiest kind among them (DDL,
+ * then write, read, transaction). */
+const char *storage_query_kind_str(storage_query_kind k);
+/* The kind from PostgreSQL's scanner: each statement's first keyword (for
+ * upstream servers, where Dormouse does not parse what it relays). */
+storage_query_kind storage_query_kind_scan(const char *sql);
+
 /* ---- usage ledger (ledger.c) ----
  *
  * Every query's usage, durable across a kill -9: storage_ledger_append()
@@ -342,7 +380,13 @@ typedef struct storage_usage_record {
     uint64_t wall_us;         /* from the request to its result */
     uint64_t cpu_us;          /* engine CPU time (SQLite worker thread) */
     uint64_t rows_returned, rows_written;
+    uint64_t rows_read;       /* SQLite: rows visited (sqlite_meter.h); upstream: 0 */
     uint64_t bytes_in, bytes_out;
+    uint64_t fingerprint;     /* storage_fingerprint(); 0: none */
+    storage_query_kind kind;
+    uint64_t resume_wait_us;  /* it waited this long for its database to resume; 0: no */
+    const char *sample;       /* NULL, or the normalised query of a fingerprint new to the
+                               * ledger (at most 1024 bytes are kept) */
 } storage_usage_record;
 
 typedef struct storage_ledger storage_ledger;
@@ -353,6 +397,19 @@ storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen);
 void storage_ledger_close(storage_ledger *l);
 /* The hot path, any thread: false when the journal could not be written. */
 bool storage_ledger_append(storage_ledger *l, const storage_usage_record *r);
+/* Active time and storage: what a database was up (not paused) for since
+ * its last record, in which active period, how often it resumed, and the
+ * bytes its files take (for active-time and storage bills, which per-query
+ * records cannot give). */
+typedef struct storage_activity_record {
+    int64_t ts_us;          /* wall clock: the end of the time it counts */
+    const char *database;
+    int64_t period_us;      /* wall clock: the start of the active period it is part of */
+    uint64_t active_us;
+    uint64_t cold_starts;
+    int64_t storage_bytes;  /* -1: unknown (an upstream server's database) */
+} storage_activity_record;
+bool storage_ledger_activity(storage_ledger *l, const storage_activity_record *a);
 /* Records appended and not yet in the ledger. */
 uint64_t storage_ledger_lag(storage_ledger *l);
 /* Tests: the journal starts over once the ledger holds this many bytes of
@@ -368,24 +425,65 @@ typedef enum storage_usage_granularity {
 
 typedef struct storage_usage_row {
     int64_t start_us; /* the bucket's start (UTC) */
-    uint64_t queries, errors, rows_returned, rows_written, bytes_in, bytes_out, wall_us, cpu_us;
+    uint64_t queries, errors, rows_returned, rows_written, rows_read, bytes_in, bytes_out, wall_us,
+        cpu_us;
+    uint64_t cold_queries, resume_wait_us; /* queries that waited for a resume, how long in all */
+    uint64_t active_us, cold_starts; /* from activity records (storage_ledger_activity) */
+    int64_t storage_bytes;           /* the largest size recorded in the bucket; -1: none */
 } storage_usage_row;
 
-/* A read of the ledger: usage of database in [from_us, to_us) per bucket.
- * The ledger's thread fills rows (or error) and calls done(q); the caller
- * owns q and frees rows. */
+/* What a bill is computed from (proxy/billing.h): a database's usage over
+ * a window. */
+typedef struct storage_bill_input {
+    storage_usage_row totals; /* queries, rows, bytes, CPU over the window */
+    double *active_s;         /* the active time of each active period (seconds), malloc'd */
+    int nactive;
+    double storage_byte_seconds; /* its size over the window (each size recorded holds until
+                                  * the next; up to the window's end or now) */
+} storage_bill_input;
+
+/* A query fingerprint's usage over a window (storage_ledger_request TOP). */
+typedef struct storage_query_row {
+    char database[64];
+    uint64_t fingerprint;
+    char kind[16];
+    char *query; /* normalised text (malloc'd); "" when unknown */
+    uint64_t calls, errors, rows_read, rows_written, rows_returned, bytes_out, wall_us, cpu_us;
+} storage_query_row;
+
+typedef enum storage_ledger_read {
+    STORAGE_LEDGER_USAGE = 0, /* rows: usage per bucket */
+    STORAGE_LEDGER_TOP,       /* top: the fingerprints costing most, by `order` */
+    STORAGE_LEDGER_BILL,      /* bill: what a bill of database over the window needs */
+} storage_ledger_read;
+
+/* A read of the ledger: usage of database in [from_us, to_us) per bucket,
+ * or its top query fingerprints (database "": all databases).  The
+ * ledger's thread fills rows or top (or error) and calls done(q); the caller
+ * owns q and frees what it holds with storage_ledger_request_clear(). */
 typedef struct storage_ledger_request storage_ledger_request;
 struct storage_ledger_request {
+    storage_ledger_read read;
     char database[64];
     int64_t from_us, to_us;
     storage_usage_granularity granularity;
     storage_usage_row *rows;
     int nrows, caprows;
+    /* TOP: order is a column of storage_query_row (wall_us, cpu_us, rows_read,
+     * rows_written, rows_returned, bytes_out, calls, errors); limit >= 1 */
+    char order[16];
+    int limit;
+    storage_query_row *top;
+    int ntop;
+    storage_bill_input bill;
     char error[256];          /* "" : rows are the answer */
     void (*done)(storage_ledger_request *q);
     void *udata;
     storage_ledger_request *next; /* the ledger's queue */
 };
 void storage_ledger_query(storage_ledger *l, storage_ledger_request *q);
+void storage_ledger_request_clear(storage_ledger_request *q);
+/* Is order one of the columns a TOP read sorts by? */
+bool storage_ledger_order_valid(const char *order);
 
 #endif

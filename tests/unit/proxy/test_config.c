@@ -193,6 +193,45 @@ START_TEST(test_auth_query_keys)
 }
 END_TEST
 
+START_TEST(test_plans)
+{
+    char err[256];
+    write_file("[plan:mine]\n"
+               "description = mine\n"
+               "price_per_million_queries = 2.5\n"
+               "[plan:d1]\n"
+               "included_rows_read = 0\n"
+               "[plan:mine]\n"
+               "min_billing_seconds = 60\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(cfg.nplans, 2);
+    ck_assert_str_eq(cfg.plans[0].name, "mine");
+    ck_assert_str_eq(cfg.plans[0].description, "mine");
+    ck_assert_double_eq(cfg.plans[0].price_per_million_queries, 2.5);
+    ck_assert_double_eq(cfg.plans[0].min_billing_seconds, 60); /* a section named again adds to it */
+    ck_assert_str_eq(cfg.plans[1].name, "d1");
+    ck_assert_double_eq(cfg.plans[1].included_rows_read, 0);
+    ck_assert_double_eq(cfg.plans[1].price_per_million_rows_written, 1.0); /* the built-in's */
+    ck_assert_double_eq(cfg.plans[1].included_rows_written, 50e6);
+    teardown();
+
+    write_file("[plan:x]\nprice_per_apple = 1\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2: plan \"x\": unknown key \"price_per_apple\"") != NULL, "%s", err);
+    teardown();
+
+    write_file("[plan:x]\nprice_per_gb_month = -1\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2: plan \"x\": price_per_gb_month must be a number >= 0") != NULL,
+                  "%s", err);
+    teardown();
+
+    write_file("[plan:]\nprice_per_gb_month = 1\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "[plan:NAME] needs a name") != NULL, "%s", err);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -205,6 +244,7 @@ int main(void)
     tcase_add_test(tc, test_errors_name_the_line);
     tcase_add_test(tc, test_overrides_win);
     tcase_add_test(tc, test_auth_type_str_every_value);
+    tcase_add_test(tc, test_plans);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
