@@ -277,6 +277,58 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
     return 1;
 }
 
+/* A [quotas] line: "db = rows_read=N rows_written=N compute_seconds=N storage_mb=N". */
+static int config_quota_line(config_parse *cp, const char *name, const char *value)
+{
+    proxy_config *cfg = cp->cfg;
+    proxy_quota q;
+    memset(&q, 0, sizeof(q));
+    if (!name[0] || strlen(name) >= sizeof(q.name))
+        CONFIG_FAIL(cp, "a [quotas] line needs a database name of 1 to 63 bytes");
+    snprintf(q.name, sizeof(q.name), "%s", name);
+    char buf[512];
+    if (strlen(value) >= sizeof(buf))
+        CONFIG_FAIL(cp, "quotas of \"%s\": the line is too long", name);
+    snprintf(buf, sizeof(buf), "%s", value);
+    char *save = NULL;
+    int n = 0;
+    for (char *item = strtok_r(buf, " \t", &save); item; item = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(item, '=');
+        char *end = NULL;
+        unsigned long long v = 0;
+        if (eq) {
+            *eq = '\0';
+            v = eq[1] >= '0' && eq[1] <= '9' ? strtoull(eq + 1, &end, 10) : 0;
+        }
+        if (!eq || !end || *end || v == 0 || v > (1ULL << 52))
+            CONFIG_FAIL(cp, "quotas of \"%s\": expected key=N with N a whole number > 0, not "
+                        "\"%s%s%s\"", name, item, eq ? "=" : "", eq ? eq + 1 : "");
+        if (!strcmp(item, "rows_read"))
+            q.rows_read = v;
+        else if (!strcmp(item, "rows_written"))
+            q.rows_written = v;
+        else if (!strcmp(item, "compute_seconds"))
+            q.compute_seconds = v;
+        else if (!strcmp(item, "storage_mb"))
+            q.storage_bytes = v * 1000000ULL;
+        else
+            CONFIG_FAIL(cp, "quotas of \"%s\": unknown quota \"%s\" (rows_read, rows_written, "
+                        "compute_seconds, storage_mb)", name, item);
+        n++;
+    }
+    if (n == 0)
+        CONFIG_FAIL(cp, "quotas of \"%s\": no quota given", name);
+    for (int i = 0; i < cfg->nquotas; i++)
+        if (!strcmp(cfg->quotas[i].name, name)) {
+            cfg->quotas[i] = q;
+            return 1;
+        }
+    if (cfg->nquotas >= PROXY_MAX_QUOTAS)
+        CONFIG_FAIL(cp, "too many [quotas] lines (at most %d)", PROXY_MAX_QUOTAS);
+    cfg->quotas[cfg->nquotas++] = q;
+    return 1;
+}
+
 /* A line of [plan:NAME]: the plan is made at its first line, from the
  * built-in plan of that name if there is one. */
 static int config_plan_key(config_parse *cp, const char *plan, const char *name, const char *value)
@@ -342,6 +394,8 @@ static int config_handler(void *user, const char *section, const char *name, con
         cfg->databases[cfg->ndatabases++] = rule;
         return 1;
     }
+    if (!strcmp(section, "quotas"))
+        return config_quota_line(cp, name, value);
     if (!strncmp(section, "plan:", 5))
         return config_plan_key(cp, section + 5, name, value);
     CONFIG_FAIL(cp, "unknown section [%s]", section);
@@ -399,6 +453,10 @@ bool proxy_config_load(proxy_config *cfg, const char *path, const proxy_config_o
             snprintf(err, errlen, "--log-level: expected debug, info, warning or error");
             return false;
         }
+    }
+    if (cfg->nquotas > 0 && !cfg->metering) {
+        snprintf(err, errlen, "[quotas] need metering = on (quotas count what metering records)");
+        return false;
     }
     if (cfg->auth_type != PROXY_AUTH_TRUST && !cfg->auth_file[0]) {
         snprintf(err, errlen, "auth_type = %s needs an auth_file",

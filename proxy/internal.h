@@ -252,6 +252,7 @@ struct proxy_server {
     proxy_managed *managed; /* managed PostgreSQL servers started at least once (loop 0) */
     proxy_http *http;       /* the HTTP surface (http.c); NULL: off */
     storage_ledger *ledger; /* usage records (meter.c); NULL: metering off */
+    struct proxy_quotas *quotas; /* this month's use of databases with quotas (quota.c) */
     bool meter_warned;      /* the journal could not be written (logged once) */
     uint64_t meter_activity_us; /* the last activity records (meter_activity) */
     int64_t meter_wall_offset_us; /* wall clock minus the monotonic one, taken once */
@@ -635,6 +636,19 @@ void meter_loop_free(proxy_loop *l);
  * errors, bytes), and the ReadyForQuery that ends a request (its record). */
 void meter_upstream_frame(proxy_session *s, const wire_frame *f);
 void meter_upstream_done(proxy_session *s);
+
+/* ---- quotas (quota.c) ---- */
+
+/* After the ledger opens: what databases with a quota used this month. */
+bool quota_open(proxy_server *srv, char *err, size_t errlen);
+void quota_close(proxy_server *srv);
+/* db's [quotas] line (its own, else "*"); NULL: none. */
+const proxy_quota *quota_for(const proxy_server *srv, const char *db);
+/* Any thread: what db used (metered records, activity records). */
+void quota_count(proxy_server *srv, const char *db, uint64_t rows_read, uint64_t rows_written,
+                 uint64_t active_us, int64_t storage_bytes);
+/* Any thread: false, with the message of a 53400 error, when db is over a quota. */
+bool quota_check(proxy_server *srv, const char *db, char *msg, size_t n);
 
 /* ---- HTTP (http.c), loop 0 ---- */
 

@@ -67,6 +67,7 @@ static void meter_record(proxy_session *s, storage_kind engine, storage_usage_re
 
 static void meter_append(proxy_session *s, const storage_usage_record *r)
 {
+    quota_count(s->server, s->database, r->rows_read, r->rows_written, 0, -1);
     if (!storage_ledger_append(s->server->ledger, r) && !s->server->meter_warned) {
         s->server->meter_warned = true;
         proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
@@ -237,6 +238,7 @@ static void meter_activity_one(pool_db *db, const pool_db_meter *m, void *arg)
         .cold_starts = m->cold_starts,
         .storage_bytes = sdb ? storage_db_bytes(sdb) : -1,
     };
+    quota_count(srv, a.database, 0, 0, a.active_us, a.storage_bytes);
     if (!storage_ledger_activity(srv->ledger, &a) && !srv->meter_warned) {
         srv->meter_warned = true;
         proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");

@@ -796,6 +796,8 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         if (!srv->ledger)
             goto fail;
     }
+    if (!quota_open(srv, err, errlen))
+        goto fail;
     srv->pool = pool_new(srv->sqlite);
     if (!srv->pool) {
         snprintf(err, errlen, "out of memory");
@@ -915,6 +917,7 @@ void proxy_server_free(proxy_server *srv)
         meter_activity(srv, true); /* the active time up to now */
     storage_ledger_close(srv->ledger); /* answers pending reads, drains the journal */
     srv->ledger = NULL;
+    quota_close(srv);
     http_stop(srv);
     managed_shutdown_all(srv);
     pool_free(srv->pool);

@@ -425,6 +425,39 @@ static void session_put_error(proxy_session *s, const char *severity, const char
     wire_put_error(&s->out, &e);
 }
 
+/* Quotas (quota.c): a request that starts outside a transaction in a
+ * database over a quota is answered here, with 53400, before it takes a
+ * backend (a paused database is not woken to refuse it): a Query, or an
+ * extended-protocol batch up to its Sync.  The bytes used, 0 to go on as
+ * usual, or -1 while the batch's Sync has not arrived. */
+static ssize_t session_quota_gate(proxy_session *s, const uint8_t *data, size_t avail)
+{
+    char t = avail ? (char)data[0] : 0;
+    if (s->tx_status != 'I' || !s->server->cfg.nquotas ||
+        (t != 'Q' && t != 'P' && t != 'B' && t != 'E' && t != 'D' && t != 'C'))
+        return 0;
+    char msg[256];
+    if (quota_check(s->server, s->database, msg, sizeof(msg)))
+        return 0;
+    size_t used = 0;
+    for (;;) {
+        wire_frame f;
+        wire_frame_status fs =
+            wire_frame_parse(data + used, avail - used, s->server->cfg.max_packet_size, &f);
+        if (fs == WIRE_FRAME_INCOMPLETE)
+            return -1;
+        if (fs != WIRE_FRAME_OK)
+            return 0; /* the usual path reports it */
+        used += f.total_len;
+        if (f.type == 'Q' || f.type == 'S')
+            break;
+    }
+    slog(s, PROXY_LOG_INFO, "refused: %s", msg);
+    session_put_error(s, "ERROR", WIRE_SQLSTATE_CONFIGURATION_LIMIT_EXCEEDED, msg);
+    wire_put_ready(&s->out, 'I');
+    return (ssize_t)used;
+}
+
 /* The one error path that ends a session: FATAL ErrorResponse, log, close. */
 void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
 {
@@ -636,6 +669,20 @@ static void session_pg_input(proxy_session *s)
         }
         if (!session_state_ready(s->state))
             return;
+        ssize_t refused = session_quota_gate(s, s->in.data, s->in.len);
+        if (refused != 0) {
+            if (refused > 0)
+                wire_buf_consume(&s->in, (size_t)refused);
+            if (!session_flush(s)) {
+                session_close(s, "write failed");
+                return;
+            }
+            if (refused < 0) { /* the rest of the batch first */
+                ev_io_start(s->loop->loop, &s->rio);
+                return;
+            }
+            continue;
+        }
         if (admin_session_held(s, true)) {
             ev_io_stop(s->loop->loop, &s->rio); /* PAUSE: RESUME wakes the session */
             return;
@@ -1335,6 +1382,15 @@ static bool session_process(proxy_session *s)
             break;
         }
         size_t start = off;
+        if (s->state == SESSION_IDLE && !s->admin && !s->ps) {
+            ssize_t refused = session_quota_gate(s, p, avail);
+            if (refused < 0)
+                break; /* the rest of the batch first */
+            if (refused > 0) {
+                off += (size_t)refused;
+                continue;
+            }
+        }
         off += f.total_len;
         if (session_state_ready(s->state) && !s->backend && !s->admin && !s->ps &&
             session_needs_backend(f.type) && !session_take_backend(s)) {

@@ -82,6 +82,18 @@ typedef struct billing_plan {
 
 #define PROXY_MAX_PLANS 16
 
+/* A [quotas] line: limits on a database's use per calendar month (UTC),
+ * and on its size; 0: no limit.  name "*" applies to every database
+ * without a line of its own. */
+typedef struct proxy_quota {
+    char name[64];
+    uint64_t rows_read, rows_written; /* per month */
+    uint64_t compute_seconds;         /* active (not paused) seconds per month */
+    uint64_t storage_bytes;           /* its files' size (set in MB: storage_mb) */
+} proxy_quota;
+
+#define PROXY_MAX_QUOTAS 64
+
 typedef struct proxy_config {
     char config_file[PATH_MAX]; /* where it was loaded from, for SIGHUP */
     char listen_addr[256];
@@ -111,6 +123,8 @@ typedef struct proxy_config {
     billing_plan plans[PROXY_MAX_PLANS]; /* [plan:NAME] sections; a built-in's name
                                           * starts from the built-in's prices */
     int nplans;
+    proxy_quota quotas[PROXY_MAX_QUOTAS]; /* [quotas] */
+    int nquotas;
     int server_lifetime;     /* seconds after which one is closed once idle; 0: use once */
     int sqlite_release_idle; /* seconds a client may sit idle before its stateless SQLite
                                 connection goes back to the pool; 0: kept for the session */

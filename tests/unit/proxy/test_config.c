@@ -232,6 +232,38 @@ START_TEST(test_plans)
 }
 END_TEST
 
+START_TEST(test_quotas)
+{
+    char err[256];
+    write_file("[quotas]\ndemo = rows_read=100 rows_written=10\n* = storage_mb=5 compute_seconds=60\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(cfg.nquotas, 2);
+    ck_assert_str_eq(cfg.quotas[0].name, "demo");
+    ck_assert_uint_eq(cfg.quotas[0].rows_read, 100);
+    ck_assert_uint_eq(cfg.quotas[0].rows_written, 10);
+    ck_assert_uint_eq(cfg.quotas[0].storage_bytes, 0);
+    ck_assert_uint_eq(cfg.quotas[1].storage_bytes, 5000000);
+    ck_assert_uint_eq(cfg.quotas[1].compute_seconds, 60);
+    teardown();
+
+    static const char *const bad[][2] = {
+        {"[quotas]\ndemo = rows_read=0\n", ":2: quotas of \"demo\": expected key=N with N a whole number > 0, not \"rows_read=0\""},
+        {"[quotas]\ndemo = rows_read=-1\n", "expected key=N"},
+        {"[quotas]\ndemo = rows_read\n", "expected key=N"},
+        {"[quotas]\ndemo = rows_read=1x\n", "expected key=N"},
+        {"[quotas]\ndemo = apples=3\n", "unknown quota \"apples\""},
+        {"[quotas]\ndemo =\n", "no quota given"},
+        {"[dormouse]\nmetering = off\n[quotas]\ndemo = rows_read=1\n", "[quotas] need metering = on"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_file(bad[i][0]);
+        ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+        ck_assert_msg(strstr(err, bad[i][1]) != NULL, "%s: %s", bad[i][0], err);
+        teardown();
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -245,6 +277,7 @@ int main(void)
     tcase_add_test(tc, test_overrides_win);
     tcase_add_test(tc, test_auth_type_str_every_value);
     tcase_add_test(tc, test_plans);
+    tcase_add_test(tc, test_quotas);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
