@@ -77,7 +77,7 @@ const char *admin_cmd_kind_str(admin_cmd_kind k)
 /* SHOW items by their console names; the index is the admin_show value. */
 static const char *const admin_show_names[ADMIN_SHOW_NITEMS] = {
     "help",  "pools", "clients", "servers", "databases", "stats", "stats_totals", "stats_averages",
-    "totals", "config", "lists", "version", "users",   "mem",   "state",
+    "totals", "config", "lists", "version", "users",   "mem",   "state", "usage", "bill", "top",
 };
 
 const char *admin_show_str(admin_show s)
@@ -296,6 +296,17 @@ bool admin_cmd_parse(const char *sql, admin_cmd *cmd, char *err, size_t errlen)
             return false;
         }
         cmd->show = (admin_show)i;
+        if (cmd->show == ADMIN_SHOW_TOP) { /* SHOW TOP QUERIES */
+            admin_next(&p, &t);
+            if (t.kind != TOK_WORD || strcasecmp(t.text, "queries") != 0) {
+                snprintf(err, errlen, "SHOW TOP needs QUERIES: SHOW TOP QUERIES [db]");
+                return false;
+            }
+        }
+        if ((cmd->show == ADMIN_SHOW_USAGE || cmd->show == ADMIN_SHOW_BILL ||
+             cmd->show == ADMIN_SHOW_TOP) &&
+            !admin_optional_name(&p, cmd, err, errlen))
+            return false;
         return admin_expect_end(&p, err, errlen);
     }
     if (!strcasecmp(t.text, "set")) {
@@ -1510,6 +1521,7 @@ static void admin_show_help(wire_buf *b)
         .detail = "\n\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
                   "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n"
                   "\tSHOW LISTS|MEM|STATE\n"
+                  "\tSHOW USAGE [<db>]|BILL <db>|TOP QUERIES [<db>]\n"
                   "\tSET key = arg\n"
                   "\tRELOAD\n"
                   "\tPAUSE [<db>]\n"
@@ -1565,6 +1577,9 @@ void admin_show_build(proxy_server *srv, admin_show what, wire_buf *out)
     case ADMIN_SHOW_STATE:
         admin_show_state(srv, out);
         return;
+    case ADMIN_SHOW_USAGE: /* from the ledger: admin_usage_show */
+    case ADMIN_SHOW_BILL:
+    case ADMIN_SHOW_TOP:
     case ADMIN_SHOW_NITEMS:
         break;
     }
@@ -1842,6 +1857,9 @@ bool admin_handle_query(proxy_session *s, const wire_frame *f)
         admin_done(s, NULL);
         return true;
     }
+    if (cmd.kind == ADMIN_CMD_SHOW &&
+        (cmd.show == ADMIN_SHOW_USAGE || cmd.show == ADMIN_SHOW_BILL || cmd.show == ADMIN_SHOW_TOP))
+        return admin_usage_show(s, &cmd);
     if (cmd.kind == ADMIN_CMD_SHOW) {
         admin_show_build(s->server, cmd.show, &s->out);
         admin_done(s, NULL);
@@ -1905,7 +1923,7 @@ bool admin_handle_extended(proxy_session *s, const wire_frame *f)
 bool admin_session_held(proxy_session *s, bool pending)
 {
     if (s->admin)
-        return s->admin_pause_wait;
+        return s->admin_pause_wait || s->admin_read;
     proxy_server *srv = s->server;
     bool paused = (srv->pause_all || srv->npaused > 0) && admin_db_paused(srv, s->database);
     if (paused && pending) {

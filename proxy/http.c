@@ -564,25 +564,6 @@ static char *http_usage_body(http_usage *u, size_t *len)
     return body;
 }
 
-/* The plans bills are computed under: the configured ones, then the
- * built-in ones not configured under their name. */
-static int http_plans(const proxy_server *srv, const billing_plan **out, int max)
-{
-    int n = 0;
-    for (int i = 0; i < srv->cfg.nplans && n < max; i++)
-        out[n++] = &srv->cfg.plans[i];
-    size_t nb;
-    const billing_plan *builtin = billing_builtin_plans(&nb);
-    for (size_t i = 0; i < nb && n < max; i++) {
-        bool configured = false;
-        for (int j = 0; j < srv->cfg.nplans; j++)
-            configured = configured || !strcmp(srv->cfg.plans[j].name, builtin[i].name);
-        if (!configured)
-            out[n++] = &builtin[i];
-    }
-    return n;
-}
-
 /* GET /v1/bill: the usage of the window and its bill under each plan. */
 static char *http_bill_body(http_usage *u, size_t *len)
 {
@@ -602,7 +583,7 @@ static char *http_bill_body(http_usage *u, size_t *len)
                         .n_active_intervals = (size_t)in->nactive,
                         .storage_byte_seconds = in->storage_byte_seconds};
     const billing_plan *plans[PROXY_MAX_PLANS + 8];
-    int nplans = http_plans(u->h->srv, plans, PROXY_MAX_PLANS + 8);
+    int nplans = meter_plans(u->h->srv, plans, PROXY_MAX_PLANS + 8);
     json_t *bills = json_array();
     for (int i = 0; bills && i < nplans; i++) {
         if (u->plan[0] && strcmp(u->plan, plans[i]->name) != 0)
@@ -739,7 +720,7 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
             http_month_now(&u->q.from_us, &u->q.to_us);
         if (!err[0] && plan) {
             const billing_plan *plans[PROXY_MAX_PLANS + 8];
-            int n = http_plans(h->srv, plans, PROXY_MAX_PLANS + 8);
+            int n = meter_plans(h->srv, plans, PROXY_MAX_PLANS + 8);
             bool known = false;
             for (int i = 0; i < n; i++)
                 known = known || !strcmp(plans[i]->name, plan);

@@ -257,6 +257,10 @@ struct proxy_server {
     uint64_t meter_activity_us; /* the last activity records (meter_activity) */
     int64_t meter_wall_offset_us; /* wall clock minus the monotonic one, taken once */
     uint64_t meter_pauses;        /* pool_pauses_total at the last activity records */
+    ev_async meter_answered;      /* loop 0: the ledger answered a meter_read */
+    pthread_mutex_t meter_lock;   /* meter_done */
+    struct meter_read *meter_done;
+    bool meter_inited;
 };
 
 /* A session's COPY FROM STDIN under way. */
@@ -325,6 +329,7 @@ struct proxy_session {
     bool admin;              /* connected to the console database: no backend */
     bool admin_full;         /* in admin_users; otherwise stats_users (SHOW only) */
     bool admin_pause_wait;   /* a PAUSE waits for running queries: no reply yet */
+    struct meter_read *admin_read; /* a SHOW USAGE/BILL/TOP waits for the ledger */
     wire_scram_server *scram;
 
     /* upstream PostgreSQL (engine=postgres, pgpool.c): the pool, the server
@@ -637,6 +642,27 @@ void meter_loop_free(proxy_loop *l);
 void meter_upstream_frame(proxy_session *s, const wire_frame *f);
 void meter_upstream_done(proxy_session *s);
 
+/* A read of the ledger answered on loop 0: storage_ledger_query() runs it on
+ * the ledger's thread, then finish(r) runs on loop 0 (meter.c); the reader
+ * owns r (storage_ledger_request_clear, free) from finish on. */
+typedef struct meter_read meter_read;
+struct meter_read {
+    storage_ledger_request q; /* first: the ledger hands back &q */
+    proxy_server *srv;
+    void (*finish)(meter_read *r);
+    proxy_session *session; /* the console session waiting for it; NULL once gone */
+    meter_read *next;
+};
+/* Loop 0: r->q filled in, r->finish set. */
+void meter_read_submit(proxy_server *srv, meter_read *r);
+/* After the loops, before the ledger: the answers' path to loop 0. */
+void meter_server_init(proxy_server *srv);
+/* After the ledger closed (which answers what was pending): frees those. */
+void meter_server_free(proxy_server *srv);
+/* The plans bills are computed under: the configured ones, then the
+ * built-in ones not configured under their name. */
+int meter_plans(const proxy_server *srv, const billing_plan **out, int max);
+
 /* ---- quotas (quota.c) ---- */
 
 /* After the ledger opens: what databases with a quota used this month. */
@@ -770,6 +796,9 @@ typedef enum admin_show {
     ADMIN_SHOW_USERS,
     ADMIN_SHOW_MEM,
     ADMIN_SHOW_STATE,
+    ADMIN_SHOW_USAGE, /* from the ledger (admin_usage.c) */
+    ADMIN_SHOW_BILL,
+    ADMIN_SHOW_TOP,   /* SHOW TOP QUERIES */
     ADMIN_SHOW_NITEMS
 } admin_show;
 
@@ -779,6 +808,11 @@ typedef struct admin_cmd {
     char arg[WIRE_NAME_MAX]; /* PAUSE/RESUME/KILL database ("" = all), SET key */
     char value[256];        /* SET value */
 } admin_cmd;
+
+/* The console's SHOW USAGE / BILL / TOP QUERIES [db] (admin_usage.c):
+ * false when the answer comes later (the session is held until then). */
+bool admin_usage_show(proxy_session *s, const admin_cmd *cmd);
+
 
 typedef enum admin_role {
     ADMIN_ROLE_NONE = 0, /* may not use the console */

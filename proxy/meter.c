@@ -15,6 +15,7 @@
  * report them, the first ErrorResponse's SQLSTATE, the bytes the client
  * sent and was sent, the time since the request; no CPU time (the server's).
  */
+#include "billing.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -158,6 +159,9 @@ void meter_session_free(proxy_session *s)
 {
     free(s->meter.sample);
     s->meter.sample = NULL;
+    if (s->admin_read) /* its answer is dropped when it comes */
+        s->admin_read->session = NULL;
+    s->admin_read = NULL;
 }
 
 void meter_loop_free(proxy_loop *l)
@@ -264,4 +268,85 @@ void meter_activity(proxy_server *srv, bool force)
             (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)proxy_stats_now_us();
     }
     pool_db_meter_take(srv->pool, meter_activity_one, srv);
+}
+
+int meter_plans(const proxy_server *srv, const billing_plan **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < srv->cfg.nplans && n < max; i++)
+        out[n++] = &srv->cfg.plans[i];
+    size_t nb;
+    const billing_plan *builtin = billing_builtin_plans(&nb);
+    for (size_t i = 0; i < nb && n < max; i++) {
+        bool configured = false;
+        for (int j = 0; j < srv->cfg.nplans; j++)
+            configured = configured || !strcmp(srv->cfg.plans[j].name, builtin[i].name);
+        if (!configured)
+            out[n++] = &builtin[i];
+    }
+    return n;
+}
+
+/* ---- ledger reads answered on loop 0 ---- */
+
+/* The ledger's thread: r goes to loop 0's list. */
+static void meter_read_done(storage_ledger_request *q)
+{
+    meter_read *r = (meter_read *)q;
+    proxy_server *srv = r->srv;
+    pthread_mutex_lock(&srv->meter_lock);
+    r->next = srv->meter_done;
+    srv->meter_done = r;
+    pthread_mutex_unlock(&srv->meter_lock);
+    ev_async_send(srv->loop, &srv->meter_answered);
+}
+
+static meter_read *meter_take_done(proxy_server *srv)
+{
+    pthread_mutex_lock(&srv->meter_lock);
+    meter_read *r = srv->meter_done;
+    srv->meter_done = NULL;
+    pthread_mutex_unlock(&srv->meter_lock);
+    return r;
+}
+
+static void meter_answered_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    proxy_server *srv = container_of(w, proxy_server, meter_answered);
+    for (meter_read *r = meter_take_done(srv), *next; r; r = next) {
+        next = r->next;
+        r->finish(r);
+    }
+}
+
+void meter_read_submit(proxy_server *srv, meter_read *r)
+{
+    r->srv = srv;
+    r->q.done = meter_read_done;
+    storage_ledger_query(srv->ledger, &r->q);
+}
+
+void meter_server_init(proxy_server *srv)
+{
+    pthread_mutex_init(&srv->meter_lock, NULL);
+    ev_async_init(&srv->meter_answered, meter_answered_cb);
+    ev_async_start(srv->loop, &srv->meter_answered);
+    srv->meter_inited = true;
+}
+
+void meter_server_free(proxy_server *srv)
+{
+    if (!srv->meter_inited)
+        return;
+    for (meter_read *r = meter_take_done(srv), *next; r; r = next) {
+        next = r->next;
+        if (r->session)
+            r->session->admin_read = NULL;
+        storage_ledger_request_clear(&r->q);
+        free(r);
+    }
+    if (srv->loop)
+        ev_async_stop(srv->loop, &srv->meter_answered);
+    pthread_mutex_destroy(&srv->meter_lock);
+    srv->meter_inited = false;
 }

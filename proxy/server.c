@@ -830,6 +830,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         ev_io_init(&srv->listeners[i].io, server_accept_cb, srv->listeners[i].fd, EV_READ);
         ev_io_start(srv->loop, &srv->listeners[i].io);
     }
+    meter_server_init(srv);
     if (!http_start(srv, err, errlen))
         goto fail;
     ev_timer_init(&srv->accept_pause, server_accept_resume_cb, 0.1, 0.);
@@ -917,6 +918,7 @@ void proxy_server_free(proxy_server *srv)
         meter_activity(srv, true); /* the active time up to now */
     storage_ledger_close(srv->ledger); /* answers pending reads, drains the journal */
     srv->ledger = NULL;
+    meter_server_free(srv);
     quota_close(srv);
     http_stop(srv);
     managed_shutdown_all(srv);

@@ -512,6 +512,58 @@ void storage_ledger_request_clear(storage_ledger_request *q)
     q->ntop = q->nrows = q->caprows = 0;
 }
 
+static void ledger_answer_summary(storage_ledger *l, storage_ledger_request *q)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            l->db,
+            "SELECT database, sum(q), sum(e), sum(rr), sum(rw), sum(rt), sum(bi), sum(bo), "
+            "sum(wall), sum(cpu), sum(act), sum(cs), max(sb) FROM ("
+            "SELECT database, 1 AS q, sqlstate <> '00000' AS e, rows_read AS rr, rows_written AS "
+            "rw, rows_returned AS rt, bytes_in AS bi, bytes_out AS bo, wall_us AS wall, cpu_us AS "
+            "cpu, 0 AS act, 0 AS cs, -1 AS sb FROM usage WHERE (?1 = '' OR database = ?1) AND "
+            "ts_us >= ?2 AND ts_us < ?3 UNION ALL "
+            "SELECT database, 0, 0, 0, 0, 0, 0, 0, 0, 0, active_us, cold_starts, storage_bytes "
+            "FROM activity WHERE (?1 = '' OR database = ?1) AND ts_us >= ?2 AND ts_us < ?3) "
+            "GROUP BY database ORDER BY database",
+            -1, &st, NULL) != SQLITE_OK) {
+        snprintf(q->error, sizeof(q->error), "ledger: %s", sqlite3_errmsg(l->db));
+        return;
+    }
+    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->from_us);
+    sqlite3_bind_int64(st, 3, q->to_us);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (q->nrows == q->caprows) {
+            int cap = q->caprows ? q->caprows * 2 : 64;
+            storage_usage_row *v = realloc(q->rows, (size_t)cap * sizeof(*v));
+            if (!v) {
+                snprintf(q->error, sizeof(q->error), "out of memory");
+                break;
+            }
+            q->rows = v;
+            q->caprows = cap;
+        }
+        storage_usage_row *r = &q->rows[q->nrows++];
+        memset(r, 0, sizeof(*r));
+        r->start_us = q->from_us;
+        snprintf(r->database, sizeof(r->database), "%s", (const char *)sqlite3_column_text(st, 0));
+        r->queries = (uint64_t)sqlite3_column_int64(st, 1);
+        r->errors = (uint64_t)sqlite3_column_int64(st, 2);
+        r->rows_read = (uint64_t)sqlite3_column_int64(st, 3);
+        r->rows_written = (uint64_t)sqlite3_column_int64(st, 4);
+        r->rows_returned = (uint64_t)sqlite3_column_int64(st, 5);
+        r->bytes_in = (uint64_t)sqlite3_column_int64(st, 6);
+        r->bytes_out = (uint64_t)sqlite3_column_int64(st, 7);
+        r->wall_us = (uint64_t)sqlite3_column_int64(st, 8);
+        r->cpu_us = (uint64_t)sqlite3_column_int64(st, 9);
+        r->active_us = (uint64_t)sqlite3_column_int64(st, 10);
+        r->cold_starts = (uint64_t)sqlite3_column_int64(st, 11);
+        r->storage_bytes = sqlite3_column_int64(st, 12);
+    }
+    sqlite3_finalize(st);
+}
+
 static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
 {
     if (ledger_catch_up(l) < 0) {
@@ -524,6 +576,10 @@ static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
     }
     if (q->read == STORAGE_LEDGER_BILL) {
         ledger_answer_bill(l, q);
+        return;
+    }
+    if (q->read == STORAGE_LEDGER_SUMMARY) {
+        ledger_answer_summary(l, q);
         return;
     }
     char sql[768];

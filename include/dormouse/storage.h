@@ -425,6 +425,7 @@ typedef enum storage_usage_granularity {
 
 typedef struct storage_usage_row {
     int64_t start_us; /* the bucket's start (UTC) */
+    char database[64]; /* SUMMARY: whose */
     uint64_t queries, errors, rows_returned, rows_written, rows_read, bytes_in, bytes_out, wall_us,
         cpu_us;
     uint64_t cold_queries, resume_wait_us; /* queries that waited for a resume, how long in all */
@@ -455,6 +456,8 @@ typedef enum storage_ledger_read {
     STORAGE_LEDGER_USAGE = 0, /* rows: usage per bucket */
     STORAGE_LEDGER_TOP,       /* top: the fingerprints costing most, by `order` */
     STORAGE_LEDGER_BILL,      /* bill: what a bill of database over the window needs */
+    STORAGE_LEDGER_SUMMARY,   /* rows: one per database (database "": all) over the window,
+                               * storage_bytes the largest recorded */
 } storage_ledger_read;
 
 /* A read of the ledger: usage of database in [from_us, to_us) per bucket,

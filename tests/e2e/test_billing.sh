@@ -35,6 +35,7 @@ URL=http://127.0.0.1:$HTTP_PORT
 
 out=$(timeout 120 "$PYTHON" - "$DM_PORT" "$URL" 2>&1 <<'PY'
 import json, sys, time, urllib.error, urllib.request
+import psycopg
 from dmlib import Console, connect, report, wait_for
 port, url = sys.argv[1], sys.argv[2]
 def get(path):
@@ -102,6 +103,29 @@ report(sum(x["cold_starts"] for x in usage) == u["cold_starts"]
 old = get("/v1/bill?database=shop&month=2001-01")
 report(old["usage"]["queries"] == 0 and old["usage"]["active_periods"] == 0
        and all(b["total"] == 0 for b in old["bills"]), "a month without use costs nothing", old["usage"])
+
+# the same on the admin console
+row = [r for r in con.rows("SHOW USAGE") if r["database"] == "shop"]
+report(len(row) == 1 and row[0]["queries"] == 4 and row[0]["rows_read"] == 2002 and row[0]["rows_written"] == 1000
+       and row[0]["cold_starts"] == u["cold_starts"] and abs(row[0]["active_seconds"] - u["active_seconds"]) < 1e-5,
+       "SHOW USAGE: the month's usage per database", row)
+report([r["database"] for r in con.rows("SHOW USAGE shop")] == ["shop"], "SHOW USAGE shop: that database only")
+lines = con.rows("SHOW BILL shop")
+# (storage grows with time between the two reads: the other lines are compared)
+console = {(r["plan"], r["item"]): r["amount_usd"] for r in lines if r["item"] not in ("storage", "total")}
+http = {(b["plan"], l["item"]): l["amount"] for b in bill["bills"] for l in b["lines"] if l["item"] != "storage"}
+report(console.keys() == http.keys() and all(abs(console[k] - http[k]) < 1e-5 for k in http)
+       and len([r for r in lines if r["item"] == "total"]) == len(bill["bills"]),
+       "SHOW BILL shop: each plan's lines and a total, as /v1/bill", (console, http))
+top = con.rows("SHOW TOP QUERIES shop")
+report(any(r["query"] == "select * from items where id = $1" and r["calls"] == 1 and r["rows_read"] == 1 for r in top)
+       and all(r["database"] == "shop" for r in top), "SHOW TOP QUERIES shop: fingerprints with their normalised text", top)
+try:
+    con.execute("SHOW BILL")
+    report(False, "SHOW BILL without a database: an error")
+except psycopg.Error as e:
+    report("SHOW BILL needs a database" in str(e), "SHOW BILL without a database: an error", str(e))
+report(con.execute("SHOW VERSION").fetchone()[0].startswith("Dormouse"), "the console goes on after them")
 
 def bad(qs, want):
     try:
