@@ -75,6 +75,57 @@ static void meter_append(proxy_session *s, const storage_usage_record *r)
     }
 }
 
+/* SET dormouse.usage_notices = on: what the request cost, as a NoticeResponse
+ * before its ReadyForQuery (an EXTENDED job's reply ends with its own). */
+static void meter_notice(proxy_session *s, storage_job *job, const storage_usage_record *r)
+{
+    const billing_plan *plans[PROXY_MAX_PLANS + 8];
+    int n = meter_plans(s->server, plans, PROXY_MAX_PLANS + 8);
+    const billing_plan *plan = plans[0];
+    for (int i = 0; i < n && !s->server->cfg.nplans; i++)
+        if (!strcmp(plans[i]->name, "d1"))
+            plan = plans[i]; /* with no plan of one's own: D1's per-row prices */
+    billing_usage bu = {.queries = 1,
+                        .rows_read = r->rows_read,
+                        .rows_written = r->rows_written,
+                        .rows_returned = r->rows_returned,
+                        .bytes_in = r->bytes_in,
+                        .bytes_out = r->bytes_out,
+                        .cpu_us = r->cpu_us};
+    billing_bill bill;
+    billing_compute(plan, &bu, &bill);
+    /* allowances are for a month, not for one query: the price without them */
+    double price = 0;
+    for (int i = 0; i < bill.nlines; i++) {
+        const billing_line *l = &bill.lines[i];
+        bool per_million = strstr(l->price_unit, "per million") != NULL;
+        price += l->quantity * l->unit_price / (per_million ? 1e6 : 1);
+    }
+    char msg[320], detail[160];
+    snprintf(msg, sizeof(msg),
+             "usage: %llu rows read, %llu written, %llu returned; %.3f ms (CPU %.3f ms); %llu "
+             "bytes in, %llu out; $%.9f on plan %s",
+             (unsigned long long)r->rows_read, (unsigned long long)r->rows_written,
+             (unsigned long long)r->rows_returned, (double)r->wall_us / 1000.0,
+             (double)r->cpu_us / 1000.0, (unsigned long long)r->bytes_in,
+             (unsigned long long)r->bytes_out, price, plan->name);
+    snprintf(detail, sizeof(detail), "kind %s, fingerprint %016llx%s",
+             storage_query_kind_str(r->kind), (unsigned long long)r->fingerprint,
+             r->resume_wait_us ? ", waited for a resume" : "");
+    wire_error e = {.severity = "NOTICE", .sqlstate = "00000", .message = msg, .detail = detail};
+    wire_buf *out = &job->out;
+    bool ends_ready = out->len >= 6 && out->data[out->len - 6] == 'Z';
+    if (!ends_ready) {
+        wire_put_notice(out, &e);
+        return;
+    }
+    uint8_t ready[6];
+    memcpy(ready, out->data + out->len - 6, 6);
+    out->len -= 6;
+    wire_put_notice(out, &e);
+    wire_buf_append(out, ready, 6);
+}
+
 void meter_job(proxy_session *s, storage_job *job)
 {
     if (!s->server->ledger || (job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED))
@@ -94,6 +145,8 @@ void meter_job(proxy_session *s, storage_job *job)
     r.bytes_out = job->out.len;
     meter_sqlstate(&job->out, r.sqlstate);
     meter_append(s, &r);
+    if (job->usage_notices)
+        meter_notice(s, job, &r);
     free(job->sample);
     job->sample = NULL;
 }

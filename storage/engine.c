@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -222,6 +223,12 @@ static void storage_job_run(storage_job *job)
             break;
         }
         job->tx_status = job->conn->tx_status;
+        job->usage_notices = false;
+        if (job->kind == STORAGE_JOB_QUERY || job->kind == STORAGE_JOB_EXTENDED) {
+            const char *v = sqlite_session_get(job->conn, "dormouse.usage_notices");
+            job->usage_notices = v && (!strcasecmp(v, "on") || !strcasecmp(v, "true") ||
+                                       !strcasecmp(v, "yes") || !strcmp(v, "1"));
+        }
     }
     job->wall_us = storage_now_us() - start;
     job->cpu_us = storage_thread_cpu_us() - cpu_start;

@@ -1666,13 +1666,15 @@ static void ext_sync(sqlite_ext *x)
 
 static bool ext_message(sqlite_ext *x, const wire_frame *f)
 {
+    bool ok;
     switch (f->type) {
-    case 'P':
-        return ext_parse(x, f);
+    case 'P': /* what these look up is Dormouse's work, not the query's */
     case 'B':
-        return ext_bind(x, f);
     case 'D':
-        return ext_describe(x, f);
+        sqlite_meter_pause(x->c, true);
+        ok = f->type == 'P' ? ext_parse(x, f) : f->type == 'B' ? ext_bind(x, f) : ext_describe(x, f);
+        sqlite_meter_pause(x->c, false);
+        return ok;
     case 'E':
         return ext_execute(x, f);
     case 'C':

@@ -33,7 +33,7 @@ typedef struct meter_table {
 
 struct sqlite_meter {
     uint64_t rows_read, rows_changed;
-    bool paused; /* Dormouse's own work on the handle (the catalog) */
+    int paused; /* > 0: Dormouse's own work on the handle (sqlite_meter_pause, nested) */
     meter_tally *tally;
     int ntally, captally;
     meter_table *tables; /* the index lists known, valid for the versions below */
@@ -312,5 +312,5 @@ void sqlite_meter_end(storage_conn *c, uint64_t *rows_read, uint64_t *rows_writt
 void sqlite_meter_pause(storage_conn *c, bool paused)
 {
     if (c->meter)
-        c->meter->paused = paused;
+        c->meter->paused += paused ? 1 : -1;
 }

@@ -36,8 +36,9 @@ void sqlite_meter_begin(storage_conn *c);
 void sqlite_meter_end(storage_conn *c, uint64_t *rows_read, uint64_t *rows_written);
 
 /* Dormouse's own work on the handle (translating a statement, which looks
- * up columns, and building the catalog) is not counted: between pause(c,
- * true) and pause(c, false). */
+ * up columns, and building the catalog; parsing, binding and describing in
+ * the extended protocol) is not counted: between pause(c, true) and
+ * pause(c, false), which nest. */
 void sqlite_meter_pause(storage_conn *c, bool paused);
 
 #endif

@@ -226,6 +226,8 @@ struct storage_job {
     uint64_t rows_written;  /* their index entries (sqlite_meter.h has the definitions) */
     uint64_t fingerprint;   /* when metering: the query's (the last Execute's), 0: none */
     storage_query_kind query_kind;
+    bool usage_notices;     /* after QUERY/EXTENDED: the session has SET
+                             * dormouse.usage_notices = on */
     char *sample;           /* when metering and the engine first sees this fingerprint:
                              * the normalised query (malloc'd; the owner frees it, else
                              * the job's next run does) */

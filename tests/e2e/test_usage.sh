@@ -100,6 +100,27 @@ report(after["rows_read"] - before["rows_read"] == 100 and after["rows_returned"
        "extended protocol, a prepared statement run twice: 2 x 50 rows read and returned",
        (after["rows_read"] - before["rows_read"], after["rows_returned"] - before["rows_returned"]))
 
+# SET dormouse.usage_notices = on: a NoticeResponse with each request's cost
+notes = []
+n = psycopg.connect(f"host=127.0.0.1 port={port} dbname=d1 user=alice", autocommit=True)
+n.add_notice_handler(lambda d: notes.append((d.message_primary, d.message_detail)))
+n.execute("select * from big where v = 'nope'")
+report(notes == [], "no usage notices by default", notes)
+n.execute("set dormouse.usage_notices = on")
+notes.clear()
+n.execute("select * from big where v = 'nope'")
+report(len(notes) == 1 and notes[0][0].startswith("usage: 5000 rows read, 0 written, 0 returned;")
+       and notes[0][0].endswith("$0.000005000 on plan d1") and notes[0][1].startswith("kind read, fingerprint 3babfd3365b72770"),
+       "usage_notices: the full scan's rows read and its price under d1 ($0.001 per million rows read)", notes)
+notes.clear()
+n.execute("insert into two values (%s, %s, %s)", (50, 1, 1))
+report(len(notes) == 1 and notes[0][0].startswith("usage: 0 rows read, 3 written") and "$0.000003000 on plan d1" in notes[0][0],
+       "usage_notices over the extended protocol: 3 rows written at $1 per million", notes)
+n.execute("set dormouse.usage_notices = off")
+notes.clear()
+n.execute("select 1")
+report(notes == [], "usage_notices off again", notes)
+
 # kinds and fingerprints: /v1/queries
 def queries(qs):
     with urllib.request.urlopen(url + "/v1/queries?" + qs) as r:
