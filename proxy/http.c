@@ -216,6 +216,12 @@ static void http_metrics(proxy_server *srv, http_text *t)
     http_printf(t, "dormouse_build_info{version=\"%s\"} 1\n", DORMOUSE_VERSION);
     HELP(t, "dormouse_uptime_seconds", "gauge", "Seconds since Dormouse started.");
     http_printf(t, "dormouse_uptime_seconds %lld\n", (long long)(time(NULL) - srv->start_time));
+    if (srv->ledger) {
+        HELP(t, "dormouse_ledger_lag_records", "gauge",
+             "Usage records in the journal not yet in the ledger.");
+        http_printf(t, "dormouse_ledger_lag_records %llu\n",
+                    (unsigned long long)storage_ledger_lag(srv->ledger));
+    }
 
     int clients = 0, waiting = 0, admin = 0;
     for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
@@ -291,6 +297,40 @@ static void http_metrics(proxy_server *srv, http_text *t)
                          : f == 5 ? (double)c->query_time_us / 1e6
                                   : (double)c->wait_time_us / 1e6;
             http_printf(t, "%s{database=\"%s\"} %.17g\n", fam[f].name, name, val);
+        }
+    }
+    static const double bounds[] = PROXY_STATS_HIST_BOUNDS;
+    http_printf(t, "# HELP dormouse_query_duration_seconds Time from a query to its result.\n"
+                   "# TYPE dormouse_query_duration_seconds histogram\n");
+    for (int i = 0; i < n; i++) {
+        char name[160];
+        http_label(v[i]->name, name, sizeof(name));
+        uint64_t cum = 0;
+        for (int b = 0; b < PROXY_STATS_HIST_BUCKETS; b++) {
+            cum += v[i]->query_hist[b];
+            if (b < PROXY_STATS_HIST_BUCKETS - 1)
+                http_printf(t, "dormouse_query_duration_seconds_bucket{database=\"%s\",le=\"%g\"} %llu\n",
+                            name, bounds[b], (unsigned long long)cum);
+            else
+                http_printf(t, "dormouse_query_duration_seconds_bucket{database=\"%s\",le=\"+Inf\"} %llu\n",
+                            name, (unsigned long long)cum);
+        }
+        http_printf(t, "dormouse_query_duration_seconds_sum{database=\"%s\"} %.17g\n"
+                       "dormouse_query_duration_seconds_count{database=\"%s\"} %llu\n",
+                    name, (double)v[i]->total.query_time_us / 1e6, name, (unsigned long long)cum);
+    }
+    static const char *const rows[][2] = {
+        {"dormouse_rows_read_total", "Rows read (visited), as metered."},
+        {"dormouse_rows_written_total", "Rows written with their index entries, as metered."},
+        {"dormouse_rows_returned_total", "Rows returned to clients, as metered."},
+    };
+    for (int f = 0; f < 3; f++) {
+        http_printf(t, "# HELP %s %s\n# TYPE %s counter\n", rows[f][0], rows[f][1], rows[f][0]);
+        for (int i = 0; i < n; i++) {
+            char name[160];
+            http_label(v[i]->name, name, sizeof(name));
+            uint64_t val = f == 0 ? v[i]->rows_read : f == 1 ? v[i]->rows_written : v[i]->rows_returned;
+            http_printf(t, "%s{database=\"%s\"} %llu\n", rows[f][0], name, (unsigned long long)val);
         }
     }
     free(v);

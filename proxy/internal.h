@@ -129,9 +129,16 @@ typedef struct proxy_stats_counters {
 
 /* One database's counters: totals since start, and the snapshots taken at the
  * last two stats_period ticks (averages are their difference). */
+/* The query-duration histogram's upper bounds (seconds), for /metrics;
+ * the last bucket is +Inf. */
+#define PROXY_STATS_HIST_BOUNDS {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+#define PROXY_STATS_HIST_BUCKETS 10
+
 typedef struct proxy_stats_db {
     char name[WIRE_NAME_MAX];
     proxy_stats_counters total, older, newer;
+    uint64_t query_hist[PROXY_STATS_HIST_BUCKETS]; /* queries per duration bucket (not cumulative) */
+    uint64_t rows_read, rows_written, rows_returned; /* as metered (meter.c) */
     struct proxy_stats_db *hash_next, *all_next;
 } proxy_stats_db;
 

@@ -68,6 +68,11 @@ static void meter_record(proxy_session *s, storage_kind engine, storage_usage_re
 
 static void meter_append(proxy_session *s, const storage_usage_record *r)
 {
+    if (s->stats) { /* for /metrics */
+        s->stats->rows_read += r->rows_read;
+        s->stats->rows_written += r->rows_written;
+        s->stats->rows_returned += r->rows_returned;
+    }
     quota_count(s->server, s->database, r->rows_read, r->rows_written, 0, -1);
     if (!storage_ledger_append(s->server->ledger, r) && !s->server->meter_warned) {
         s->server->meter_warned = true;

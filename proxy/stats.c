@@ -154,6 +154,11 @@ void proxy_stats_query_done(proxy_stats_db *d, uint64_t duration_us)
         return;
     d->total.query_count++;
     d->total.query_time_us += duration_us;
+    static const double bounds[] = PROXY_STATS_HIST_BOUNDS;
+    int b = 0;
+    while (b < PROXY_STATS_HIST_BUCKETS - 1 && (double)duration_us > bounds[b] * 1e6)
+        b++;
+    d->query_hist[b]++;
 }
 
 void proxy_stats_xact_done(proxy_stats_db *d, uint64_t duration_us)

@@ -64,12 +64,19 @@ status, ctype, s, helps, types, bad = metrics()
 report(status == 200 and ctype.startswith("text/plain; version=0.0.4"), "GET /metrics: 200, Prometheus text format", (status, ctype))
 report(not bad, "every sample line parses", bad[:3])
 names = {k.split("{")[0] for k in s}
-family = lambda n: re.sub(r"_(sum|count)$", "", n)
+family = lambda n: re.sub(r"_(sum|count|bucket)$", "", n)
 report(all(n.startswith("dormouse_") for n in names), "every metric is prefixed dormouse_", sorted(names)[:5])
 report(all(family(n) in helps and family(n) in types for n in names), "every family has HELP and TYPE",
        sorted(n for n in names if family(n) not in helps)[:5])
 q = s.get('dormouse_queries_total{database="web"}', 0)
 report(q >= 3, "dormouse_queries_total counts the client's queries", q)
+h = s.get('dormouse_query_duration_seconds_count{database="web"}', -1)
+inf = s.get('dormouse_query_duration_seconds_bucket{database="web",le="+Inf"}', -2)
+buckets = [v for k, v in s.items() if k.startswith('dormouse_query_duration_seconds_bucket{database="web"')]
+report(h == q and inf == q and buckets == sorted(buckets) and len(buckets) == 10,
+       "dormouse_query_duration_seconds: a histogram of every query, cumulative buckets", (h, q, buckets))
+report(s.get('dormouse_rows_returned_total{database="web"}', 0) >= 1 and 'dormouse_rows_read_total{database="web"}' in s
+       and 'dormouse_ledger_lag_records' in s, "rows read, written and returned, and the ledger's lag")
 report(s.get('dormouse_received_bytes_total{database="web"}', 0) > 0 and s.get('dormouse_sent_bytes_total{database="web"}', 0) > 0,
        "bytes received and sent are counted")
 report(wait_for(lambda: metrics()[2].get('dormouse_client_connections{kind="all"}') == 0, 5),
