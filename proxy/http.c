@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -604,24 +605,31 @@ static char *http_usage_body(http_usage *u, size_t *len)
     return body;
 }
 
+/* billing_usage from a bill input (borrows its intervals). */
+static billing_usage http_billing_usage(const storage_bill_input *in, int64_t from, int64_t to)
+{
+    const storage_usage_row *t = &in->totals;
+    return (billing_usage){.period_start_us = from,
+                           .period_end_us = to,
+                           .queries = t->queries,
+                           .rows_read = t->rows_read,
+                           .rows_written = t->rows_written,
+                           .rows_returned = t->rows_returned,
+                           .bytes_in = t->bytes_in,
+                           .bytes_out = t->bytes_out,
+                           .cpu_us = t->cpu_us,
+                           .active_intervals_s = in->active_s,
+                           .n_active_intervals = (size_t)in->nactive,
+                           .storage_byte_seconds = in->storage_byte_seconds};
+}
+
 /* GET /v1/bill: the usage of the window and its bill under each plan. */
 static char *http_bill_body(http_usage *u, size_t *len)
 {
     storage_ledger_request *q = &u->q;
     const storage_bill_input *in = &q->bill;
     const storage_usage_row *t = &in->totals;
-    billing_usage bu = {.period_start_us = q->from_us,
-                        .period_end_us = q->to_us,
-                        .queries = t->queries,
-                        .rows_read = t->rows_read,
-                        .rows_written = t->rows_written,
-                        .rows_returned = t->rows_returned,
-                        .bytes_in = t->bytes_in,
-                        .bytes_out = t->bytes_out,
-                        .cpu_us = t->cpu_us,
-                        .active_intervals_s = in->active_s,
-                        .n_active_intervals = (size_t)in->nactive,
-                        .storage_byte_seconds = in->storage_byte_seconds};
+    billing_usage bu = http_billing_usage(in, q->from_us, q->to_us);
     const billing_plan *plans[PROXY_MAX_PLANS + 8];
     int nplans = meter_plans(u->h->srv, plans, PROXY_MAX_PLANS + 8);
     json_t *bills = json_array();
@@ -654,6 +662,53 @@ static char *http_bill_body(http_usage *u, size_t *len)
     if (!o) {
         json_decref(bills);
         json_decref(usage);
+    }
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+    json_decref(o);
+    *len = body ? strlen(body) : 0;
+    return body;
+}
+
+/* GET /v1/bills: every database's usage over the window and its total under
+ * each plan (the dashboard's billing table). */
+static char *http_bills_body(http_usage *u, size_t *len)
+{
+    storage_ledger_request *q = &u->q;
+    const billing_plan *plans[PROXY_MAX_PLANS + 8];
+    int nplans = meter_plans(u->h->srv, plans, PROXY_MAX_PLANS + 8);
+    json_t *names = json_array(), *dbs = json_array();
+    for (int p = 0; names && p < nplans; p++)
+        json_array_append_new(names, json_string(plans[p]->name));
+    for (int i = 0; dbs && i < q->nrows; i++) {
+        const storage_usage_row *r = &q->rows[i];
+        const storage_bill_input *in = &q->bills[i];
+        billing_usage bu = http_billing_usage(in, q->from_us, q->to_us);
+        json_t *totals = json_object();
+        for (int p = 0; totals && p < nplans; p++) {
+            billing_bill b;
+            billing_compute(plans[p], &bu, &b);
+            json_object_set_new(totals, plans[p]->name, json_real(round(b.total * 1e6) / 1e6));
+        }
+        json_array_append_new(
+            dbs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:o*}",
+                           "database", r->database, "queries", (json_int_t)r->queries, "errors",
+                           (json_int_t)r->errors, "rows_read", (json_int_t)r->rows_read,
+                           "rows_written", (json_int_t)r->rows_written, "rows_returned",
+                           (json_int_t)r->rows_returned, "bytes_out", (json_int_t)r->bytes_out,
+                           "cpu_us", (json_int_t)r->cpu_us, "active_seconds",
+                           (double)in->totals.active_us / 1e6, "cold_starts",
+                           (json_int_t)in->totals.cold_starts, "storage_gb_months",
+                           in->storage_byte_seconds / 1e9 / 2592000.0, "totals", totals));
+    }
+    char from[40], to[40];
+    http_iso(q->from_us, from, sizeof(from));
+    http_iso(q->to_us, to, sizeof(to));
+    json_t *o = names && dbs ? json_pack("{s:s, s:s, s:o, s:o}", "from", from, "to", to, "plans",
+                                         names, "databases", dbs)
+                             : NULL;
+    if (!o) {
+        json_decref(names);
+        json_decref(dbs);
     }
     char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(o);
@@ -702,9 +757,10 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
             ret = http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, u->q.error);
         } else {
             size_t len = 0;
-            char *body = u->q.read == STORAGE_LEDGER_TOP    ? http_queries_body(u, &len)
-                         : u->q.read == STORAGE_LEDGER_BILL ? http_bill_body(u, &len)
-                                                            : http_usage_body(u, &len);
+            char *body = u->q.read == STORAGE_LEDGER_TOP       ? http_queries_body(u, &len)
+                         : u->q.read == STORAGE_LEDGER_BILL    ? http_bill_body(u, &len)
+                         : u->q.read == STORAGE_LEDGER_SUMMARY ? http_bills_body(u, &len)
+                                                               : http_usage_body(u, &len);
             ret = body ? http_reply(c, MHD_HTTP_OK, u->csv ? "text/csv" : "application/json", body, len)
                        : http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         }
@@ -722,7 +778,7 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
     const char *order = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "order");
     const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     char err[160];
-    if (read != STORAGE_LEDGER_TOP && (!db || !db[0]))
+    if ((read == STORAGE_LEDGER_USAGE || read == STORAGE_LEDGER_BILL) && (!db || !db[0]))
         return http_json_error(c, MHD_HTTP_BAD_REQUEST, "database is required (?database=NAME)");
     if (db && strlen(db) >= sizeof(u->q.database))
         return http_json_error(c, MHD_HTTP_BAD_REQUEST, "database: no such name (too long)");
@@ -753,7 +809,9 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
         snprintf(err, sizeof(err), "granularity must be minute, hour or day");
     const char *month = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "month");
     const char *plan = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "plan");
-    if (!err[0] && read == STORAGE_LEDGER_BILL) {
+    if (read == STORAGE_LEDGER_SUMMARY)
+        u->q.with_bills = true;
+    if (!err[0] && (read == STORAGE_LEDGER_BILL || read == STORAGE_LEDGER_SUMMARY)) {
         if (month && !http_parse_month(month, &u->q.from_us, &u->q.to_us))
             snprintf(err, sizeof(err), "month must be YYYY-MM, e.g. 2026-11");
         else if (!month && !from && !to)
@@ -905,6 +963,8 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
         return http_usage_request(h, c, con_cls, STORAGE_LEDGER_TOP);
     if (!strcmp(url, "/v1/bill"))
         return http_usage_request(h, c, con_cls, STORAGE_LEDGER_BILL);
+    if (!strcmp(url, "/v1/bills"))
+        return http_usage_request(h, c, con_cls, STORAGE_LEDGER_SUMMARY);
     if (!strcmp(url, "/v1/overview")) {
         char *body = http_overview(srv);
         if (!body)
@@ -915,7 +975,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
         return http_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", NULL, 0);
     char msg[400];
     snprintf(msg, sizeof(msg), "no such endpoint: %.200s (try /, /metrics, /healthz, /v1/databases, "
-             "/v1/overview, /v1/usage, /v1/queries, /v1/bill)", url);
+             "/v1/overview, /v1/usage, /v1/queries, /v1/bill, /v1/bills)", url);
     return http_json_error(c, MHD_HTTP_NOT_FOUND, msg);
 }
 

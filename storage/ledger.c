@@ -404,15 +404,26 @@ static bool ledger_merge_activity(storage_ledger *l, storage_ledger_request *q)
     return ok;
 }
 
+/* What a bill of `database` over [from, to) needs, into b; false on an
+ * SQLite error (l's message), with what was read so far. */
+static bool ledger_bill_input(storage_ledger *l, const char *database, int64_t from, int64_t to,
+                              storage_bill_input *b, char *error, size_t errlen);
+
 static void ledger_answer_bill(storage_ledger *l, storage_ledger_request *q)
 {
-    storage_bill_input *b = &q->bill;
+    ledger_bill_input(l, q->database, q->from_us, q->to_us, &q->bill, q->error,
+                      sizeof(q->error));
+}
+
+static bool ledger_bill_input(storage_ledger *l, const char *database, int64_t from, int64_t to,
+                              storage_bill_input *b, char *error, size_t errlen)
+{
     memset(b, 0, sizeof(*b));
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t end = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-    if (end > q->to_us)
-        end = q->to_us;
+    if (end > to)
+        end = to;
     sqlite3_stmt *st = NULL;
     /* the totals */
     if (sqlite3_prepare_v2(l->db,
@@ -422,12 +433,12 @@ static void ledger_answer_bill(storage_ledger *l, storage_ledger_request *q)
                            "ts_us >= ?2 AND ts_us < ?3",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, q->from_us);
-    sqlite3_bind_int64(st, 3, q->to_us);
+    sqlite3_bind_text(st, 1, database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
     if (sqlite3_step(st) == SQLITE_ROW) {
         storage_usage_row *t = &b->totals;
-        t->start_us = q->from_us;
+        t->start_us = from;
         t->queries = (uint64_t)sqlite3_column_int64(st, 0);
         t->errors = (uint64_t)sqlite3_column_int64(st, 1);
         t->rows_read = (uint64_t)sqlite3_column_int64(st, 2);
@@ -445,16 +456,16 @@ static void ledger_answer_bill(storage_ledger *l, storage_ledger_request *q)
                            "?1 AND ts_us >= ?2 AND ts_us < ?3 GROUP BY period_us ORDER BY period_us",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, q->from_us);
-    sqlite3_bind_int64(st, 3, q->to_us);
+    sqlite3_bind_text(st, 1, database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
     int cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (b->nactive == cap) {
             cap = cap ? cap * 2 : 64;
             double *v = realloc(b->active_s, (size_t)cap * sizeof(*v));
             if (!v) {
-                snprintf(q->error, sizeof(q->error), "out of memory");
+                snprintf(error, errlen, "out of memory");
                 break;
             }
             b->active_s = v;
@@ -474,15 +485,15 @@ static void ledger_answer_bill(storage_ledger *l, storage_ledger_request *q)
                            "AND ts_us <= ?2), ?2) ORDER BY ts_us",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, q->database, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, q->from_us);
+    sqlite3_bind_text(st, 1, database, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
     sqlite3_bind_int64(st, 3, end);
     int64_t at = 0, size = -1;
     b->totals.storage_bytes = -1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t t = sqlite3_column_int64(st, 0), bytes = sqlite3_column_int64(st, 1);
-        if (t < q->from_us)
-            t = q->from_us;
+        if (t < from)
+            t = from;
         if (size >= 0 && t > at)
             b->storage_byte_seconds += (double)size * (double)(t - at) / 1e6;
         at = t;
@@ -493,13 +504,18 @@ static void ledger_answer_bill(storage_ledger *l, storage_ledger_request *q)
     if (size >= 0 && end > at)
         b->storage_byte_seconds += (double)size * (double)(end - at) / 1e6;
     sqlite3_finalize(st);
-    return;
+    return true;
 fail:
-    snprintf(q->error, sizeof(q->error), "ledger: %s", sqlite3_errmsg(l->db));
+    snprintf(error, errlen, "ledger: %s", sqlite3_errmsg(l->db));
+    return false;
 }
 
 void storage_ledger_request_clear(storage_ledger_request *q)
 {
+    for (int i = 0; q->bills && i < q->nrows; i++)
+        free(q->bills[i].active_s);
+    free(q->bills);
+    q->bills = NULL;
     free(q->bill.active_s);
     q->bill.active_s = NULL;
     q->bill.nactive = 0;
@@ -562,6 +578,17 @@ static void ledger_answer_summary(storage_ledger *l, storage_ledger_request *q)
         r->storage_bytes = sqlite3_column_int64(st, 12);
     }
     sqlite3_finalize(st);
+    if (q->with_bills && !q->error[0] && q->nrows > 0) {
+        q->bills = calloc((size_t)q->nrows, sizeof(*q->bills));
+        if (!q->bills) {
+            snprintf(q->error, sizeof(q->error), "out of memory");
+            return;
+        }
+        for (int i = 0; i < q->nrows; i++)
+            if (!ledger_bill_input(l, q->rows[i].database, q->from_us, q->to_us, &q->bills[i],
+                                   q->error, sizeof(q->error)))
+                return;
+    }
 }
 
 static void ledger_answer(storage_ledger *l, storage_ledger_request *q)

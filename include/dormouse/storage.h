@@ -481,6 +481,9 @@ struct storage_ledger_request {
     storage_query_row *top;
     int ntop;
     storage_bill_input bill;
+    /* SUMMARY with with_bills: bills[i] is what rows[i]'s bill needs */
+    bool with_bills;
+    storage_bill_input *bills;
     char error[256];          /* "" : rows are the answer */
     void (*done)(storage_ledger_request *q);
     void *udata;

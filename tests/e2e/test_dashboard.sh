@@ -42,7 +42,7 @@ bg_track $!
 holding() { grep -q ready "$DM_TMP/holder.out"; }
 wait_until 15 holding || fail "a client holds live" "$(cat "$DM_TMP/holder.out")"
 
-assert_contains "GET / serves the page" "$(curl -s "$URL/")" "<title>Dormouse: capacity</title>"
+assert_contains "GET / serves the page" "$(curl -s "$URL/")" "<title>Dormouse: capacity and billing</title>"
 assert_true "the page loads nothing from elsewhere" "$(curl -s "$URL/" | grep -Eo '(src|href)="[^"]*"')" \
     eval "! curl -s '$URL/' | grep -Eq '(src|href)=\"(https?:)?//'"
 
@@ -99,6 +99,22 @@ report(t.get("db-nap.cold_starts") == str(dbs["nap"]["cold_starts"]) == "1", "na
 report(t.get("db-nap.queries") == str(dbs["nap"]["queries"]) and int(t.get("db-nap.queries", "0")) >= 3,
        "nap's queries as Dormouse counts them", (t.get("db-nap.queries"), dbs["nap"]["queries"]))
 report(t.get("cold-starts") == str(sum(d["cold_starts"] for d in ov["databases"])), "the cold starts card", t.get("cold-starts"))
+
+# the billing half: /v1/bills, /v1/queries
+with urllib.request.urlopen(sys.argv[1] + "/v1/bills") as r:
+    bills = json.load(r)
+with urllib.request.urlopen(sys.argv[1] + "/v1/queries?limit=10") as r:
+    top = json.load(r)["queries"]
+report(p.attrs.get("body", {}).get("data-billing") == "yes", "the page's script fetched the billing data", p.attrs.get("body"))
+nap = [d for d in bills["databases"] if d["database"] == "nap"][0]
+report(all(t.get("bill-nap." + k) == str(nap[k]) for k in ("queries", "rows_read", "rows_written", "rows_returned", "cold_starts"))
+       and nap["rows_written"] == 1 and nap["queries"] >= 3,
+       "nap's usage this month as the ledger counts it", ({k: t.get("bill-nap." + k) for k in ("queries", "rows_read", "rows_written")}, nap))
+first = bills["plans"][0]
+report(t.get("bill-nap.cost") == "%.6f" % nap["totals"][first],
+       f"nap's cost under the first plan ({first}) as /v1/bills computes it", (t.get("bill-nap.cost"), nap["totals"][first]))
+report(len(top) > 0 and t.get("top-0.query") == top[0]["query"] and t.get("top-0.calls") == str(top[0]["calls"]),
+       "the most expensive query fingerprint, with its normalised text", (t.get("top-0.query"), top[:1]))
 print("DONE")
 PY
 )
