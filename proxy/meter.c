@@ -86,6 +86,8 @@ static void meter_notice(proxy_session *s, storage_job *job, const storage_usage
 {
     const billing_plan *plans[PROXY_MAX_PLANS + 8];
     int n = meter_plans(s->server, plans, PROXY_MAX_PLANS + 8);
+    if (n == 0)
+        return; /* (there are always the built-in plans) */
     const billing_plan *plan = plans[0];
     for (int i = 0; i < n && !s->server->cfg.nplans; i++)
         if (!strcmp(plans[i]->name, "d1"))
