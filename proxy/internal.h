@@ -210,6 +210,7 @@ typedef struct proxy_loop {
     proxy_stmt_cache stmt_cache;      /* prepared statements of its pools */
 
     struct meter_fp_cache *fp_cache; /* upstream queries' fingerprints (meter.c); lazily */
+    storage_ledger_writer *ledger_w; /* its usage journal (metering on); flushed before replies */
 
     /* Spare I/O buffers: an idle client keeps none (buf_take / buf_give). */
     uint8_t **spare_bufs;
@@ -304,6 +305,7 @@ struct proxy_session {
     bool socket_closed;   /* fd closed; nothing more to send */
     bool want_close;      /* close once the current job is done and output flushed */
     bool discard_to_sync; /* extended-protocol error: skip messages until Sync */
+    bool job_metered;     /* its done job's usage is already recorded (server_wake_cb) */
 
     /* metering of upstream requests (meter.c): since the last ReadyForQuery */
     struct {
@@ -634,6 +636,12 @@ void managed_shutdown_all(proxy_server *srv);
 /* A QUERY or EXTENDED job of s is done: its usage goes to the ledger
  * (before its reply is sent). */
 void meter_job(proxy_session *s, storage_job *job);
+/* The loop's usage records go to its journal (one write(2)), before the
+ * replies of the queries they describe are sent: session_flush calls it. */
+void meter_flush(proxy_loop *l);
+/* server_wake_cb: jobs finished together are metered first, then flushed
+ * once, then delivered (session_on_job_done skips what this recorded). */
+void meter_jobs_early(storage_job *jobs);
 /* An upstream request's query text (a Query's, or a Parse's), len bytes. */
 void meter_upstream_query(proxy_session *s, const char *sql, size_t len);
 /* Loop 0, world lock: active time, cold starts and storage size of each

@@ -66,6 +66,15 @@ static void meter_record(proxy_session *s, storage_kind engine, storage_usage_re
         r->resume_wait_us = resumed - s->query_start_us;
 }
 
+void meter_flush(proxy_loop *l)
+{
+    if (storage_ledger_pending(l->ledger_w) && !storage_ledger_flush(l->ledger_w) &&
+        !l->server->meter_warned) {
+        l->server->meter_warned = true;
+        proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
+    }
+}
+
 static void meter_append(proxy_session *s, const storage_usage_record *r)
 {
     if (s->stats) { /* for /metrics */
@@ -74,9 +83,9 @@ static void meter_append(proxy_session *s, const storage_usage_record *r)
         s->stats->rows_returned += r->rows_returned;
     }
     quota_count(s->server, s->database, r->rows_read, r->rows_written, 0, -1);
-    if (!storage_ledger_append(s->server->ledger, r) && !s->server->meter_warned) {
+    if (!storage_ledger_append(s->loop->ledger_w, r) && !s->server->meter_warned) {
         s->server->meter_warned = true;
-        proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
+        proxy_log(PROXY_LOG_WARNING, "metering: out of memory for a usage record");
     }
 }
 
@@ -131,6 +140,22 @@ static void meter_notice(proxy_session *s, storage_job *job, const storage_usage
     out->len -= 6;
     wire_put_notice(out, &e);
     wire_buf_append(out, ready, 6);
+}
+
+void meter_jobs_early(storage_job *jobs)
+{
+    proxy_loop *l = NULL;
+    for (storage_job *job = jobs; job; job = job->next) {
+        proxy_session *s = job->udata;
+        if ((job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED) ||
+            s->state == SESSION_CLOSING || job->out.oom)
+            continue; /* session_on_job_done records nothing for these either */
+        meter_job(s, job);
+        s->job_metered = true;
+        l = s->loop;
+    }
+    if (l)
+        meter_flush(l);
 }
 
 void meter_job(proxy_session *s, storage_job *job)
@@ -303,7 +328,7 @@ static void meter_activity_one(pool_db *db, const pool_db_meter *m, void *arg)
         .storage_bytes = sdb ? storage_db_bytes(sdb) : -1,
     };
     quota_count(srv, a.database, 0, 0, a.active_us, a.storage_bytes);
-    if (!storage_ledger_activity(srv->ledger, &a) && !srv->meter_warned) {
+    if (!storage_ledger_activity(srv->loops[0].ledger_w, &a) && !srv->meter_warned) {
         srv->meter_warned = true;
         proxy_log(PROXY_LOG_WARNING, "metering: cannot write the usage journal");
     }
@@ -328,6 +353,7 @@ void meter_activity(proxy_server *srv, bool force)
             (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)proxy_stats_now_us();
     }
     pool_db_meter_take(srv->pool, meter_activity_one, srv);
+    meter_flush(&srv->loops[0]);
 }
 
 int meter_plans(const proxy_server *srv, const billing_plan **out, int max)

@@ -419,6 +419,7 @@ static void server_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
         s->zombie_next = NULL;
         session_adopt(s);
     }
+    meter_jobs_early(job); /* the usage of all of them in one write(2) */
     while (job) {
         storage_job *next = job->next;
         session_on_job_done(job->udata, job);
@@ -715,6 +716,7 @@ static bool server_loop_init(proxy_server *srv, int k, char *err, size_t errlen)
     proxy_loop *l = &srv->loops[k];
     l->server = srv;
     l->index = k;
+    l->ledger_w = srv->ledger ? storage_ledger_writer_get(srv->ledger, k) : NULL;
     pthread_mutex_init(&l->lock, NULL);
     pthread_mutex_init(&l->inbox_lock, NULL);
     proxy_stmt_cache_init(&l->stmt_cache);
@@ -791,8 +793,15 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     srv->sqlite = storage_engine_new(&so, err, errlen);
     if (!srv->sqlite)
         goto fail;
-    if (cfg->metering) {
-        srv->ledger = storage_ledger_open(cfg->data_dir, err, errlen);
+    int n = cfg->workers; /* event loops */
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (int)cores : 1;
+    }
+    if (n > PROXY_MAX_WORKERS)
+        n = PROXY_MAX_WORKERS;
+    if (cfg->metering) { /* a journal writer per loop */
+        srv->ledger = storage_ledger_open(cfg->data_dir, n, err, errlen);
         if (!srv->ledger)
             goto fail;
     }
@@ -813,13 +822,6 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         snprintf(err, errlen, "nothing to listen on: set listen_addr or unix_socket_dir");
         goto fail;
     }
-    int n = cfg->workers;
-    if (n <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cores > 0 ? (int)cores : 1;
-    }
-    if (n > PROXY_MAX_WORKERS)
-        n = PROXY_MAX_WORKERS;
     for (int k = 0; k < n; k++) {
         srv->nloops = k + 1;
         if (!server_loop_init(srv, k, err, errlen))
@@ -914,8 +916,10 @@ void proxy_server_free(proxy_server *srv)
         if (l->loop)
             proxy_upstream_reap(l);
     }
-    if (srv->pool)
+    if (srv->pool && srv->nloops > 0)
         meter_activity(srv, true); /* the active time up to now */
+    for (int k = 0; k < srv->nloops; k++)
+        meter_flush(&srv->loops[k]);
     storage_ledger_close(srv->ledger); /* answers pending reads, drains the journal */
     srv->ledger = NULL;
     meter_server_free(srv);

@@ -303,6 +303,8 @@ bool session_flush(proxy_session *s)
         slog(s, PROXY_LOG_ERROR, "out of memory building a reply");
         return false;
     }
+    if (s->out.len > 0)
+        meter_flush(s->loop); /* the usage of what goes out is in the journal first */
     while (s->out.len > 0) {
         ssize_t n = write(s->fd, s->out.data, s->out.len);
         if (n > 0) {
@@ -404,6 +406,7 @@ void session_close(proxy_session *s, const char *reason)
         return;
     slog(s, s->state >= SESSION_IDLE ? PROXY_LOG_INFO : PROXY_LOG_DEBUG, "closing: %s", reason);
     if (s->out.len > 0 && !s->out.oom) {
+        meter_flush(s->loop);
         ssize_t n = write(s->fd, s->out.data, s->out.len);
         (void)n;
     }
@@ -1622,7 +1625,9 @@ void session_on_job_done(proxy_session *s, storage_job *job)
                       "terminating connection because protocol synchronization was lost");
         return;
     } else {
-        meter_job(s, job); /* in the ledger before the client sees the result */
+        if (!s->job_metered)
+            meter_job(s, job); /* in the journal before the client sees the result */
+        s->job_metered = false;
         session_take_reply(s, job);
         s->tx_status = job->tx_status;
         if (kind == STORAGE_JOB_EXTENDED)

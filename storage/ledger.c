@@ -3,20 +3,23 @@
  * durable across a kill -9 of Dormouse, in an SQLite database of Dormouse's
  * own (DIR/dormouse_ledger.db) written off the hot path.
  *
- * Hot path: storage_ledger_append() encodes the record and write()s it to a
- * journal (DIR/dormouse_usage.journal, O_APPEND), before the caller sends
- * the query's result; once write() has returned the record is in the page
- * cache and survives the process.  One write per query, no fsync, and the
- * ledger thread is woken only when it sleeps.
+ * Hot path: each event loop has a writer of its own (storage_ledger_writer)
+ * with its own journal, DIR/dormouse_usage.K.journal (O_APPEND), so loops
+ * never contend.  storage_ledger_append() encodes the record into the
+ * writer's buffer; storage_ledger_flush() write()s what is buffered, and
+ * the caller flushes before it sends any of those queries' results: the
+ * records of several queries finished together go out in one write(2).
+ * Once write() has returned the records are in the page cache and survive
+ * the process.  No fsync, and the ledger thread is woken only when it sleeps.
  *
- * The ledger thread reads the journal from the offset the ledger has
- * reached, checks each record (length and xxHash), and inserts a batch into
- * `usage` in one transaction that also stores the new offset, so a batch
- * is in the ledger exactly when the offset says so.  After a crash it
+ * The ledger thread reads each journal from the offset the ledger has
+ * reached in it, checks each record (length and xxHash), and inserts a batch
+ * into `usage` in one transaction that also stores the new offset, so a
+ * batch is in the ledger exactly when the offset says so.  After a crash it
  * resumes from that offset; records are keyed by their event id (boot, seq),
- * so one inserted twice is ignored.  Once the ledger has everything and the
- * journal is large, the journal is truncated (appenders wait on the rwlock
- * for that moment).  Reads (storage_ledger_query) run on the same thread
+ * so one inserted twice is ignored.  Once the ledger has everything of a
+ * journal and it is large, the journal is truncated (its writer waits on
+ * the writer's rwlock for that moment).  Reads (storage_ledger_query) run on the same thread
  * after it has caught up, so they never block an event loop and always see
  * every record appended before them.
  */
@@ -62,12 +65,24 @@ enum { LEDGER_QUERY = 0, LEDGER_ACTIVITY = 1 };
 #define LEDGER_SAMPLE_MAX 1024
 #define LEDGER_REC_MAX (sizeof(ledger_rec) + 3 * 63 + LEDGER_SAMPLE_MAX)
 
+#define LEDGER_MAX_WRITERS 64
+
+struct storage_ledger_writer {
+    storage_ledger *l;
+    int idx;
+    int fd; /* its journal, O_APPEND */
+    pthread_rwlock_t truncating; /* read-held around a write; the ledger's thread truncates */
+    uint8_t *buf;                /* records appended, not yet written */
+    size_t len, cap;
+    uint64_t nbuf;               /* records in buf */
+    uint64_t seq;                /* the writer's: event ids are (boot, seq << 8 | idx) */
+};
+
 struct storage_ledger {
-    char journal_path[PATH_MAX], db_path[PATH_MAX];
-    int fd; /* the journal, O_APPEND */
-    pthread_rwlock_t truncating;
+    char dir[PATH_MAX], db_path[PATH_MAX];
+    storage_ledger_writer writers[LEDGER_MAX_WRITERS];
+    int nwriters;
     uint64_t boot;
-    atomic_uint_fast64_t seq;
     atomic_uint_fast64_t appended, stored; /* records */
 
     int64_t truncate_at; /* journal bytes held once in the ledger before it starts over */
@@ -88,17 +103,31 @@ static bool ledger_exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
 }
 
-static int64_t ledger_offset(storage_ledger *l)
+/* The meta key of journal k's offset. */
+static void ledger_offset_key(int k, char *key, size_t n)
+{
+    snprintf(key, n, "journal_offset.%d", k);
+}
+
+static int64_t ledger_offset(storage_ledger *l, int k)
 {
     sqlite3_stmt *st;
     int64_t off = 0;
-    if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = 'usage_journal_offset'", -1, &st,
-                           NULL) == SQLITE_OK) {
+    char key[32];
+    ledger_offset_key(k, key, sizeof(key));
+    if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             off = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
     }
     return off;
+}
+
+static void ledger_journal_path(const char *dir, int k, char *path, size_t n)
+{
+    snprintf(path, n, "%s/dormouse_usage.%d.journal", dir, k);
 }
 
 /* Columns later versions added to `usage` (a ledger made before keeps its
@@ -126,11 +155,14 @@ static bool ledger_add_columns(sqlite3 *db)
     return true;
 }
 
-/* Moves every complete record of the journal into the ledger; the number
- * stored, or -1 on error (l->error). */
-static int64_t ledger_catch_up(storage_ledger *l)
+/* Moves every complete record of journal k (fd) into the ledger, and
+ * truncates it once all of it is in and it is large (under `truncating`;
+ * NULL: never); the number stored, or -1 on error (l->error). */
+static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwlock_t *truncating)
 {
-    int64_t off = ledger_offset(l), stored = 0;
+    int64_t off = ledger_offset(l, k), stored = 0;
+    char key[32];
+    ledger_offset_key(k, key, sizeof(key));
     uint8_t *buf = malloc(LEDGER_READ);
     if (!buf)
         return -1;
@@ -150,15 +182,15 @@ static int64_t ledger_catch_up(storage_ledger *l)
                            "INSERT OR IGNORE INTO activity (database, ts_us, boot, seq, period_us, "
                            "active_us, cold_starts, storage_bytes) VALUES (?,?,?,?,?,?,?,?)",
                            -1, &act, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(l->db,
-                           "INSERT OR REPLACE INTO meta (key, value) VALUES ('usage_journal_offset', ?)",
-                           -1, &setoff, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?2, ?1)", -1,
+                           &setoff, NULL) != SQLITE_OK) {
         snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
         stored = -1;
         goto out;
     }
+    sqlite3_bind_text(setoff, 2, key, -1, SQLITE_STATIC);
     for (;;) {
-        ssize_t n = pread(l->fd, buf, LEDGER_READ, off);
+        ssize_t n = pread(fd, buf, LEDGER_READ, off);
         if (n <= 0)
             break;
         size_t pos = 0, batch = 0;
@@ -255,21 +287,21 @@ static int64_t ledger_catch_up(storage_ledger *l)
     atomic_fetch_add(&l->stored, (uint_fast64_t)stored);
     /* all in: a large journal starts again from zero */
     struct stat st;
-    if (off >= l->truncate_at && fstat(l->fd, &st) == 0 && st.st_size == off) {
+    if (truncating && off >= l->truncate_at && fstat(fd, &st) == 0 && st.st_size == off) {
         /* the offset goes to 0 first: a crash before the truncation only
          * makes the journal's records go in again, ignored by event id */
-        pthread_rwlock_wrlock(&l->truncating);
-        if (fstat(l->fd, &st) == 0 && st.st_size == off) {
+        pthread_rwlock_wrlock(truncating);
+        if (fstat(fd, &st) == 0 && st.st_size == off) {
             sqlite3_bind_int64(setoff, 1, 0);
             bool reset = sqlite3_step(setoff) == SQLITE_DONE;
             sqlite3_reset(setoff);
-            if (reset && ftruncate(l->fd, 0) != 0) {
+            if (reset && ftruncate(fd, 0) != 0) {
                 sqlite3_bind_int64(setoff, 1, off); /* not truncated: keep the place */
                 sqlite3_step(setoff);
                 sqlite3_reset(setoff);
             }
         }
-        pthread_rwlock_unlock(&l->truncating);
+        pthread_rwlock_unlock(truncating);
     }
 out:
     sqlite3_finalize(ins);
@@ -278,6 +310,43 @@ out:
     sqlite3_finalize(act);
     free(buf);
     return stored;
+}
+
+/* Every writer's journal; the number stored, or -1 on error (l->error). */
+static int64_t ledger_catch_up(storage_ledger *l)
+{
+    int64_t stored = 0;
+    for (int k = 0; k < l->nwriters; k++) {
+        storage_ledger_writer *w = &l->writers[k];
+        int64_t n = ledger_catch_up_one(l, k, w->fd, &w->truncating);
+        if (n < 0)
+            return -1;
+        stored += n;
+    }
+    return stored;
+}
+
+/* At open: journals of a run with more writers than this one go in, and
+ * away. */
+static bool ledger_catch_up_strays(storage_ledger *l)
+{
+    for (int k = l->nwriters; k < LEDGER_MAX_WRITERS; k++) {
+        char path[PATH_MAX + 64];
+        ledger_journal_path(l->dir, k, path, sizeof(path));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        int64_t n = ledger_catch_up_one(l, k, fd, NULL);
+        close(fd);
+        if (n < 0)
+            return false;
+        char key[32], sql[96];
+        ledger_offset_key(k, key, sizeof(key));
+        snprintf(sql, sizeof(sql), "DELETE FROM meta WHERE key = '%s'", key);
+        if (!ledger_exec(l->db, sql) || unlink(path) != 0)
+            return false;
+    }
+    return true;
 }
 
 /* ---- reads ---- */
@@ -718,26 +787,58 @@ static void *ledger_main(void *arg)
 
 /* ---- the API ---- */
 
-storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen)
+static void ledger_free(storage_ledger *l)
 {
+    sqlite3_close(l->db);
+    for (int k = 0; k < l->nwriters; k++) {
+        storage_ledger_writer *w = &l->writers[k];
+        if (w->fd >= 0)
+            close(w->fd);
+        free(w->buf);
+        pthread_rwlock_destroy(&w->truncating);
+    }
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, size_t errlen)
+{
+    if (nwriters < 1 || nwriters > LEDGER_MAX_WRITERS) {
+        snprintf(err, errlen, "the usage ledger takes 1 to %d writers", LEDGER_MAX_WRITERS);
+        return NULL;
+    }
     storage_ledger *l = calloc(1, sizeof(*l));
     if (!l) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(l->journal_path, sizeof(l->journal_path), "%s/dormouse_usage.journal", dir);
-    /* the journal of versions before rows_read and fingerprints, in a format
-     * no longer read (and its place in the ledger, under another key) */
-    char old[PATH_MAX + 32];
-    snprintf(old, sizeof(old), "%s/dormouse_ledger.journal", dir);
-    unlink(old);
+    snprintf(l->dir, sizeof(l->dir), "%s", dir);
     snprintf(l->db_path, sizeof(l->db_path), "%s/dormouse_ledger.db", dir);
-    l->fd = open(l->journal_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (l->fd < 0) {
-        snprintf(err, errlen, "cannot open the usage journal %s: %s", l->journal_path,
-                 strerror(errno));
-        free(l);
-        return NULL;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->cond, NULL);
+    l->truncate_at = LEDGER_TRUNCATE_AT;
+    /* the journals of earlier versions, in formats no longer read */
+    static const char *const old[] = {"dormouse_ledger.journal", "dormouse_usage.journal"};
+    for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/%s", dir, old[i]);
+        unlink(path);
+    }
+    for (int k = 0; k < nwriters; k++) {
+        storage_ledger_writer *w = &l->writers[k];
+        char path[PATH_MAX + 64];
+        ledger_journal_path(dir, k, path, sizeof(path));
+        w->l = l;
+        w->idx = k;
+        pthread_rwlock_init(&w->truncating, NULL);
+        l->nwriters = k + 1;
+        w->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (w->fd < 0) {
+            snprintf(err, errlen, "cannot open the usage journal %s: %s", path, strerror(errno));
+            ledger_free(l);
+            return NULL;
+        }
     }
     if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
             SQLITE_OK ||
@@ -762,64 +863,97 @@ storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen)
         !ledger_add_columns(l->db)) {
         snprintf(err, errlen, "cannot open the usage ledger %s: %s", l->db_path,
                  l->db ? sqlite3_errmsg(l->db) : "out of memory");
-        sqlite3_close(l->db);
-        close(l->fd);
-        free(l);
+        ledger_free(l);
         return NULL;
     }
     if (getrandom(&l->boot, sizeof(l->boot), 0) != sizeof(l->boot))
         l->boot = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     l->boot &= INT64_MAX; /* stored as an SQLite integer */
-    l->truncate_at = LEDGER_TRUNCATE_AT;
-    pthread_rwlock_init(&l->truncating, NULL);
-    pthread_mutex_init(&l->lock, NULL);
-    pthread_cond_init(&l->cond, NULL);
-    /* what a crash left in the journal goes in first */
-    if (ledger_catch_up(l) < 0) {
-        snprintf(err, errlen, "%s", l->error);
-        storage_ledger_close(l);
+    /* what a crash left in the journals goes in first */
+    if (ledger_catch_up(l) < 0 || !ledger_catch_up_strays(l)) {
+        snprintf(err, errlen, "%s", l->error[0] ? l->error : "cannot take in an old journal");
+        ledger_free(l);
         return NULL;
     }
     atomic_store(&l->stored, 0);
     int rc = pthread_create(&l->thread, NULL, ledger_main, l);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the ledger thread: %s", strerror(rc));
-        sqlite3_close(l->db);
-        close(l->fd);
-        free(l);
+        ledger_free(l);
         return NULL;
     }
     return l;
 }
 
-/* Appends one record (r's head filled but for len, boot, seq and hash; then
- * the tail's n bytes) to the journal. */
-static bool ledger_write(storage_ledger *l, ledger_rec *r, const uint8_t *tail, size_t n)
+storage_ledger_writer *storage_ledger_writer_get(storage_ledger *l, int k)
 {
-    uint8_t buf[LEDGER_REC_MAX];
-    r->len = (uint32_t)(sizeof(*r) + n);
-    r->boot = l->boot;
-    r->seq = atomic_fetch_add(&l->seq, 1) + 1;
-    memcpy(buf + sizeof(*r), tail, n);
-    memcpy(buf, r, sizeof(*r));
-    r->hash = XXH32(buf + 8, r->len - 8, 0);
-    memcpy(buf, r, sizeof(*r));
-    pthread_rwlock_rdlock(&l->truncating);
-    ssize_t w = write(l->fd, buf, r->len); /* O_APPEND: one record, whole, at the end */
-    pthread_rwlock_unlock(&l->truncating);
-    if (w != (ssize_t)r->len)
-        return false;
-    atomic_fetch_add(&l->appended, 1);
-    if (atomic_load(&l->sleeping)) { /* the first record since it caught up wakes it */
+    return k >= 0 && k < l->nwriters ? &l->writers[k] : NULL;
+}
+
+/* Buffers one record (r's head filled but for len, boot, seq and hash; then
+ * the tail's n bytes) for the writer's next flush. */
+static bool ledger_write(storage_ledger_writer *w, ledger_rec *r, const uint8_t *tail, size_t n)
+{
+    size_t len = sizeof(*r) + n;
+    if (w->cap - w->len < len) {
+        size_t cap = w->cap ? w->cap * 2 : 16384;
+        while (cap - w->len < len)
+            cap *= 2;
+        uint8_t *grown = realloc(w->buf, cap);
+        if (!grown)
+            return false;
+        w->buf = grown;
+        w->cap = cap;
+    }
+    r->len = (uint32_t)len;
+    r->boot = w->l->boot;
+    r->seq = (++w->seq << 8) | (uint64_t)w->idx;
+    uint8_t *at = w->buf + w->len;
+    memcpy(at + sizeof(*r), tail, n);
+    memcpy(at, r, sizeof(*r));
+    r->hash = XXH32(at + 8, len - 8, 0);
+    memcpy(at, r, sizeof(*r));
+    w->len += len;
+    w->nbuf++;
+    return true;
+}
+
+bool storage_ledger_flush(storage_ledger_writer *w)
+{
+    if (!w || w->len == 0)
+        return true;
+    storage_ledger *l = w->l;
+    pthread_rwlock_rdlock(&w->truncating);
+    size_t done = 0;
+    while (done < w->len) { /* O_APPEND: each write lands whole at the end */
+        ssize_t n = write(w->fd, w->buf + done, w->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    pthread_rwlock_unlock(&w->truncating);
+    bool ok = done == w->len;
+    if (ok)
+        atomic_fetch_add(&l->appended, w->nbuf);
+    w->len = 0;
+    w->nbuf = 0;
+    if (ok && atomic_load(&l->sleeping)) { /* the first records since it caught up wake it */
         pthread_mutex_lock(&l->lock);
         if (l->sleeping)
             pthread_cond_signal(&l->cond);
         pthread_mutex_unlock(&l->lock);
     }
-    return true;
+    return ok;
 }
 
-bool storage_ledger_append(storage_ledger *l, const storage_usage_record *u)
+bool storage_ledger_pending(const storage_ledger_writer *w)
+{
+    return w && w->len > 0;
+}
+
+bool storage_ledger_append(storage_ledger_writer *w, const storage_usage_record *u)
 {
     uint8_t tail[LEDGER_REC_MAX - sizeof(ledger_rec)];
     ledger_rec r;
@@ -849,10 +983,10 @@ bool storage_ledger_append(storage_ledger *l, const storage_usage_record *u)
     memcpy(tail + dl + ul, u->application, al);
     if (sl)
         memcpy(tail + dl + ul + al, u->sample, sl);
-    return ledger_write(l, &r, tail, dl + ul + al + sl);
+    return ledger_write(w, &r, tail, dl + ul + al + sl);
 }
 
-bool storage_ledger_activity(storage_ledger *l, const storage_activity_record *a)
+bool storage_ledger_activity(storage_ledger_writer *w, const storage_activity_record *a)
 {
     ledger_rec r;
     memset(&r, 0, sizeof(r));
@@ -865,7 +999,7 @@ bool storage_ledger_activity(storage_ledger *l, const storage_activity_record *a
     r.bytes_out = (uint64_t)a->storage_bytes;
     r.dblen = (uint8_t)dl;
     memcpy(r.sqlstate, "00000", 5);
-    return ledger_write(l, &r, (const uint8_t *)a->database, dl);
+    return ledger_write(w, &r, (const uint8_t *)a->database, dl);
 }
 
 void storage_ledger_query(storage_ledger *l, storage_ledger_request *q)
@@ -890,8 +1024,14 @@ void storage_ledger_set_truncate_at(storage_ledger *l, int64_t bytes)
 
 int64_t storage_ledger_journal_size(storage_ledger *l)
 {
-    struct stat st;
-    return fstat(l->fd, &st) == 0 ? (int64_t)st.st_size : -1;
+    int64_t total = 0;
+    for (int k = 0; k < l->nwriters; k++) {
+        struct stat st;
+        if (fstat(l->writers[k].fd, &st) != 0)
+            return -1;
+        total += (int64_t)st.st_size;
+    }
+    return total;
 }
 
 uint64_t storage_ledger_lag(storage_ledger *l)
@@ -911,10 +1051,5 @@ void storage_ledger_close(storage_ledger *l)
         pthread_mutex_unlock(&l->lock);
         pthread_join(l->thread, NULL);
     }
-    sqlite3_close(l->db);
-    close(l->fd);
-    pthread_cond_destroy(&l->cond);
-    pthread_mutex_destroy(&l->lock);
-    pthread_rwlock_destroy(&l->truncating);
-    free(l);
+    ledger_free(l);
 }

@@ -392,13 +392,25 @@ typedef struct storage_usage_record {
 } storage_usage_record;
 
 typedef struct storage_ledger storage_ledger;
-/* Opens (creating) the journal and the ledger in dir, moves in what a crash
- * left in the journal, and starts the ledger's thread; NULL with a message. */
-storage_ledger *storage_ledger_open(const char *dir, char *err, size_t errlen);
-/* Drains the journal into the ledger and stops its thread.  NULL: no-op. */
+/* Each thread that appends has a writer of its own (and its own journal
+ * file): appends buffer, a flush writes them. */
+typedef struct storage_ledger_writer storage_ledger_writer;
+/* Opens (creating) the ledger in dir with nwriters writers (1 to 64), moves
+ * in what a crash left in the journals, and starts the ledger's thread;
+ * NULL with a message. */
+storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, size_t errlen);
+/* Drains the journals into the ledger and stops its thread (the writers
+ * must have flushed).  NULL: no-op. */
 void storage_ledger_close(storage_ledger *l);
-/* The hot path, any thread: false when the journal could not be written. */
-bool storage_ledger_append(storage_ledger *l, const storage_usage_record *r);
+/* Writer k (0 <= k < nwriters): one thread's at a time. */
+storage_ledger_writer *storage_ledger_writer_get(storage_ledger *l, int k);
+/* The hot path, on the writer's thread: buffers the record (false: no memory). */
+bool storage_ledger_append(storage_ledger_writer *w, const storage_usage_record *r);
+/* Writes what w buffered, before any of those queries' results is sent:
+ * one write(2); false when the journal could not be written (the records
+ * are dropped).  NULL or nothing buffered: true. */
+bool storage_ledger_flush(storage_ledger_writer *w);
+bool storage_ledger_pending(const storage_ledger_writer *w);
 /* Active time and storage: what a database was up (not paused) for since
  * its last record, in which active period, how often it resumed, and the
  * bytes its files take (for active-time and storage bills, which per-query
@@ -411,7 +423,7 @@ typedef struct storage_activity_record {
     uint64_t cold_starts;
     int64_t storage_bytes;  /* -1: unknown (an upstream server's database) */
 } storage_activity_record;
-bool storage_ledger_activity(storage_ledger *l, const storage_activity_record *a);
+bool storage_ledger_activity(storage_ledger_writer *w, const storage_activity_record *a);
 /* Records appended and not yet in the ledger. */
 uint64_t storage_ledger_lag(storage_ledger *l);
 /* Tests: the journal starts over once the ledger holds this many bytes of

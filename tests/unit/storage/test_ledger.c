@@ -23,21 +23,29 @@ static void teardown(void)
 static storage_ledger *open_ledger(void)
 {
     char err[256];
-    storage_ledger *l = storage_ledger_open(dir, err, sizeof(err));
+    storage_ledger *l = storage_ledger_open(dir, 2, err, sizeof(err));
     ck_assert_msg(l != NULL, "%s", err);
     return l;
 }
 
+/* n records, from the ledger's two writers in turn, each flushed every 7. */
 static void append(storage_ledger *l, const char *db, int n, int64_t ts_us)
 {
+    storage_ledger_writer *w[2] = {storage_ledger_writer_get(l, 0), storage_ledger_writer_get(l, 1)};
+    ck_assert_ptr_null(storage_ledger_writer_get(l, 2));
     for (int i = 0; i < n; i++) {
         storage_usage_record r = {.ts_us = ts_us + i, .database = db, .user = "u",
                                   .application = "t", .engine = STORAGE_SQLITE,
                                   .wall_us = 10, .cpu_us = 5, .rows_returned = 2,
                                   .rows_written = i % 2, .bytes_in = 30, .bytes_out = 100};
         memcpy(r.sqlstate, i == 0 ? "42P01" : "00000", 6);
-        ck_assert(storage_ledger_append(l, &r));
+        ck_assert(storage_ledger_append(w[i % 2], &r));
+        if (i % 7 == 6)
+            ck_assert(storage_ledger_flush(w[i % 2]));
     }
+    ck_assert(storage_ledger_flush(w[0]));
+    ck_assert(storage_ledger_flush(w[1]));
+    ck_assert(!storage_ledger_pending(w[0]) && !storage_ledger_pending(w[1]));
 }
 
 typedef struct waiter {
@@ -137,7 +145,7 @@ START_TEST(test_crash_loses_nothing)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) { /* appends and dies without closing the ledger */
         char err[256];
-        storage_ledger *c = storage_ledger_open(dir, err, sizeof(err));
+        storage_ledger *c = storage_ledger_open(dir, 2, err, sizeof(err));
         if (!c)
             _exit(2);
         append(c, "a", 300, 5000000);
@@ -152,6 +160,42 @@ START_TEST(test_crash_loses_nothing)
 }
 END_TEST
 
+START_TEST(test_more_writers_before)
+{
+    /* a run with four writers dies; the next has two: the other journals go in, and away */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char err[256];
+        storage_ledger *c = storage_ledger_open(dir, 4, err, sizeof(err));
+        if (!c)
+            _exit(2);
+        for (int k = 0; k < 4; k++) {
+            storage_usage_record r = {.ts_us = 1000 + k, .database = "m", .user = "u",
+                                      .application = "", .engine = STORAGE_SQLITE};
+            memcpy(r.sqlstate, "00000", 6);
+            storage_ledger_writer *w = storage_ledger_writer_get(c, k);
+            if (!storage_ledger_append(w, &r) || !storage_ledger_append(w, &r) ||
+                !storage_ledger_flush(w))
+                _exit(3);
+        }
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    storage_ledger *l = open_ledger();
+    ck_assert_uint_eq(query(l, "m", NULL), 8);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/dormouse_usage.3.journal", dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    storage_ledger_close(l);
+    l = open_ledger();
+    ck_assert_uint_eq(query(l, "m", NULL), 8); /* once */
+    storage_ledger_close(l);
+}
+END_TEST
+
 static Suite *ledger_suite(void)
 {
     Suite *s = suite_create("storage/ledger");
@@ -161,6 +205,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, test_append_and_read);
     tcase_add_test(tc, test_journal_starts_over);
     tcase_add_test(tc, test_crash_loses_nothing);
+    tcase_add_test(tc, test_more_writers_before);
     suite_add_tcase(s, tc);
     return s;
 }
