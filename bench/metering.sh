@@ -2,8 +2,10 @@
 # bench/metering.sh: what metering costs.  pgbench's select-only script
 # (-S, 10 clients, 2 threads) against Dormouse's SQLite engine with
 # metering = on (every query's usage journaled before its result is sent,
-# then moved into the ledger by its thread) and metering = off, back to
-# back, twice each, on the same data; prints tps and the ratio.
+# then summed into the ledger by its thread) and metering = off, back to
+# back, three times each, on the same data; prints tps and the ratio, and
+# Dormouse's CPU time per query (user + system, all its threads, from
+# /proc), which a noisy machine disturbs less than tps.
 #
 #   bench/metering.sh [SECONDS]    (default 10 s per run)
 #
@@ -39,28 +41,38 @@ INI
     exit 1
 }
 stop() { kill "$(cat "$TMP/dm.pid")"; wait "$(cat "$TMP/dm.pid")" 2>/dev/null || true; }
+# the process's CPU seconds so far (utime + stime)
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$(cat "$TMP/dm.pid")/stat"; }
 
 mkdir -p "$TMP/data"
 start off
 pgbench -i -q -s 1 -h 127.0.0.1 -p "$PORT" bsqlite >"$TMP/init.log" 2>&1
 stop
-declare -A tps
-for round in 1 2; do
+declare -A tps us
+for round in 1 2 3; do
     for mode in off on; do
         start $mode
-        t=$(pgbench -n -S -c 10 -j 2 -T "$SECS" -h 127.0.0.1 -p "$PORT" bsqlite 2>/dev/null |
-            awk '/^tps/ {print $3; exit}')
+        c0=$(cpu)
+        out=$(pgbench -n -S -c 10 -j 2 -T "$SECS" -h 127.0.0.1 -p "$PORT" bsqlite 2>/dev/null)
+        c1=$(cpu)
+        t=$(awk '/^tps/ {print int($3); exit}' <<<"$out")
+        n=$(awk '/^number of transactions actually processed/ {print $NF; exit}' <<<"$out")
         tps[$mode]="${tps[$mode]:-} $t"
+        us[$mode]="${us[$mode]:-} $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1e6 / n }')"
         stop
     done
 done
 best() { printf '%s\n' $1 | sort -g | tail -1; }
+least() { printf '%s\n' $1 | sort -g | head -1; }
 on=$(best "${tps[on]}")
 off=$(best "${tps[off]}")
-echo "pgbench -S, 10 clients, ${SECS} s per run, best of 2, $(nproc) cores"
+uon=$(least "${us[on]}")
+uoff=$(least "${us[off]}")
+echo "pgbench -S, 10 clients, ${SECS} s per run, best of 3, $(nproc) cores"
 echo
-echo "| metering | tps (runs) | best |"
-echo "|---|---|---|"
-echo "| off |${tps[off]} | $off |"
-echo "| on |${tps[on]} | $on |"
-awk -v a="$on" -v b="$off" 'BEGIN { printf "\non/off: %.3f (cost %.1f%%)\n", a / b, (1 - a / b) * 100 }'
+echo "| metering | tps (runs) | best | Dormouse CPU µs per query (runs) | least |"
+echo "|---|---|---|---|---|"
+echo "| off |${tps[off]} | $off |${us[off]} | $uoff |"
+echo "| on |${tps[on]} | $on |${us[on]} | $uon |"
+awk -v a="$on" -v b="$off" -v c="$uon" -v d="$uoff" 'BEGIN {
+    printf "\ntps on/off: %.3f (cost %.1f%%); CPU per query on/off: %.3f (cost %.1f%%)\n", a / b, (1 - a / b) * 100, c / d, (c / d - 1) * 100 }'

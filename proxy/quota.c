@@ -94,8 +94,8 @@ static void quota_load(proxy_server *srv, int64_t month)
         return;
     }
     static const char *const sql[] = {
-        "SELECT database, sum(rows_read), sum(rows_written), 0, -1 FROM usage WHERE ts_us >= ?1 "
-        "GROUP BY database",
+        "SELECT database, sum(rows_read), sum(rows_written), 0, -1 FROM usage_minute WHERE "
+        "minute_us >= ?1 GROUP BY database",
         "SELECT database, 0, 0, sum(active_us), (SELECT storage_bytes FROM activity b WHERE "
         "b.database = a.database AND b.storage_bytes >= 0 ORDER BY ts_us DESC LIMIT 1) FROM "
         "activity a WHERE ts_us >= ?1 GROUP BY database"};

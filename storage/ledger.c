@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@
 /* The journal record: a fixed head, then the three names. */
 typedef struct __attribute__((packed)) ledger_rec {
     uint32_t len;  /* of the whole record */
-    uint32_t hash; /* XXH32 of everything after this field */
+    uint32_t hash; /* ledger_hash of everything after this field */
     uint64_t boot, seq;
     int64_t ts_us;
     uint64_t wall_us, cpu_us, rows_returned, rows_written, bytes_in, bytes_out;
@@ -61,6 +62,12 @@ typedef struct __attribute__((packed)) ledger_rec {
 } ledger_rec;
 
 enum { LEDGER_QUERY = 0, LEDGER_ACTIVITY = 1 };
+
+/* A record's check: XXH3 (faster than XXH32 on these sizes), its low half. */
+static uint32_t ledger_hash(const void *p, size_t n)
+{
+    return (uint32_t)XXH3_64bits(p, n);
+}
 
 #define LEDGER_SAMPLE_MAX 1024
 #define LEDGER_REC_MAX (sizeof(ledger_rec) + 3 * 63 + LEDGER_SAMPLE_MAX)
@@ -82,6 +89,9 @@ struct storage_ledger {
     char dir[PATH_MAX], db_path[PATH_MAX];
     storage_ledger_writer writers[LEDGER_MAX_WRITERS];
     int nwriters;
+    uint8_t *read_buf;           /* the ledger thread's: a journal's next part */
+    struct ledger_group *groups; /* the ledger thread's: a batch's sums (LEDGER_GROUP_SLOTS) */
+    sqlite3_stmt *st_ins, *st_setoff, *st_fp, *st_act; /* the catch-up's, prepared once */
     uint64_t boot;
     atomic_uint_fast64_t appended, stored; /* records */
 
@@ -130,8 +140,8 @@ static void ledger_journal_path(const char *dir, int k, char *path, size_t n)
     snprintf(path, n, "%s/dormouse_usage.%d.journal", dir, k);
 }
 
-/* Columns later versions added to `usage` (a ledger made before keeps its
- * rows; theirs read 0). */
+/* Columns versions added to the per-query `usage` table of ledgers made
+ * before usage_minute (their rows read 0). */
 static bool ledger_add_columns(sqlite3 *db)
 {
     static const char *const cols[] = {"rows_read INTEGER NOT NULL DEFAULT 0",
@@ -155,6 +165,146 @@ static bool ledger_add_columns(sqlite3 *db)
     return true;
 }
 
+/* ---- a batch's records, summed per minute ----
+ *
+ * The ledger keeps usage per minute (usage_minute), one row per database,
+ * minute, user, application, engine, kind, fingerprint and SQLSTATE: a
+ * batch of records is summed in memory first, then each group is added to
+ * its row.  A batch's sums and the journal's new offset commit together,
+ * so each record counts exactly once. */
+
+#define LEDGER_GROUP_SLOTS 4096 /* a power of two; a batch has at most LEDGER_READ / 64 records */
+
+typedef struct ledger_group {
+    bool used;
+    uint64_t hash;
+    int64_t minute_us;
+    uint64_t fingerprint;
+    uint8_t engine, kind, dblen, userlen, applen;
+    char sqlstate[6];
+    char names[3 * 63];
+    uint64_t queries, wall_us, cpu_us, rows_read, rows_written, rows_returned, bytes_in, bytes_out,
+        cold_queries, resume_wait_us;
+} ledger_group;
+
+/* Adds query record r (names: its database, user and application) to its group. */
+static bool ledger_group_add(ledger_group *g, const ledger_rec *r, const char *names)
+{
+    size_t nl = (size_t)r->dblen + r->userlen + r->applen;
+    int64_t minute = r->ts_us / 60000000 * 60000000;
+    uint8_t key[3 * 63 + 32], *k = key;
+    memcpy(k, names, nl);
+    k += nl;
+    memcpy(k, &minute, sizeof(minute));
+    k += sizeof(minute);
+    memcpy(k, &r->fingerprint, sizeof(r->fingerprint));
+    k += sizeof(r->fingerprint);
+    *k++ = r->engine;
+    *k++ = r->kind;
+    *k++ = r->dblen;
+    *k++ = r->userlen;
+    memcpy(k, r->sqlstate, 5);
+    k += 5;
+    uint64_t h = XXH3_64bits(key, (size_t)(k - key));
+    for (unsigned i = 0; i < LEDGER_GROUP_SLOTS; i++) {
+        ledger_group *x = &g[(h + i) & (LEDGER_GROUP_SLOTS - 1)];
+        if (x->used && !(x->hash == h && x->minute_us == minute &&
+                         x->fingerprint == r->fingerprint && x->engine == r->engine &&
+                         x->kind == r->kind && x->dblen == r->dblen && x->userlen == r->userlen &&
+                         x->applen == r->applen && !memcmp(x->sqlstate, r->sqlstate, 5) &&
+                         !memcmp(x->names, names, nl)))
+            continue;
+        if (!x->used) {
+            memset(x, 0, offsetof(ledger_group, names)); /* the sums too (after names) */
+            memset(&x->queries, 0, sizeof(*x) - offsetof(ledger_group, queries));
+            x->used = true;
+            x->hash = h;
+            x->minute_us = minute;
+            x->fingerprint = r->fingerprint;
+            x->engine = r->engine;
+            x->kind = r->kind;
+            x->dblen = r->dblen;
+            x->userlen = r->userlen;
+            x->applen = r->applen;
+            memcpy(x->sqlstate, r->sqlstate, 5);
+            x->sqlstate[5] = '\0';
+            memcpy(x->names, names, nl);
+        }
+        x->queries++;
+        x->wall_us += r->wall_us;
+        x->cpu_us += r->cpu_us;
+        x->rows_read += r->rows_read;
+        x->rows_written += r->rows_written;
+        x->rows_returned += r->rows_returned;
+        x->bytes_in += r->bytes_in;
+        x->bytes_out += r->bytes_out;
+        x->cold_queries += r->resume_wait_us > 0;
+        x->resume_wait_us += r->resume_wait_us;
+        return true;
+    }
+    return false; /* full: the caller ends the batch here */
+}
+
+/* Adds every group to usage_minute (inside the batch's transaction). */
+static bool ledger_groups_store(sqlite3_stmt *up, ledger_group *g, int *ngroups)
+{
+    for (unsigned i = 0; i < LEDGER_GROUP_SLOTS && *ngroups > 0; i++) {
+        ledger_group *x = &g[i];
+        if (!x->used)
+            continue;
+        const char *db = x->names, *user = db + x->dblen, *app = user + x->userlen;
+        sqlite3_bind_text(up, 1, db, x->dblen, SQLITE_STATIC);
+        sqlite3_bind_int64(up, 2, x->minute_us);
+        sqlite3_bind_text(up, 3, user, x->userlen, SQLITE_STATIC);
+        sqlite3_bind_text(up, 4, app, x->applen, SQLITE_STATIC);
+        sqlite3_bind_text(up, 5, storage_kind_str((storage_kind)x->engine), -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 6, storage_query_kind_str((storage_query_kind)x->kind), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(up, 7, (sqlite3_int64)x->fingerprint);
+        sqlite3_bind_text(up, 8, x->sqlstate, -1, SQLITE_STATIC);
+        const uint64_t v[] = {x->queries,       x->wall_us,      x->cpu_us,
+                              x->rows_read,     x->rows_written, x->rows_returned,
+                              x->bytes_in,      x->bytes_out,    x->cold_queries,
+                              x->resume_wait_us};
+        for (int j = 0; j < 10; j++)
+            sqlite3_bind_int64(up, 9 + j, (sqlite3_int64)v[j]);
+        int rc = sqlite3_step(up);
+        sqlite3_reset(up);
+        if (rc != SQLITE_DONE)
+            return false;
+        x->used = false;
+        (*ngroups)--;
+    }
+    return true;
+}
+
+/* A ledger made when every query had a row (table `usage`): its rows are
+ * summed into usage_minute, and the table goes. */
+static bool ledger_migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'usage'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    bool old = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!old)
+        return true;
+    if (!ledger_add_columns(db) || !ledger_exec(db, "BEGIN"))
+        return false;
+    if (!ledger_exec(db, "INSERT INTO usage_minute SELECT database, ts_us / 60000000 * 60000000 AS m, "
+                         "user_name, application, engine, kind, fingerprint, sqlstate, count(*), "
+                         "sum(wall_us), sum(cpu_us), sum(rows_read), sum(rows_written), "
+                         "sum(rows_returned), sum(bytes_in), sum(bytes_out), sum(resume_wait_us > 0), "
+                         "sum(resume_wait_us) FROM usage GROUP BY database, m, user_name, "
+                         "application, engine, kind, fingerprint, sqlstate") ||
+        !ledger_exec(db, "DROP TABLE usage") || !ledger_exec(db, "COMMIT")) {
+        ledger_exec(db, "ROLLBACK");
+        return false;
+    }
+    return true;
+}
+
 /* Moves every complete record of journal k (fd) into the ledger, and
  * truncates it once all of it is in and it is large (under `truncating`;
  * NULL: never); the number stored, or -1 on error (l->error). */
@@ -163,31 +313,43 @@ static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwl
     int64_t off = ledger_offset(l, k), stored = 0;
     char key[32];
     ledger_offset_key(k, key, sizeof(key));
-    uint8_t *buf = malloc(LEDGER_READ);
-    if (!buf)
-        return -1;
-    sqlite3_stmt *ins = NULL, *setoff = NULL, *fp = NULL, *act = NULL;
-    if (sqlite3_prepare_v2(l->db,
-                           "INSERT OR IGNORE INTO usage (boot, seq, ts_us, database, user_name, "
-                           "application, engine, sqlstate, wall_us, cpu_us, rows_returned, "
-                           "rows_written, bytes_in, bytes_out, rows_read, fingerprint, kind, "
-                           "resume_wait_us) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(l->db,
+    struct stat fst;
+    if (fstat(fd, &fst) == 0 && fst.st_size < off)
+        off = 0; /* truncated, and a crash lost the offset's reset: all of it went in */
+    uint8_t *buf = l->read_buf;
+    ledger_group *groups = l->groups; /* all unused between batches */
+    int ngroups = 0;
+    /* prepared once, kept for the ledger's life */
+    sqlite3_stmt *ins = l->st_ins, *setoff = l->st_setoff, *fp = l->st_fp, *act = l->st_act;
+    if (!ins && (sqlite3_prepare_v3(
+            l->db,
+            "INSERT INTO usage_minute (database, minute_us, user_name, application, engine, "
+            "kind, fingerprint, sqlstate, queries, wall_us, cpu_us, rows_read, rows_written, "
+            "rows_returned, bytes_in, bytes_out, cold_queries, resume_wait_us) "
+            "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18) "
+            "ON CONFLICT DO UPDATE SET queries = queries + ?9, wall_us = wall_us + ?10, "
+            "cpu_us = cpu_us + ?11, rows_read = rows_read + ?12, rows_written = rows_written + "
+            "?13, rows_returned = rows_returned + ?14, bytes_in = bytes_in + ?15, bytes_out = "
+            "bytes_out + ?16, cold_queries = cold_queries + ?17, resume_wait_us = "
+            "resume_wait_us + ?18",
+            -1, SQLITE_PREPARE_PERSISTENT, &l->st_ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(l->db,
                            "INSERT OR IGNORE INTO fingerprints (fingerprint, kind, query, "
                            "first_ts_us) VALUES (?,?,?,?)",
-                           -1, &fp, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(l->db,
+                           -1, SQLITE_PREPARE_PERSISTENT, &l->st_fp, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(l->db,
                            "INSERT OR IGNORE INTO activity (database, ts_us, boot, seq, period_us, "
                            "active_us, cold_starts, storage_bytes) VALUES (?,?,?,?,?,?,?,?)",
-                           -1, &act, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?2, ?1)", -1,
-                           &setoff, NULL) != SQLITE_OK) {
+                           -1, SQLITE_PREPARE_PERSISTENT, &l->st_act, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(l->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?2, ?1)", -1,
+                           SQLITE_PREPARE_PERSISTENT, &l->st_setoff, NULL) != SQLITE_OK)) {
         snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
-        stored = -1;
-        goto out;
+        return -1;
     }
+    ins = l->st_ins;
+    setoff = l->st_setoff;
+    fp = l->st_fp;
+    act = l->st_act;
     sqlite3_bind_text(setoff, 2, key, -1, SQLITE_STATIC);
     for (;;) {
         ssize_t n = pread(fd, buf, LEDGER_READ, off);
@@ -202,7 +364,7 @@ static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwl
                 break; /* a torn tail (or garbage): stop here */
             if (pos + r.len > (size_t)n)
                 break; /* the rest is in the next read */
-            if (XXH32(buf + pos + 8, r.len - 8, 0) != r.hash ||
+            if (ledger_hash(buf + pos + 8, r.len - 8) != r.hash ||
                 sizeof(r) + r.dblen + r.userlen + r.applen + r.samplelen != r.len)
                 break;
             const char *names = (const char *)buf + pos + sizeof(r);
@@ -227,28 +389,6 @@ static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwl
                 batch++;
                 continue;
             }
-            char sqlstate[6];
-            memcpy(sqlstate, r.sqlstate, 5);
-            sqlstate[5] = '\0';
-            sqlite3_bind_int64(ins, 1, (sqlite3_int64)r.boot);
-            sqlite3_bind_int64(ins, 2, (sqlite3_int64)r.seq);
-            sqlite3_bind_int64(ins, 3, r.ts_us);
-            sqlite3_bind_text(ins, 4, names, r.dblen, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 5, names + r.dblen, r.userlen, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 6, names + r.dblen + r.userlen, r.applen, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 7, storage_kind_str((storage_kind)r.engine), -1, SQLITE_STATIC);
-            sqlite3_bind_text(ins, 8, sqlstate, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(ins, 9, (sqlite3_int64)r.wall_us);
-            sqlite3_bind_int64(ins, 10, (sqlite3_int64)r.cpu_us);
-            sqlite3_bind_int64(ins, 11, (sqlite3_int64)r.rows_returned);
-            sqlite3_bind_int64(ins, 12, (sqlite3_int64)r.rows_written);
-            sqlite3_bind_int64(ins, 13, (sqlite3_int64)r.bytes_in);
-            sqlite3_bind_int64(ins, 14, (sqlite3_int64)r.bytes_out);
-            sqlite3_bind_int64(ins, 15, (sqlite3_int64)r.rows_read);
-            sqlite3_bind_int64(ins, 16, (sqlite3_int64)r.fingerprint);
-            sqlite3_bind_text(ins, 17, storage_query_kind_str((storage_query_kind)r.kind), -1,
-                              SQLITE_STATIC);
-            sqlite3_bind_int64(ins, 18, (sqlite3_int64)r.resume_wait_us);
             if (r.samplelen && r.fingerprint) {
                 sqlite3_bind_int64(fp, 1, (sqlite3_int64)r.fingerprint);
                 sqlite3_bind_text(fp, 2, storage_query_kind_str((storage_query_kind)r.kind), -1,
@@ -259,16 +399,18 @@ static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwl
                 sqlite3_step(fp); /* best effort: the usage counts, the text is a help */
                 sqlite3_reset(fp);
             }
-            if (sqlite3_step(ins) != SQLITE_DONE) {
-                snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
-                sqlite3_reset(ins);
-                ledger_exec(l->db, "ROLLBACK");
-                stored = -1;
-                goto out;
-            }
-            sqlite3_reset(ins);
+            if (!ledger_group_add(groups, &r, names))
+                break; /* the groups are full: the rest goes in the next batch */
             pos += r.len;
             batch++;
+        }
+        for (unsigned i = 0; i < LEDGER_GROUP_SLOTS; i++)
+            ngroups += groups[i].used;
+        if (!ledger_groups_store(ins, groups, &ngroups)) {
+            snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
+            ledger_exec(l->db, "ROLLBACK");
+            stored = -1;
+            goto out;
         }
         off += (int64_t)pos;
         sqlite3_bind_int64(setoff, 1, off);
@@ -288,27 +430,21 @@ static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwl
     /* all in: a large journal starts again from zero */
     struct stat st;
     if (truncating && off >= l->truncate_at && fstat(fd, &st) == 0 && st.st_size == off) {
-        /* the offset goes to 0 first: a crash before the truncation only
-         * makes the journal's records go in again, ignored by event id */
+        /* truncated first, then the offset goes to 0: a crash between the
+         * two leaves an offset past the end, which the next catch-up reads
+         * as 0 (nothing was appended meanwhile: the writer waits) */
         pthread_rwlock_wrlock(truncating);
-        if (fstat(fd, &st) == 0 && st.st_size == off) {
+        if (fstat(fd, &st) == 0 && st.st_size == off && ftruncate(fd, 0) == 0) {
             sqlite3_bind_int64(setoff, 1, 0);
-            bool reset = sqlite3_step(setoff) == SQLITE_DONE;
+            sqlite3_step(setoff);
             sqlite3_reset(setoff);
-            if (reset && ftruncate(fd, 0) != 0) {
-                sqlite3_bind_int64(setoff, 1, off); /* not truncated: keep the place */
-                sqlite3_step(setoff);
-                sqlite3_reset(setoff);
-            }
         }
         pthread_rwlock_unlock(truncating);
     }
 out:
-    sqlite3_finalize(ins);
-    sqlite3_finalize(setoff);
-    sqlite3_finalize(fp);
-    sqlite3_finalize(act);
-    free(buf);
+    if (stored < 0) /* a batch rolled back: its sums go too */
+        memset(groups, 0, LEDGER_GROUP_SLOTS * sizeof(*groups));
+    sqlite3_clear_bindings(setoff); /* its key is this call's */
     return stored;
 }
 
@@ -324,6 +460,21 @@ static int64_t ledger_catch_up(storage_ledger *l)
         stored += n;
     }
     return stored;
+}
+
+/* At open, once the journals are in: what is left past a journal's offset
+ * is a record a crash tore while writing it.  Nothing else ever writes
+ * there, and the next run would append after it, so it is cut off. */
+static bool ledger_cut_torn_tails(storage_ledger *l)
+{
+    for (int k = 0; k < l->nwriters; k++) {
+        struct stat st;
+        int64_t off = ledger_offset(l, k);
+        if (fstat(l->writers[k].fd, &st) == 0 && st.st_size > off &&
+            ftruncate(l->writers[k].fd, off) != 0)
+            return false;
+    }
+    return true;
 }
 
 /* At open: journals of a run with more writers than this one go in, and
@@ -383,12 +534,13 @@ static void ledger_answer_top(storage_ledger *l, storage_ledger_request *q)
     }
     char sql[1024];
     snprintf(sql, sizeof(sql),
-             "SELECT u.database, u.fingerprint, max(u.kind), coalesce(f.query, ''), count(*) AS calls, "
-             "sum(u.sqlstate <> '00000') AS errors, sum(u.rows_read) AS rows_read, "
+             "SELECT u.database, u.fingerprint, max(u.kind), coalesce(f.query, ''), sum(u.queries) AS "
+             "calls, sum(CASE WHEN u.sqlstate <> '00000' THEN u.queries ELSE 0 END) AS errors, "
+             "sum(u.rows_read) AS rows_read, "
              "sum(u.rows_written) AS rows_written, sum(u.rows_returned) AS rows_returned, "
              "sum(u.bytes_out) AS bytes_out, sum(u.wall_us) AS wall_us, sum(u.cpu_us) AS cpu_us "
-             "FROM usage u LEFT JOIN fingerprints f ON f.fingerprint = u.fingerprint "
-             "WHERE (?1 = '' OR u.database = ?1) AND u.ts_us >= ?2 AND u.ts_us < ?3 "
+             "FROM usage_minute u LEFT JOIN fingerprints f ON f.fingerprint = u.fingerprint "
+             "WHERE (?1 = '' OR u.database = ?1) AND u.minute_us >= ?2 AND u.minute_us < ?3 "
              "AND u.fingerprint <> 0 GROUP BY u.database, u.fingerprint "
              "ORDER BY %s DESC, calls DESC LIMIT ?4",
              q->order);
@@ -496,10 +648,10 @@ static bool ledger_bill_input(storage_ledger *l, const char *database, int64_t f
     sqlite3_stmt *st = NULL;
     /* the totals */
     if (sqlite3_prepare_v2(l->db,
-                           "SELECT count(*), sum(sqlstate <> '00000'), sum(rows_read), "
-                           "sum(rows_written), sum(rows_returned), sum(bytes_in), sum(bytes_out), "
-                           "sum(wall_us), sum(cpu_us) FROM usage WHERE database = ?1 AND "
-                           "ts_us >= ?2 AND ts_us < ?3",
+                           "SELECT sum(queries), sum(CASE WHEN sqlstate <> '00000' THEN queries "
+                           "ELSE 0 END), sum(rows_read), sum(rows_written), sum(rows_returned), "
+                           "sum(bytes_in), sum(bytes_out), sum(wall_us), sum(cpu_us) FROM "
+                           "usage_minute WHERE database = ?1 AND minute_us >= ?2 AND minute_us < ?3",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_text(st, 1, database, -1, SQLITE_STATIC);
@@ -604,10 +756,11 @@ static void ledger_answer_summary(storage_ledger *l, storage_ledger_request *q)
             l->db,
             "SELECT database, sum(q), sum(e), sum(rr), sum(rw), sum(rt), sum(bi), sum(bo), "
             "sum(wall), sum(cpu), sum(act), sum(cs), max(sb) FROM ("
-            "SELECT database, 1 AS q, sqlstate <> '00000' AS e, rows_read AS rr, rows_written AS "
-            "rw, rows_returned AS rt, bytes_in AS bi, bytes_out AS bo, wall_us AS wall, cpu_us AS "
-            "cpu, 0 AS act, 0 AS cs, -1 AS sb FROM usage WHERE (?1 = '' OR database = ?1) AND "
-            "ts_us >= ?2 AND ts_us < ?3 UNION ALL "
+            "SELECT database, queries AS q, CASE WHEN sqlstate <> '00000' THEN queries ELSE 0 END "
+            "AS e, rows_read AS rr, rows_written AS rw, rows_returned AS rt, bytes_in AS bi, "
+            "bytes_out AS bo, wall_us AS wall, cpu_us AS cpu, 0 AS act, 0 AS cs, -1 AS sb FROM "
+            "usage_minute WHERE (?1 = '' OR database = ?1) AND minute_us >= ?2 AND minute_us < ?3 "
+            "UNION ALL "
             "SELECT database, 0, 0, 0, 0, 0, 0, 0, 0, 0, active_us, cold_starts, storage_bytes "
             "FROM activity WHERE (?1 = '' OR database = ?1) AND ts_us >= ?2 AND ts_us < ?3) "
             "GROUP BY database ORDER BY database",
@@ -680,11 +833,11 @@ static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
     }
     char sql[768];
     snprintf(sql, sizeof(sql),
-             "SELECT (ts_us / %s) * %s AS bucket, count(*), sum(rows_returned), sum(rows_written), "
-             "sum(bytes_in), sum(bytes_out), sum(wall_us), sum(cpu_us), "
-             "sum(sqlstate <> '00000'), sum(rows_read), sum(resume_wait_us > 0), "
-             "sum(resume_wait_us) FROM usage WHERE database = ?1 AND ts_us >= ?2 AND "
-             "ts_us < ?3 GROUP BY bucket ORDER BY bucket",
+             "SELECT (minute_us / %s) * %s AS bucket, sum(queries), sum(rows_returned), "
+             "sum(rows_written), sum(bytes_in), sum(bytes_out), sum(wall_us), sum(cpu_us), "
+             "sum(CASE WHEN sqlstate <> '00000' THEN queries ELSE 0 END), sum(rows_read), "
+             "sum(cold_queries), sum(resume_wait_us) FROM usage_minute WHERE database = ?1 AND "
+             "minute_us >= ?2 AND minute_us < ?3 GROUP BY bucket ORDER BY bucket",
              ledger_bucket_sql(q->granularity), ledger_bucket_sql(q->granularity));
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -789,7 +942,13 @@ static void *ledger_main(void *arg)
 
 static void ledger_free(storage_ledger *l)
 {
+    sqlite3_finalize(l->st_ins);
+    sqlite3_finalize(l->st_setoff);
+    sqlite3_finalize(l->st_fp);
+    sqlite3_finalize(l->st_act);
     sqlite3_close(l->db);
+    free(l->read_buf);
+    free(l->groups);
     for (int k = 0; k < l->nwriters; k++) {
         storage_ledger_writer *w = &l->writers[k];
         if (w->fd >= 0)
@@ -814,6 +973,15 @@ storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, si
         return NULL;
     }
     snprintf(l->dir, sizeof(l->dir), "%s", dir);
+    l->read_buf = malloc(LEDGER_READ);
+    l->groups = calloc(LEDGER_GROUP_SLOTS, sizeof(*l->groups));
+    if (!l->read_buf || !l->groups) {
+        snprintf(err, errlen, "out of memory");
+        free(l->read_buf);
+        free(l->groups);
+        free(l);
+        return NULL;
+    }
     snprintf(l->db_path, sizeof(l->db_path), "%s/dormouse_ledger.db", dir);
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
@@ -845,13 +1013,15 @@ storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, si
         !ledger_exec(l->db, "PRAGMA journal_mode=WAL") ||
         !ledger_exec(l->db, "PRAGMA synchronous=FULL") ||
         !ledger_exec(l->db,
-                     "CREATE TABLE IF NOT EXISTS usage (boot INTEGER NOT NULL, seq INTEGER NOT "
-                     "NULL, ts_us INTEGER NOT NULL, database TEXT NOT NULL, user_name TEXT NOT "
-                     "NULL, application TEXT NOT NULL, engine TEXT NOT NULL, sqlstate TEXT NOT "
-                     "NULL, wall_us INTEGER NOT NULL, cpu_us INTEGER NOT NULL, rows_returned "
-                     "INTEGER NOT NULL, rows_written INTEGER NOT NULL, bytes_in INTEGER NOT NULL, "
-                     "bytes_out INTEGER NOT NULL, PRIMARY KEY (database, ts_us, boot, seq)) "
-                     "WITHOUT ROWID;"
+                     "CREATE TABLE IF NOT EXISTS usage_minute (database TEXT NOT NULL, minute_us "
+                     "INTEGER NOT NULL, user_name TEXT NOT NULL, application TEXT NOT NULL, engine "
+                     "TEXT NOT NULL, kind TEXT NOT NULL, fingerprint INTEGER NOT NULL, sqlstate "
+                     "TEXT NOT NULL, queries INTEGER NOT NULL, wall_us INTEGER NOT NULL, cpu_us "
+                     "INTEGER NOT NULL, rows_read INTEGER NOT NULL, rows_written INTEGER NOT NULL, "
+                     "rows_returned INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER "
+                     "NOT NULL, cold_queries INTEGER NOT NULL, resume_wait_us INTEGER NOT NULL, "
+                     "PRIMARY KEY (database, minute_us, user_name, application, engine, kind, "
+                     "fingerprint, sqlstate)) WITHOUT ROWID;"
                      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
                      "CREATE TABLE IF NOT EXISTS fingerprints (fingerprint INTEGER PRIMARY KEY, "
                      "kind TEXT NOT NULL, query TEXT NOT NULL, first_ts_us INTEGER NOT NULL);"
@@ -860,7 +1030,7 @@ storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, si
                      "NULL, active_us INTEGER NOT NULL, cold_starts INTEGER NOT NULL, "
                      "storage_bytes INTEGER NOT NULL, PRIMARY KEY (database, ts_us, boot, seq)) "
                      "WITHOUT ROWID") ||
-        !ledger_add_columns(l->db)) {
+        !ledger_migrate(l->db)) {
         snprintf(err, errlen, "cannot open the usage ledger %s: %s", l->db_path,
                  l->db ? sqlite3_errmsg(l->db) : "out of memory");
         ledger_free(l);
@@ -870,7 +1040,7 @@ storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, si
         l->boot = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     l->boot &= INT64_MAX; /* stored as an SQLite integer */
     /* what a crash left in the journals goes in first */
-    if (ledger_catch_up(l) < 0 || !ledger_catch_up_strays(l)) {
+    if (ledger_catch_up(l) < 0 || !ledger_catch_up_strays(l) || !ledger_cut_torn_tails(l)) {
         snprintf(err, errlen, "%s", l->error[0] ? l->error : "cannot take in an old journal");
         ledger_free(l);
         return NULL;
@@ -911,7 +1081,7 @@ static bool ledger_write(storage_ledger_writer *w, ledger_rec *r, const uint8_t 
     uint8_t *at = w->buf + w->len;
     memcpy(at + sizeof(*r), tail, n);
     memcpy(at, r, sizeof(*r));
-    r->hash = XXH32(at + 8, len - 8, 0);
+    r->hash = ledger_hash(at + 8, len - 8);
     memcpy(at, r, sizeof(*r));
     w->len += len;
     w->nbuf++;

@@ -28,6 +28,7 @@ paused() { [ "$(state nap)" = paused ]; }
 wait_until 15 paused || fail "nap pauses" "state: $(state nap)"
 assert_eq "a query resumes nap" "1" "$(dmq nap 'select count(*) from t')"
 wait_until 15 paused || fail "nap pauses again" "state: $(state nap)"
+sleep 1.5 # the pause's activity record (active time, which the cost counts) reaches the ledger
 # a client stays connected to live, which never pauses
 "$PYTHON" - "$DM_PORT" >"$DM_TMP/holder.out" 2>&1 <<'PY' &
 import sys, time

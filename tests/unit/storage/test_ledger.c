@@ -196,6 +196,26 @@ START_TEST(test_more_writers_before)
 }
 END_TEST
 
+START_TEST(test_torn_tail_is_cut)
+{
+    storage_ledger *l = open_ledger();
+    append(l, "t", 5, 1000000);
+    ck_assert_uint_eq(query(l, "t", NULL), 5);
+    storage_ledger_close(l);
+    /* a crash tore the next record while writing it */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/dormouse_usage.0.journal", dir);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("\x40\x00\x00\x00torn", f);
+    fclose(f);
+    l = open_ledger();
+    append(l, "t", 4, 2000000); /* after the cut, not after the torn bytes */
+    ck_assert_uint_eq(query(l, "t", NULL), 9);
+    storage_ledger_close(l);
+}
+END_TEST
+
 static Suite *ledger_suite(void)
 {
     Suite *s = suite_create("storage/ledger");
@@ -206,6 +226,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, test_journal_starts_over);
     tcase_add_test(tc, test_crash_loses_nothing);
     tcase_add_test(tc, test_more_writers_before);
+    tcase_add_test(tc, test_torn_tail_is_cut);
     suite_add_tcase(s, tc);
     return s;
 }
