@@ -7,12 +7,14 @@
 # Dormouse's CPU time per query (user + system, all its threads, from
 # /proc), which a noisy machine disturbs less than tps.
 #
-#   bench/metering.sh [SECONDS]    (default 10 s per run)
+#   bench/metering.sh [SECONDS] [MODES]   (default 10 s per run; MODES "simple prepared":
+#                                          pgbench's -M, literal texts or prepared statements)
 #
 # DORMOUSE_BIN picks the binary (default build/release/dormouse, built if
 # missing).
 set -euo pipefail
 SECS=${1:-10}
+MODES=${2:-simple prepared}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DORMOUSE=${DORMOUSE_BIN:-$ROOT/build/release/dormouse}
 if [[ ! -x $DORMOUSE ]]; then
@@ -48,31 +50,42 @@ mkdir -p "$TMP/data"
 start off
 pgbench -i -q -s 1 -h 127.0.0.1 -p "$PORT" bsqlite >"$TMP/init.log" 2>&1
 stop
+report() { # mode
+    local m=$1
+    local on off uon uoff
+    on=$(best "${tps[$m.on]}")
+    off=$(best "${tps[$m.off]}")
+    uon=$(least "${us[$m.on]}")
+    uoff=$(least "${us[$m.off]}")
+    echo
+    echo "pgbench -S -M $m, 10 clients, ${SECS} s per run, best of 3, $(nproc) cores"
+    echo
+    echo "| metering | tps (runs) | best | Dormouse CPU µs per query (runs) | least |"
+    echo "|---|---|---|---|---|"
+    echo "| off |${tps[$m.off]} | $off |${us[$m.off]} | $uoff |"
+    echo "| on |${tps[$m.on]} | $on |${us[$m.on]} | $uon |"
+    awk -v a="$on" -v b="$off" -v c="$uon" -v d="$uoff" 'BEGIN {
+        printf "\ntps on/off: %.3f (cost %.1f%%); CPU per query on/off: %.3f (cost %.1f%%)\n", a / b, (1 - a / b) * 100, c / d, (c / d - 1) * 100 }'
+}
+
 declare -A tps us
-for round in 1 2 3; do
-    for mode in off on; do
-        start $mode
-        c0=$(cpu)
-        out=$(pgbench -n -S -c 10 -j 2 -T "$SECS" -h 127.0.0.1 -p "$PORT" bsqlite 2>/dev/null)
-        c1=$(cpu)
-        t=$(awk '/^tps/ {print int($3); exit}' <<<"$out")
-        n=$(awk '/^number of transactions actually processed/ {print $NF; exit}' <<<"$out")
-        tps[$mode]="${tps[$mode]:-} $t"
-        us[$mode]="${us[$mode]:-} $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1e6 / n }')"
-        stop
+for pmode in $MODES; do
+    for round in 1 2 3; do
+        for mode in off on; do
+            start $mode
+            c0=$(cpu)
+            out=$(pgbench -n -S -M "$pmode" -c 10 -j 2 -T "$SECS" -h 127.0.0.1 -p "$PORT" bsqlite 2>/dev/null)
+            c1=$(cpu)
+            t=$(awk '/^tps/ {print int($3); exit}' <<<"$out")
+            n=$(awk '/^number of transactions actually processed/ {print $NF; exit}' <<<"$out")
+            tps[$pmode.$mode]="${tps[$pmode.$mode]:-} $t"
+            us[$pmode.$mode]="${us[$pmode.$mode]:-} $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1e6 / n }')"
+            stop
+        done
     done
 done
 best() { printf '%s\n' $1 | sort -g | tail -1; }
 least() { printf '%s\n' $1 | sort -g | head -1; }
-on=$(best "${tps[on]}")
-off=$(best "${tps[off]}")
-uon=$(least "${us[on]}")
-uoff=$(least "${us[off]}")
-echo "pgbench -S, 10 clients, ${SECS} s per run, best of 3, $(nproc) cores"
-echo
-echo "| metering | tps (runs) | best | Dormouse CPU µs per query (runs) | least |"
-echo "|---|---|---|---|---|"
-echo "| off |${tps[off]} | $off |${us[off]} | $uoff |"
-echo "| on |${tps[on]} | $on |${us[on]} | $uon |"
-awk -v a="$on" -v b="$off" -v c="$uon" -v d="$uoff" 'BEGIN {
-    printf "\ntps on/off: %.3f (cost %.1f%%); CPU per query on/off: %.3f (cost %.1f%%)\n", a / b, (1 - a / b) * 100, c / d, (c / d - 1) * 100 }'
+for pmode in $MODES; do
+    report "$pmode"
+done

@@ -187,11 +187,40 @@ typedef struct ledger_group {
         cold_queries, resume_wait_us;
 } ledger_group;
 
-/* Adds query record r (names: its database, user and application) to its group. */
-static bool ledger_group_add(ledger_group *g, const ledger_rec *r, const char *names)
+static bool ledger_group_is(const ledger_group *x, const ledger_rec *r, const char *names,
+                            size_t nl, int64_t minute)
+{
+    return x->minute_us == minute && x->fingerprint == r->fingerprint && x->engine == r->engine &&
+           x->kind == r->kind && x->dblen == r->dblen && x->userlen == r->userlen &&
+           x->applen == r->applen && !memcmp(x->sqlstate, r->sqlstate, 5) &&
+           !memcmp(x->names, names, nl);
+}
+
+static void ledger_group_sum(ledger_group *x, const ledger_rec *r)
+{
+    x->queries++;
+    x->wall_us += r->wall_us;
+    x->cpu_us += r->cpu_us;
+    x->rows_read += r->rows_read;
+    x->rows_written += r->rows_written;
+    x->rows_returned += r->rows_returned;
+    x->bytes_in += r->bytes_in;
+    x->bytes_out += r->bytes_out;
+    x->cold_queries += r->resume_wait_us > 0;
+    x->resume_wait_us += r->resume_wait_us;
+}
+
+/* Adds query record r (names: its database, user and application) to its
+ * group; *last is the group of the record before (most are alike). */
+static bool ledger_group_add(ledger_group *g, ledger_group **last, const ledger_rec *r,
+                             const char *names)
 {
     size_t nl = (size_t)r->dblen + r->userlen + r->applen;
     int64_t minute = r->ts_us / 60000000 * 60000000;
+    if (*last && (*last)->used && ledger_group_is(*last, r, names, nl, minute)) {
+        ledger_group_sum(*last, r);
+        return true;
+    }
     uint8_t key[3 * 63 + 32], *k = key;
     memcpy(k, names, nl);
     k += nl;
@@ -208,11 +237,7 @@ static bool ledger_group_add(ledger_group *g, const ledger_rec *r, const char *n
     uint64_t h = XXH3_64bits(key, (size_t)(k - key));
     for (unsigned i = 0; i < LEDGER_GROUP_SLOTS; i++) {
         ledger_group *x = &g[(h + i) & (LEDGER_GROUP_SLOTS - 1)];
-        if (x->used && !(x->hash == h && x->minute_us == minute &&
-                         x->fingerprint == r->fingerprint && x->engine == r->engine &&
-                         x->kind == r->kind && x->dblen == r->dblen && x->userlen == r->userlen &&
-                         x->applen == r->applen && !memcmp(x->sqlstate, r->sqlstate, 5) &&
-                         !memcmp(x->names, names, nl)))
+        if (x->used && !(x->hash == h && ledger_group_is(x, r, names, nl, minute)))
             continue;
         if (!x->used) {
             memset(x, 0, offsetof(ledger_group, names)); /* the sums too (after names) */
@@ -230,16 +255,8 @@ static bool ledger_group_add(ledger_group *g, const ledger_rec *r, const char *n
             x->sqlstate[5] = '\0';
             memcpy(x->names, names, nl);
         }
-        x->queries++;
-        x->wall_us += r->wall_us;
-        x->cpu_us += r->cpu_us;
-        x->rows_read += r->rows_read;
-        x->rows_written += r->rows_written;
-        x->rows_returned += r->rows_returned;
-        x->bytes_in += r->bytes_in;
-        x->bytes_out += r->bytes_out;
-        x->cold_queries += r->resume_wait_us > 0;
-        x->resume_wait_us += r->resume_wait_us;
+        ledger_group_sum(x, r);
+        *last = x;
         return true;
     }
     return false; /* full: the caller ends the batch here */
@@ -356,6 +373,7 @@ static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwl
         if (n <= 0)
             break;
         size_t pos = 0, batch = 0;
+        ledger_group *last = NULL;
         ledger_exec(l->db, "BEGIN");
         while (pos + sizeof(ledger_rec) <= (size_t)n) {
             ledger_rec r;
@@ -399,7 +417,7 @@ static int64_t ledger_catch_up_one(storage_ledger *l, int k, int fd, pthread_rwl
                 sqlite3_step(fp); /* best effort: the usage counts, the text is a help */
                 sqlite3_reset(fp);
             }
-            if (!ledger_group_add(groups, &r, names))
+            if (!ledger_group_add(groups, &last, &r, names))
                 break; /* the groups are full: the rest goes in the next batch */
             pos += r.len;
             batch++;
