@@ -1227,6 +1227,8 @@ static const struct {
     ADMIN_CFG("stats_period", ADMIN_CFG_INT, stats_period, false),
     ADMIN_CFG("stats_users", ADMIN_CFG_STR, stats_users, true),
     ADMIN_CFG("unix_socket_dir", ADMIN_CFG_STR, unix_socket_dir, false),
+    ADMIN_CFG("usage_minute_days", ADMIN_CFG_INT, usage_minute_days, true),
+    ADMIN_CFG("usage_retention_days", ADMIN_CFG_INT, usage_retention_days, true),
     ADMIN_CFG("workers", ADMIN_CFG_INT, workers, false),
 };
 #undef ADMIN_CFG

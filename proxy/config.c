@@ -47,6 +47,8 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->idle_timeout = 300;
     cfg->resume_timeout = 30;
     cfg->metering = true;
+    cfg->usage_minute_days = 35;
+    cfg->usage_retention_days = 400;
     snprintf(cfg->http_listen, sizeof(cfg->http_listen), "127.0.0.1:9127");
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
@@ -179,6 +181,14 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
                             "\"%s\"", value);
         snprintf(cfg->http_listen, sizeof(cfg->http_listen), "%s", value);
         cfg->http_listen_set = true;
+    } else if (!strcmp(name, "usage_minute_days")) {
+        if (!config_int(value, 0, 36500, &v))
+            CONFIG_FAIL(cp, "usage_minute_days must be days between 0 and 36500");
+        cfg->usage_minute_days = (int)v;
+    } else if (!strcmp(name, "usage_retention_days")) {
+        if (!config_int(value, 0, 36500, &v))
+            CONFIG_FAIL(cp, "usage_retention_days must be days between 0 (for ever) and 36500");
+        cfg->usage_retention_days = (int)v;
     } else if (!strcmp(name, "metering")) {
         if (!strcasecmp(value, "on") || !strcasecmp(value, "yes") || !strcmp(value, "1"))
             cfg->metering = true;

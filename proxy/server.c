@@ -670,6 +670,12 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
     cfg.sqlite_workers = srv->cfg.sqlite_workers;
     cfg.workers = srv->cfg.workers;
     cfg.stats_period = srv->cfg.stats_period; /* the timer keeps its period */
+    cfg.metering = srv->cfg.metering;         /* the ledger is opened at start */
+    if (srv->ledger) {
+        int64_t day = 86400LL * 1000000;
+        storage_ledger_set_retention(srv->ledger, cfg.usage_minute_days * day,
+                                     cfg.usage_retention_days * day);
+    }
     proxy_userlist_free(srv->users);
     srv->users = users;
     srv->cfg = cfg;
@@ -804,6 +810,9 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         srv->ledger = storage_ledger_open(cfg->data_dir, n, err, errlen);
         if (!srv->ledger)
             goto fail;
+        int64_t day = 86400LL * 1000000;
+        storage_ledger_set_retention(srv->ledger, cfg->usage_minute_days * day,
+                                     cfg->usage_retention_days * day);
     }
     if (!quota_open(srv, err, errlen))
         goto fail;

@@ -92,6 +92,9 @@ struct storage_ledger {
     uint8_t *read_buf;           /* the ledger thread's: a journal's next part */
     struct ledger_group *groups; /* the ledger thread's: a batch's sums (LEDGER_GROUP_SLOTS) */
     sqlite3_stmt *st_ins, *st_setoff, *st_fp, *st_act; /* the catch-up's, prepared once */
+    int64_t minute_keep_us, keep_us; /* retention (under lock; read by the thread) */
+    int64_t maintained_us;           /* the thread's: the last ledger_maintain */
+    bool maintain_now;               /* under lock: storage_ledger_set_retention asks */
     uint64_t boot;
     atomic_uint_fast64_t appended, stored; /* records */
 
@@ -480,6 +483,74 @@ static int64_t ledger_catch_up(storage_ledger *l)
     return stored;
 }
 
+/* ---- retention ----
+ *
+ * Usage stays per minute for usage_minute_days; older minutes are summed
+ * into hours (usage_hour).  Usage and activity older than
+ * usage_retention_days go (0: kept for ever).  Reads see both tables
+ * (the view usage_all).  Run at open and then at most once an hour. */
+
+#define LEDGER_MAINTAIN_EVERY_US (3600LL * 1000000)
+
+static int64_t ledger_now_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+static bool ledger_maintain(storage_ledger *l)
+{
+    int64_t now = ledger_now_us();
+    l->maintained_us = now;
+    char sql[1400];
+    int64_t minutes_before = now - l->minute_keep_us;
+    minutes_before -= minutes_before % 3600000000LL; /* whole hours */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO usage_hour SELECT database, minute_us / 3600000000 * 3600000000 AS h, "
+             "user_name, application, engine, kind, fingerprint, sqlstate, sum(queries), "
+             "sum(wall_us), sum(cpu_us), sum(rows_read), sum(rows_written), sum(rows_returned), "
+             "sum(bytes_in), sum(bytes_out), sum(cold_queries), sum(resume_wait_us) FROM "
+             "usage_minute WHERE minute_us < %lld GROUP BY database, h, user_name, application, "
+             "engine, kind, fingerprint, sqlstate ON CONFLICT DO UPDATE SET queries = queries + "
+             "excluded.queries, wall_us = wall_us + excluded.wall_us, cpu_us = cpu_us + "
+             "excluded.cpu_us, rows_read = rows_read + excluded.rows_read, rows_written = "
+             "rows_written + excluded.rows_written, rows_returned = rows_returned + "
+             "excluded.rows_returned, bytes_in = bytes_in + excluded.bytes_in, bytes_out = "
+             "bytes_out + excluded.bytes_out, cold_queries = cold_queries + excluded.cold_queries, "
+             "resume_wait_us = resume_wait_us + excluded.resume_wait_us;"
+             "DELETE FROM usage_minute WHERE minute_us < %lld;",
+             (long long)minutes_before, (long long)minutes_before);
+    if (!ledger_exec(l->db, "BEGIN") || !ledger_exec(l->db, sql))
+        goto fail;
+    if (l->keep_us > 0) {
+        long long before = (long long)(now - l->keep_us);
+        snprintf(sql, sizeof(sql),
+                 "DELETE FROM usage_hour WHERE minute_us < %lld; DELETE FROM usage_minute WHERE "
+                 "minute_us < %lld; DELETE FROM activity WHERE ts_us < %lld;",
+                 before, before, before);
+        if (!ledger_exec(l->db, sql))
+            goto fail;
+    }
+    if (!ledger_exec(l->db, "COMMIT"))
+        goto fail;
+    return true;
+fail:
+    snprintf(l->error, sizeof(l->error), "ledger: %s", sqlite3_errmsg(l->db));
+    ledger_exec(l->db, "ROLLBACK");
+    return false;
+}
+
+void storage_ledger_set_retention(storage_ledger *l, int64_t minute_keep_us, int64_t keep_us)
+{
+    pthread_mutex_lock(&l->lock);
+    l->minute_keep_us = minute_keep_us;
+    l->keep_us = keep_us;
+    l->maintain_now = true; /* the thread applies it at its next round */
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
 /* At open, once the journals are in: what is left past a journal's offset
  * is a record a crash tore while writing it.  Nothing else ever writes
  * there, and the next run would append after it, so it is cut off. */
@@ -557,7 +628,7 @@ static void ledger_answer_top(storage_ledger *l, storage_ledger_request *q)
              "sum(u.rows_read) AS rows_read, "
              "sum(u.rows_written) AS rows_written, sum(u.rows_returned) AS rows_returned, "
              "sum(u.bytes_out) AS bytes_out, sum(u.wall_us) AS wall_us, sum(u.cpu_us) AS cpu_us "
-             "FROM usage_minute u LEFT JOIN fingerprints f ON f.fingerprint = u.fingerprint "
+             "FROM usage_all u LEFT JOIN fingerprints f ON f.fingerprint = u.fingerprint "
              "WHERE (?1 = '' OR u.database = ?1) AND u.minute_us >= ?2 AND u.minute_us < ?3 "
              "AND u.fingerprint <> 0 GROUP BY u.database, u.fingerprint "
              "ORDER BY %s DESC, calls DESC LIMIT ?4",
@@ -669,7 +740,7 @@ static bool ledger_bill_input(storage_ledger *l, const char *database, int64_t f
                            "SELECT sum(queries), sum(CASE WHEN sqlstate <> '00000' THEN queries "
                            "ELSE 0 END), sum(rows_read), sum(rows_written), sum(rows_returned), "
                            "sum(bytes_in), sum(bytes_out), sum(wall_us), sum(cpu_us) FROM "
-                           "usage_minute WHERE database = ?1 AND minute_us >= ?2 AND minute_us < ?3",
+                           "usage_all WHERE database = ?1 AND minute_us >= ?2 AND minute_us < ?3",
                            -1, &st, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_text(st, 1, database, -1, SQLITE_STATIC);
@@ -777,7 +848,7 @@ static void ledger_answer_summary(storage_ledger *l, storage_ledger_request *q)
             "SELECT database, queries AS q, CASE WHEN sqlstate <> '00000' THEN queries ELSE 0 END "
             "AS e, rows_read AS rr, rows_written AS rw, rows_returned AS rt, bytes_in AS bi, "
             "bytes_out AS bo, wall_us AS wall, cpu_us AS cpu, 0 AS act, 0 AS cs, -1 AS sb FROM "
-            "usage_minute WHERE (?1 = '' OR database = ?1) AND minute_us >= ?2 AND minute_us < ?3 "
+            "usage_all WHERE (?1 = '' OR database = ?1) AND minute_us >= ?2 AND minute_us < ?3 "
             "UNION ALL "
             "SELECT database, 0, 0, 0, 0, 0, 0, 0, 0, 0, active_us, cold_starts, storage_bytes "
             "FROM activity WHERE (?1 = '' OR database = ?1) AND ts_us >= ?2 AND ts_us < ?3) "
@@ -854,7 +925,7 @@ static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
              "SELECT (minute_us / %s) * %s AS bucket, sum(queries), sum(rows_returned), "
              "sum(rows_written), sum(bytes_in), sum(bytes_out), sum(wall_us), sum(cpu_us), "
              "sum(CASE WHEN sqlstate <> '00000' THEN queries ELSE 0 END), sum(rows_read), "
-             "sum(cold_queries), sum(resume_wait_us) FROM usage_minute WHERE database = ?1 AND "
+             "sum(cold_queries), sum(resume_wait_us) FROM usage_all WHERE database = ?1 AND "
              "minute_us >= ?2 AND minute_us < ?3 GROUP BY bucket ORDER BY bucket",
              ledger_bucket_sql(q->granularity), ledger_bucket_sql(q->granularity));
     sqlite3_stmt *st;
@@ -906,7 +977,7 @@ static void *ledger_main(void *arg)
         /* sleeping is set before `appended` is looked at: an appender either
          * is seen here, or sees sleeping and signals (under the lock, so not
          * before the wait) */
-        while (!l->stop && !l->requests) {
+        while (!l->stop && !l->requests && !l->maintain_now) {
             atomic_store(&l->sleeping, true);
             if (atomic_load(&l->appended) != atomic_load(&l->stored))
                 break;
@@ -916,7 +987,7 @@ static void *ledger_main(void *arg)
         /* records (no read waiting): let a batch gather first, so that the
          * ledger commits a few times a second rather than once a query (the
          * journal already holds them durably) */
-        if (!l->stop && !l->requests) {
+        if (!l->stop && !l->requests && !l->maintain_now) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += LEDGER_GATHER_NS;
@@ -924,13 +995,15 @@ static void *ledger_main(void *arg)
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000;
             }
-            while (!l->stop && !l->requests &&
+            while (!l->stop && !l->requests && !l->maintain_now &&
                    pthread_cond_timedwait(&l->cond, &l->lock, &until) == 0)
                 ;
         }
         storage_ledger_request *q = l->requests;
         l->requests = l->requests_tail = NULL;
         bool stop = l->stop;
+        bool maintain = l->maintain_now;
+        l->maintain_now = false;
         pthread_mutex_unlock(&l->lock);
 
         if (ledger_catch_up(l) < 0 && !q) {
@@ -943,6 +1016,8 @@ static void *ledger_main(void *arg)
             }
             pthread_mutex_unlock(&l->lock);
         }
+        if (maintain || ledger_now_us() - l->maintained_us >= LEDGER_MAINTAIN_EVERY_US)
+            ledger_maintain(l); /* (a failure is tried again in an hour) */
         while (q) {
             storage_ledger_request *next = q->next;
             ledger_answer(l, q);
@@ -1004,6 +1079,8 @@ storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, si
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
     l->truncate_at = LEDGER_TRUNCATE_AT;
+    l->minute_keep_us = 35LL * 86400 * 1000000;
+    l->keep_us = 400LL * 86400 * 1000000;
     /* the journals of earlier versions, in formats no longer read */
     static const char *const old[] = {"dormouse_ledger.journal", "dormouse_usage.journal"};
     for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
@@ -1040,6 +1117,11 @@ storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, si
                      "NOT NULL, cold_queries INTEGER NOT NULL, resume_wait_us INTEGER NOT NULL, "
                      "PRIMARY KEY (database, minute_us, user_name, application, engine, kind, "
                      "fingerprint, sqlstate)) WITHOUT ROWID;"
+                     "CREATE TABLE IF NOT EXISTS usage_hour AS SELECT * FROM usage_minute WHERE 0;"
+                     "CREATE UNIQUE INDEX IF NOT EXISTS usage_hour_key ON usage_hour (database, "
+                     "minute_us, user_name, application, engine, kind, fingerprint, sqlstate);"
+                     "CREATE VIEW IF NOT EXISTS usage_all AS SELECT * FROM usage_minute UNION ALL "
+                     "SELECT * FROM usage_hour;"
                      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
                      "CREATE TABLE IF NOT EXISTS fingerprints (fingerprint INTEGER PRIMARY KEY, "
                      "kind TEXT NOT NULL, query TEXT NOT NULL, first_ts_us INTEGER NOT NULL);"
@@ -1058,7 +1140,8 @@ storage_ledger *storage_ledger_open(const char *dir, int nwriters, char *err, si
         l->boot = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     l->boot &= INT64_MAX; /* stored as an SQLite integer */
     /* what a crash left in the journals goes in first */
-    if (ledger_catch_up(l) < 0 || !ledger_catch_up_strays(l) || !ledger_cut_torn_tails(l)) {
+    if (ledger_catch_up(l) < 0 || !ledger_catch_up_strays(l) || !ledger_cut_torn_tails(l) ||
+        !ledger_maintain(l)) {
         snprintf(err, errlen, "%s", l->error[0] ? l->error : "cannot take in an old journal");
         ledger_free(l);
         return NULL;

@@ -120,6 +120,8 @@ typedef struct proxy_config {
     bool http_listen_set;     /* given in the file (a bind failure is then fatal) */
     char http_auth_token[256]; /* "": no token asked */
     bool metering;            /* every query's usage into the ledger (default on) */
+    int usage_minute_days;    /* usage kept per minute this long, then per hour (35) */
+    int usage_retention_days; /* usage kept this long (400; 0: for ever) */
     billing_plan plans[PROXY_MAX_PLANS]; /* [plan:NAME] sections; a built-in's name
                                           * starts from the built-in's prices */
     int nplans;

@@ -424,6 +424,10 @@ typedef struct storage_activity_record {
     int64_t storage_bytes;  /* -1: unknown (an upstream server's database) */
 } storage_activity_record;
 bool storage_ledger_activity(storage_ledger_writer *w, const storage_activity_record *a);
+/* Retention: usage stays per minute for minute_keep_us (default 35 days),
+ * then per hour; usage and activity older than keep_us go (default 400
+ * days; 0: kept).  Applied by the ledger's thread now, then hourly. */
+void storage_ledger_set_retention(storage_ledger *l, int64_t minute_keep_us, int64_t keep_us);
 /* Records appended and not yet in the ledger. */
 uint64_t storage_ledger_lag(storage_ledger *l);
 /* Tests: the journal starts over once the ledger holds this many bytes of

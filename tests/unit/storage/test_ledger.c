@@ -9,10 +9,19 @@
 #include "storage_test.h"
 
 static char dir[256];
+static int64_t base; /* a day ago: within every retention */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void setup(void)
 {
     st_mkdtemp(dir, sizeof(dir));
+    base = now_us() - 86400LL * 1000000;
 }
 
 static void teardown(void)
@@ -100,9 +109,9 @@ START_TEST(test_append_and_read)
 {
     storage_ledger *l = open_ledger();
     int64_t day = 86400LL * 1000000;
-    append(l, "a", 10, 100 * day);
-    append(l, "a", 5, 101 * day);
-    append(l, "b", 3, 100 * day);
+    append(l, "a", 10, base - 2 * day);
+    append(l, "a", 5, base - day);
+    append(l, "b", 3, base - 2 * day);
     storage_usage_row s;
     ck_assert_uint_eq(query(l, "a", &s), 15);
     ck_assert_uint_eq(s.errors, 2);        /* the first of each batch */
@@ -123,10 +132,10 @@ START_TEST(test_journal_starts_over)
 {
     storage_ledger *l = open_ledger();
     storage_ledger_set_truncate_at(l, 1000);
-    append(l, "a", 50, 1000000);
+    append(l, "a", 50, base);
     ck_assert_uint_eq(query(l, "a", NULL), 50); /* the read catches up first */
     ck_assert_int_eq(storage_ledger_journal_size(l), 0);
-    append(l, "a", 7, 2000000);
+    append(l, "a", 7, base + 1000000);
     ck_assert_uint_eq(query(l, "a", NULL), 57);
     storage_ledger_close(l);
     l = open_ledger();
@@ -138,7 +147,7 @@ END_TEST
 START_TEST(test_crash_loses_nothing)
 {
     storage_ledger *l = open_ledger();
-    append(l, "a", 20, 1000000);
+    append(l, "a", 20, base);
     ck_assert_uint_eq(query(l, "a", NULL), 20);
     storage_ledger_close(l);
     pid_t pid = fork();
@@ -148,7 +157,7 @@ START_TEST(test_crash_loses_nothing)
         storage_ledger *c = storage_ledger_open(dir, 2, err, sizeof(err));
         if (!c)
             _exit(2);
-        append(c, "a", 300, 5000000);
+        append(c, "a", 300, base + 5000000);
         _exit(0);
     }
     int status;
@@ -171,7 +180,7 @@ START_TEST(test_more_writers_before)
         if (!c)
             _exit(2);
         for (int k = 0; k < 4; k++) {
-            storage_usage_record r = {.ts_us = 1000 + k, .database = "m", .user = "u",
+            storage_usage_record r = {.ts_us = base + k, .database = "m", .user = "u",
                                       .application = "", .engine = STORAGE_SQLITE};
             memcpy(r.sqlstate, "00000", 6);
             storage_ledger_writer *w = storage_ledger_writer_get(c, k);
@@ -199,7 +208,7 @@ END_TEST
 START_TEST(test_torn_tail_is_cut)
 {
     storage_ledger *l = open_ledger();
-    append(l, "t", 5, 1000000);
+    append(l, "t", 5, base);
     ck_assert_uint_eq(query(l, "t", NULL), 5);
     storage_ledger_close(l);
     /* a crash tore the next record while writing it */
@@ -210,8 +219,27 @@ START_TEST(test_torn_tail_is_cut)
     fputs("\x40\x00\x00\x00torn", f);
     fclose(f);
     l = open_ledger();
-    append(l, "t", 4, 2000000); /* after the cut, not after the torn bytes */
+    append(l, "t", 4, base + 1000000); /* after the cut, not after the torn bytes */
     ck_assert_uint_eq(query(l, "t", NULL), 9);
+    storage_ledger_close(l);
+}
+END_TEST
+
+START_TEST(test_retention)
+{
+    int64_t day = 86400LL * 1000000;
+    storage_ledger *l = open_ledger();
+    append(l, "r", 3, base - 500 * day); /* past the default 400 days */
+    append(l, "r", 4, base - 100 * day); /* past 35 days: summed per hour */
+    append(l, "r", 5, base);
+    ck_assert_uint_eq(query(l, "r", NULL), 12); /* (the thread applies retention hourly) */
+    storage_ledger_close(l);
+    l = open_ledger(); /* and at open */
+    ck_assert_uint_eq(query(l, "r", NULL), 9);
+    storage_ledger_set_retention(l, 35 * day, 50 * day);
+    ck_assert_uint_eq(query(l, "r", NULL), 5);
+    storage_ledger_set_retention(l, 0, 0); /* all per hour, kept for ever */
+    ck_assert_uint_eq(query(l, "r", NULL), 5);
     storage_ledger_close(l);
 }
 END_TEST
@@ -227,6 +255,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, test_crash_loses_nothing);
     tcase_add_test(tc, test_more_writers_before);
     tcase_add_test(tc, test_torn_tail_is_cut);
+    tcase_add_test(tc, test_retention);
     suite_add_tcase(s, tc);
     return s;
 }
