@@ -591,6 +591,24 @@ static bool ledger_catch_up_strays(storage_ledger *l)
 
 /* ---- reads ---- */
 
+/* A new zeroed row at the end of q->rows; NULL (q->error set) without memory. */
+static storage_usage_row *ledger_row_push(storage_ledger_request *q)
+{
+    if (q->nrows == q->caprows) {
+        int cap = q->caprows ? q->caprows * 2 : 64;
+        storage_usage_row *v = realloc(q->rows, (size_t)cap * sizeof(*v));
+        if (!v) {
+            snprintf(q->error, sizeof(q->error), "out of memory");
+            return NULL;
+        }
+        q->rows = v;
+        q->caprows = cap;
+    }
+    storage_usage_row *r = &q->rows[q->nrows++];
+    memset(r, 0, sizeof(*r));
+    return r;
+}
+
 static const char *ledger_bucket_sql(storage_usage_granularity g)
 {
     switch (g) {
@@ -690,20 +708,14 @@ static bool ledger_merge_activity(storage_ledger *l, storage_ledger_request *q)
         while (i < q->nrows && q->rows[i].start_us < bucket)
             i++;
         if (i == q->nrows || q->rows[i].start_us != bucket) { /* a bucket without queries */
-            if (q->nrows == q->caprows) {
-                int cap = q->caprows ? q->caprows * 2 : 64;
-                storage_usage_row *v = realloc(q->rows, (size_t)cap * sizeof(*v));
-                if (!v) {
-                    ok = false;
-                    break;
-                }
-                q->rows = v;
-                q->caprows = cap;
+            if (!ledger_row_push(q)) {
+                ok = false;
+                break;
             }
-            memmove(&q->rows[i + 1], &q->rows[i], (size_t)(q->nrows - i) * sizeof(*q->rows));
+            memmove(&q->rows[i + 1], &q->rows[i], (size_t)(q->nrows - 1 - i) * sizeof(*q->rows));
             memset(&q->rows[i], 0, sizeof(q->rows[i]));
             q->rows[i].start_us = bucket;
-            q->nrows++;
+            q->rows[i].storage_bytes = -1;
         }
         storage_usage_row *r = &q->rows[i];
         r->active_us = (uint64_t)sqlite3_column_int64(st, 1);
@@ -861,18 +873,9 @@ static void ledger_answer_summary(storage_ledger *l, storage_ledger_request *q)
     sqlite3_bind_int64(st, 2, q->from_us);
     sqlite3_bind_int64(st, 3, q->to_us);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (q->nrows == q->caprows) {
-            int cap = q->caprows ? q->caprows * 2 : 64;
-            storage_usage_row *v = realloc(q->rows, (size_t)cap * sizeof(*v));
-            if (!v) {
-                snprintf(q->error, sizeof(q->error), "out of memory");
-                break;
-            }
-            q->rows = v;
-            q->caprows = cap;
-        }
-        storage_usage_row *r = &q->rows[q->nrows++];
-        memset(r, 0, sizeof(*r));
+        storage_usage_row *r = ledger_row_push(q);
+        if (!r)
+            break;
         r->start_us = q->from_us;
         snprintf(r->database, sizeof(r->database), "%s", (const char *)sqlite3_column_text(st, 0));
         r->queries = (uint64_t)sqlite3_column_int64(st, 1);
@@ -937,18 +940,9 @@ static void ledger_answer(storage_ledger *l, storage_ledger_request *q)
     sqlite3_bind_int64(st, 2, q->from_us);
     sqlite3_bind_int64(st, 3, q->to_us);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (q->nrows == q->caprows) {
-            int cap = q->caprows ? q->caprows * 2 : 64;
-            storage_usage_row *v = realloc(q->rows, (size_t)cap * sizeof(*v));
-            if (!v) {
-                snprintf(q->error, sizeof(q->error), "out of memory");
-                break;
-            }
-            q->rows = v;
-            q->caprows = cap;
-        }
-        storage_usage_row *r = &q->rows[q->nrows++];
-        memset(r, 0, sizeof(*r));
+        storage_usage_row *r = ledger_row_push(q);
+        if (!r)
+            break;
         r->start_us = sqlite3_column_int64(st, 0);
         r->queries = (uint64_t)sqlite3_column_int64(st, 1);
         r->rows_returned = (uint64_t)sqlite3_column_int64(st, 2);
