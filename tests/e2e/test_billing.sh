@@ -134,6 +134,17 @@ def bad(qs, want):
     except urllib.error.HTTPError as e:
         body = json.loads(e.read())
         report(e.code == 400 and want in body.get("error", ""), f"/v1/bill?{qs}: 400, {want}", (e.code, body))
+bills = get(f"/v1/bills?month={month}")
+shop = [d for d in bills["databases"] if d["database"] == "shop"]
+report(len(shop) == 1 and shop[0]["queries"] == 4 and shop[0]["rows_read"] == 2002
+       and shop[0]["totals"]["d1"] == round(plans["d1"]["total"], 6)  # (no time-dependent line)
+       and bills["plans"][:2] == ["round", "d1"],
+       "/v1/bills: every database's usage and its total under each plan", (shop, bills["plans"]))
+try:
+    get("/v1/bills?month=13")
+    report(False, "/v1/bills?month=13: 400")
+except urllib.error.HTTPError as e:
+    report(e.code == 400 and "month must be YYYY-MM" in json.loads(e.read())["error"], "/v1/bills?month=13: 400")
 bad("month=2026-11", "database is required")
 bad("database=shop&month=2026-13", "month must be YYYY-MM")
 bad("database=shop&month=november", "month must be YYYY-MM")
