@@ -351,6 +351,7 @@ static void session_job_free(proxy_session *s)
 static void session_submit(proxy_session *s, storage_job_kind kind)
 {
     wire_buf_reset(&s->job->out);
+    s->job_metered = false;
     s->job->kind = kind;
     s->job->conn = s->backend;
     s->job->sql = kind == STORAGE_JOB_QUERY ? s->job_sql : NULL;
