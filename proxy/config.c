@@ -61,6 +61,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->default_pool_size = 20;
     cfg->reserve_pool_timeout = 5;
     cfg->query_wait_timeout = 120;
+    cfg->client_login_timeout = 60;
     cfg->max_prepared_statements = 200;
     cfg->server_login_retry = 1;
     snprintf(cfg->server_reset_query, sizeof(cfg->server_reset_query), "DISCARD ALL");
@@ -250,6 +251,14 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 0, 100000, &v))
             CONFIG_FAIL(cp, "max_db_connections must be between 0 and 100000");
         cfg->max_db_connections = (int)v;
+    } else if (!strcmp(name, "client_login_timeout") || !strcmp(name, "idle_transaction_timeout") ||
+               !strcmp(name, "query_timeout")) {
+        if (!config_int(value, 0, 31536000, &v))
+            CONFIG_FAIL(cp, "%s must be seconds between 0 (none) and 31536000", name);
+        int *slot = !strcmp(name, "client_login_timeout")       ? &cfg->client_login_timeout
+                    : !strcmp(name, "idle_transaction_timeout") ? &cfg->idle_transaction_timeout
+                                                                : &cfg->query_timeout;
+        *slot = (int)v;
     } else if (!strcmp(name, "query_wait_timeout")) {
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "query_wait_timeout must be seconds between 0 and 31536000");

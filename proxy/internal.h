@@ -306,6 +306,8 @@ struct proxy_session {
     bool want_close;      /* close once the current job is done and output flushed */
     bool discard_to_sync; /* extended-protocol error: skip messages until Sync */
     bool job_metered;     /* its done job's usage is already recorded (server_wake_cb) */
+    bool timed_out;       /* query_timeout cancelled its current statement */
+    uint64_t tx_idle_since_us; /* idle inside a transaction since (idle_transaction_timeout) */
 
     /* metering of upstream requests (meter.c): since the last ReadyForQuery */
     struct {
@@ -404,6 +406,9 @@ void session_free(proxy_session *s);
 /* Ends a session from outside its callbacks (admin KILL): FATAL with this
  * SQLSTATE and message, a running statement interrupted. */
 void session_terminate(proxy_session *s, const char *sqlstate, const char *message);
+/* Loop 0, world lock, every second: client_login_timeout,
+ * idle_transaction_timeout and query_timeout for every session. */
+void session_enforce_timeouts(proxy_server *srv);
 /* auth_query is done: error (the query failed) or the user's secret (owned
  * by the session from now; NULL: no such user or no password).  The login
  * goes on: a password is asked for, or FATAL. */

@@ -339,6 +339,7 @@ static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     session_release_idle(srv);
     server_pool_expire(srv);
     pgpool_tick(srv);
+    session_enforce_timeouts(srv);
     bool zero = server_at_zero(srv);
     meter_activity(srv, zero); /* before the process sleeps, the last of the active time */
     server_world_unlock(srv);

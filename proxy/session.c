@@ -189,6 +189,10 @@ void session_set_state(proxy_session *s, session_state to)
     session_count(s, s->state, to);
     if (to == SESSION_IDLE)
         s->idle_since_us = proxy_stats_now_us();
+    if ((to == SESSION_IN_TX || to == SESSION_FAILED_TX) && to != s->state)
+        s->tx_idle_since_us = proxy_stats_now_us();
+    if (to == SESSION_BUSY)
+        s->timed_out = false;
     s->state = to;
 }
 
@@ -1709,6 +1713,46 @@ void session_terminate(proxy_session *s, const char *sqlstate, const char *messa
     if (s->upstream && s->state == SESSION_BUSY)
         proxy_upstream_cancel(s->upstream); /* [upstream hook] */
     session_fatal(s, sqlstate, "%s", message);
+}
+
+void session_enforce_timeouts(proxy_server *srv)
+{
+    const proxy_config *cfg = &srv->cfg;
+    if (!cfg->client_login_timeout && !cfg->idle_transaction_timeout && !cfg->query_timeout)
+        return;
+    uint64_t now = proxy_stats_now_us();
+    time_t wall = time(NULL);
+    for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
+        switch (s->state) {
+        case SESSION_STARTUP:
+        case SESSION_AUTH:
+            /* PostgreSQL's authentication_timeout, PgBouncer's client_login_timeout */
+            if (cfg->client_login_timeout && wall - s->connect_time >= cfg->client_login_timeout)
+                session_terminate(s, WIRE_SQLSTATE_QUERY_CANCELED,
+                                  "canceling authentication due to timeout");
+            break;
+        case SESSION_IN_TX:
+        case SESSION_FAILED_TX:
+            if (cfg->idle_transaction_timeout && !s->admin && s->tx_idle_since_us &&
+                now - s->tx_idle_since_us >= (uint64_t)cfg->idle_transaction_timeout * 1000000u)
+                session_terminate(s, WIRE_SQLSTATE_IDLE_IN_TRANSACTION_TIMEOUT,
+                                  "terminating connection due to idle-in-transaction timeout");
+            break;
+        case SESSION_BUSY:
+            if (cfg->query_timeout && !s->timed_out && !s->admin && s->query_start_us &&
+                now - s->query_start_us >= (uint64_t)cfg->query_timeout * 1000000u) {
+                s->timed_out = true; /* once per statement */
+                slog(s, PROXY_LOG_INFO, "query_timeout: cancelling the running statement");
+                if (s->backend && s->job_in_flight)
+                    storage_conn_interrupt_timeout(s->backend);
+                else if (s->upstream)
+                    proxy_upstream_cancel(s->upstream); /* [upstream hook] */
+            }
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 void session_wake(proxy_session *s)

@@ -335,6 +335,7 @@ static void storage_job_expire(storage_job *job)
     pthread_mutex_lock(&c->lock);
     c->queued = false;
     atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -640,6 +641,7 @@ void storage_conn_detach(storage_conn *c)
     /* a cancel aimed at the old client's last statement must not hit the
      * next client's first */
     atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
     /* The catalog's temp tables were built for this user: the next user's
      * first job drops them if it is another (as after a RESET). */
     if (c->user) {
@@ -675,6 +677,14 @@ void storage_conn_free(storage_conn *c)
     free(c->catalog_user);
     free(c->user);
     free(c);
+}
+
+void storage_conn_interrupt_timeout(storage_conn *c)
+{
+    if (!c)
+        return;
+    atomic_store(&c->cancel_timeout, true);
+    storage_conn_interrupt(c);
 }
 
 void storage_conn_interrupt(storage_conn *c)

@@ -50,6 +50,7 @@ void sqlite_conn_rollback(storage_conn *c)
      * open behind the client's back: drop the flag and retry. */
     for (int tries = 0; tries < 3 && !sqlite3_get_autocommit(c->handle); tries++) {
         atomic_store(&c->cancel, false);
+        atomic_store(&c->cancel_timeout, false);
         if (sqlite_conn_exec(c, "ROLLBACK") == SQLITE_OK)
             break;
     }

@@ -1830,5 +1830,6 @@ out:
     pthread_mutex_lock(&c->lock);
     c->queued = false;
     atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
     pthread_mutex_unlock(&c->lock);
 }

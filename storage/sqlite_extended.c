@@ -1759,6 +1759,7 @@ void sqlite_extended_run(storage_job *job)
     pthread_mutex_lock(&c->lock);
     c->queued = false;
     atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
     pthread_mutex_unlock(&c->lock);
 }
 

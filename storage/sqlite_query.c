@@ -55,6 +55,9 @@
 void sqlite_query_error(sqlite_query *q, const char *sqlstate, const char *message,
                         const char *detail, int position)
 {
+    /* a cancel by query_timeout: PostgreSQL's statement_timeout message */
+    if (!strcmp(sqlstate, WIRE_SQLSTATE_QUERY_CANCELED) && atomic_load(&q->c->cancel_timeout))
+        message = "canceling statement due to statement timeout";
     wire_error e = {
         .severity = "ERROR",
         .sqlstate = sqlstate,
@@ -888,5 +891,6 @@ void sqlite_query_run(storage_job *job)
     pthread_mutex_lock(&c->lock);
     c->queued = false;
     atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
     pthread_mutex_unlock(&c->lock);
 }

@@ -187,6 +187,7 @@ void sqlite_conn_reset(storage_job *job)
     c->active = NULL;
     c->queued = false;
     atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
     pthread_mutex_unlock(&c->lock);
 
     sqlite_copy_conn_clear(c);     /* its statements, and c->copying */
@@ -231,4 +232,5 @@ void sqlite_conn_reset(storage_job *job)
     c->user = NULL;
     c->session_objects = false;
     atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
 }

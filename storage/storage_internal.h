@@ -111,6 +111,7 @@ struct storage_conn {
     bool queued;        /* a QUERY/EXTENDED/COPY job is submitted and not finished (under lock) */
     bool copying;       /* a COPY is in progress: a cancel fails it (under lock) */
     atomic_bool cancel; /* set by storage_conn_interrupt, cleared when such a job ends */
+    atomic_bool cancel_timeout; /* the cancel is query_timeout's (its message says so) */
 };
 
 /* Metering: the job runs this parsed query (its fingerprint and kind); the

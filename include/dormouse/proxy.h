@@ -139,6 +139,9 @@ typedef struct proxy_config {
     int reserve_pool_timeout;   /* 5 s */
     int max_db_connections;     /* 0: no limit */
     int query_wait_timeout;     /* 120 s; 0: wait for ever */
+    int client_login_timeout;   /* 60 s to log in, else closed; 0: no limit */
+    int idle_transaction_timeout; /* s idle inside a transaction before FATAL 25P03; 0: none */
+    int query_timeout;          /* s a statement may run before 57014; 0: none */
     int max_prepared_statements; /* 200 per server; 0: named statements are not remapped */
     int server_login_retry;     /* 1 s after a failed connect */
     char server_reset_query[256]; /* "DISCARD ALL": session mode, when the client leaves */

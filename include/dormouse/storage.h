@@ -122,6 +122,9 @@ void *storage_conn_owner_data(const storage_conn *c);
 /* Interrupts the statement running on c, if any: it fails with 57014.
  * Safe from any thread; a no-op when nothing runs. */
 void storage_conn_interrupt(storage_conn *c);
+/* The same for a statement that ran too long: its 57014 error says
+ * "canceling statement due to statement timeout". */
+void storage_conn_interrupt_timeout(storage_conn *c);
 
 typedef enum storage_job_kind {
     STORAGE_JOB_OPEN = 0, /* open (creating if needed) the database file */

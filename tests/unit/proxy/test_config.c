@@ -232,6 +232,24 @@ START_TEST(test_plans)
 }
 END_TEST
 
+START_TEST(test_timeouts)
+{
+    char err[256];
+    ck_assert(proxy_config_load(&cfg, NULL, NULL, err, sizeof(err)));
+    ck_assert_int_eq(cfg.client_login_timeout, 60);
+    ck_assert_int_eq(cfg.idle_transaction_timeout, 0);
+    ck_assert_int_eq(cfg.query_timeout, 0);
+    write_file("[dormouse]\nclient_login_timeout = 5\nidle_transaction_timeout = 30\nquery_timeout = 0\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(cfg.client_login_timeout, 5);
+    ck_assert_int_eq(cfg.idle_transaction_timeout, 30);
+    teardown();
+    write_file("[dormouse]\nquery_timeout = -1\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":2: query_timeout must be seconds") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_quotas)
 {
     char err[256];
@@ -278,6 +296,7 @@ int main(void)
     tcase_add_test(tc, test_auth_type_str_every_value);
     tcase_add_test(tc, test_plans);
     tcase_add_test(tc, test_quotas);
+    tcase_add_test(tc, test_timeouts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# test_limits: client_login_timeout (a client that connects and never logs
+# in, or sends half a startup packet, gets FATAL 57014 "canceling
+# authentication due to timeout" and is closed; others log in as usual),
+# idle_transaction_timeout (a client idle inside a transaction gets FATAL
+# 25P03 and its transaction is rolled back; one idle outside a transaction
+# is left alone) and query_timeout (a statement running too long gets
+# 57014 "canceling statement due to statement timeout", on SQLite, or the
+# server's cancel on an upstream PostgreSQL, and the session goes on).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dm_only "these limits are Dormouse's" || dm_finish
+pg_start
+pg_psql -c "create role up login" -c "create database uplim owner up" >/dev/null ||
+    die "cannot create the upstream role and database"
+DM_PORT=$(free_port) || die "no free port"
+DM_DATA=$(dm_tmpdir data)
+dm_write_config "$DM_TMP/lim.ini" "client_login_timeout = 1" "idle_transaction_timeout = 2" \
+    "query_timeout = 1" \
+    "[databases] uplim = host=127.0.0.1 port=$PGPORT_REAL dbname=uplim" \
+    "[databases] * = engine=sqlite"
+dm_start "$DM_TMP/lim.ini"
+
+out=$(timeout 120 "$PYTHON" - "$DM_PORT" "${DM_SLOW_SQL/10000000/200000000}" 2>&1 <<'PY'
+import socket, struct, sys, time
+import psycopg
+from dmlib import connect, report
+port, slow = int(sys.argv[1]), sys.argv[2]
+
+def silent_client(send=b""):
+    """Connects, sends `send` (nothing, or part of a startup packet), waits:
+    what the server says before it closes, and after how long."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(15)
+    s.sendall(send)
+    t0, data = time.time(), b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data, time.time() - t0
+
+data, took = silent_client()
+report(data[:1] == b"E" and b"C57014" in data and b"canceling authentication due to timeout" in data and took < 5,
+       "client_login_timeout: a client that says nothing gets FATAL 57014 and is closed", (data, took))
+data, took = silent_client(struct.pack("!I", 40) + struct.pack("!I", 196608) + b"user\0")
+report(b"C57014" in data and took < 5, "... and so does one that sends half a startup packet", (data, took))
+c = connect(port, "lim", "alice")
+report(c.execute("select 1").fetchone()[0] == 1, "clients that log in are not affected")
+
+# idle_transaction_timeout
+c.execute("create table t (x int)")
+c.execute("begin")
+c.execute("insert into t values (1)")
+time.sleep(3.5)
+try:
+    c.execute("select 1")
+    report(False, "idle_transaction_timeout: the idle transaction's client is closed")
+except psycopg.Error as e:
+    report("idle-in-transaction timeout" in str(e) or c.closed,
+           "idle_transaction_timeout: the idle transaction's client is closed", str(e))
+d = connect(port, "lim", "bob")
+report(d.execute("select count(*) from t").fetchone()[0] == 0, "its transaction was rolled back")
+time.sleep(2.5)
+report(d.execute("select 2").fetchone()[0] == 2, "a client idle outside a transaction is left alone")
+
+# query_timeout
+t0 = time.time()
+try:
+    d.execute(slow)
+    report(False, "query_timeout (SQLite): the slow statement is cancelled")
+except psycopg.Error as e:
+    report(e.sqlstate == "57014" and "canceling statement due to statement timeout" in str(e) and time.time() - t0 < 10,
+           "query_timeout (SQLite): 57014 canceling statement due to statement timeout", (e.sqlstate, str(e), time.time() - t0))
+report(d.execute("select 3").fetchone()[0] == 3, "the session goes on after the cancel")
+u = psycopg.connect(f"host=127.0.0.1 port={port} dbname=uplim user=up", autocommit=True)
+t0 = time.time()
+try:
+    u.execute("select pg_sleep(8)")
+    report(False, "query_timeout (upstream): the server's statement is cancelled")
+except psycopg.Error as e:
+    report(e.sqlstate == "57014" and time.time() - t0 < 6,
+           "query_timeout (upstream): the server cancels the statement (57014)", (e.sqlstate, str(e), time.time() - t0))
+report(u.execute("select 4").fetchone()[0] == 4, "the upstream session goes on too")
+print("DONE")
+PY
+)
+relay_checks "$out"
+dm_stop_check
+dm_finish
