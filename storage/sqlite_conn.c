@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sqlite_cold.h"
 #include "sqlite_conn.h"
@@ -26,6 +27,25 @@ static int sqlite_conn_progress(void *arg)
 {
     storage_conn *c = arg;
     return atomic_load_explicit(&c->cancel, memory_order_relaxed) ? 1 : 0;
+}
+
+/* What a tenant's SQL may not reach, whatever the translator lets through:
+ * other database files (ATTACH, DETACH), the server's own paths
+ * (pragma_database_list names the file) and extensions (load_extension). */
+static int sqlite_conn_authorize(void *arg, int action, const char *a1, const char *a2,
+                                 const char *db, const char *trigger)
+{
+    switch (action) {
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+        return SQLITE_DENY;
+    case SQLITE_PRAGMA:
+        return a1 && !strcasecmp(a1, "database_list") ? SQLITE_DENY : SQLITE_OK;
+    case SQLITE_FUNCTION: /* (off anyway: said plainly as a permission) */
+        return a2 && !strcasecmp(a2, "load_extension") ? SQLITE_DENY : SQLITE_OK;
+    default:
+        return SQLITE_OK;
+    }
 }
 
 int sqlite_conn_exec(storage_conn *c, const char *sql)
@@ -212,6 +232,7 @@ void sqlite_conn_open(storage_job *job)
         goto fail;
     }
     sqlite3_progress_handler(h, SQLITE_PROGRESS_OPS, sqlite_conn_progress, c);
+    sqlite3_set_authorizer(h, sqlite_conn_authorize, c);
     if (c->db->engine->opt.metering)
         sqlite_meter_attach(c);
     c->tx_status = 'I';

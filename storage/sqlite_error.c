@@ -238,6 +238,9 @@ static const sqlite_error_rule sqlite_error_rules[] = {
      false},
     {0, "no such function: ", NULL, WIRE_SQLSTATE_UNDEFINED_FUNCTION, "function %s does not exist",
      NULL, false},
+    /* the connection's authorizer (sqlite_conn.c) */
+    {0, "not authorized to use function: ", NULL, SQLITE_PG_SQLSTATE_INSUFFICIENT_PRIVILEGE,
+     "permission denied for function %s", NULL, false},
     {0, "wrong number of arguments to function ", NULL, WIRE_SQLSTATE_UNDEFINED_FUNCTION,
      "function %s does not exist", NULL, true},
     {0, "no such savepoint: ", NULL, SQLITE_PG_SQLSTATE_INVALID_SAVEPOINT,
