@@ -251,6 +251,12 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
         if (!config_int(value, 0, 100000, &v))
             CONFIG_FAIL(cp, "max_db_connections must be between 0 and 100000");
         cfg->max_db_connections = (int)v;
+    } else if (!strcmp(name, "max_db_client_connections") ||
+               !strcmp(name, "max_user_client_connections")) {
+        if (!config_int(value, 0, 1000000, &v))
+            CONFIG_FAIL(cp, "%s must be between 0 (no limit) and 1000000", name);
+        *(!strcmp(name, "max_db_client_connections") ? &cfg->max_db_client_connections
+                                                     : &cfg->max_user_client_connections) = (int)v;
     } else if (!strcmp(name, "client_login_timeout") || !strcmp(name, "idle_transaction_timeout") ||
                !strcmp(name, "query_timeout")) {
         if (!config_int(value, 0, 31536000, &v))

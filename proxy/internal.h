@@ -261,6 +261,7 @@ struct proxy_server {
     proxy_http *http;       /* the HTTP surface (http.c); NULL: off */
     storage_ledger *ledger; /* usage records (meter.c); NULL: metering off */
     struct proxy_quotas *quotas; /* this month's use of databases with quotas (quota.c) */
+    struct proxy_limits *limits; /* clients per database and per user (limits.c) */
     bool meter_warned;      /* the journal could not be written (logged once) */
     uint64_t meter_activity_us; /* the last activity records (meter_activity) */
     int64_t meter_wall_offset_us; /* wall clock minus the monotonic one, taken once */
@@ -307,6 +308,7 @@ struct proxy_session {
     bool discard_to_sync; /* extended-protocol error: skip messages until Sync */
     bool job_metered;     /* its done job's usage is already recorded (server_wake_cb) */
     bool timed_out;       /* query_timeout cancelled its current statement */
+    bool limits_counted;  /* counted in its database's and user's client counts (limits.c) */
     uint64_t tx_idle_since_us; /* idle inside a transaction since (idle_transaction_timeout) */
 
     /* metering of upstream requests (meter.c): since the last ReadyForQuery */
@@ -682,6 +684,16 @@ void meter_server_free(proxy_server *srv);
 /* The plans bills are computed under: the configured ones, then the
  * built-in ones not configured under their name. */
 int meter_plans(const proxy_server *srv, const billing_plan **out, int max);
+
+/* ---- client connection limits (limits.c) ---- */
+
+bool limits_init(proxy_server *srv);
+void limits_free(proxy_server *srv);
+/* s has authenticated: counted against max_db_client_connections and
+ * max_user_client_connections; false with PostgreSQL's message when over. */
+bool limits_client_login(proxy_session *s, char *msg, size_t n);
+/* s goes: no longer counted. */
+void limits_client_logout(proxy_session *s);
 
 /* ---- quotas (quota.c) ---- */
 

@@ -817,6 +817,10 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     }
     if (!quota_open(srv, err, errlen))
         goto fail;
+    if (!limits_init(srv)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     srv->pool = pool_new(srv->sqlite);
     if (!srv->pool) {
         snprintf(err, errlen, "out of memory");
@@ -934,6 +938,7 @@ void proxy_server_free(proxy_server *srv)
     srv->ledger = NULL;
     meter_server_free(srv);
     quota_close(srv);
+    limits_free(srv);
     http_stop(srv);
     managed_shutdown_all(srv);
     pool_free(srv->pool);

@@ -421,6 +421,7 @@ void session_close(proxy_session *s, const char *reason)
     s->fd = -1;
     s->socket_closed = true;
     __atomic_sub_fetch(&s->server->nclients, 1, __ATOMIC_RELAXED);
+    limits_client_logout(s); /* its place is free as soon as it is gone */
     session_set_state(s, SESSION_CLOSING);
     pgpool_client_close(s); /* [upstream hook] leave the queue, give the server back */
     session_close_backend(s);
@@ -494,6 +495,7 @@ void session_free(proxy_session *s)
     session_job_free(s);
     session_copy_free(s);
     free(s->admin_pause_db);
+    limits_client_logout(s);
     meter_session_free(s);
     free(s->names);
     free(s->job_sql);
@@ -735,6 +737,11 @@ static bool session_start_backend(proxy_session *s)
 {
     if (s->admin)
         return session_start_console(s);
+    char msg[WIRE_NAME_MAX + 64];
+    if (!limits_client_login(s, msg, sizeof(msg))) {
+        session_fatal(s, WIRE_SQLSTATE_TOO_MANY_CONNECTIONS, "%s", msg);
+        return false;
+    }
     if (s->ps || pool_db_upstream(s->db)) /* [upstream hook] */
         return pgpool_client_start(s);
     if (pool_db_ever_opened(s->db) && s->server->cfg.sqlite_release_idle > 0) {

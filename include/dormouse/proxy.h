@@ -140,6 +140,8 @@ typedef struct proxy_config {
     int max_db_connections;     /* 0: no limit */
     int query_wait_timeout;     /* 120 s; 0: wait for ever */
     int client_login_timeout;   /* 60 s to log in, else closed; 0: no limit */
+    int max_db_client_connections;   /* clients per database; 0: no limit */
+    int max_user_client_connections; /* clients per user; 0: no limit */
     int idle_transaction_timeout; /* s idle inside a transaction before FATAL 25P03; 0: none */
     int query_timeout;          /* s a statement may run before 57014; 0: none */
     int max_prepared_statements; /* 200 per server; 0: named statements are not remapped */

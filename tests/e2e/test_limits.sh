@@ -6,7 +6,9 @@
 # 25P03 and its transaction is rolled back; one idle outside a transaction
 # is left alone) and query_timeout (a statement running too long gets
 # 57014 "canceling statement due to statement timeout", on SQLite, or the
-# server's cancel on an upstream PostgreSQL, and the session goes on).
+# server's cancel on an upstream PostgreSQL, and the session goes on); then
+# max_db_client_connections and max_user_client_connections (FATAL 53300
+# "too many connections for database/role", as PostgreSQL says it).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dm_only "these limits are Dormouse's" || dm_finish
@@ -84,6 +86,40 @@ except psycopg.Error as e:
     report(e.sqlstate == "57014" and time.time() - t0 < 6,
            "query_timeout (upstream): the server cancels the statement (57014)", (e.sqlstate, str(e), time.time() - t0))
 report(u.execute("select 4").fetchone()[0] == 4, "the upstream session goes on too")
+print("DONE")
+PY
+)
+relay_checks "$out"
+dm_stop_check
+
+# max_db_client_connections, max_user_client_connections
+dm_write_config "$DM_TMP/lim2.ini" "max_db_client_connections = 2" "max_user_client_connections = 3" \
+    "admin_users = admin"
+dm_start "$DM_TMP/lim2.ini"
+out=$(timeout 60 "$PYTHON" - "$DM_PORT" 2>&1 <<'PY'
+import sys
+import psycopg
+from dmlib import Console, connect, report, wait_for
+port = sys.argv[1]
+def refused(db, user):
+    try:
+        connect(port, db, user).close()
+        return None
+    except psycopg.OperationalError as e:
+        return str(e)
+a1, a2 = connect(port, "x", "a"), connect(port, "x", "b")
+r = refused("x", "c")
+report(r and "too many connections for database \"x\"" in r, "max_db_client_connections: a third client of x is refused (53300)", r)
+a1.close()  # (its Terminate may reach Dormouse after the next login starts: retried)
+report(wait_for(lambda: refused("x", "c") is None, 5), "... and a place is free once one has gone")
+d = [connect(port, db, "d") for db in ("p", "q", "r")]
+r = refused("s", "d")
+report(r and "too many connections for role \"d\"" in r, "max_user_client_connections: a fourth client of d is refused", r)
+con = Console(port)
+report(con.execute("SHOW VERSION").fetchone() is not None, "the admin console is not counted")
+for x in d:
+    x.close()
+report(wait_for(lambda: refused("s", "d") is None, 5), "d logs in again once its clients have gone")
 print("DONE")
 PY
 )
