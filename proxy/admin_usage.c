@@ -100,18 +100,7 @@ static void usage_show_bill(proxy_server *srv, const storage_ledger_request *q, 
     int n = (int)(sizeof(cols) / sizeof(cols[0]));
     usage_header(b, cols, n);
     const storage_bill_input *in = &q->bill;
-    billing_usage bu = {.period_start_us = q->from_us,
-                        .period_end_us = q->to_us,
-                        .queries = in->totals.queries,
-                        .rows_read = in->totals.rows_read,
-                        .rows_written = in->totals.rows_written,
-                        .rows_returned = in->totals.rows_returned,
-                        .bytes_in = in->totals.bytes_in,
-                        .bytes_out = in->totals.bytes_out,
-                        .cpu_us = in->totals.cpu_us,
-                        .active_intervals_s = in->active_s,
-                        .n_active_intervals = (size_t)in->nactive,
-                        .storage_byte_seconds = in->storage_byte_seconds};
+    billing_usage bu = meter_billing_usage(in, q->from_us, q->to_us);
     const billing_plan *plans[PROXY_MAX_PLANS + 8];
     int nplans = meter_plans(srv, plans, PROXY_MAX_PLANS + 8);
     for (int p = 0; p < nplans; p++) {
@@ -217,15 +206,7 @@ bool admin_usage_show(proxy_session *s, const admin_cmd *cmd)
         wire_put_ready(&s->out, 'I');
         return true;
     }
-    /* this month, UTC */
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    struct tm first = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
-    struct tm next = {.tm_year = tm.tm_year + (tm.tm_mon == 11), .tm_mon = (tm.tm_mon + 1) % 12,
-                      .tm_mday = 1};
-    r->q.from_us = (int64_t)timegm(&first) * 1000000;
-    r->q.to_us = (int64_t)timegm(&next) * 1000000;
+    meter_month_now(&r->q.from_us, &r->q.to_us);
     snprintf(r->q.database, sizeof(r->q.database), "%s", cmd->arg);
     r->q.read = cmd->show == ADMIN_SHOW_USAGE  ? STORAGE_LEDGER_SUMMARY
                 : cmd->show == ADMIN_SHOW_BILL ? STORAGE_LEDGER_BILL

@@ -59,6 +59,7 @@
 #define BILLING_MAX_LINES 8
 
 /* billing_plan: include/dormouse/proxy.h (the configuration holds plans). */
+/* (meter_billing_usage in internal.h builds a billing_usage from the ledger's answer.) */
 
 typedef struct billing_usage {
     int64_t period_start_us, period_end_us; /* [start, end), microseconds since the epoch */

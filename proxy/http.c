@@ -509,6 +509,15 @@ static bool http_parse_time(const char *s, int64_t *us)
     return true;
 }
 
+/* o (taken over; NULL: out of memory) as text, malloc'd, and its length. */
+static char *http_json_text(json_t *o, size_t flags, size_t *len)
+{
+    char *body = o ? json_dumps(o, flags) : NULL;
+    json_decref(o);
+    *len = body ? strlen(body) : 0;
+    return body;
+}
+
 /* "2026-11": [its first day, the next month's first day), UTC. */
 static bool http_parse_month(const char *s, int64_t *from, int64_t *to)
 {
@@ -517,22 +526,8 @@ static bool http_parse_month(const char *s, int64_t *from, int64_t *to)
     if (sscanf(s, "%4d-%2d%c", &y, &m, &tail) != 2 || y < 1970 || y > 9999 || m < 1 || m > 12 ||
         strlen(s) != 7)
         return false;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = 1};
-    *from = (int64_t)timegm(&tm) * 1000000;
-    tm = (struct tm){.tm_year = y - 1900 + (m == 12), .tm_mon = m % 12, .tm_mday = 1};
-    *to = (int64_t)timegm(&tm) * 1000000;
+    meter_month(y, m, from, to);
     return true;
-}
-
-/* The current month (UTC). */
-static void http_month_now(int64_t *from, int64_t *to)
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char s[32];
-    snprintf(s, sizeof(s), "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
-    http_parse_month(s, from, to);
 }
 
 static void http_iso(int64_t us, char *buf, size_t n)
@@ -599,28 +594,7 @@ static char *http_usage_body(http_usage *u, size_t *len)
     json_t *o = rows ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "database", q->database, "granularity",
                                  gran[q->granularity], "from", from, "to", to, "usage", rows)
                      : NULL;
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    *len = body ? strlen(body) : 0;
-    return body;
-}
-
-/* billing_usage from a bill input (borrows its intervals). */
-static billing_usage http_billing_usage(const storage_bill_input *in, int64_t from, int64_t to)
-{
-    const storage_usage_row *t = &in->totals;
-    return (billing_usage){.period_start_us = from,
-                           .period_end_us = to,
-                           .queries = t->queries,
-                           .rows_read = t->rows_read,
-                           .rows_written = t->rows_written,
-                           .rows_returned = t->rows_returned,
-                           .bytes_in = t->bytes_in,
-                           .bytes_out = t->bytes_out,
-                           .cpu_us = t->cpu_us,
-                           .active_intervals_s = in->active_s,
-                           .n_active_intervals = (size_t)in->nactive,
-                           .storage_byte_seconds = in->storage_byte_seconds};
+    return http_json_text(o, JSON_COMPACT, len);
 }
 
 /* GET /v1/bill: the usage of the window and its bill under each plan. */
@@ -629,7 +603,7 @@ static char *http_bill_body(http_usage *u, size_t *len)
     storage_ledger_request *q = &u->q;
     const storage_bill_input *in = &q->bill;
     const storage_usage_row *t = &in->totals;
-    billing_usage bu = http_billing_usage(in, q->from_us, q->to_us);
+    billing_usage bu = meter_billing_usage(in, q->from_us, q->to_us);
     const billing_plan *plans[PROXY_MAX_PLANS + 8];
     int nplans = meter_plans(u->h->srv, plans, PROXY_MAX_PLANS + 8);
     json_t *bills = json_array();
@@ -663,10 +637,7 @@ static char *http_bill_body(http_usage *u, size_t *len)
         json_decref(bills);
         json_decref(usage);
     }
-    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
-    json_decref(o);
-    *len = body ? strlen(body) : 0;
-    return body;
+    return http_json_text(o, JSON_COMPACT | JSON_REAL_PRECISION(12), len);
 }
 
 /* GET /v1/bills: every database's usage over the window and its total under
@@ -682,7 +653,7 @@ static char *http_bills_body(http_usage *u, size_t *len)
     for (int i = 0; dbs && i < q->nrows; i++) {
         const storage_usage_row *r = &q->rows[i];
         const storage_bill_input *in = &q->bills[i];
-        billing_usage bu = http_billing_usage(in, q->from_us, q->to_us);
+        billing_usage bu = meter_billing_usage(in, q->from_us, q->to_us);
         json_t *totals = json_object();
         for (int p = 0; totals && p < nplans; p++) {
             billing_bill b;
@@ -710,10 +681,7 @@ static char *http_bills_body(http_usage *u, size_t *len)
         json_decref(names);
         json_decref(dbs);
     }
-    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
-    json_decref(o);
-    *len = body ? strlen(body) : 0;
-    return body;
+    return http_json_text(o, JSON_COMPACT | JSON_REAL_PRECISION(12), len);
 }
 
 /* GET /v1/queries: the top query fingerprints. */
@@ -740,10 +708,7 @@ static char *http_queries_body(http_usage *u, size_t *len)
     json_t *o = arr ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "database", q->database, "order", q->order,
                                 "from", from, "to", to, "queries", arr)
                     : NULL;
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    *len = body ? strlen(body) : 0;
-    return body;
+    return http_json_text(o, JSON_COMPACT, len);
 }
 
 static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *c, void **con_cls,
@@ -815,7 +780,7 @@ static enum MHD_Result http_usage_request(proxy_http *h, struct MHD_Connection *
         if (month && !http_parse_month(month, &u->q.from_us, &u->q.to_us))
             snprintf(err, sizeof(err), "month must be YYYY-MM, e.g. 2026-11");
         else if (!month && !from && !to)
-            http_month_now(&u->q.from_us, &u->q.to_us);
+            meter_month_now(&u->q.from_us, &u->q.to_us);
         if (!err[0] && plan) {
             const billing_plan *plans[PROXY_MAX_PLANS + 8];
             int n = meter_plans(h->srv, plans, PROXY_MAX_PLANS + 8);

@@ -684,6 +684,12 @@ void meter_server_free(proxy_server *srv);
 /* The plans bills are computed under: the configured ones, then the
  * built-in ones not configured under their name. */
 int meter_plans(const proxy_server *srv, const billing_plan **out, int max);
+/* [first day of year-month, first day of the next), UTC, in µs; this month's. */
+void meter_month(int year, int month, int64_t *from_us, int64_t *to_us);
+void meter_month_now(int64_t *from_us, int64_t *to_us);
+/* What billing_compute needs, from the ledger's answer (borrows its intervals). */
+struct billing_usage meter_billing_usage(const storage_bill_input *in, int64_t from_us,
+                                         int64_t to_us);
 
 /* ---- client connection limits (limits.c) ---- */
 

@@ -436,3 +436,38 @@ void meter_server_free(proxy_server *srv)
     pthread_mutex_destroy(&srv->meter_lock);
     srv->meter_inited = false;
 }
+
+/* ---- months and bills, for every reader of the ledger ---- */
+
+void meter_month(int year, int month, int64_t *from_us, int64_t *to_us)
+{
+    struct tm first = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = 1};
+    struct tm next = {.tm_year = year - 1900 + (month == 12), .tm_mon = month % 12, .tm_mday = 1};
+    *from_us = (int64_t)timegm(&first) * 1000000;
+    *to_us = (int64_t)timegm(&next) * 1000000;
+}
+
+void meter_month_now(int64_t *from_us, int64_t *to_us)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    meter_month(tm.tm_year + 1900, tm.tm_mon + 1, from_us, to_us);
+}
+
+billing_usage meter_billing_usage(const storage_bill_input *in, int64_t from_us, int64_t to_us)
+{
+    const storage_usage_row *t = &in->totals;
+    return (billing_usage){.period_start_us = from_us,
+                           .period_end_us = to_us,
+                           .queries = t->queries,
+                           .rows_read = t->rows_read,
+                           .rows_written = t->rows_written,
+                           .rows_returned = t->rows_returned,
+                           .bytes_in = t->bytes_in,
+                           .bytes_out = t->bytes_out,
+                           .cpu_us = t->cpu_us,
+                           .active_intervals_s = in->active_s,
+                           .n_active_intervals = (size_t)in->nactive,
+                           .storage_byte_seconds = in->storage_byte_seconds};
+}

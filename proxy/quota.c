@@ -34,14 +34,14 @@ struct proxy_quotas {
     quota_usage *buckets[QUOTA_BUCKETS];
 };
 
-/* The first second (µs) of the current month, UTC. */
+/* The first second (µs) of the current month, UTC: worked out again only
+ * once the month is over (each thread keeps its own; this runs per query). */
 static int64_t quota_month_now(void)
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    struct tm first = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
-    return (int64_t)timegm(&first) * 1000000;
+    static __thread int64_t from, to;
+    if ((int64_t)time(NULL) * 1000000 >= to)
+        meter_month_now(&from, &to);
+    return from;
 }
 
 const proxy_quota *quota_for(const proxy_server *srv, const char *db)

@@ -119,13 +119,15 @@ dm_stop_check
 
 # a bearer token
 dm_write_config "$DM_TMP/token.ini" "http_listen = 127.0.0.1:$HTTP_PORT" "http_auth_token = s3cret" \
-    "metering = off"
+    "metering = off" "admin_users = admin"
 dm_start "$DM_TMP/token.ini"
 assert_contains "http_auth_token: no token, 401" "$(get /metrics)" '401 {"error":"missing or wrong bearer token'
 assert_contains "... a wrong one, 401" "$(get /metrics -H 'Authorization: Bearer nope')" "401 "
 assert_contains "... the right one, 200" "$(get /metrics -H 'Authorization: Bearer s3cret')" "200 # HELP"
 assert_contains "metering = off: /v1/usage says so, 503" \
     "$(get '/v1/usage?database=x' -H 'Authorization: Bearer s3cret')" '503 {"error":"metering is off'
+expect_sqlstate "metering = off: the console's SHOW USAGE says so (0A000)" "$(dm_conninfo dormouse admin)" \
+    "SHOW USAGE" "0A000"
 
 # an explicit http_listen that cannot be bound stops Dormouse with a clear error
 DM_PORT2=$(free_port) || die "no free port"
