@@ -758,7 +758,11 @@ static void admin_show_clients(proxy_server *srv, wire_buf *b)
         admin_row_text(&r, ptr);
         admin_row_text(&r, link);
         admin_row_int(&r, 0);
-        admin_row_text(&r, "");
+        char tls[96] = ""; /* PgBouncer's form: version/cipher */
+        if (s->tls && !s->tls_handshaking)
+            snprintf(tls, sizeof(tls), "%s/%s", proxy_tls_version(s->tls),
+                     proxy_tls_cipher(s->tls));
+        admin_row_text(&r, tls);
         admin_row_text(&r, s->application_name);
         admin_row_int(&r, 0);
         admin_row_int(&r, s->id);
@@ -1179,6 +1183,7 @@ typedef enum admin_cfg_kind {
     ADMIN_CFG_LOG,      /* proxy_log_level */
     ADMIN_CFG_MODE,     /* pool_mode */
     ADMIN_CFG_SYNC,     /* bool: full or normal */
+    ADMIN_CFG_TLS,      /* proxy_tls_mode */
 } admin_cfg_kind;
 
 #define ADMIN_CFG(key, kind, field, changeable)                                                    \
@@ -1195,6 +1200,12 @@ static const struct {
     ADMIN_CFG("auth_type", ADMIN_CFG_AUTH, auth_type, true),
     ADMIN_CFG("auth_user", ADMIN_CFG_STR, auth_user, true),
     ADMIN_CFG("client_login_timeout", ADMIN_CFG_INT, client_login_timeout, true),
+    ADMIN_CFG("client_tls_ca_file", ADMIN_CFG_STR, client_tls.ca_file, true),
+    ADMIN_CFG("client_tls_cert_file", ADMIN_CFG_STR, client_tls.cert_file, true),
+    ADMIN_CFG("client_tls_ciphers", ADMIN_CFG_STR, client_tls.ciphers, true),
+    ADMIN_CFG("client_tls_key_file", ADMIN_CFG_STR, client_tls.key_file, true),
+    ADMIN_CFG("client_tls_protocols", ADMIN_CFG_STR, client_tls.protocols, true),
+    ADMIN_CFG("client_tls_sslmode", ADMIN_CFG_TLS, client_tls.sslmode, true),
     ADMIN_CFG("cold_dir", ADMIN_CFG_STR, cold_dir, false),
     ADMIN_CFG("data_dir", ADMIN_CFG_STR, data_dir, false),
     ADMIN_CFG("default_pool_size", ADMIN_CFG_INT, default_pool_size, true),
@@ -1224,6 +1235,12 @@ static const struct {
     ADMIN_CFG("server_lifetime", ADMIN_CFG_INT, server_lifetime, true),
     ADMIN_CFG("server_login_retry", ADMIN_CFG_INT, server_login_retry, true),
     ADMIN_CFG("server_reset_query", ADMIN_CFG_STR, server_reset_query, true),
+    ADMIN_CFG("server_tls_ca_file", ADMIN_CFG_STR, server_tls.ca_file, true),
+    ADMIN_CFG("server_tls_cert_file", ADMIN_CFG_STR, server_tls.cert_file, true),
+    ADMIN_CFG("server_tls_ciphers", ADMIN_CFG_STR, server_tls.ciphers, true),
+    ADMIN_CFG("server_tls_key_file", ADMIN_CFG_STR, server_tls.key_file, true),
+    ADMIN_CFG("server_tls_protocols", ADMIN_CFG_STR, server_tls.protocols, true),
+    ADMIN_CFG("server_tls_sslmode", ADMIN_CFG_TLS, server_tls.sslmode, true),
     ADMIN_CFG("sqlite_busy_timeout", ADMIN_CFG_INT, sqlite_busy_timeout_ms, true),
     ADMIN_CFG("sqlite_pool_size", ADMIN_CFG_INT, sqlite_pool_size, true),
     ADMIN_CFG("sqlite_release_idle", ADMIN_CFG_INT, sqlite_release_idle, true),
@@ -1272,6 +1289,9 @@ static void admin_config_value(const proxy_config *cfg, size_t i, char *buf, siz
         break;
     case ADMIN_CFG_SYNC:
         snprintf(buf, n, "%s", *(const bool *)field ? "full" : "normal");
+        break;
+    case ADMIN_CFG_TLS:
+        snprintf(buf, n, "%s", proxy_tls_mode_str(*(const proxy_tls_mode *)field));
         break;
     }
 }

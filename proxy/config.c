@@ -29,6 +29,8 @@ const char *proxy_auth_type_str(proxy_auth_type t)
         return "md5";
     case PROXY_AUTH_SCRAM:
         return "scram-sha-256";
+    case PROXY_AUTH_CERT:
+        return "cert";
     }
     return "unknown";
 }
@@ -40,6 +42,9 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->listen_port = 6432;
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
     cfg->auth_type = PROXY_AUTH_TRUST;
+    snprintf(cfg->client_tls.protocols, sizeof(cfg->client_tls.protocols), "secure");
+    snprintf(cfg->client_tls.ciphers, sizeof(cfg->client_tls.ciphers), "default");
+    cfg->server_tls = cfg->client_tls;
     cfg->max_client_conn = 10000;
     cfg->log_level = PROXY_LOG_INFO;
     cfg->max_packet_size = WIRE_MAX_PACKET_SIZE_DEFAULT;
@@ -98,6 +103,35 @@ static bool config_string(char *dst, size_t dstlen, const char *value)
         return 0;                                                                                  \
     } while (0)
 
+/* client_tls_* and server_tls_*: key is what follows the prefix. */
+static bool config_tls_key(config_parse *cp, proxy_tls_config *tc, const char *name,
+                           const char *key, const char *value)
+{
+    char *dst = !strcmp(key, "cert_file")   ? tc->cert_file
+                : !strcmp(key, "key_file")  ? tc->key_file
+                : !strcmp(key, "ca_file")   ? tc->ca_file
+                : !strcmp(key, "protocols") ? tc->protocols
+                : !strcmp(key, "ciphers")   ? tc->ciphers
+                                            : NULL;
+    size_t dstlen = !strcmp(key, "protocols") ? sizeof(tc->protocols)
+                    : !strcmp(key, "ciphers") ? sizeof(tc->ciphers)
+                                              : sizeof(tc->cert_file);
+    if (!strcmp(key, "sslmode")) {
+        if (!proxy_tls_mode_parse(value, &tc->sslmode)) {
+            CONFIG_FAIL(cp, "%s must be disable, allow, prefer, require, verify-ca or "
+                            "verify-full, not \"%s\"", name, value);
+        }
+        return true;
+    }
+    if (!dst) {
+        CONFIG_FAIL(cp, "unknown setting \"%s\" in [dormouse]", name);
+    }
+    if (!config_string(dst, dstlen, value)) {
+        CONFIG_FAIL(cp, "%s is too long", name);
+    }
+    return true;
+}
+
 static int config_dormouse_key(config_parse *cp, const char *name, const char *value)
 {
     proxy_config *cfg = cp->cfg;
@@ -123,8 +157,15 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
             cfg->auth_type = PROXY_AUTH_MD5;
         else if (!strcasecmp(value, "scram-sha-256"))
             cfg->auth_type = PROXY_AUTH_SCRAM;
+        else if (!strcasecmp(value, "cert"))
+            cfg->auth_type = PROXY_AUTH_CERT;
         else
-            CONFIG_FAIL(cp, "auth_type must be trust, md5 or scram-sha-256, not \"%s\"", value);
+            CONFIG_FAIL(cp, "auth_type must be trust, md5, scram-sha-256 or cert, not \"%s\"",
+                        value);
+    } else if (!strncmp(name, "client_tls_", 11) || !strncmp(name, "server_tls_", 11)) {
+        if (!config_tls_key(cp, name[0] == 'c' ? &cfg->client_tls : &cfg->server_tls, name,
+                            name + 11, value))
+            return 0;
     } else if (!strcmp(name, "auth_file")) {
         if (!config_string(cfg->auth_file, sizeof(cfg->auth_file), value))
             CONFIG_FAIL(cp, "auth_file is too long");
@@ -483,7 +524,13 @@ bool proxy_config_load(proxy_config *cfg, const char *path, const proxy_config_o
         snprintf(err, errlen, "[quotas] need metering = on (quotas count what metering records)");
         return false;
     }
-    if (cfg->auth_type != PROXY_AUTH_TRUST && !cfg->auth_file[0]) {
+    if (cfg->auth_type == PROXY_AUTH_CERT && cfg->client_tls.sslmode < PROXY_TLS_VERIFY_CA) {
+        snprintf(err, errlen, "auth_type = cert needs client_tls_sslmode = verify-ca or "
+                              "verify-full (and client_tls_ca_file)");
+        return false;
+    }
+    if (cfg->auth_type != PROXY_AUTH_TRUST && cfg->auth_type != PROXY_AUTH_CERT &&
+        !cfg->auth_file[0]) {
         snprintf(err, errlen, "auth_type = %s needs an auth_file",
                  proxy_auth_type_str(cfg->auth_type));
         return false;

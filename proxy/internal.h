@@ -17,6 +17,8 @@
 #include "dormouse/storage.h"
 #include "dormouse/wire.h"
 
+typedef struct ssl_st SSL; /* OpenSSL's; tls.c is the only file that looks inside */
+
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define PROXY_MAX_LISTENERS 4
@@ -262,6 +264,7 @@ struct proxy_server {
     storage_ledger *ledger; /* usage records (meter.c); NULL: metering off */
     struct proxy_quotas *quotas; /* this month's use of databases with quotas (quota.c) */
     struct proxy_limits *limits; /* clients per database and per user (limits.c) */
+    struct proxy_tls *tls;       /* TLS contexts (tls.c); replaced on RELOAD */
     bool meter_warned;      /* the journal could not be written (logged once) */
     uint64_t meter_activity_us; /* the last activity records (meter_activity) */
     int64_t meter_wall_offset_us; /* wall clock minus the monotonic one, taken once */
@@ -302,6 +305,12 @@ struct proxy_session {
     wire_buf in, out;
     proxy_loop *migrate_to; /* its database lives on another loop: move there */
     bool ssl_answered;    /* an SSLRequest was answered */
+    bool is_unix;         /* came through the Unix socket (never TLS) */
+    bool tls_starting;    /* 'S' is queued: the handshake starts once it is sent */
+    bool tls_handshaking; /* SSL_accept under way */
+    bool tls_read_wants_write; /* SSL_read needs the socket writable first */
+    SSL *tls;             /* TLS on the client socket; NULL: plaintext */
+    struct sockaddr_storage addr; /* the client's address (unset for Unix sockets) */
     bool gss_answered;    /* a GSSENCRequest was answered */
     bool socket_closed;   /* fd closed; nothing more to send */
     bool want_close;      /* close once the current job is done and output flushed */
@@ -383,6 +392,43 @@ struct proxy_session {
     proxy_session *next, *prev; /* loop->sessions */
     proxy_session *zombie_next;  /* loop->zombies, loop->migrants */
 };
+
+/* tls.c: OpenSSL contexts from client_tls_* and server_tls_*, and
+ * non-blocking I/O on an SSL object (on its connection's loop only). */
+typedef struct proxy_tls proxy_tls;
+proxy_tls *proxy_tls_new(const proxy_config *cfg, char *err, size_t errlen);
+void proxy_tls_free(proxy_tls *t); /* NULL: no-op; open connections keep their context */
+bool proxy_tls_client_enabled(const proxy_tls *t);
+bool proxy_tls_server_enabled(const proxy_tls *t);
+/* An SSL object on fd for the server side of a handshake / for a
+ * connection to a server named host (SNI, and its name checked in
+ * verify-full).  NULL with the reason in err. */
+SSL *proxy_tls_accept_new(proxy_tls *t, int fd, char *err, size_t errlen);
+SSL *proxy_tls_connect_new(proxy_tls *t, int fd, const char *host, proxy_tls_mode mode, char *err,
+                           size_t errlen);
+typedef enum proxy_tls_step {
+    PROXY_TLS_DONE,
+    PROXY_TLS_WANT_READ,
+    PROXY_TLS_WANT_WRITE,
+    PROXY_TLS_FAILED,
+} proxy_tls_step;
+proxy_tls_step proxy_tls_handshake(SSL *ssl, char *err, size_t errlen);
+/* As read(2)/write(2) on a non-blocking socket: n > 0, 0 at end of stream
+ * (read), -1 with errno (EAGAIN: try again when the socket is readable, or
+ * writable when *want_write / *want_read says the other way round). */
+ssize_t proxy_tls_read(SSL *ssl, void *buf, size_t len, bool *want_write);
+ssize_t proxy_tls_write(SSL *ssl, const void *buf, size_t len, bool *want_read);
+bool proxy_tls_pending(SSL *ssl); /* decrypted bytes wait inside OpenSSL */
+void proxy_tls_close(SSL *ssl);   /* close_notify (best effort) and free; NULL: no-op */
+/* The peer sent a certificate that verified against the CA file. */
+bool proxy_tls_peer_cert(SSL *ssl);
+/* Its common name (a verified certificate only; false if none or unusable). */
+bool proxy_tls_peer_cn(SSL *ssl, char *out, size_t outlen);
+#define PROXY_TLS_END_POINT_MAX 64
+/* tls-server-end-point channel-binding data (RFC 5929) of our certificate; 0: none. */
+size_t proxy_tls_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX]);
+const char *proxy_tls_version(SSL *ssl); /* "TLSv1.3"; "" for NULL */
+const char *proxy_tls_cipher(SSL *ssl);
 
 /* session.c */
 void session_set_state(proxy_session *s, session_state to);

@@ -653,6 +653,12 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
             return false;
         }
     }
+    proxy_tls *tls = proxy_tls_new(&cfg, err, errlen);
+    if (!tls) {
+        proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s", err);
+        proxy_userlist_free(users);
+        return false;
+    }
     if (strcmp(cfg.listen_addr, srv->cfg.listen_addr) != 0 ||
         cfg.listen_port != srv->cfg.listen_port ||
         strcmp(cfg.unix_socket_dir, srv->cfg.unix_socket_dir) != 0 ||
@@ -679,6 +685,8 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
     }
     proxy_userlist_free(srv->users);
     srv->users = users;
+    proxy_tls_free(srv->tls); /* connections under way keep their context */
+    srv->tls = tls;
     srv->cfg = cfg;
     proxy_log_set_level(cfg.log_level);
     pool_set_rules(srv->pool, cfg.databases, cfg.ndatabases);
@@ -781,6 +789,9 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         if (!srv->users)
             goto fail;
     }
+    srv->tls = proxy_tls_new(cfg, err, errlen);
+    if (!srv->tls)
+        goto fail;
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
         goto fail;
@@ -943,6 +954,7 @@ void proxy_server_free(proxy_server *srv)
     managed_shutdown_all(srv);
     pool_free(srv->pool);
     proxy_userlist_free(srv->users);
+    proxy_tls_free(srv->tls);
     if (srv->loop) {
         ev_timer_stop(srv->loop, &srv->pool_timer);
         ev_signal_stop(srv->loop, &srv->sigterm);

@@ -75,6 +75,31 @@ static void session_link(proxy_session *s);
 static void session_unlink(proxy_session *s);
 static void session_copy_free(proxy_session *s);
 static bool session_auth_begin(proxy_session *s);
+static session_read_result session_tls_handshake(proxy_session *s);
+
+/* The client socket, through TLS once it is on: read(2) and write(2)'s
+ * contract (n, 0 at end of stream, -1 with errno; EAGAIN to wait). */
+static ssize_t session_sock_read(proxy_session *s, void *buf, size_t len)
+{
+    if (!s->tls)
+        return read(s->fd, buf, len);
+    ssize_t n = proxy_tls_read(s->tls, buf, len, &s->tls_read_wants_write);
+    if (s->tls_read_wants_write)
+        ev_io_start(s->loop->loop, &s->wio); /* session_write_cb reads again */
+    return n;
+}
+
+static ssize_t session_sock_write(proxy_session *s, const void *buf, size_t len)
+{
+    if (!s->tls)
+        return write(s->fd, buf, len);
+    if (s->tls_handshaking) {
+        errno = ENOTCONN; /* nothing can be sent before the handshake is done */
+        return -1;
+    }
+    bool want_read; /* only with renegotiation, which is off */
+    return proxy_tls_write(s->tls, buf, len, &want_read);
+}
 
 /* The auth_user of s's database: its line's, else the global one; "" for
  * SQLite databases, which have no server to ask. */
@@ -246,6 +271,9 @@ void session_accept(proxy_server *srv, int fd, const struct sockaddr *sa, sockle
     wire_buf_init(&s->out);
     wire_buf_init(&s->startup_params);
     session_peer_format(s, sa, is_unix);
+    s->is_unix = is_unix;
+    if (!is_unix && salen <= sizeof(s->addr))
+        memcpy(&s->addr, sa, salen);
     if (!is_unix) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -310,7 +338,7 @@ bool session_flush(proxy_session *s)
     if (s->out.len > 0)
         meter_flush(s->loop); /* the usage of what goes out is in the journal first */
     while (s->out.len > 0) {
-        ssize_t n = write(s->fd, s->out.data, s->out.len);
+        ssize_t n = session_sock_write(s, s->out.data, s->out.len);
         if (n > 0) {
             proxy_stats_sent(s->stats, (size_t)n);
             wire_buf_consume(&s->out, (size_t)n);
@@ -323,7 +351,7 @@ bool session_flush(proxy_session *s)
         slog(s, PROXY_LOG_DEBUG, "write failed: %s", n < 0 ? strerror(errno) : "closed");
         return false;
     }
-    if (s->out.len > 0) {
+    if (s->out.len > 0 || s->tls_read_wants_write || s->tls_starting) {
         ev_io_start(s->loop->loop, &s->wio);
     } else {
         ev_io_stop(s->loop->loop, &s->wio);
@@ -410,13 +438,15 @@ void session_close(proxy_session *s, const char *reason)
     if (s->state == SESSION_CLOSING)
         return;
     slog(s, s->state >= SESSION_IDLE ? PROXY_LOG_INFO : PROXY_LOG_DEBUG, "closing: %s", reason);
-    if (s->out.len > 0 && !s->out.oom) {
+    if (s->out.len > 0 && !s->out.oom && !s->tls_handshaking) {
         meter_flush(s->loop);
-        ssize_t n = write(s->fd, s->out.data, s->out.len);
+        ssize_t n = session_sock_write(s, s->out.data, s->out.len);
         (void)n;
     }
     ev_io_stop(s->loop->loop, &s->rio);
     ev_io_stop(s->loop->loop, &s->wio);
+    proxy_tls_close(s->tls);
+    s->tls = NULL;
     close(s->fd);
     s->fd = -1;
     s->socket_closed = true;
@@ -484,6 +514,7 @@ void session_free(proxy_session *s)
 {
     assert(s->state == SESSION_CLOSING && !s->job_in_flight && !s->backend);
     session_unlink(s);
+    proxy_tls_close(s->tls); /* closed with the socket already; here if never closed */
     wire_scram_server_free(s->scram);
     pgpool_session_free(s); /* [upstream hook] */
     if (s->auth_secret) {
@@ -812,6 +843,31 @@ static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
     return false;
 }
 
+/* client_tls_sslmode, once the user is known: TCP clients must use TLS
+ * from require up, and in verify-full their certificate must name them.
+ * (verify-ca's certificate check is the handshake's.) */
+static bool session_tls_check(proxy_session *s)
+{
+    proxy_tls_mode mode = s->server->cfg.client_tls.sslmode;
+    if (s->is_unix || mode < PROXY_TLS_REQUIRE)
+        return true;
+    if (!s->tls) {
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                      "SSL required: this server accepts TCP connections only with TLS "
+                      "(sslmode=require or stronger)");
+        return false;
+    }
+    char cn[WIRE_NAME_MAX];
+    if (mode == PROXY_TLS_VERIFY_FULL &&
+        (!proxy_tls_peer_cn(s->tls, cn, sizeof(cn)) || strcmp(cn, s->user) != 0)) {
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                      "certificate authentication failed for user \"%s\": the client "
+                      "certificate's common name is not the user name", s->user);
+        return false;
+    }
+    return true;
+}
+
 static bool session_handle_startup(proxy_session *s, const wire_frame *f)
 {
     wire_startup st;
@@ -821,7 +877,6 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
     switch (wire_startup_parse(f->body, f->body_len, &st)) {
     case WIRE_STARTUP_SSL:
     case WIRE_STARTUP_GSSENC:
-        /* No TLS or GSSAPI yet: 'N' and the client goes on in plaintext. */
         /* libpq may ask for each once (GSSENC first, then SSL); a repeat is a violation. */
         if (st.kind == WIRE_STARTUP_SSL ? s->ssl_answered : s->gss_answered) {
             session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "duplicate %s negotiation request",
@@ -832,6 +887,19 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
             s->ssl_answered = true;
         else
             s->gss_answered = true;
+        /* TLS when configured, over TCP (as PostgreSQL: never on Unix
+         * sockets); no GSSAPI: 'N' and the client goes on in plaintext. */
+        if (st.kind == WIRE_STARTUP_SSL && !s->is_unix &&
+            proxy_tls_client_enabled(srv->tls)) {
+            if (f->body + f->body_len != s->in.data + s->in.len) {
+                session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                              "received unencrypted data after SSL request");
+                return false;
+            }
+            wire_buf_put_u8(&s->out, 'S');
+            s->tls_starting = true; /* session_write_cb, once 'S' is out */
+            return false;
+        }
         wire_buf_put_u8(&s->out, 'N');
         return true;
     case WIRE_STARTUP_CANCEL:
@@ -870,6 +938,8 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
                       "no PostgreSQL user name specified in startup packet");
         return false;
     }
+    if (!session_tls_check(s))
+        return false;
     /* Everything of a database lives on its home loop: go there first. */
     proxy_loop *home = server_db_home(srv, s->database);
     if (home != s->loop) {
@@ -943,11 +1013,34 @@ static bool session_auth_begin(proxy_session *s)
         }
         /* fall through */
     case PROXY_AUTH_SCRAM: {
-        static const char *const mechs[] = {"SCRAM-SHA-256"};
-        wire_put_auth_sasl(&s->out, mechs, 1);
+        /* Over TLS, channel binding too (libpq prefers it; channel_binding=require
+         * insists on it). */
+        static const char *const mechs[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"};
+        if (s->tls)
+            wire_put_auth_sasl(&s->out, mechs, 2);
+        else
+            wire_put_auth_sasl(&s->out, mechs + 1, 1);
         s->sasl_started = true;
         session_enter_auth(s);
         return true;
+    }
+    case PROXY_AUTH_CERT: {
+        /* As PostgreSQL's cert method: a verified certificate whose common
+         * name is the user, and no password. */
+        char cn[WIRE_NAME_MAX];
+        if (!s->tls || !proxy_tls_peer_cn(s->tls, cn, sizeof(cn))) {
+            session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                          "connection requires a valid client certificate");
+            return false;
+        }
+        if (strcmp(cn, s->user) != 0) {
+            slog(s, PROXY_LOG_WARNING, "certificate of \"%s\" used to log in as \"%s\"", cn,
+                 s->user);
+            session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                          "certificate authentication failed for user \"%s\"", s->user);
+            return false;
+        }
+        return session_start_backend(s);
     }
     }
     return false;
@@ -1042,7 +1135,8 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
             session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "malformed SASLInitialResponse");
             return false;
         }
-        if (strcmp(mech, "SCRAM-SHA-256") != 0) {
+        bool plus = s->tls && strcmp(mech, "SCRAM-SHA-256-PLUS") == 0;
+        if (!plus && strcmp(mech, "SCRAM-SHA-256") != 0) {
             session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
                           "client selected an invalid SASL authentication mechanism");
             return false;
@@ -1052,6 +1146,13 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
         OPENSSL_cleanse(&v, sizeof(v));
         if (!s->scram) {
             session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
+            return false;
+        }
+        uint8_t cb[PROXY_TLS_END_POINT_MAX];
+        size_t cb_len = s->tls ? proxy_tls_end_point(s->tls, cb) : 0;
+        if (!wire_scram_server_bind(s->scram, plus, cb, cb_len)) {
+            session_fatal(s, WIRE_SQLSTATE_INTERNAL_ERROR,
+                          "cannot compute the channel-binding data of the server certificate");
             return false;
         }
         rc = wire_scram_server_first(s->scram, data, len, &msg, err, sizeof(err));
@@ -1446,26 +1547,31 @@ static bool session_process(proxy_session *s)
         return true;
     }
     /* Read more only when messages can be handled and the client keeps up. */
-    bool can_read = !held && !s->auth_lookup && s->state != SESSION_BUSY &&
+    bool can_read = !held && !s->auth_lookup && !s->tls_starting && s->state != SESSION_BUSY &&
                     s->state != SESSION_OPENING &&
                     s->state != SESSION_COPY_OUT &&
                     (s->state != SESSION_COPY_IN || session_copy_in_room(s)) &&
                     s->out.len < PROXY_OUTPUT_HIGH_WATER;
-    if (can_read)
+    if (can_read) {
         ev_io_start(s->loop->loop, &s->rio);
-    else
+        if (proxy_tls_pending(s->tls)) /* decrypted already: epoll would not say so */
+            ev_feed_event(s->loop->loop, &s->rio, EV_READ);
+    } else {
         ev_io_stop(s->loop->loop, &s->rio);
+    }
     return true;
 }
 
 static session_read_result session_read(proxy_session *s)
 {
+    if (s->tls_handshaking)
+        return session_tls_handshake(s);
     server_buf_take(s->loop, &s->in);
     if (!wire_buf_reserve(&s->in, PROXY_READ_CHUNK)) {
         session_fatal(s, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return SESSION_READ_GONE;
     }
-    ssize_t n = read(s->fd, s->in.data + s->in.len, s->in.cap - s->in.len);
+    ssize_t n = session_sock_read(s, s->in.data + s->in.len, s->in.cap - s->in.len);
     if (n == 0) {
         session_close(s, "client closed the connection");
         return SESSION_READ_GONE;
@@ -1496,15 +1602,82 @@ static void session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     session_read(container_of(w, proxy_session, rio));
 }
 
+/* 'S' has been sent: the TLS handshake starts.  Whatever came after the
+ * SSLRequest in plaintext is refused (CVE-2021-23214): it was not
+ * encrypted, so anyone on the path could have injected it. */
+static void session_tls_begin(proxy_session *s)
+{
+    char err[256];
+    s->tls_starting = false;
+    if (s->in.len > 0) {
+        session_fatal(s, WIRE_SQLSTATE_PROTOCOL_VIOLATION,
+                      "received unencrypted data after SSL request");
+        return;
+    }
+    s->tls = proxy_tls_accept_new(s->server->tls, s->fd, err, sizeof(err));
+    if (!s->tls) {
+        slog(s, PROXY_LOG_ERROR, "%s", err);
+        session_close(s, "cannot start TLS");
+        return;
+    }
+    s->tls_handshaking = true;
+    ev_io_stop(s->loop->loop, &s->wio);
+    session_tls_handshake(s);
+}
+
+/* One step of the handshake; once it is done the StartupMessage is read
+ * through TLS. */
+static session_read_result session_tls_handshake(proxy_session *s)
+{
+    char err[256] = "";
+    switch (proxy_tls_handshake(s->tls, err, sizeof(err))) {
+    case PROXY_TLS_DONE:
+        s->tls_handshaking = false;
+        ev_io_stop(s->loop->loop, &s->wio);
+        slog(s, PROXY_LOG_DEBUG, "TLS handshake done: %s, %s%s", proxy_tls_version(s->tls),
+             proxy_tls_cipher(s->tls), proxy_tls_peer_cert(s->tls) ? ", client certificate" : "");
+        return session_read(s); /* the StartupMessage may be in already */
+    case PROXY_TLS_WANT_READ:
+        ev_io_stop(s->loop->loop, &s->wio);
+        ev_io_start(s->loop->loop, &s->rio);
+        return SESSION_READ_AGAIN;
+    case PROXY_TLS_WANT_WRITE:
+        ev_io_stop(s->loop->loop, &s->rio);
+        ev_io_start(s->loop->loop, &s->wio);
+        return SESSION_READ_AGAIN;
+    case PROXY_TLS_FAILED:
+        break;
+    }
+    slog(s, PROXY_LOG_INFO, "TLS handshake failed: %s", err);
+    session_close(s, "TLS handshake failed");
+    return SESSION_READ_GONE;
+}
+
 static void session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_session *s = container_of(w, proxy_session, wio);
+    if (s->tls_handshaking) {
+        session_read(s); /* the handshake's next step */
+        return;
+    }
+    if (s->tls_read_wants_write) {
+        s->tls_read_wants_write = false;
+        ev_io_stop(loop, &s->wio);
+        if (session_read(s) == SESSION_READ_GONE)
+            return;
+        if (s->state == SESSION_CLOSING)
+            return;
+    }
     if (!session_flush(s)) {
         session_close(s, "write failed");
         return;
     }
     if (s->want_close && s->out.len == 0) {
         session_close(s, "shutdown");
+        return;
+    }
+    if (s->tls_starting && s->out.len == 0) {
+        session_tls_begin(s);
         return;
     }
     if (s->upstream)

@@ -3,10 +3,14 @@
  *
  * Server: client-first-message -> server-first-message -> client-final-message
  * -> server-final-message.  The exchange ignores the SCRAM user name (the
- * startup packet names the user) and supports no channel binding: the gs2
- * header must be "n,," or "y,,", and "p=..." (SCRAM-SHA-256-PLUS) is a
- * protocol error until there is TLS to bind to.  Any malformed message ends
- * the exchange with FAIL_PROTOCOL; a wrong proof ends it with FAIL_AUTH.
+ * startup packet names the user).  Channel binding (SCRAM-SHA-256-PLUS, RFC
+ * 5929's tls-server-end-point, the only type PostgreSQL has) is what the
+ * caller says it is (wire_scram_server_bind): with the PLUS mechanism the
+ * gs2 header must be "p=tls-server-end-point,," and the client-final-message
+ * must carry that header followed by the binding data; without it the
+ * header must be "n,," or "y,," ("y,," is refused when the server could
+ * have bound: a downgrade).  Any malformed message ends the exchange with
+ * FAIL_PROTOCOL; a wrong proof ends it with FAIL_AUTH.
  *
  * Unknown users get a "doomed" exchange, as in PostgreSQL: the server-first
  * message carries a mock salt that is stable per user name for the life of
@@ -339,7 +343,11 @@ struct wire_scram_server {
     bool doomed; /* unknown user: run the exchange, then fail */
     wire_scram_verifier v;
     char *server_nonce;
-    char gs2[4];             /* the client's gs2 header: "n,," or "y,," */
+    char gs2[64];            /* the client's gs2 header: "n,,", "y,," or "p=...,," */
+    size_t gs2_len;
+    bool plus;               /* the client chose SCRAM-SHA-256-PLUS */
+    uint8_t cb[WIRE_SCRAM_CB_MAX]; /* our channel-binding data; cb_len 0: none to offer */
+    size_t cb_len;
     char *client_first_bare; /* for the AuthMessage */
     size_t client_first_bare_len;
     char *server_first;
@@ -382,6 +390,18 @@ fail:
     return NULL;
 }
 
+bool wire_scram_server_bind(wire_scram_server *s, bool plus, const uint8_t *cb, size_t cb_len)
+{
+    if (s->state != SS_FIRST || cb_len > sizeof s->cb || (plus && cb_len == 0) ||
+        (cb_len && !cb))
+        return false;
+    s->plus = plus;
+    if (cb_len)
+        memcpy(s->cb, cb, cb_len);
+    s->cb_len = cb_len;
+    return true;
+}
+
 void wire_scram_server_free(wire_scram_server *s)
 {
     if (!s)
@@ -414,14 +434,36 @@ wire_scram_status wire_scram_server_first(wire_scram_server *s, const uint8_t *m
 
     cursor c = {(const char *)msg, (const char *)msg + len};
     /* gs2-header: cbind-flag "," [authzid] "," */
+    const char *gs2 = c.p;
     char flag = *c.p;
-    if (flag == 'p')
-        PROTO_FAIL("channel binding is not supported: the client requested SCRAM-SHA-256-PLUS "
-                   "binding (\"p=\") but the connection does not use TLS");
-    if (flag != 'n' && flag != 'y')
+    if (flag == 'p') {
+        if (!s->plus && !s->cb_len)
+            PROTO_FAIL("channel binding is not supported: the client requested "
+                       "SCRAM-SHA-256-PLUS binding (\"p=\") but the connection does not use "
+                       "TLS");
+        if (!s->plus)
+            PROTO_FAIL("malformed SCRAM message: the client selected SCRAM-SHA-256 without "
+                       "channel binding, but the SCRAM message includes channel binding data");
+        const char *cbname;
+        size_t cbname_len;
+        if (!take_attr(&c, 'p', &cbname, &cbname_len))
+            PROTO_FAIL("malformed SCRAM message: malformed channel-binding type");
+        if (cbname_len != 20 || memcmp(cbname, "tls-server-end-point", 20) != 0)
+            PROTO_FAIL("unsupported SCRAM channel-binding type \"%.*s\"",
+                       (int)(cbname_len > 64 ? 64 : cbname_len), cbname);
+    } else if (flag == 'n' || flag == 'y') {
+        if (s->plus)
+            PROTO_FAIL("malformed SCRAM message: the client selected SCRAM-SHA-256-PLUS, but "
+                       "the SCRAM message does not include channel binding data");
+        if (flag == 'y' && s->cb_len)
+            PROTO_FAIL("SCRAM channel binding negotiation error: the client supports SCRAM "
+                       "channel binding but thinks the server does not; however, this server "
+                       "does support channel binding");
+        c.p++;
+    } else {
         PROTO_FAIL("malformed SCRAM message: unexpected channel-binding flag in "
                    "client-first-message");
-    c.p++;
+    }
     if (!take_comma(&c))
         PROTO_FAIL("malformed SCRAM message: comma expected after the channel-binding flag");
     if (c.p < c.end && *c.p == 'a')
@@ -429,10 +471,8 @@ wire_scram_status wire_scram_server_first(wire_scram_server *s, const uint8_t *m
     if (!take_comma(&c))
         PROTO_FAIL("malformed SCRAM message: unexpected attribute in the gs2 header of "
                    "client-first-message");
-    s->gs2[0] = flag;
-    s->gs2[1] = ',';
-    s->gs2[2] = ',';
-    s->gs2[3] = '\0';
+    s->gs2_len = (size_t)(c.p - gs2); /* at most "p=tls-server-end-point,," */
+    memcpy(s->gs2, gs2, s->gs2_len);
 
     const char *bare = c.p;
     if (c.end - c.p >= 2 && c.p[0] == 'm' && c.p[1] == '=')
@@ -496,17 +536,24 @@ wire_scram_status wire_scram_server_final(wire_scram_server *s, const uint8_t *m
     const char *v;
     size_t vlen;
 
-    /* c=: base64 of the gs2 header the client sent first (no binding data). */
+    /* c=: base64 of the gs2 header the client sent first, then (PLUS) the
+     * binding data, which must be ours: a man in the middle has another. */
     if (!take_attr(&c, 'c', &v, &vlen))
         PROTO_FAIL("malformed SCRAM message: expected attribute \"c\" in client-final-message");
-    uint8_t cbind[8];
-    size_t cbind_len = 0;
-    if (!wire_b64_decode(v, vlen, cbind, sizeof cbind, &cbind_len))
+    uint8_t expected[sizeof s->gs2 + sizeof s->cb], cbind[sizeof expected];
+    size_t expected_len = s->gs2_len, cbind_len = 0;
+    memcpy(expected, s->gs2, s->gs2_len);
+    if (s->plus) {
+        memcpy(expected + expected_len, s->cb, s->cb_len);
+        expected_len += s->cb_len;
+    }
+    if (!wire_b64_decode(v, vlen, cbind, expected_len, &cbind_len))
         PROTO_FAIL("malformed SCRAM message: invalid channel-binding data in "
                    "client-final-message");
-    if (cbind_len != 3 || memcmp(cbind, s->gs2, 3) != 0)
+    if (cbind_len != expected_len || CRYPTO_memcmp(cbind, expected, expected_len) != 0)
         PROTO_FAIL("SCRAM channel binding check failed: the client-final-message does not "
-                   "repeat the gs2 header of the client-first-message");
+                   "carry the gs2 header of the client-first-message and this connection's "
+                   "channel-binding data");
 
     if (!take_comma(&c) || !take_attr(&c, 'r', &v, &vlen))
         PROTO_FAIL("malformed SCRAM message: expected attribute \"r\" in client-final-message");
@@ -609,7 +656,20 @@ struct wire_scram_client {
     char *client_nonce;
     char *client_first_bare;
     uint8_t server_signature[WIRE_SCRAM_KEY_LEN]; /* expected in server-final */
+    uint8_t cb[WIRE_SCRAM_CB_MAX]; /* channel-binding data; cb_len 0: "n,," */
+    size_t cb_len;
 };
+
+#define SCRAM_GS2_PLUS "p=tls-server-end-point,,"
+
+bool wire_scram_client_bind(wire_scram_client *c, const uint8_t *cb, size_t cb_len)
+{
+    if (c->state != SC_NEW || !cb || cb_len == 0 || cb_len > sizeof c->cb)
+        return false;
+    memcpy(c->cb, cb, cb_len);
+    c->cb_len = cb_len;
+    return true;
+}
 
 
 static wire_scram_client *scram_client_alloc(const char *client_nonce)
@@ -669,7 +729,8 @@ void wire_scram_client_free(wire_scram_client *c)
     free(c);
 }
 
-/* "n,,n=,r=<nonce>": no channel binding, empty user name (as libpq). */
+/* "n,,n=,r=<nonce>" (or "p=tls-server-end-point,,n=,r=<nonce>" when bound):
+ * an empty user name, as libpq sends. */
 bool wire_scram_client_first(wire_scram_client *c, wire_buf *out)
 {
     if (c->state != SC_NEW)
@@ -680,7 +741,10 @@ bool wire_scram_client_first(wire_scram_client *c, wire_buf *out)
         return false;
     memcpy(c->client_first_bare, "n=,r=", 5);
     memcpy(c->client_first_bare + 5, c->client_nonce, nlen + 1);
-    wire_buf_append(out, "n,,", 3);
+    if (c->cb_len)
+        wire_buf_append(out, SCRAM_GS2_PLUS, strlen(SCRAM_GS2_PLUS));
+    else
+        wire_buf_append(out, "n,,", 3);
     wire_buf_append(out, c->client_first_bare, 5 + nlen);
     if (out->oom)
         return false;
@@ -732,13 +796,25 @@ bool wire_scram_client_final(wire_scram_client *c, const uint8_t *server_first, 
                          &salt_len) ||
         salt_len == 0)
         goto done;
-    size_t cfwp_len = 9 + nonce_len; /* "c=biws,r=" + nonce */
+    /* "c=" base64(gs2 header [+ binding data]) ",r=" nonce */
+    uint8_t cbind[sizeof SCRAM_GS2_PLUS + WIRE_SCRAM_CB_MAX];
+    size_t cbind_len = 3;
+    if (c->cb_len) {
+        cbind_len = strlen(SCRAM_GS2_PLUS);
+        memcpy(cbind, SCRAM_GS2_PLUS, cbind_len);
+        memcpy(cbind + cbind_len, c->cb, c->cb_len);
+        cbind_len += c->cb_len;
+    } else {
+        memcpy(cbind, "n,,", 3);
+    }
+    char cbind_b64[sizeof cbind / 3 * 4 + 8];
+    wire_b64_encode(cbind, cbind_len, cbind_b64);
+    size_t b64_len = strlen(cbind_b64);
+    size_t cfwp_len = 2 + b64_len + 3 + nonce_len;
     cfwp = malloc(cfwp_len + 1);
     if (!cfwp)
         goto done;
-    memcpy(cfwp, "c=biws,r=", 9);
-    memcpy(cfwp + 9, nonce, nonce_len);
-    cfwp[cfwp_len] = '\0';
+    snprintf(cfwp, cfwp_len + 1, "c=%s,r=%.*s", cbind_b64, (int)nonce_len, nonce);
     am = auth_message(c->client_first_bare, strlen(c->client_first_bare),
                       (const char *)server_first, len, cfwp, cfwp_len, &am_len);
     if (!am)

@@ -41,9 +41,39 @@ typedef enum proxy_auth_type {
     PROXY_AUTH_TRUST = 0,
     PROXY_AUTH_MD5,
     PROXY_AUTH_SCRAM,
+    PROXY_AUTH_CERT, /* TLS with a verified client certificate whose common name is the user */
 } proxy_auth_type;
 
 const char *proxy_auth_type_str(proxy_auth_type t);
+
+/* client_tls_sslmode and server_tls_sslmode (PgBouncer's names and values).
+ * Towards clients: disable answers SSLRequest 'N'; allow and prefer accept
+ * TLS or plaintext; require refuses plaintext TCP logins (28000); verify-ca
+ * also requires a client certificate signed by client_tls_ca_file, and
+ * verify-full also requires its common name to be the user name (as
+ * PostgreSQL's clientcert=verify-full).  Towards servers: libpq's sslmode. */
+typedef enum proxy_tls_mode {
+    PROXY_TLS_DISABLE = 0,
+    PROXY_TLS_ALLOW,
+    PROXY_TLS_PREFER,
+    PROXY_TLS_REQUIRE,
+    PROXY_TLS_VERIFY_CA,
+    PROXY_TLS_VERIFY_FULL,
+} proxy_tls_mode;
+
+const char *proxy_tls_mode_str(proxy_tls_mode m);
+bool proxy_tls_mode_parse(const char *s, proxy_tls_mode *out);
+
+/* One side's TLS settings: {client,server}_tls_{sslmode,cert_file,key_file,
+ * ca_file,protocols,ciphers}. */
+typedef struct proxy_tls_config {
+    proxy_tls_mode sslmode;
+    char cert_file[PATH_MAX]; /* PEM chain; towards servers: a client certificate */
+    char key_file[PATH_MAX];
+    char ca_file[PATH_MAX];   /* towards clients: verifies their certificates */
+    char protocols[64];       /* "secure": TLS 1.2 and 1.3 */
+    char ciphers[512];        /* "default": OpenSSL's; else a cipher list for TLS 1.2 */
+} proxy_tls_config;
 
 #define PROXY_MAX_DATABASE_RULES 256
 
@@ -103,6 +133,7 @@ typedef struct proxy_config {
     char cold_dir[PATH_MAX];   /* "" = no cold tier */
     proxy_auth_type auth_type;
     char auth_file[PATH_MAX]; /* "" = none */
+    proxy_tls_config client_tls, server_tls;
     int max_client_conn;
     proxy_log_level log_level;
     uint32_t max_packet_size;

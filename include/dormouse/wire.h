@@ -442,6 +442,11 @@ typedef struct wire_scram_server wire_scram_server;
 wire_scram_server *wire_scram_server_new(const wire_scram_verifier *verifier, const char *user,
                                          const char *server_nonce);
 void wire_scram_server_free(wire_scram_server *s);
+#define WIRE_SCRAM_CB_MAX 64
+/* Before the first message: plus is whether the client chose
+ * SCRAM-SHA-256-PLUS; cb is this connection's tls-server-end-point data
+ * (NULL/0: not TLS, nothing to bind to).  false if plus has no data. */
+bool wire_scram_server_bind(wire_scram_server *s, bool plus, const uint8_t *cb, size_t cb_len);
 /* Takes client-first-message; produces server-first-message into `out`. */
 wire_scram_status wire_scram_server_first(wire_scram_server *s, const uint8_t *msg, size_t len,
                                           wire_buf *out, char *err, size_t errlen);
@@ -463,6 +468,9 @@ wire_scram_client *wire_scram_client_new_keys(const uint8_t client_key[WIRE_SCRA
                                               const uint8_t server_key[WIRE_SCRAM_KEY_LEN],
                                               const char *client_nonce);
 void wire_scram_client_free(wire_scram_client *c);
+/* Before the first message: bind to the server's tls-server-end-point data
+ * (SCRAM-SHA-256-PLUS). */
+bool wire_scram_client_bind(wire_scram_client *c, const uint8_t *cb, size_t cb_len);
 bool wire_scram_client_first(wire_scram_client *c, wire_buf *out);
 bool wire_scram_client_final(wire_scram_client *c, const uint8_t *server_first, size_t len,
                              wire_buf *out);

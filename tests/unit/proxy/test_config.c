@@ -147,6 +147,7 @@ START_TEST(test_auth_type_str_every_value)
     ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_TRUST), "trust");
     ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_MD5), "md5");
     ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_SCRAM), "scram-sha-256");
+    ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_CERT), "cert");
     ck_assert_str_eq(proxy_auth_type_str((proxy_auth_type)42), "unknown");
 }
 END_TEST
@@ -250,6 +251,51 @@ START_TEST(test_timeouts)
 }
 END_TEST
 
+START_TEST(test_tls_keys)
+{
+    char err[256];
+    ck_assert(proxy_config_load(&cfg, NULL, NULL, err, sizeof(err)));
+    ck_assert_int_eq(cfg.client_tls.sslmode, PROXY_TLS_DISABLE);
+    ck_assert_str_eq(cfg.client_tls.protocols, "secure");
+    ck_assert_str_eq(cfg.server_tls.ciphers, "default");
+    write_file("[dormouse]\nclient_tls_sslmode = Verify-Full\nclient_tls_cert_file = /c.pem\n"
+               "client_tls_key_file = /c.key\nclient_tls_ca_file = /ca.pem\n"
+               "client_tls_protocols = tlsv1.3\nclient_tls_ciphers = HIGH\n"
+               "server_tls_sslmode = require\nserver_tls_ca_file = /sca.pem\nauth_type = cert\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(cfg.client_tls.sslmode, PROXY_TLS_VERIFY_FULL);
+    ck_assert_str_eq(cfg.client_tls.cert_file, "/c.pem");
+    ck_assert_str_eq(cfg.client_tls.key_file, "/c.key");
+    ck_assert_str_eq(cfg.client_tls.ca_file, "/ca.pem");
+    ck_assert_str_eq(cfg.client_tls.protocols, "tlsv1.3");
+    ck_assert_str_eq(cfg.client_tls.ciphers, "HIGH");
+    ck_assert_int_eq(cfg.server_tls.sslmode, PROXY_TLS_REQUIRE);
+    ck_assert_str_eq(cfg.server_tls.ca_file, "/sca.pem");
+    ck_assert_int_eq(cfg.auth_type, PROXY_AUTH_CERT);
+    teardown();
+    write_file("[dormouse]\n\nclient_tls_sslmode = sometimes\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, ":3: client_tls_sslmode must be disable, allow") != NULL, "%s", err);
+    teardown();
+    write_file("[dormouse]\nserver_tls_colour = red\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "unknown setting \"server_tls_colour\"") != NULL, "%s", err);
+    teardown();
+    write_file("[dormouse]\nauth_type = cert\nclient_tls_sslmode = require\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "auth_type = cert needs client_tls_sslmode = verify-ca") != NULL,
+                  "%s", err);
+    /* every mode has a name that parses back to it */
+    for (proxy_tls_mode m = PROXY_TLS_DISABLE; m <= PROXY_TLS_VERIFY_FULL; m++) {
+        proxy_tls_mode back;
+        ck_assert(proxy_tls_mode_parse(proxy_tls_mode_str(m), &back));
+        ck_assert_int_eq(back, m);
+    }
+    ck_assert_str_eq(proxy_tls_mode_str(PROXY_TLS_VERIFY_CA), "verify-ca");
+    ck_assert_str_eq(proxy_tls_mode_str((proxy_tls_mode)99), "unknown");
+}
+END_TEST
+
 START_TEST(test_quotas)
 {
     char err[256];
@@ -297,6 +343,7 @@ int main(void)
     tcase_add_test(tc, test_plans);
     tcase_add_test(tc, test_quotas);
     tcase_add_test(tc, test_timeouts);
+    tcase_add_test(tc, test_tls_keys);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -876,6 +876,120 @@ START_TEST(test_status_str)
 }
 END_TEST
 
+/* ---- channel binding (SCRAM-SHA-256-PLUS) ---- */
+
+/* One exchange where the client binds to client_cb (NULL: "n,,") and the
+ * server was told (plus, server_cb); err gets the server's reason. */
+static wire_scram_status bound_exchange(const uint8_t *client_cb, bool plus,
+                                        const uint8_t *server_cb, size_t server_cb_len, char *err,
+                                        size_t errlen)
+{
+    wire_scram_verifier v;
+    ck_assert(wire_scram_verifier_parse(PG_VERIFIER, &v));
+    wire_scram_server *s = wire_scram_server_new(&v, "alice", NULL);
+    wire_scram_client *c = wire_scram_client_new("pencil", NULL);
+    ck_assert(wire_scram_server_bind(s, plus, server_cb, server_cb_len));
+    if (client_cb)
+        ck_assert(wire_scram_client_bind(c, client_cb, 32));
+    wire_buf a, b;
+    wire_buf_init(&a);
+    wire_buf_init(&b);
+    ck_assert(wire_scram_client_first(c, &a));
+    wire_scram_status st = wire_scram_server_first(s, a.data, a.len, &b, err, errlen);
+    if (st == WIRE_SCRAM_CONTINUE) {
+        wire_buf_reset(&a);
+        ck_assert(wire_scram_client_final(c, b.data, b.len, &a));
+        wire_buf_reset(&b);
+        st = wire_scram_server_final(s, a.data, a.len, &b, err, errlen);
+        if (st == WIRE_SCRAM_OK)
+            ck_assert(wire_scram_client_verify(c, b.data, b.len));
+    }
+    wire_scram_server_free(s);
+    wire_scram_client_free(c);
+    wire_buf_free(&a);
+    wire_buf_free(&b);
+    return st;
+}
+
+START_TEST(test_channel_binding)
+{
+    uint8_t ours[32], theirs[32];
+    memset(ours, 0xA5, sizeof ours);
+    memset(theirs, 0x5A, sizeof theirs);
+    char err[300] = "";
+    /* PLUS, both sides see the same certificate hash */
+    ck_assert_int_eq(bound_exchange(ours, true, ours, 32, err, sizeof err), WIRE_SCRAM_OK);
+    /* a man in the middle: the client saw another certificate */
+    err[0] = 0;
+    ck_assert_int_eq(bound_exchange(theirs, true, ours, 32, err, sizeof err),
+                     WIRE_SCRAM_FAIL_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(err, "channel binding check failed"));
+    /* PLUS chosen, but the client sends "n,,": refused */
+    ck_assert_int_eq(bound_exchange(NULL, true, ours, 32, err, sizeof err),
+                     WIRE_SCRAM_FAIL_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(err, "does not include channel binding data"));
+    /* plain SCRAM over TLS with "n,,": fine */
+    ck_assert_int_eq(bound_exchange(NULL, false, ours, 32, err, sizeof err), WIRE_SCRAM_OK);
+    /* plain SCRAM chosen, but the client binds: refused */
+    ck_assert_int_eq(bound_exchange(ours, false, ours, 32, err, sizeof err),
+                     WIRE_SCRAM_FAIL_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(err, "without channel binding"));
+    /* binding without TLS at all */
+    ck_assert_int_eq(bound_exchange(ours, false, NULL, 0, err, sizeof err),
+                     WIRE_SCRAM_FAIL_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(err, "does not use TLS"));
+    /* PLUS needs data */
+    wire_scram_server *s = wire_scram_server_new(NULL, "alice", NULL);
+    ck_assert(!wire_scram_server_bind(s, true, NULL, 0));
+    wire_scram_server_free(s);
+}
+END_TEST
+
+START_TEST(test_channel_binding_downgrade_and_types)
+{
+    uint8_t cb[32];
+    memset(cb, 1, sizeof cb);
+    wire_scram_verifier v;
+    rfc_verifier(&v);
+    static const struct {
+        bool plus;
+        const char *msg;
+        const char *err_part;
+    } cases[] = {
+        /* "y": the client could bind but thinks we cannot; we could: a downgrade */
+        {false, "y,,n=,r=abc", "negotiation error"},
+        {true, "p=tls-unique,,n=,r=abc", "unsupported SCRAM channel-binding type"},
+        {true, "p=tls-server-end-point2,,n=,r=abc", "unsupported"},
+        {true, "p,,n=,r=abc", "malformed channel-binding type"},
+        {true, "p=tls-server-end-point,a=x,n=,r=abc", "authorization identity"},
+        {true, "y,,n=,r=abc", "does not include channel binding data"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wire_scram_server *s = wire_scram_server_new(&v, "u", "SN");
+        ck_assert(wire_scram_server_bind(s, cases[i].plus, cb, sizeof cb));
+        wire_buf out;
+        wire_buf_init(&out);
+        char err[300] = "";
+        ck_assert_msg(feed_first(s, cases[i].msg, strlen(cases[i].msg), &out, err, sizeof err) ==
+                          WIRE_SCRAM_FAIL_PROTOCOL,
+                      "case %zu", i);
+        ck_assert_msg(strstr(err, cases[i].err_part) != NULL, "case %zu: %s", i, err);
+        wire_scram_server_free(s);
+        wire_buf_free(&out);
+    }
+    /* "y" is fine when the server has nothing to bind to */
+    wire_scram_server *s = wire_scram_server_new(&v, "u", "SN");
+    ck_assert(wire_scram_server_bind(s, false, NULL, 0));
+    wire_buf out;
+    wire_buf_init(&out);
+    ck_assert_int_eq(feed_first(s, "y,,n=,r=abc", 11, &out, NULL, 0), WIRE_SCRAM_CONTINUE);
+    /* and the bind must come first */
+    ck_assert(!wire_scram_server_bind(s, false, NULL, 0));
+    wire_scram_server_free(s);
+    wire_buf_free(&out);
+}
+END_TEST
+
 static Suite *scram_suite(void)
 {
     Suite *s = suite_create("wire_scram");
@@ -922,6 +1036,8 @@ static Suite *scram_suite(void)
     tcase_add_test(tr, test_pass_through);
     tcase_add_test(tr, test_round_trip_unknown_user);
     tcase_add_test(tr, test_mock_salt_is_stable);
+    tcase_add_test(tr, test_channel_binding);
+    tcase_add_test(tr, test_channel_binding_downgrade_and_types);
     suite_add_tcase(s, tr);
     return s;
 }
