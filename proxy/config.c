@@ -45,6 +45,7 @@ void proxy_config_defaults(proxy_config *cfg)
     snprintf(cfg->client_tls.protocols, sizeof(cfg->client_tls.protocols), "secure");
     snprintf(cfg->client_tls.ciphers, sizeof(cfg->client_tls.ciphers), "default");
     cfg->server_tls = cfg->client_tls;
+    cfg->server_tls.sslmode = PROXY_TLS_PREFER; /* libpq's default, as PgBouncer's */
     cfg->max_client_conn = 10000;
     cfg->log_level = PROXY_LOG_INFO;
     cfg->max_packet_size = WIRE_MAX_PACKET_SIZE_DEFAULT;

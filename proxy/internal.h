@@ -427,6 +427,8 @@ bool proxy_tls_peer_cn(SSL *ssl, char *out, size_t outlen);
 #define PROXY_TLS_END_POINT_MAX 64
 /* tls-server-end-point channel-binding data (RFC 5929) of our certificate; 0: none. */
 size_t proxy_tls_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX]);
+/* The same for the peer's certificate (a client binding to its server). */
+size_t proxy_tls_peer_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX]);
 const char *proxy_tls_version(SSL *ssl); /* "TLSv1.3"; "" for NULL */
 const char *proxy_tls_cipher(SSL *ssl);
 
@@ -522,6 +524,14 @@ struct proxy_upstream {
     wire_buf params;      /* the server's login ParameterStatus messages, as sent */
     wire_buf error_frame; /* the server's ErrorResponse that ended the login */
     wire_scram_client *scram;
+    SSL *tls;                /* server_tls_sslmode: TLS on the socket; NULL: plaintext */
+    enum {
+        UPSTREAM_TLS_NONE = 0,   /* plaintext (or not yet asked) */
+        UPSTREAM_TLS_ASKED,      /* SSLRequest sent: one byte, 'S' or 'N', is due */
+        UPSTREAM_TLS_HANDSHAKE,  /* SSL_connect under way */
+        UPSTREAM_TLS_ON,         /* everything goes through u->tls */
+    } tls_phase;
+    bool tls_read_wants_write; /* SSL_read needs the socket writable first */
     uint32_t be_pid, be_key; /* BackendKeyData */
     bool backlogged;         /* out was over the high-water mark */
     char sqlstate[6];

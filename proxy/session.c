@@ -1634,6 +1634,7 @@ static session_read_result session_tls_handshake(proxy_session *s)
     case PROXY_TLS_DONE:
         s->tls_handshaking = false;
         ev_io_stop(s->loop->loop, &s->wio);
+        ev_io_start(s->loop->loop, &s->rio); /* (stopped if the last step waited to write) */
         slog(s, PROXY_LOG_DEBUG, "TLS handshake done: %s, %s%s", proxy_tls_version(s->tls),
              proxy_tls_cipher(s->tls), proxy_tls_peer_cert(s->tls) ? ", client certificate" : "");
         return session_read(s); /* the StartupMessage may be in already */

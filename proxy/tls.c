@@ -388,7 +388,7 @@ ssize_t proxy_tls_write(SSL *ssl, const void *buf, size_t len, bool *want_read)
 
 bool proxy_tls_pending(SSL *ssl)
 {
-    return ssl && SSL_pending(ssl) > 0;
+    return ssl && SSL_has_pending(ssl);
 }
 
 void proxy_tls_close(SSL *ssl)
@@ -429,11 +429,10 @@ bool proxy_tls_peer_cn(SSL *ssl, char *out, size_t outlen)
     return true;
 }
 
-size_t proxy_tls_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX])
+/* RFC 5929 tls-server-end-point: the hash of the server's certificate with
+ * its signature's hash algorithm, SHA-256 in place of MD5 and SHA-1. */
+static size_t tls_cert_end_point(X509 *cert, uint8_t out[PROXY_TLS_END_POINT_MAX])
 {
-    /* RFC 5929 tls-server-end-point: the hash of our certificate with its
-     * signature's hash algorithm, SHA-256 in place of MD5 and SHA-1. */
-    X509 *cert = SSL_get_certificate(ssl);
     int md_nid = NID_undef;
     if (!cert || !X509_get_signature_info(cert, &md_nid, NULL, NULL, NULL))
         return 0;
@@ -446,6 +445,16 @@ size_t proxy_tls_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX])
         return 0;
     }
     return len;
+}
+
+size_t proxy_tls_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX])
+{
+    return tls_cert_end_point(SSL_get_certificate(ssl), out);
+}
+
+size_t proxy_tls_peer_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX])
+{
+    return tls_cert_end_point(SSL_get0_peer_certificate(ssl), out);
 }
 
 const char *proxy_tls_version(SSL *ssl)

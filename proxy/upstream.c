@@ -35,6 +35,13 @@
  *    ReadyForQuery messages due before it (its epoch); an ErrorResponse makes
  *    the server skip the rest of its epoch, so those entries go with it.
  *
+ * TLS (server_tls_sslmode, TCP only): once connected, an SSLRequest goes
+ * first and exactly one byte of answer is read ('S' or 'N'; reading more
+ * could take plaintext injected before the handshake for the server's);
+ * after 'S' the handshake, then the StartupMessage waiting in `out` and
+ * everything else go through TLS.  A server that offers SCRAM-SHA-256-PLUS
+ * over TLS gets channel binding to its certificate.
+ *
  * Back-pressure: a session stops reading its client while more than
  * PROXY_OUTPUT_HIGH_WATER bytes wait for the server (EV_DRAINED resumes it),
  * and the upstream stops reading the server while as much waits for the
@@ -187,12 +194,47 @@ static struct ev_loop *upstream_loop(const proxy_upstream *u)
     return u->loop->loop;
 }
 
+/* The server socket, through TLS once it is on: read(2)/write(2)'s contract. */
+static ssize_t upstream_sock_read(proxy_upstream *u, void *buf, size_t len)
+{
+    if (u->tls_phase != UPSTREAM_TLS_ON)
+        return read(u->fd, buf, len);
+    ssize_t n = proxy_tls_read(u->tls, buf, len, &u->tls_read_wants_write);
+    if (u->tls_read_wants_write)
+        ev_io_start(upstream_loop(u), &u->wio);
+    return n;
+}
+
+static ssize_t upstream_sock_write(proxy_upstream *u, const void *buf, size_t len)
+{
+    if (u->tls_phase == UPSTREAM_TLS_ON) {
+        bool want_read;
+        return proxy_tls_write(u->tls, buf, len, &want_read);
+    }
+    if (u->tls_phase != UPSTREAM_TLS_NONE) {
+        errno = EAGAIN; /* the login waits for TLS */
+        return -1;
+    }
+    return write(u->fd, buf, len);
+}
+
+/* Watches the socket for reads; decrypted bytes OpenSSL holds already
+ * would not wake epoll, so they are fed to the watcher. */
+static void upstream_watch_reads(proxy_upstream *u)
+{
+    ev_io_start(upstream_loop(u), &u->rio);
+    if (proxy_tls_pending(u->tls))
+        ev_feed_event(upstream_loop(u), &u->rio, EV_READ);
+}
+
 static void upstream_stop(proxy_upstream *u)
 {
     struct ev_loop *loop = upstream_loop(u);
     ev_io_stop(loop, &u->rio);
     ev_io_stop(loop, &u->wio);
     ev_timer_stop(loop, &u->timer);
+    proxy_tls_close(u->tls);
+    u->tls = NULL;
     if (u->fd >= 0)
         close(u->fd);
     u->fd = -1;
@@ -225,7 +267,7 @@ static bool upstream_flush(proxy_upstream *u)
         return false;
     }
     while (u->out.len > 0) {
-        ssize_t n = write(u->fd, u->out.data, u->out.len);
+        ssize_t n = upstream_sock_write(u, u->out.data, u->out.len);
         if (n > 0) {
             wire_buf_consume(&u->out, (size_t)n);
             continue;
@@ -239,9 +281,10 @@ static bool upstream_flush(proxy_upstream *u)
                       n < 0 ? strerror(errno) : "closed");
         return false;
     }
-    if (u->out.len > 0) {
+    if (u->out.len > 0 && u->tls_phase != UPSTREAM_TLS_ASKED &&
+        u->tls_phase != UPSTREAM_TLS_HANDSHAKE) {
         ev_io_start(upstream_loop(u), &u->wio);
-    } else {
+    } else if (u->out.len == 0 && !u->tls_read_wants_write) {
         ev_io_stop(upstream_loop(u), &u->wio);
         server_buf_give(u->loop, &u->out);
     }
@@ -338,7 +381,7 @@ void proxy_upstream_close(proxy_upstream *u)
         /* Terminate, best effort, so the server logs no "unexpected EOF"
          * (not after a partly written message: the server would read garbage). */
         static const uint8_t terminate[5] = {'X', 0, 0, 0, 4};
-        ssize_t n = write(u->fd, terminate, sizeof(terminate));
+        ssize_t n = upstream_sock_write(u, terminate, sizeof(terminate));
         (void)n;
     }
     upstream_stop(u);
@@ -402,7 +445,88 @@ static void upstream_connected(proxy_upstream *u)
     }
     u->state = PROXY_UPSTREAM_LOGIN;
     ev_io_start(upstream_loop(u), &u->rio);
+    if (u->addr.ss_family != AF_UNIX && proxy_tls_server_enabled(u->server->tls) &&
+        u->server->cfg.server_tls.sslmode != PROXY_TLS_DISABLE) {
+        /* A fresh socket takes 8 bytes at once. */
+        uint8_t req[8] = {0, 0, 0, 8};
+        uint32_t code = htonl(WIRE_SSL_REQUEST_CODE);
+        memcpy(req + 4, &code, 4);
+        if (write(u->fd, req, sizeof(req)) != (ssize_t)sizeof(req)) {
+            upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
+                          "cannot send SSLRequest to the upstream server %s", u->where);
+            return;
+        }
+        ev_io_stop(upstream_loop(u), &u->wio);
+        u->tls_phase = UPSTREAM_TLS_ASKED;
+        return;
+    }
     upstream_flush(u); /* the StartupMessage */
+}
+
+/* One step of the TLS handshake; once done, the login starts. */
+static void upstream_tls_handshake(proxy_upstream *u)
+{
+    char err[256] = "";
+    switch (proxy_tls_handshake(u->tls, err, sizeof(err))) {
+    case PROXY_TLS_DONE:
+        u->tls_phase = UPSTREAM_TLS_ON;
+        ev_io_stop(upstream_loop(u), &u->wio);
+        upstream_watch_reads(u);
+        proxy_log(PROXY_LOG_DEBUG, "S-%u %s: TLS on (%s, %s)", u->id, u->where,
+                  proxy_tls_version(u->tls), proxy_tls_cipher(u->tls));
+        upstream_flush(u); /* the StartupMessage */
+        return;
+    case PROXY_TLS_WANT_READ:
+        ev_io_stop(upstream_loop(u), &u->wio);
+        ev_io_start(upstream_loop(u), &u->rio);
+        return;
+    case PROXY_TLS_WANT_WRITE:
+        ev_io_stop(upstream_loop(u), &u->rio);
+        ev_io_start(upstream_loop(u), &u->wio);
+        return;
+    case PROXY_TLS_FAILED:
+        break;
+    }
+    upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
+                  "TLS handshake with the upstream server %s failed: %s", u->where, err);
+}
+
+/* The one-byte answer to our SSLRequest. */
+static void upstream_tls_answer(proxy_upstream *u)
+{
+    uint8_t c;
+    ssize_t n = read(u->fd, &c, 1); /* one byte only: what follows is the handshake's */
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0 || (c != 'S' && c != 'N')) {
+        upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
+                      "the upstream server %s did not answer the SSLRequest (%s)", u->where,
+                      n < 0 ? strerror(errno) : n == 0 ? "closed" : "unexpected reply");
+        return;
+    }
+    proxy_tls_mode mode = u->server->cfg.server_tls.sslmode;
+    if (c == 'N') {
+        if (mode >= PROXY_TLS_REQUIRE) {
+            upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
+                          "the upstream server %s does not support SSL, but server_tls_sslmode "
+                          "= %s requires it", u->where, proxy_tls_mode_str(mode));
+            return;
+        }
+        u->tls_phase = UPSTREAM_TLS_NONE;
+        upstream_flush(u); /* the StartupMessage, in plaintext */
+        return;
+    }
+    char err[256];
+    const pool_upstream *where = u->ps ? pool_db_upstream(pool_servers_db(u->ps)) : NULL;
+    u->tls = proxy_tls_connect_new(u->server->tls, u->fd, where ? where->host : NULL, mode, err,
+                                   sizeof(err));
+    if (!u->tls) {
+        upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE, "cannot start TLS with %s: %s",
+                      u->where, err);
+        return;
+    }
+    u->tls_phase = UPSTREAM_TLS_HANDSHAKE;
+    upstream_tls_handshake(u);
 }
 
 /* 'p' with a password (cleartext or md5 answer). */
@@ -470,14 +594,17 @@ static bool upstream_auth(proxy_upstream *u, const wire_frame *f)
         return upstream_flush(u);
     }
     case WIRE_AUTH_SASL: {
-        bool scram = false;
+        bool scram = false, plus = false;
         /* A list of NUL-terminated mechanism names, ended by an empty one. */
         for (size_t i = 0; i < len && data[i];) {
             size_t n = strnlen((const char *)data + i, len - i);
             if (n == 13 && memcmp(data + i, "SCRAM-SHA-256", 13) == 0)
                 scram = true;
+            if (n == 18 && memcmp(data + i, "SCRAM-SHA-256-PLUS", 18) == 0)
+                plus = u->tls_phase == UPSTREAM_TLS_ON;
             i += n + 1;
         }
+        scram = scram || plus;
         if (scram && verifier && !u->scram) {
             /* SCRAM pass-through: the ClientKey a client proved to Dormouse */
             wire_scram_verifier v;
@@ -499,7 +626,11 @@ static bool upstream_auth(proxy_upstream *u, const wire_frame *f)
         }
         wire_buf first;
         wire_buf_init(&first);
+        uint8_t cb[PROXY_TLS_END_POINT_MAX];
+        size_t cb_len = plus ? proxy_tls_peer_end_point(u->tls, cb) : 0;
+        plus = cb_len > 0;
         if (!scram || (!u->scram && !(u->scram = wire_scram_client_new(u->password, NULL))) ||
+            (plus && !wire_scram_client_bind(u->scram, cb, cb_len)) ||
             !wire_scram_client_first(u->scram, &first)) {
             wire_buf_free(&first);
             upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
@@ -507,7 +638,7 @@ static bool upstream_auth(proxy_upstream *u, const wire_frame *f)
             return false;
         }
         size_t m = wire_msg_begin(&u->out, 'p');
-        wire_buf_put_cstr(&u->out, "SCRAM-SHA-256");
+        wire_buf_put_cstr(&u->out, plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256");
         wire_buf_put_u32(&u->out, (uint32_t)first.len);
         wire_buf_append(&u->out, first.data, first.len);
         wire_msg_end(&u->out, m);
@@ -1021,14 +1152,25 @@ static void upstream_process(proxy_upstream *u)
 static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_upstream *u = container_of(w, proxy_upstream, rio);
+    if (u->tls_phase == UPSTREAM_TLS_ASKED) {
+        upstream_tls_answer(u);
+        return;
+    }
+    if (u->tls_phase == UPSTREAM_TLS_HANDSHAKE) {
+        upstream_tls_handshake(u);
+        return;
+    }
     server_buf_take(u->loop, &u->in);
     if (!wire_buf_reserve(&u->in, PROXY_READ_CHUNK)) {
         upstream_fail(u, WIRE_SQLSTATE_OUT_OF_MEMORY, "out of memory");
         return;
     }
-    ssize_t n = read(u->fd, u->in.data + u->in.len, u->in.cap - u->in.len);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    ssize_t n = upstream_sock_read(u, u->in.data + u->in.len, u->in.cap - u->in.len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (u->in.len == 0)
+            server_buf_give(u->loop, &u->in);
         return;
+    }
     if (n <= 0) {
         if (u->state == PROXY_UPSTREAM_READY)
             upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
@@ -1041,8 +1183,12 @@ static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     u->in.len += (size_t)n;
     upstream_process(u);
-    if (u->state != PROXY_UPSTREAM_CLOSED && u->in.len == 0)
+    if (u->state == PROXY_UPSTREAM_CLOSED)
+        return;
+    if (u->in.len == 0)
         server_buf_give(u->loop, &u->in);
+    if (proxy_tls_pending(u->tls) && ev_is_active(&u->rio))
+        ev_feed_event(loop, &u->rio, EV_READ);
 }
 
 static void upstream_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1051,6 +1197,17 @@ static void upstream_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     if (u->state == PROXY_UPSTREAM_CONNECTING) {
         upstream_connected(u);
         return;
+    }
+    if (u->tls_phase == UPSTREAM_TLS_HANDSHAKE) {
+        upstream_tls_handshake(u);
+        return;
+    }
+    if (u->tls_read_wants_write) {
+        u->tls_read_wants_write = false;
+        ev_io_stop(loop, &u->wio);
+        upstream_read_cb(loop, &u->rio, EV_READ);
+        if (u->state == PROXY_UPSTREAM_CLOSED)
+            return;
     }
     if (!upstream_flush(u))
         return;
@@ -1690,7 +1847,7 @@ void proxy_upstream_client_drained(proxy_upstream *u)
 {
     if (u->state == PROXY_UPSTREAM_READY && u->client &&
         u->client->out.len < PROXY_OUTPUT_HIGH_WATER)
-        ev_io_start(upstream_loop(u), &u->rio);
+        upstream_watch_reads(u);
 }
 
 bool proxy_upstream_expecting(const proxy_upstream *u)

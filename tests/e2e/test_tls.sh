@@ -14,6 +14,9 @@
 #   - verify-ca and verify-full: no certificate, or one from another CA, fails
 #     the handshake; verify-full wants the certificate to name the user.
 #   - auth_type = cert: the certificate is the login, no password.
+#   - towards an upstream PostgreSQL that accepts only TLS: server_tls_sslmode
+#     verify-full (with SCRAM-SHA-256-PLUS), disable (refused by the server),
+#     verify-ca with the wrong CA (refused by us), prefer (the default).
 #   - bad TLS settings stop Dormouse from starting with a clear message.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$DM_E2E_DIR/certs.sh"
@@ -217,6 +220,46 @@ psql_fails "cert: bob's certificate cannot log in as alice" \
 psql_fails "cert: mallory's CN=alice from another CA fails the handshake" \
     "$(dm_conninfo tlsdb alice "sslmode=require sslcert=$C/mallory.pem sslkey=$C/mallory.key")" "SSL"
 dm_stop_check "cert: dormouse exits 0"
+
+# ---- towards an upstream PostgreSQL that accepts only TLS ----
+PGD=$(dm_tmpdir pgtls)
+PGTLS_PORT=$(free_port) || die "no free port"
+mkdir -p "$PGD/certs" && cp "$C/server.pem" "$C/server.key" "$PGD/certs/" && chmod 600 "$PGD/certs/server.key"
+DM_PG_DATADIRS+=("$PGD/data")
+_pg_cluster_start "$PGD" "$PGTLS_PORT" scram-sha-256 ssl=on "ssl_cert_file=$PGD/certs/server.pem" \
+    "ssl_key_file=$PGD/certs/server.key" >/dev/null 2>"$PGD/start.err" ||
+    die "cannot start a PostgreSQL with TLS" "$(cat "$PGD/start.err")"
+printf 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n' >"$PGD/data/pg_hba.conf"
+_as_pg "$PG_BINDIR/pg_ctl" -D "$PGD/data" reload >/dev/null 2>&1
+"$PSQL" -X -q -h "$PGD/sock" -p "$PGTLS_PORT" -U postgres -d postgres \
+    -c "create role app login password 'apppw'" -c "create database appdb owner app" >/dev/null ||
+    die "cannot create the upstream role"
+UP="host=127.0.0.1 port=$PGTLS_PORT dbname=appdb user=app password=apppw"
+SSLQ="select ssl || ' ' || version from pg_stat_ssl where pid = pg_backend_pid()"
+dm_write_config "$DM_TMP/up.ini" "server_tls_sslmode = verify-full" "server_tls_ca_file = $C/ca.pem" \
+    "[databases] appdb = $UP"
+dm_start "$DM_TMP/up.ini"
+psql_out "server_tls_sslmode = verify-full: the upstream connection is TLS 1.3 (pg_stat_ssl)" \
+    "true TLSv1.3" "$(dm_conninfo appdb app)" "$SSLQ"
+psql_out "... and SCRAM-SHA-256-PLUS logged it in (the server checked our channel binding)" "app" \
+    "$(dm_conninfo appdb app)" "select current_user"
+dm_stop_check "server TLS: dormouse exits 0"
+dm_write_config "$DM_TMP/up2.ini" "server_tls_sslmode = disable" "[databases] appdb = $UP"
+dm_start "$DM_TMP/up2.ini"
+psql_fails "server_tls_sslmode = disable: a TLS-only server refuses the login, and the client is told" \
+    "$(dm_conninfo appdb app)" "no encryption"
+dm_stop_check "server TLS disabled: dormouse exits 0"
+dm_write_config "$DM_TMP/up3.ini" "server_tls_sslmode = verify-ca" "server_tls_ca_file = $C/other-ca.pem" \
+    "[databases] appdb = $UP"
+dm_start "$DM_TMP/up3.ini"
+psql_fails "server_tls_sslmode = verify-ca: a server certificate from another CA is refused" \
+    "$(dm_conninfo appdb app)" "certificate verify failed"
+dm_stop_check "server TLS verify-ca: dormouse exits 0"
+dm_write_config "$DM_TMP/up4.ini" "[databases] appdb = $UP"
+dm_start "$DM_TMP/up4.ini"
+psql_out "server_tls_sslmode = prefer (the default) uses TLS when the server has it" \
+    "true TLSv1.3" "$(dm_conninfo appdb app)" "$SSLQ"
+dm_stop_check "server TLS prefer: dormouse exits 0"
 
 # ---- settings that cannot work ----
 bad_start() {

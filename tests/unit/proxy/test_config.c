@@ -258,6 +258,7 @@ START_TEST(test_tls_keys)
     ck_assert_int_eq(cfg.client_tls.sslmode, PROXY_TLS_DISABLE);
     ck_assert_str_eq(cfg.client_tls.protocols, "secure");
     ck_assert_str_eq(cfg.server_tls.ciphers, "default");
+    ck_assert_int_eq(cfg.server_tls.sslmode, PROXY_TLS_PREFER);
     write_file("[dormouse]\nclient_tls_sslmode = Verify-Full\nclient_tls_cert_file = /c.pem\n"
                "client_tls_key_file = /c.key\nclient_tls_ca_file = /ca.pem\n"
                "client_tls_protocols = tlsv1.3\nclient_tls_ciphers = HIGH\n"
