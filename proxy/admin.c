@@ -1218,6 +1218,8 @@ static const struct {
     ADMIN_CFG("listen_addr", ADMIN_CFG_STR, listen_addr, false),
     ADMIN_CFG("listen_port", ADMIN_CFG_INT, listen_port, false),
     ADMIN_CFG("log_level", ADMIN_CFG_LOG, log_level, true),
+    ADMIN_CFG("login_failure_limit", ADMIN_CFG_INT, login_failure_limit, true),
+    ADMIN_CFG("login_failure_window", ADMIN_CFG_INT, login_failure_window, true),
     ADMIN_CFG("max_client_conn", ADMIN_CFG_INT, max_client_conn, true),
     ADMIN_CFG("max_db_client_connections", ADMIN_CFG_INT, max_db_client_connections, true),
     ADMIN_CFG("max_db_connections", ADMIN_CFG_INT, max_db_connections, true),

@@ -68,6 +68,8 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->reserve_pool_timeout = 5;
     cfg->query_wait_timeout = 120;
     cfg->client_login_timeout = 60;
+    cfg->login_failure_limit = 20;
+    cfg->login_failure_window = 60;
     cfg->max_prepared_statements = 200;
     cfg->server_login_retry = 1;
     snprintf(cfg->server_reset_query, sizeof(cfg->server_reset_query), "DISCARD ALL");
@@ -307,6 +309,14 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
                     : !strcmp(name, "idle_transaction_timeout") ? &cfg->idle_transaction_timeout
                                                                 : &cfg->query_timeout;
         *slot = (int)v;
+    } else if (!strcmp(name, "login_failure_limit")) {
+        if (!config_int(value, 0, 1000000, &v))
+            CONFIG_FAIL(cp, "login_failure_limit must be between 0 (off) and 1000000");
+        cfg->login_failure_limit = (int)v;
+    } else if (!strcmp(name, "login_failure_window")) {
+        if (!config_int(value, 1, 86400, &v))
+            CONFIG_FAIL(cp, "login_failure_window must be seconds between 1 and 86400");
+        cfg->login_failure_window = (int)v;
     } else if (!strcmp(name, "query_wait_timeout")) {
         if (!config_int(value, 0, 31536000, &v))
             CONFIG_FAIL(cp, "query_wait_timeout must be seconds between 0 and 31536000");

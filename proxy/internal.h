@@ -756,6 +756,11 @@ void limits_free(proxy_server *srv);
 bool limits_client_login(proxy_session *s, char *msg, size_t n);
 /* s goes: no longer counted. */
 void limits_client_logout(proxy_session *s);
+/* s's address may try to log in: false (with the message) while it is
+ * refused after login_failure_limit failures. */
+bool limits_login_allowed(proxy_session *s, char *msg, size_t n);
+/* s failed to authenticate: counted against its address. */
+void limits_login_failed(proxy_session *s);
 
 /* ---- quotas (quota.c) ---- */
 

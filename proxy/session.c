@@ -806,6 +806,7 @@ static bool session_start_backend(proxy_session *s)
 
 static void session_auth_failed(proxy_session *s)
 {
+    limits_login_failed(s);
     session_fatal(s, WIRE_SQLSTATE_INVALID_PASSWORD, "password authentication failed for user \"%s\"",
                   s->user);
 }
@@ -860,6 +861,7 @@ static bool session_tls_check(proxy_session *s)
     char cn[WIRE_NAME_MAX];
     if (mode == PROXY_TLS_VERIFY_FULL &&
         (!proxy_tls_peer_cn(s->tls, cn, sizeof(cn)) || strcmp(cn, s->user) != 0)) {
+        limits_login_failed(s);
         session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
                       "certificate authentication failed for user \"%s\": the client "
                       "certificate's common name is not the user name", s->user);
@@ -940,6 +942,11 @@ static bool session_handle_startup(proxy_session *s, const wire_frame *f)
     }
     if (!session_tls_check(s))
         return false;
+    char refused[160];
+    if (!limits_login_allowed(s, refused, sizeof(refused))) {
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION, "%s", refused);
+        return false;
+    }
     /* Everything of a database lives on its home loop: go there first. */
     proxy_loop *home = server_db_home(srv, s->database);
     if (home != s->loop) {
@@ -1029,6 +1036,7 @@ static bool session_auth_begin(proxy_session *s)
          * name is the user, and no password. */
         char cn[WIRE_NAME_MAX];
         if (!s->tls || !proxy_tls_peer_cn(s->tls, cn, sizeof(cn))) {
+            limits_login_failed(s);
             session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
                           "connection requires a valid client certificate");
             return false;
@@ -1036,6 +1044,7 @@ static bool session_auth_begin(proxy_session *s)
         if (strcmp(cn, s->user) != 0) {
             slog(s, PROXY_LOG_WARNING, "certificate of \"%s\" used to log in as \"%s\"", cn,
                  s->user);
+            limits_login_failed(s);
             session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
                           "certificate authentication failed for user \"%s\"", s->user);
             return false;

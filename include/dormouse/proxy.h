@@ -173,6 +173,8 @@ typedef struct proxy_config {
     int client_login_timeout;   /* 60 s to log in, else closed; 0: no limit */
     int max_db_client_connections;   /* clients per database; 0: no limit */
     int max_user_client_connections; /* clients per user; 0: no limit */
+    int login_failure_limit;    /* failed logins from one address (IPv6: /64) within */
+    int login_failure_window;   /* this many seconds refuse its logins for as long; 0: off */
     int idle_transaction_timeout; /* s idle inside a transaction before FATAL 25P03; 0: none */
     int query_timeout;          /* s a statement may run before 57014; 0: none */
     int max_prepared_statements; /* 200 per server; 0: named statements are not remapped */

@@ -81,7 +81,9 @@ def describe_error(body):
 class Conn:
     def __init__(self, args):
         self.args = args
-        self.sock = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
+        source = (args.source, 0) if getattr(args, "source", None) else None
+        self.sock = socket.create_connection((args.host, args.port), timeout=TIMEOUT,
+                                             source_address=source)
         self.sock.settimeout(TIMEOUT)
         self.buf = b""
         self.params = {}
@@ -773,6 +775,7 @@ def main():
     p.add_argument("--port", type=int, default=6432)
     p.add_argument("--user", default="proto")
     p.add_argument("--password", default="")
+    p.add_argument("--source", default="", help="local address to connect from (e.g. 127.0.0.2)")
     p.add_argument("--db", default="proto")
     p.add_argument("--max-packet", type=int, default=1024)
     p.add_argument("--target", default="dormouse")

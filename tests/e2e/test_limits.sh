@@ -8,7 +8,10 @@
 # 57014 "canceling statement due to statement timeout", on SQLite, or the
 # server's cancel on an upstream PostgreSQL, and the session goes on); then
 # max_db_client_connections and max_user_client_connections (FATAL 53300
-# "too many connections for database/role", as PostgreSQL says it).
+# "too many connections for database/role", as PostgreSQL says it); and
+# login_failure_limit (an address with too many failed logins is refused,
+# FATAL 28000, for login_failure_window seconds; other addresses and the
+# Unix socket are not).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dm_only "these limits are Dormouse's" || dm_finish
@@ -124,5 +127,27 @@ print("DONE")
 PY
 )
 relay_checks "$out"
+dm_stop_check
+
+# ---- failed logins per source address ----
+printf '"alice" "alicepw"\n"alive" "alivepw"\n' >"$DM_TMP/users.txt"
+SOCK=$(dm_tmpdir sock)
+dm_write_config "$DM_TMP/fail.ini" "auth_type = scram-sha-256" "auth_file = $DM_TMP/users.txt" \
+    "login_failure_limit = 3" "login_failure_window = 3" "unix_socket_dir = $SOCK"
+dm_start "$DM_TMP/fail.ini"
+for i in 1 2 3; do
+    PGPASSWORD=wrong expect_connect_error "wrong password $i from 127.0.0.1: 28P01" "$(dm_conninfo lim alice)" 28P01
+done
+PGPASSWORD=alicepw expect_connect_error "login_failure_limit: the next login from 127.0.0.1 is refused, even with the right password (28000)" \
+    "$(dm_conninfo lim alice)" 28000 "too many failed login attempts from 127.0.0.1"
+out=$("$PYTHON" "$DM_E2E_DIR/rawproto.py" alive --host 127.0.0.1 --port "$DM_PORT" --user alice \
+    --password alicepw --db lim --source 127.0.0.2 2>&1)
+assert_rc "... while 127.0.0.2 logs in as usual" 0 $? "$out"
+out=$(PGPASSWORD=alicepw dm_psql "host=$SOCK port=$DM_PORT dbname=lim user=alice" -At -c "select 'local'" 2>&1)
+assert_eq "... and so does the Unix socket (local clients are not counted)" "local" "$out"
+assert_contains "the refusal is logged once, naming the address" "$(cat "$DM_LOG")" \
+    "3 failed logins from 127.0.0.1 within 3 s: its logins are refused for 3 s"
+sleep 3.2
+PGPASSWORD=alicepw expect_connect_ok "after login_failure_window, 127.0.0.1 logs in again" "$(dm_conninfo lim alice)"
 dm_stop_check
 dm_finish
