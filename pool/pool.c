@@ -374,6 +374,13 @@ bool pool_db_name_valid(const char *name, char *err, size_t errlen)
         snprintf(err, errlen, "database \"%s\" does not exist", name);
         return false;
     }
+    /* data_dir holds Dormouse's own files beside the tenants': the usage
+     * ledger (dormouse_ledger.db) and journals.  No tenant may open them. */
+    if (strncmp(name, POOL_RESERVED_PREFIX, strlen(POOL_RESERVED_PREFIX)) == 0) {
+        snprintf(err, errlen, "database name \"%s\" is reserved: names starting with \"%s\" "
+                 "are Dormouse's own", name, POOL_RESERVED_PREFIX);
+        return false;
+    }
     for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
         if (*c == '/' || *c == '\\' || *c < 0x20 || *c == 0x7f) {
             snprintf(err, errlen, "invalid database name \"%s\": it must not contain path separators "

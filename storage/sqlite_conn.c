@@ -32,6 +32,8 @@ static int sqlite_conn_progress(void *arg)
 /* What a tenant's SQL may not reach, whatever the translator lets through:
  * other database files (ATTACH, DETACH), the server's own paths
  * (pragma_database_list names the file) and extensions (load_extension). */
+#define SQLITE_CONN_MAX_VALUE (64 * 1024 * 1024)
+
 static int sqlite_conn_authorize(void *arg, int action, const char *a1, const char *a2,
                                  const char *db, const char *trigger)
 {
@@ -41,8 +43,13 @@ static int sqlite_conn_authorize(void *arg, int action, const char *a1, const ch
         return SQLITE_DENY;
     case SQLITE_PRAGMA:
         return a1 && !strcasecmp(a1, "database_list") ? SQLITE_DENY : SQLITE_OK;
-    case SQLITE_FUNCTION: /* (off anyway: said plainly as a permission) */
-        return a2 && !strcasecmp(a2, "load_extension") ? SQLITE_DENY : SQLITE_OK;
+    case SQLITE_FUNCTION:
+        /* load_extension is off anyway (said plainly as a permission);
+         * fts3_tokenizer hands out (one argument) and takes (two) raw C
+         * pointers to tokenizer modules. */
+        return a2 && (!strcasecmp(a2, "load_extension") || !strcasecmp(a2, "fts3_tokenizer"))
+                   ? SQLITE_DENY
+                   : SQLITE_OK;
     default:
         return SQLITE_OK;
     }
@@ -181,6 +188,10 @@ void sqlite_conn_open(storage_job *job)
     sqlite3_db_config(h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     sqlite3_db_config(h, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
     sqlite3_db_config(h, SQLITE_DBCONFIG_DQS_DDL, 0, (int *)NULL);
+    /* One value (string or blob) may not be larger than this: zeroblob(1e9)
+     * or a recursive string doubling would otherwise take a worker's memory
+     * (and everyone's) before any limit on the reply applies.  54000. */
+    sqlite3_limit(h, SQLITE_LIMIT_LENGTH, SQLITE_CONN_MAX_VALUE);
     sqlite3_busy_timeout(h, opt->busy_timeout_ms);
     c->handle = h;
 

@@ -135,8 +135,12 @@ void pool_free(pool *p);
 /* Replaces the rules (config load and reload). Existing databases stay. */
 void pool_set_rules(pool *p, const pool_db_rule *rules, int n);
 
+/* Database names starting with this are Dormouse's own files in data_dir. */
+#define POOL_RESERVED_PREFIX "dormouse_"
+
 /* A database name is valid when it is 1..63 bytes, valid as a file name
- * component: no '/', '\\', NUL, control characters, and not "." or "..". */
+ * component: no '/', '\\', NUL, control characters, and not "." or "..";
+ * and not one of Dormouse's own (POOL_RESERVED_PREFIX). */
 bool pool_db_name_valid(const char *name, char *err, size_t errlen);
 
 /* Finds or creates the database `name`. NULL (with a message fit for an

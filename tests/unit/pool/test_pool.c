@@ -27,6 +27,11 @@ START_TEST(test_name_validation)
     ck_assert(pool_db_name_valid("ünïcode", err, sizeof(err)));
     ck_assert(!pool_db_name_valid("", err, sizeof(err)));
     ck_assert(!pool_db_name_valid(".", err, sizeof(err)));
+    ck_assert(!pool_db_name_valid("dormouse_ledger", err, sizeof(err)));
+    ck_assert_msg(strstr(err, "is reserved") != NULL, "%s", err);
+    ck_assert(!pool_db_name_valid("dormouse_", err, sizeof(err)));
+    ck_assert(pool_db_name_valid("dormouse", err, sizeof(err))); /* the console's name: not a file */
+    ck_assert(pool_db_name_valid("my_dormouse_ledger", err, sizeof(err)));
     ck_assert(!pool_db_name_valid("..", err, sizeof(err)));
     ck_assert(!pool_db_name_valid("../etc", err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "path separators"));
