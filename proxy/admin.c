@@ -1196,6 +1196,7 @@ static const struct {
 } admin_config_keys[] = {
     ADMIN_CFG("admin_users", ADMIN_CFG_STR, admin_users, true),
     ADMIN_CFG("auth_file", ADMIN_CFG_STR, auth_file, true),
+    ADMIN_CFG("auth_hba_file", ADMIN_CFG_STR, auth_hba_file, true),
     ADMIN_CFG("auth_query", ADMIN_CFG_STR, auth_query, true),
     ADMIN_CFG("auth_type", ADMIN_CFG_AUTH, auth_type, true),
     ADMIN_CFG("auth_user", ADMIN_CFG_STR, auth_user, true),

@@ -31,6 +31,10 @@ const char *proxy_auth_type_str(proxy_auth_type t)
         return "scram-sha-256";
     case PROXY_AUTH_CERT:
         return "cert";
+    case PROXY_AUTH_PLAIN:
+        return "plain";
+    case PROXY_AUTH_HBA:
+        return "hba";
     }
     return "unknown";
 }
@@ -162,9 +166,16 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
             cfg->auth_type = PROXY_AUTH_SCRAM;
         else if (!strcasecmp(value, "cert"))
             cfg->auth_type = PROXY_AUTH_CERT;
+        else if (!strcasecmp(value, "plain"))
+            cfg->auth_type = PROXY_AUTH_PLAIN;
+        else if (!strcasecmp(value, "hba"))
+            cfg->auth_type = PROXY_AUTH_HBA;
         else
-            CONFIG_FAIL(cp, "auth_type must be trust, md5, scram-sha-256 or cert, not \"%s\"",
-                        value);
+            CONFIG_FAIL(cp, "auth_type must be trust, md5, scram-sha-256, cert, plain or hba, "
+                            "not \"%s\"", value);
+    } else if (!strcmp(name, "auth_hba_file") || !strcmp(name, "hba_file")) {
+        if (!config_string(cfg->auth_hba_file, sizeof(cfg->auth_hba_file), value))
+            CONFIG_FAIL(cp, "%s is too long", name);
     } else if (!strncmp(name, "client_tls_", 11) || !strncmp(name, "server_tls_", 11)) {
         if (!config_tls_key(cp, name[0] == 'c' ? &cfg->client_tls : &cfg->server_tls, name,
                             name + 11, value))
@@ -540,8 +551,12 @@ bool proxy_config_load(proxy_config *cfg, const char *path, const proxy_config_o
                               "verify-full (and client_tls_ca_file)");
         return false;
     }
+    if (cfg->auth_type == PROXY_AUTH_HBA && !cfg->auth_hba_file[0]) {
+        snprintf(err, errlen, "auth_type = hba needs an auth_hba_file");
+        return false;
+    }
     if (cfg->auth_type != PROXY_AUTH_TRUST && cfg->auth_type != PROXY_AUTH_CERT &&
-        !cfg->auth_file[0]) {
+        cfg->auth_type != PROXY_AUTH_HBA && !cfg->auth_file[0]) {
         snprintf(err, errlen, "auth_type = %s needs an auth_file",
                  proxy_auth_type_str(cfg->auth_type));
         return false;

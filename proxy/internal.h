@@ -265,6 +265,7 @@ struct proxy_server {
     struct proxy_quotas *quotas; /* this month's use of databases with quotas (quota.c) */
     struct proxy_limits *limits; /* clients per database and per user (limits.c) */
     struct proxy_tls *tls;       /* TLS contexts (tls.c); replaced on RELOAD */
+    struct proxy_hba *hba;       /* auth_hba_file (hba.c), read-only; replaced on RELOAD */
     bool meter_warned;      /* the journal could not be written (logged once) */
     uint64_t meter_activity_us; /* the last activity records (meter_activity) */
     int64_t meter_wall_offset_us; /* wall clock minus the monotonic one, taken once */
@@ -340,6 +341,7 @@ struct proxy_session {
     uint8_t md5_salt[4];
     bool over_limit;         /* accepted above max_client_conn: refuse after startup */
     bool sasl_started;
+    bool plain_started;      /* a cleartext password was asked for */
     bool greet_pending;      /* OPENING: waits for a server's parameters */
     bool pg_discard_to_sync; /* a request failed before reaching a server: skip to Sync */
     bool unnamed_here;       /* ... and the linked server has it */
@@ -424,6 +426,8 @@ void proxy_tls_close(SSL *ssl);   /* close_notify (best effort) and free; NULL: 
 bool proxy_tls_peer_cert(SSL *ssl);
 /* Its common name (a verified certificate only; false if none or unusable). */
 bool proxy_tls_peer_cn(SSL *ssl, char *out, size_t outlen);
+/* Its subject as an RFC 2253 string (pg_hba.conf's clientname=DN); the same terms. */
+bool proxy_tls_peer_dn(SSL *ssl, char *out, size_t outlen);
 #define PROXY_TLS_END_POINT_MAX 64
 /* tls-server-end-point channel-binding data (RFC 5929) of our certificate; 0: none. */
 size_t proxy_tls_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX]);

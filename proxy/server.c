@@ -25,6 +25,7 @@
  * interrupts running statements.  SIGHUP reloads the configuration file.
  */
 #include "internal.h"
+#include "hba.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -654,9 +655,11 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
         }
     }
     proxy_tls *tls = proxy_tls_new(&cfg, err, errlen);
-    if (!tls) {
+    proxy_hba *hba = NULL;
+    if (!tls || (cfg.auth_hba_file[0] && !(hba = proxy_hba_load(cfg.auth_hba_file, err, errlen)))) {
         proxy_log(PROXY_LOG_ERROR, "reload failed, keeping the old configuration: %s", err);
         proxy_userlist_free(users);
+        proxy_tls_free(tls);
         return false;
     }
     if (strcmp(cfg.listen_addr, srv->cfg.listen_addr) != 0 ||
@@ -687,6 +690,8 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
     srv->users = users;
     proxy_tls_free(srv->tls); /* connections under way keep their context */
     srv->tls = tls;
+    proxy_hba_free(srv->hba); /* (no loop runs: nobody is matching against it) */
+    srv->hba = hba;
     srv->cfg = cfg;
     proxy_log_set_level(cfg.log_level);
     pool_set_rules(srv->pool, cfg.databases, cfg.ndatabases);
@@ -791,6 +796,8 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     }
     srv->tls = proxy_tls_new(cfg, err, errlen);
     if (!srv->tls)
+        goto fail;
+    if (cfg->auth_hba_file[0] && !(srv->hba = proxy_hba_load(cfg->auth_hba_file, err, errlen)))
         goto fail;
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
@@ -955,6 +962,7 @@ void proxy_server_free(proxy_server *srv)
     pool_free(srv->pool);
     proxy_userlist_free(srv->users);
     proxy_tls_free(srv->tls);
+    proxy_hba_free(srv->hba);
     if (srv->loop) {
         ev_timer_stop(srv->loop, &srv->pool_timer);
         ev_signal_stop(srv->loop, &srv->sigterm);

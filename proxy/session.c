@@ -45,6 +45,7 @@
  * has finished any job and been closed on an engine worker.
  */
 #include "internal.h"
+#include "hba.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -994,14 +995,94 @@ static void session_enter_auth(proxy_session *s)
         session_set_state(s, SESSION_AUTH);
 }
 
+/* The client certificate's name as pg_hba.conf's clientname says (CN, or
+ * the whole subject DN): false when there is no verified certificate. */
+static bool session_cert_name(proxy_session *s, bool dn, char *out, size_t outlen)
+{
+    return s->tls && (dn ? proxy_tls_peer_dn(s->tls, out, outlen)
+                         : proxy_tls_peer_cn(s->tls, out, outlen));
+}
+
+/* auth_type = hba: the method of auth_hba_file's first record for this
+ * connection, after its clientcert checks; false when the login is refused
+ * (FATAL sent), in PostgreSQL's words. */
+static bool session_hba_method(proxy_session *s, proxy_auth_type *method)
+{
+    proxy_hba_conn c = {.is_unix = s->is_unix,
+                        .tls = s->tls != NULL,
+                        .addr = s->is_unix ? NULL : (const struct sockaddr *)&s->addr,
+                        .database = s->database,
+                        .user = s->user};
+    const proxy_hba_rule *r = proxy_hba_match(s->server->hba, &c);
+    char host[64];
+    snprintf(host, sizeof(host), "%s", s->peer);
+    char *colon = strrchr(host, ':'); /* the address without the port */
+    if (colon && !s->is_unix)
+        *colon = '\0';
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    const char *where = s->is_unix ? "[local]" : host;
+    const char *enc = s->tls ? "SSL encryption" : "no encryption";
+    if (!r || r->method == PROXY_HBA_REJECT) {
+        limits_login_failed(s);
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                      "%s for host \"%s\", user \"%s\", database \"%s\", %s",
+                      r ? "pg_hba.conf rejects connection" : "no pg_hba.conf entry", where,
+                      s->user, s->database, enc);
+        return false;
+    }
+    slog(s, PROXY_LOG_DEBUG, "hba: line %d, %s", r->line, proxy_hba_method_str(r->method));
+    char name[512];
+    if (r->clientcert_verify_ca && !proxy_tls_peer_cert(s->tls)) {
+        limits_login_failed(s);
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                      "connection requires a valid client certificate");
+        return false;
+    }
+    if (r->clientcert_verify_full &&
+        (!session_cert_name(s, r->clientname_dn, name, sizeof(name)) ||
+         strcmp(name, s->user) != 0)) {
+        limits_login_failed(s);
+        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                      "certificate authentication failed for user \"%s\"", s->user);
+        return false;
+    }
+    switch (r->method) {
+    case PROXY_HBA_TRUST:
+    case PROXY_HBA_CERT: /* (checked above: clientcert=verify-full is implied) */
+        *method = PROXY_AUTH_TRUST;
+        return true;
+    case PROXY_HBA_MD5:
+        *method = PROXY_AUTH_MD5;
+        return true;
+    case PROXY_HBA_PASSWORD:
+        *method = PROXY_AUTH_PLAIN;
+        return true;
+    case PROXY_HBA_SCRAM:
+        *method = PROXY_AUTH_SCRAM;
+        return true;
+    case PROXY_HBA_REJECT:
+        break;
+    }
+    return false;
+}
+
 /* Asks for the password the configuration wants (or lets a trusted user in). */
 static bool session_auth_begin(proxy_session *s)
 {
     proxy_server *srv = s->server;
     const char *secret = session_secret(s);
-    switch (srv->cfg.auth_type) {
+    proxy_auth_type method = srv->cfg.auth_type;
+    bool via_hba = method == PROXY_AUTH_HBA;
+    if (via_hba && !session_hba_method(s, &method))
+        return false;
+    switch (method) {
+    case PROXY_AUTH_HBA: /* (resolved above) */
+        return false;
     case PROXY_AUTH_TRUST:
-        if ((srv->users || s->auth_looked_up) && !secret) {
+        if (!via_hba && (srv->users || s->auth_looked_up) && !secret) {
             session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION, "role \"%s\" does not exist",
                           s->user);
             return false;
@@ -1015,6 +1096,14 @@ static bool session_auth_begin(proxy_session *s)
                 return false;
             }
             wire_put_auth_md5(&s->out, s->md5_salt);
+            session_enter_auth(s);
+            return true;
+        }
+        /* fall through */
+    case PROXY_AUTH_PLAIN:
+        if (method == PROXY_AUTH_PLAIN) {
+            wire_put_auth_cleartext(&s->out);
+            s->plain_started = true;
             session_enter_auth(s);
             return true;
         }
@@ -1109,6 +1198,31 @@ static const wire_scram_verifier *session_verifier(const proxy_session *s, wire_
     return v;
 }
 
+/* A cleartext password against what is stored: a plain password, an md5
+ * hash or a SCRAM verifier (derived with its salt and iterations). */
+static bool session_password_matches(const char *secret, const char *user, const char *password)
+{
+    if (!secret)
+        return false;
+    if (wire_md5_is_hash(secret)) {
+        char h[36];
+        wire_md5_password_hash(password, user, h);
+        return CRYPTO_memcmp(h, secret, 35) == 0;
+    }
+    if (!strncmp(secret, "SCRAM-SHA-256$", 14)) {
+        wire_scram_verifier v, w;
+        bool ok = wire_scram_verifier_parse(secret, &v) &&
+                  wire_scram_verifier_from_password(password, v.salt, v.salt_len, v.iterations,
+                                                    &w) &&
+                  CRYPTO_memcmp(v.stored_key, w.stored_key, sizeof(v.stored_key)) == 0;
+        OPENSSL_cleanse(&v, sizeof(v));
+        OPENSSL_cleanse(&w, sizeof(w));
+        return ok;
+    }
+    size_t n = strlen(secret);
+    return strlen(password) == n && CRYPTO_memcmp(secret, password, n) == 0;
+}
+
 static bool session_handle_auth(proxy_session *s, const wire_frame *f)
 {
     char err[256] = "";
@@ -1125,7 +1239,8 @@ static bool session_handle_auth(proxy_session *s, const wire_frame *f)
             return false;
         }
         const char *secret = session_secret(s);
-        if (!secret || !wire_md5_check(secret, s->user, s->md5_salt, password)) {
+        if (!(s->plain_started ? session_password_matches(secret, s->user, password)
+                               : secret && wire_md5_check(secret, s->user, s->md5_salt, password))) {
             session_auth_failed(s);
             return false;
         }

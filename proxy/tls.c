@@ -447,6 +447,27 @@ static size_t tls_cert_end_point(X509 *cert, uint8_t out[PROXY_TLS_END_POINT_MAX
     return len;
 }
 
+bool proxy_tls_peer_dn(SSL *ssl, char *out, size_t outlen)
+{
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    if (!cert || SSL_get_verify_result(ssl) != X509_V_OK)
+        return false;
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio)
+        return false;
+    bool ok = X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0;
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    ok = ok && len > 0 && (size_t)len < outlen && data && !memchr(data, 0, (size_t)len);
+    if (ok) {
+        memcpy(out, data, (size_t)len);
+        out[len] = '\0';
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    return ok;
+}
+
 size_t proxy_tls_end_point(SSL *ssl, uint8_t out[PROXY_TLS_END_POINT_MAX])
 {
     return tls_cert_end_point(SSL_get_certificate(ssl), out);

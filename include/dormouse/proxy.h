@@ -42,6 +42,8 @@ typedef enum proxy_auth_type {
     PROXY_AUTH_MD5,
     PROXY_AUTH_SCRAM,
     PROXY_AUTH_CERT, /* TLS with a verified client certificate whose common name is the user */
+    PROXY_AUTH_PLAIN, /* a cleartext password (PgBouncer's "plain"; over TLS only, please) */
+    PROXY_AUTH_HBA,   /* per connection, from auth_hba_file's first matching record */
 } proxy_auth_type;
 
 const char *proxy_auth_type_str(proxy_auth_type t);
@@ -133,6 +135,7 @@ typedef struct proxy_config {
     char cold_dir[PATH_MAX];   /* "" = no cold tier */
     proxy_auth_type auth_type;
     char auth_file[PATH_MAX]; /* "" = none */
+    char auth_hba_file[PATH_MAX]; /* pg_hba.conf format, for auth_type = hba; "" = none */
     proxy_tls_config client_tls, server_tls;
     int max_client_conn;
     proxy_log_level log_level;

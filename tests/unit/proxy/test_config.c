@@ -148,6 +148,8 @@ START_TEST(test_auth_type_str_every_value)
     ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_MD5), "md5");
     ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_SCRAM), "scram-sha-256");
     ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_CERT), "cert");
+    ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_PLAIN), "plain");
+    ck_assert_str_eq(proxy_auth_type_str(PROXY_AUTH_HBA), "hba");
     ck_assert_str_eq(proxy_auth_type_str((proxy_auth_type)42), "unknown");
 }
 END_TEST
@@ -286,6 +288,19 @@ START_TEST(test_tls_keys)
     ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
     ck_assert_msg(strstr(err, "auth_type = cert needs client_tls_sslmode = verify-ca") != NULL,
                   "%s", err);
+    teardown();
+    write_file("[dormouse]\nauth_type = hba\n");
+    ck_assert(!proxy_config_load(&cfg, path, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "auth_type = hba needs an auth_hba_file") != NULL, "%s", err);
+    teardown();
+    write_file("[dormouse]\nauth_type = hba\nhba_file = /etc/hba.conf\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(cfg.auth_type, PROXY_AUTH_HBA);
+    ck_assert_str_eq(cfg.auth_hba_file, "/etc/hba.conf");
+    teardown();
+    write_file("[dormouse]\nauth_type = plain\nauth_file = /u.txt\n");
+    ck_assert_msg(proxy_config_load(&cfg, path, NULL, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(cfg.auth_type, PROXY_AUTH_PLAIN);
     /* every mode has a name that parses back to it */
     for (proxy_tls_mode m = PROXY_TLS_DISABLE; m <= PROXY_TLS_VERIFY_FULL; m++) {
         proxy_tls_mode back;

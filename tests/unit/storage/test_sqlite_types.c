@@ -258,7 +258,10 @@ START_TEST(test_value_format)
     check_value(db, "int", "NULL", NULL);
     check_value(db, "int", "2.5", "3"); /* a real stored in an int column: as PostgreSQL stores it */
     check_value(db, "int", "-2.5", "-3");
-    check_value(db, "int", "1e300", "1e+300");
+    /* SQLite prints reals with long double arithmetic, which valgrind runs
+     * at double precision (scripts/test.sh sets DM_VALGRIND): exact there only. */
+    if (!getenv("DM_VALGRIND"))
+        check_value(db, "int", "1e300", "1e+300");
     check_value(db, "int", "'abc'", "abc");
     check_value(db, "text", "'héllo'", "héllo");
     check_value(db, "text", "''", "");
