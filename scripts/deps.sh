@@ -4,7 +4,8 @@
 #   deps.sh test   that, plus what the test suite needs (PostgreSQL server, pgbench, Python,
 #                  and the drivers of tests/drivers/: psycopg2, psycopg 3, asyncpg, pgjdbc
 #                  with a JDK, Node.js with npm; curl and headless Chromium for the HTTP
-#                  surface and the dashboard)
+#                  surface and the dashboard; clang and its libFuzzer runtime for
+#                  scripts/fuzz.sh)
 set -euo pipefail
 
 RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libpg-query-dev
@@ -12,7 +13,8 @@ RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libpg-query-dev
           libmicrohttpd-dev libjansson-dev tcl xz-utils)
 TEST_PKGS=(postgresql postgresql-contrib sqlite3 python3 procps util-linux
            python3-psycopg2 python3-psycopg python3-asyncpg libpostgresql-jdbc-java
-           default-jdk-headless nodejs npm curl chromium openssl)
+           default-jdk-headless nodejs npm curl chromium openssl
+           clang libclang-rt-14-dev)
 
 want=("${RUN_PKGS[@]}")
 if [[ "${1:-run}" == "test" ]]; then

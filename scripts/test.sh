@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then
 #   1. a Release build (warnings are errors there too) running the unit tests,
-#   2. an ASan+UBSan build running every unit and end-to-end test, and
-#   3. a ThreadSanitizer build running the end-to-end tests where threads meet
+#   2. an ASan+UBSan build running every unit and end-to-end test,
+#   3. the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan), 30 s each, and
+#   4. a ThreadSanitizer build running the end-to-end tests where threads meet
 #      most (several event loops, pools, COPY, cancels, pause and resume).
 #      Tests whose outcome depends on timing under load (test_concurrency's
 #      100 writers against sqlite_busy_timeout) are left to the ASan build:
@@ -27,6 +28,9 @@ echo "== ASan+UBSan build: unit and end-to-end tests"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Asan >/dev/null &&
     cmake --build build/asan -j"$jobs" >/dev/null &&
     ctest --test-dir build/asan --output-on-failure -j"$jobs" || status=1
+
+echo "== libFuzzer targets (scripts/fuzz.sh): 30 s each"
+bash scripts/fuzz.sh 30 || status=1
 
 echo "== TSan build: end-to-end tests of the threads"
 TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
