@@ -320,6 +320,8 @@ struct proxy_session {
     bool timed_out;       /* query_timeout cancelled its current statement */
     bool limits_counted;  /* counted in its database's and user's client counts (limits.c) */
     uint64_t tx_idle_since_us; /* idle inside a transaction since (idle_transaction_timeout) */
+    uint64_t stream_fingerprint;   /* COPY_OUT: the query whose output goes on (meter.c) */
+    storage_query_kind stream_kind;
 
     /* metering of upstream requests (meter.c): since the last ReadyForQuery */
     struct {

@@ -160,10 +160,27 @@ void meter_jobs_early(storage_job *jobs)
 
 void meter_job(proxy_session *s, storage_job *job)
 {
-    if (!s->server->ledger || (job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED))
+    /* A COPY job in COPY_OUT is a later part of a large result (or of a
+     * COPY TO): more of the query that started it, not another query. */
+    bool part = job->kind == STORAGE_JOB_COPY && s->state == SESSION_COPY_OUT;
+    if (!s->server->ledger ||
+        (job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED && !part))
         return;
     storage_usage_record r;
     meter_record(s, STORAGE_SQLITE, &r);
+    if (part) {
+        r.part = true;
+        r.wall_us = job->wall_us;
+        r.cpu_us = job->cpu_us;
+        r.rows_returned = job->rows_returned;
+        r.rows_read = job->rows_read;
+        r.fingerprint = s->stream_fingerprint;
+        r.kind = s->stream_kind;
+        r.bytes_out = job->out.len;
+        meter_sqlstate(&job->out, r.sqlstate);
+        meter_append(s, &r);
+        return;
+    }
     if (!r.wall_us)
         r.wall_us = job->wall_us;
     r.cpu_us = job->cpu_us;

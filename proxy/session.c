@@ -1935,6 +1935,10 @@ void session_on_job_done(proxy_session *s, storage_job *job)
                       "terminating connection because protocol synchronization was lost");
         return;
     } else {
+        if (job->copy == STORAGE_COPY_OUT && kind != STORAGE_JOB_COPY) {
+            s->stream_fingerprint = job->fingerprint; /* its later parts count as it */
+            s->stream_kind = job->query_kind;
+        }
         if (!s->job_metered)
             meter_job(s, job); /* in the journal before the client sees the result */
         s->job_metered = false;
@@ -2044,11 +2048,12 @@ void session_enforce_timeouts(proxy_server *srv)
                                   "terminating connection due to idle-in-transaction timeout");
             break;
         case SESSION_BUSY:
+        case SESSION_COPY_OUT: /* (its statement goes on in parts: it is still running) */
             if (cfg->query_timeout && !s->timed_out && !s->admin && s->query_start_us &&
                 now - s->query_start_us >= (uint64_t)cfg->query_timeout * 1000000u) {
                 s->timed_out = true; /* once per statement */
                 slog(s, PROXY_LOG_INFO, "query_timeout: cancelling the running statement");
-                if (s->backend && s->job_in_flight)
+                if (s->backend && (s->job_in_flight || s->state == SESSION_COPY_OUT))
                     storage_conn_interrupt_timeout(s->backend);
                 else if (s->upstream)
                     proxy_upstream_cancel(s->upstream); /* [upstream hook] */

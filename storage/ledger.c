@@ -61,7 +61,7 @@ typedef struct __attribute__((packed)) ledger_rec {
     char sqlstate[5];
 } ledger_rec;
 
-enum { LEDGER_QUERY = 0, LEDGER_ACTIVITY = 1 };
+enum { LEDGER_QUERY = 0, LEDGER_ACTIVITY = 1, LEDGER_QUERY_PART = 2 };
 
 /* A record's check: XXH3 (faster than XXH32 on these sizes), its low half. */
 static uint32_t ledger_hash(const void *p, size_t n)
@@ -201,7 +201,7 @@ static bool ledger_group_is(const ledger_group *x, const ledger_rec *r, const ch
 
 static void ledger_group_sum(ledger_group *x, const ledger_rec *r)
 {
-    x->queries++;
+    x->queries += r->type != LEDGER_QUERY_PART;
     x->wall_us += r->wall_us;
     x->cpu_us += r->cpu_us;
     x->rows_read += r->rows_read;
@@ -1225,7 +1225,7 @@ bool storage_ledger_append(storage_ledger_writer *w, const storage_usage_record 
     memset(&r, 0, sizeof(r));
     size_t dl = strnlen(u->database, 63), ul = strnlen(u->user, 63), al = strnlen(u->application, 63);
     size_t sl = u->sample ? strnlen(u->sample, LEDGER_SAMPLE_MAX) : 0;
-    r.type = LEDGER_QUERY;
+    r.type = u->part ? LEDGER_QUERY_PART : LEDGER_QUERY;
     r.ts_us = u->ts_us;
     r.wall_us = u->wall_us;
     r.cpu_us = u->cpu_us;

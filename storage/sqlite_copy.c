@@ -28,6 +28,13 @@
  * SQLITE_COPY_OUT_PART bytes; the statement stays open on the connection
  * until the next COPY job asks for more, so output is bounded by the part
  * size, not the table.
+ *
+ * A query's large result rides on the same machinery (sqlite_copy_stream_rows):
+ * once a statement's rows fill a part, the statement moves here as a
+ * "rows" COPY TO that writes DataRows instead of CopyData and ends with the
+ * statement's own CommandComplete.  The owner sees STORAGE_COPY_OUT and asks
+ * for each next part only when its client has read the previous ones, so a
+ * slow reader stops the statement instead of growing a buffer.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -914,6 +921,8 @@ struct sqlite_copy {
     size_t num_cap;
 
     /* TO */
+    bool rows_out;              /* a query's result rows (sqlite_copy_stream_rows), not COPY */
+    const storage_stmt *stmt;   /* rows_out: its statement (in batch.parsed), for the tag */
     sqlite3_stmt *select;
     int step_rc; /* the last sqlite3_step: SQLITE_ROW means a row waits to be written */
     char *scratch;
@@ -1471,6 +1480,26 @@ static bool copy_to_produce(sqlite_query *q, sqlite_copy *cp)
     wire_buf *out = &q->job->out;
     sqlite3_stmt *st = cp->select;
     while (cp->step_rc == SQLITE_ROW && out->len < SQLITE_COPY_OUT_PART) {
+        if (cp->rows_out) {
+            size_t m = wire_data_row_begin(out, (uint16_t)cp->ncols);
+            for (int i = 0; i < cp->ncols; i++) {
+                const char *v = NULL;
+                int32_t n = sqlite_value_format(&cp->types[i], st, i, &cp->scratch,
+                                                &cp->scratch_cap, &v);
+                if (n == -2) {
+                    out->oom = true;
+                    return false;
+                }
+                wire_data_row_field(out, v, n);
+            }
+            wire_msg_end(out, m);
+            if (out->oom)
+                return false;
+            cp->rows++;
+            q->job->rows_returned++;
+            cp->step_rc = sqlite3_step(st);
+            continue;
+        }
         size_t m = wire_msg_begin(out, 'd');
         for (int i = 0; i < cp->ncols; i++) {
             if (i)
@@ -1495,6 +1524,9 @@ static bool copy_to_produce(sqlite_query *q, sqlite_copy *cp)
     if (cp->step_rc != SQLITE_ROW && cp->step_rc != SQLITE_DONE) {
         sqlite_pg_error pe;
         sqlite_error_map(sqlite3_extended_errcode(q->c->handle), sqlite3_errmsg(q->c->handle), &pe);
+        if (!strcmp(pe.sqlstate, WIRE_SQLSTATE_QUERY_CANCELED) &&
+            atomic_load(&q->c->cancel_timeout))
+            snprintf(pe.message, sizeof(pe.message), "canceling statement due to statement timeout");
         copy_fail(cp, pe.sqlstate, pe.message);
         snprintf(cp->err.detail, sizeof(cp->err.detail), "%s", pe.detail);
         return false;
@@ -1602,6 +1634,39 @@ static void copy_complete(sqlite_query *q, sqlite_copy *cp)
     if (cp->from)
         q->job->rows_affected += cp->rows;
     sqlite_query_complete(q, tag);
+}
+
+/* A streamed result's end: the statement's own tag ("SELECT n", "INSERT 0 n"
+ * for one with RETURNING). */
+static void copy_rows_complete(sqlite_query *q, sqlite_copy *cp)
+{
+    int64_t changes = sqlite3_changes64(q->c->handle);
+    sqlite3_finalize(cp->select);
+    cp->select = NULL;
+    sqlite_query_finish(q, cp->stmt, cp->rows, changes);
+}
+
+bool sqlite_copy_stream_rows(sqlite_query *q, const storage_stmt *s, sqlite3_stmt *st, int ncols,
+                             uint64_t rows)
+{
+    sqlite_copy *cp = calloc(1, sizeof(*cp));
+    sqlite_pg_type *types = calloc((size_t)ncols, sizeof(*types));
+    if (!cp || !types) {
+        free(cp);
+        free(types);
+        return false;
+    }
+    memcpy(types, q->types, (size_t)ncols * sizeof(*types));
+    cp->rows_out = true;
+    cp->stmt = s;
+    cp->select = st;
+    cp->step_rc = SQLITE_ROW;
+    cp->ncols = ncols;
+    cp->types = types;
+    cp->rows = rows;
+    q->c->copy = cp;
+    copy_set_copying(q->c, true);
+    return true;
 }
 
 /* ---- COPY FROM start ---- */
@@ -1761,7 +1826,9 @@ void sqlite_copy_run(storage_job *job)
     q.multi = cp->batch.multi;
     q.implicit = cp->batch.implicit;
     if (!cp->failed && atomic_load(&c->cancel))
-        copy_fail(cp, WIRE_SQLSTATE_QUERY_CANCELED, "canceling statement due to user request");
+        copy_fail(cp, WIRE_SQLSTATE_QUERY_CANCELED,
+                  atomic_load(&c->cancel_timeout) ? "canceling statement due to statement timeout"
+                                                   : "canceling statement due to user request");
 
     if (cp->from) {
         bool final = job->copy_end != STORAGE_COPY_MORE;
@@ -1801,13 +1868,15 @@ void sqlite_copy_run(storage_job *job)
         }
         if (job->out.oom)
             goto inactive;
-        if (!cp->failed)
+        if (!cp->failed && !cp->rows_out)
             wire_put_copy_done(&job->out);
     }
 
     /* the COPY is over: report it, then the rest of the message */
     bool ok = !cp->failed;
-    if (ok)
+    if (ok && cp->rows_out)
+        copy_rows_complete(&q, cp);
+    else if (ok)
         copy_complete(&q, cp);
     else
         copy_report(&q, cp);

@@ -143,6 +143,13 @@ typedef struct sqlite_copy sqlite_copy; /* a COPY in progress (c->copy) */
 bool sqlite_copy_start(sqlite_query *q, const storage_stmt *s);
 /* Whether a COPY is in progress on c, and which way. */
 storage_copy_mode sqlite_copy_mode(const storage_conn *c);
+/* A statement's result outgrew a part: its prepared statement st (a row
+ * waiting: the last step gave SQLITE_ROW; its RowDescription and `rows`
+ * rows are sent) goes on in later jobs as a COPY TO of DataRows, which ends
+ * with s's CommandComplete.  Takes st, copies q->types.  false: no memory
+ * (st is still the caller's). */
+bool sqlite_copy_stream_rows(sqlite_query *q, const storage_stmt *s, sqlite3_stmt *st, int ncols,
+                             uint64_t rows);
 /* Keeps the rest of the Query message with the COPY in progress, to run when
  * it ends (the batch is moved: *b is left empty). */
 void sqlite_copy_suspend(storage_conn *c, sqlite_query_batch *b);

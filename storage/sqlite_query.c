@@ -503,6 +503,9 @@ int sqlite_query_result_columns(const storage_stmt *s, sqlite3_stmt *st)
     return sqlite3_column_count(st);
 }
 
+/* Output after which a statement's remaining rows are streamed (sqlite_copy.c). */
+#define SQLITE_QUERY_STREAM_AT (256u * 1024u)
+
 static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
 {
     sqlite3 *db = q->c->handle;
@@ -585,6 +588,12 @@ static bool sqlite_query_statement(sqlite_query *q, const storage_stmt *s)
             }
             rows++;
             rc = sqlite3_step(st);
+            /* A large result goes out part by part, as its client reads it. */
+            if (rc == SQLITE_ROW && !create && q->job->out.len >= SQLITE_QUERY_STREAM_AT &&
+                sqlite_copy_stream_rows(q, s, st, ncols, rows)) {
+                q->job->rows_returned += rows;
+                return true;
+            }
         }
     }
     while (rc == SQLITE_ROW)

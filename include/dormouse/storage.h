@@ -392,6 +392,8 @@ typedef struct storage_usage_record {
     uint64_t resume_wait_us;  /* it waited this long for its database to resume; 0: no */
     const char *sample;       /* NULL, or the normalised query of a fingerprint new to the
                                * ledger (at most 1024 bytes are kept) */
+    bool part;                /* more of a query already counted (a large result's later
+                               * parts): its rows, bytes and time add up, its count does not */
 } storage_usage_record;
 
 typedef struct storage_ledger storage_ledger;
