@@ -632,6 +632,8 @@ bool storage_conn_set_user(storage_conn *c, const char *user)
 
 bool storage_conn_stateless(const storage_conn *c)
 {
+    if (c->ext_implicit) /* an Execute without Sync: its transaction is open, status 'I' */
+        return false;
     return c->handle && c->tx_status == 'I' && !c->copy && !c->settings &&
            !c->session_objects && sqlite_extended_conn_unnamed_only(c);
 }

@@ -1,6 +1,7 @@
 /*
  * Tests for storage/engine.c: the worker pool and job queue, handle lifecycle,
- * two connections on one database, and interrupting a running statement.
+ * two connections on one database, interrupting a running statement, and
+ * when a connection may serve another client without a RESET.
  */
 #include <sched.h>
 #include <stdatomic.h>
@@ -486,6 +487,43 @@ START_TEST(test_interrupt_races_open_close)
 }
 END_TEST
 
+START_TEST(test_stateless_only_without_session_state)
+{
+    st_fixture f;
+    st_setup(&f, 1);
+    ck_assert(storage_conn_stateless(f.conn));
+    st_expect(&f, "create table t(a int)", "C[CREATE TABLE]", 'I');
+    st_expect(&f, "begin", "C[BEGIN]", 'T');
+    ck_assert(!storage_conn_stateless(f.conn));
+    st_expect(&f, "commit", "C[COMMIT]", 'I');
+    ck_assert(storage_conn_stateless(f.conn));
+
+    /* Execute without Sync: the implicit block's transaction is open
+     * although the status is 'I'; another client's first Query would
+     * commit it (as PostgreSQL commits it with the same client's Query). */
+    wire_buf b;
+    wire_buf_init(&b);
+    wire_put_parse(&b, "", "insert into t values (1)", NULL, 0);
+    wire_put_bind(&b, "", "", NULL, 0, NULL, 0, NULL, 0);
+    wire_put_execute(&b, "", 0);
+    wire_put_flush(&b);
+    st_result r;
+    st_submit_msgs(f.engine, f.conn, &b, &r);
+    ck_assert_str_eq(r.transcript, "1 2 C[INSERT 0 1]");
+    ck_assert_int_eq(r.tx_status, 'I');
+    wire_buf_free(&r.out);
+    ck_assert(!storage_conn_stateless(f.conn));
+    wire_buf_reset(&b);
+    wire_put_sync(&b);
+    st_submit_msgs(f.engine, f.conn, &b, &r);
+    ck_assert_str_eq(r.transcript, "Z[I]");
+    wire_buf_free(&r.out);
+    wire_buf_free(&b);
+    ck_assert(storage_conn_stateless(f.conn));
+    st_teardown(&f);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("storage/engine");
@@ -503,6 +541,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_interrupt_long_query);
     tcase_add_test(tc, test_interrupt_while_queued);
     tcase_add_test(tc, test_interrupt_races_open_close);
+    tcase_add_test(tc, test_stateless_only_without_session_state);
     suite_add_tcase(s, tc);
     return s;
 }
