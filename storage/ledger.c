@@ -1198,8 +1198,20 @@ bool storage_ledger_flush(storage_ledger_writer *w)
             break;
         done += (size_t)n;
     }
-    pthread_rwlock_unlock(&w->truncating);
     bool ok = done == w->len;
+    /* A short write (a full disk) is cut off again: a torn record in the
+     * middle of the journal would stop the ledger's reading there for good,
+     * and the next open would cut every record after it.  Only this writer
+     * appends to its journal (and the ledger's thread truncates it only
+     * under the write lock), so the write began `done` bytes before the end. */
+    if (!ok && done > 0) {
+        struct stat st;
+        int cut = fstat(w->fd, &st) == 0 && st.st_size >= (off_t)done
+                      ? ftruncate(w->fd, st.st_size - (off_t)done)
+                      : -1;
+        (void)cut; /* shrinking needs no space: nothing else can be done here */
+    }
+    pthread_rwlock_unlock(&w->truncating);
     if (ok)
         atomic_fetch_add(&l->appended, w->nbuf);
     w->len = 0;

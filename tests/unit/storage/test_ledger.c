@@ -2,8 +2,11 @@
  * Tests for storage/ledger.c: records appended are read back per bucket
  * once the ledger's thread has them; the journal starts over once the
  * ledger holds it; a process that dies without closing the ledger (records
- * only in the journal) loses nothing, and records are not counted twice.
+ * only in the journal) loses nothing, and records are not counted twice;
+ * a flush the disk cut short leaves no torn record behind.
  */
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "storage_test.h"
@@ -225,6 +228,70 @@ START_TEST(test_torn_tail_is_cut)
 }
 END_TEST
 
+START_TEST(test_short_write_is_cut)
+{
+    /* A full disk (here RLIMIT_FSIZE, in a child) lets a flush write only
+     * part of its records: they are lost, but the torn part is cut off, so
+     * the records flushed once there is room again reach the ledger. */
+    storage_ledger *l = open_ledger();
+    append(l, "s", 5, base);
+    ck_assert_uint_eq(query(l, "s", NULL), 5);
+    storage_ledger_close(l);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char err[256];
+        storage_ledger *c = storage_ledger_open(dir, 2, err, sizeof(err));
+        if (!c)
+            _exit(2);
+        if (query(c, "s", NULL) != 5) /* (and the thread has done its start-up work) */
+            _exit(3);
+        storage_ledger_writer *w = storage_ledger_writer_get(c, 0);
+        storage_usage_record r = {.ts_us = base + 1000000,
+                                  .database = "s",
+                                  .user = "u",
+                                  .application = "t",
+                                  .engine = STORAGE_SQLITE};
+        memcpy(r.sqlstate, "00000", 6);
+        int64_t before = storage_ledger_journal_size(c);
+        struct rlimit was, full;
+        signal(SIGXFSZ, SIG_IGN);
+        if (getrlimit(RLIMIT_FSIZE, &was) != 0)
+            _exit(4);
+        full = was;
+        full.rlim_cur = (rlim_t)before + 40; /* room for part of the first record */
+        if (setrlimit(RLIMIT_FSIZE, &full) != 0)
+            _exit(5);
+        for (int i = 0; i < 3; i++)
+            if (!storage_ledger_append(w, &r))
+                _exit(6);
+        bool flushed = storage_ledger_flush(w);
+        int64_t after = storage_ledger_journal_size(c);
+        if (setrlimit(RLIMIT_FSIZE, &was) != 0)
+            _exit(7);
+        if (flushed)
+            _exit(8);
+        if (after != before)
+            _exit(9); /* the torn record is still there */
+        for (int i = 0; i < 4; i++)
+            if (!storage_ledger_append(w, &r))
+                _exit(10);
+        if (!storage_ledger_flush(w))
+            _exit(11);
+        if (query(c, "s", NULL) != 9)
+            _exit(12);
+        storage_ledger_close(c);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    l = open_ledger();
+    ck_assert_uint_eq(query(l, "s", NULL), 9);
+    storage_ledger_close(l);
+}
+END_TEST
+
 START_TEST(test_retention)
 {
     int64_t day = 86400LL * 1000000;
@@ -255,6 +322,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, test_crash_loses_nothing);
     tcase_add_test(tc, test_more_writers_before);
     tcase_add_test(tc, test_torn_tail_is_cut);
+    tcase_add_test(tc, test_short_write_is_cut);
     tcase_add_test(tc, test_retention);
     suite_add_tcase(s, tc);
     return s;
