@@ -1589,6 +1589,18 @@ static void fn_mod(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     fn_divmod(ctx, argv, true);
 }
 
+/* dm_xor(a, b): PostgreSQL's integer # (bitwise xor): NULL in, NULL out;
+ * operands are read as integers the way SQLite's | and & read them. */
+static void fn_xor(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]) ^ sqlite3_value_int64(argv[1]));
+}
+
 /* ---- session parameters (sqlite_session.c) ---- */
 
 /* current_setting(name [, missing_ok]) */
@@ -1691,6 +1703,7 @@ static const fn_def fn_defs[] = {
     {"set_config", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_set_config},
     {"pg_advisory_unlock_all", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_advisory_unlock_all},
     {"dm_mod", 2, FN_PURE, fn_mod},
+    {"dm_xor", 2, FN_PURE, fn_xor},
     {"gen_random_uuid", 0, FN_VOLATILE, fn_gen_random_uuid},
     {"version", 0, FN_PURE, fn_version},
     {"current_database", 0, FN_PURE, fn_current_database},

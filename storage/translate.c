@@ -34,6 +34,7 @@
  *  - TRUNCATE t becomes DELETE FROM t; VACUUM t a plain VACUUM.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +47,19 @@
 
 /* Deeper trees are refused, as PostgreSQL refuses deep recursion. */
 #define TR_MAX_DEPTH 1000
-#define TR_SQLSTATE_STACK_DEPTH "54001"
+#define TR_SQLSTATE_STACK_DEPTH "54001" /* statement_too_complex */
+/* A translation longer than this many bytes per byte of the statement (and
+ * TR_MAX_OUT_MIN) is refused, also with 54001: no translation needs that
+ * much, and any part of the tree written more than once (a LATERAL column in
+ * place of its references) must not let a short statement make a worker
+ * write gigabytes. */
+#define TR_MAX_OUT_RATIO 16
+#define TR_MAX_OUT_MIN (1024 * 1024)
 
 typedef struct tr_ctx {
     char *buf;
     size_t len, cap;
+    size_t max_len; /* the longest translation allowed */
     bool failed;
     const char *sqlstate;
     char message[256];
@@ -110,6 +119,12 @@ static void tr_putn(tr_ctx *c, const char *s, size_t n)
 {
     if (c->failed)
         return;
+    if (n > c->max_len - c->len) {
+        tr_fail(c, TR_SQLSTATE_STACK_DEPTH,
+                "statement is too complex: its SQLite translation would exceed %zu bytes",
+                c->max_len);
+        return;
+    }
     if (c->len + n + 1 > c->cap) {
         size_t cap = c->cap ? c->cap : 256;
         while (cap < c->len + n + 1)
@@ -833,16 +848,13 @@ static void tr_a_expr_op(tr_ctx *c, const PgQuery__AExpr *e)
         tr_puts(c, ")");
         return;
     }
-    if (strcmp(op, "#") == 0) { /* bitwise xor */
-        tr_puts(c, "((");
+    if (strcmp(op, "#") == 0) { /* bitwise xor: each operand written once (nested ones
+                                   would otherwise double the text at each level) */
+        tr_puts(c, "dm_xor(");
         tr_expr(c, e->lexpr);
-        tr_puts(c, " | ");
+        tr_puts(c, ", ");
         tr_expr(c, e->rexpr);
-        tr_puts(c, ") - (");
-        tr_expr(c, e->lexpr);
-        tr_puts(c, " & ");
-        tr_expr(c, e->rexpr);
-        tr_puts(c, "))");
+        tr_puts(c, ")");
         return;
     }
     if (strcmp(op, "/") == 0 || strcmp(op, "%") == 0) { /* 22012 on a zero divisor */
@@ -3116,6 +3128,9 @@ bool storage_translate_ex(const storage_stmt *stmt, char **out_sql, bool *uses_c
                           storage_translate_error *err)
 {
     tr_ctx c = {0};
+    c.max_len = TR_MAX_OUT_MIN;
+    if (stmt && stmt->len < SIZE_MAX / TR_MAX_OUT_RATIO && stmt->len * TR_MAX_OUT_RATIO > c.max_len)
+        c.max_len = stmt->len * TR_MAX_OUT_RATIO;
     if (uses_catalog)
         *uses_catalog = false;
     *out_sql = NULL;

@@ -7,11 +7,15 @@
  * and session statements, which it runs itself).
  *
  * The input is the text, NUL-terminated here (an embedded NUL ends it, as in
- * a Query message).
+ * a Query message).  A translation must be one SQLite statement: the engine
+ * refuses a second one, and a second one would mean the translator let the
+ * client's text out of a quoted identifier or literal.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "dormouse/storage.h"
 #include "statement.h"
@@ -20,6 +24,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile size_t sink;
+
+/* No ';' that SQLite's tokenizer sees as the end of a statement may be
+ * followed by anything but blanks. */
+static void check_one_statement(const char *sql)
+{
+    for (const char *p = strchr(sql, ';'); p; p = strchr(p + 1, ';')) {
+        char *prefix = strndup(sql, (size_t)(p - sql) + 1);
+        if (!prefix)
+            return;
+        bool complete = sqlite3_complete(prefix);
+        free(prefix);
+        if (complete && p[1 + strspn(p + 1, " \t\n")] != '\0')
+            abort();
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -52,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (storage_translate_ex(s, &out, &catalog, &terr)) {
                 if (!out)
                     abort();
-                sink += strlen(out);
+                check_one_statement(out);
                 free(out);
             } else {
                 if (out || !terr.sqlstate || strlen(terr.sqlstate) != 5 ||

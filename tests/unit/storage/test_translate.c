@@ -256,7 +256,7 @@ static const tr_case tr_cases[] = {
      "SELECT ('' || coalesce(CAST('a' AS TEXT), '') || coalesce(CAST(NULL AS TEXT), '') || "
      "coalesce(CAST(1 AS TEXT), '')) AS \"concat\", substr('abc', 1, 2) AS \"left\", "
      "length(CAST('é' AS BLOB)) AS \"octet_length\", pow(2, 3) AS \"?column?\", sqrt(4) AS "
-     "\"?column?\", abs(-3) AS \"?column?\", ((5 | 3) - (5 & 3)) AS \"?column?\", 1 AS "
+     "\"?column?\", abs(-3) AS \"?column?\", dm_xor(5, 3) AS \"?column?\", 1 AS "
      "\"?column?\"",
      NULL},
     {"select a from t order by a using >",
@@ -797,6 +797,26 @@ START_TEST(test_depth)
 }
 END_TEST
 
+/* A translation grows with its statement, not with the depth of its tree:
+ * nested # (bitwise xor) once wrote each operand twice, so 30 of them in a
+ * 130-byte statement made a 500 MB translation (found by fuzz_translate). */
+START_TEST(test_size_linear)
+{
+    char sql[512] = "select 1";
+    for (int i = 0; i < 60; i++)
+        strcat(sql, " # 1");
+    storage_parse p;
+    storage_parse_error pe;
+    ck_assert(storage_parse_query(sql, &p, &pe));
+    char *out = NULL;
+    storage_translate_error err;
+    ck_assert_msg(storage_translate(&p.stmts[0], &out, &err), "%s", err.message);
+    ck_assert_uint_lt(strlen(out), 4 * strlen(sql));
+    free(out);
+    storage_parse_free(&p);
+}
+END_TEST
+
 /* ---- run-through on a real engine ---- */
 
 START_TEST(test_run_keywords_and_literals)
@@ -807,6 +827,8 @@ START_TEST(test_run_keywords_and_literals)
               "T[nothing:23,glob:23,pragma:23,abort:23] D[1,2,3,4] C[SELECT 1]", 'I');
     st_expect(&f, "select E'a\\tb' as e, 'it''s' as q, U&'d\\0061t' as u",
               "T[e:25,q:25,u:25] D[#610962,it's,dat] C[SELECT 1]", 'I');
+    st_expect(&f, "select 5 # 3 as a, -6 # 3 as b, (null::int # 1) is null as n, 1 # 2 # 4 # 8 as d",
+              "T[a:23,b:23,n:16,d:23] D[6,-7,t,15] C[SELECT 1]", 'I');
     st_expect(&f, "create table \"order\"(\"group\" int, \"select\" text)", "C[CREATE TABLE]", 'I');
     st_expect(&f,
               "insert into \"order\" values (1, 'x'); select \"group\", \"select\" from \"order\"",
@@ -1061,6 +1083,7 @@ int main(void)
     tcase_add_loop_test(tc, test_translations, 0, (int)(sizeof(tr_cases) / sizeof(tr_cases[0])));
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_depth);
+    tcase_add_test(tc, test_size_linear);
     tcase_add_test(tc, test_run_keywords_and_literals);
     tcase_add_test(tc, test_run_casts);
     tcase_add_test(tc, test_run_like_and_regex);
