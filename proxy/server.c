@@ -933,6 +933,11 @@ void proxy_server_free(proxy_server *srv)
     for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s))
         if (s->backend)
             storage_conn_interrupt(s->backend);
+    /* The active time up to now, while the engine is there to size the
+     * databases' files (a database never opened has no file: the cold
+     * tier's path comes from the engine). */
+    if (srv->pool && srv->nloops > 0)
+        meter_activity(srv, true);
     storage_engine_free(srv->sqlite); /* drains every submitted job */
     srv->sqlite = NULL;
     for (int k = 0; k < srv->nloops; k++) {
@@ -948,8 +953,6 @@ void proxy_server_free(proxy_server *srv)
         if (l->loop)
             proxy_upstream_reap(l);
     }
-    if (srv->pool && srv->nloops > 0)
-        meter_activity(srv, true); /* the active time up to now */
     for (int k = 0; k < srv->nloops; k++)
         meter_flush(&srv->loops[k]);
     storage_ledger_close(srv->ledger); /* answers pending reads, drains the journal */

@@ -386,6 +386,7 @@ static void session_submit(proxy_session *s, storage_job_kind kind)
     wire_buf_reset(&s->job->out);
     s->job_metered = false;
     s->job->kind = kind;
+    s->job->extended = false;
     s->job->conn = s->backend;
     s->job->sql = kind == STORAGE_JOB_QUERY ? s->job_sql : NULL;
     s->job->sql_len = kind == STORAGE_JOB_QUERY ? strlen(s->job_sql) : 0;
@@ -1944,7 +1945,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         s->job_metered = false;
         session_take_reply(s, job);
         s->tx_status = job->tx_status;
-        if (kind == STORAGE_JOB_EXTENDED)
+        if (kind == STORAGE_JOB_EXTENDED || job->extended)
             s->discard_to_sync = job->discarding;
         switch (job->copy) {
         case STORAGE_COPY_IN:
@@ -1962,7 +1963,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
             break;
         case STORAGE_COPY_NONE:
             session_copy_free(s); /* a COPY FROM's result: its data is all in */
-            if (kind != STORAGE_JOB_EXTENDED)
+            if (kind != STORAGE_JOB_EXTENDED && !job->extended)
                 wire_put_ready(&s->out, s->tx_status); /* EXTENDED jobs write their own */
             session_set_state(s, session_state_for_tx(s->tx_status));
             break;

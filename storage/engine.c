@@ -634,7 +634,7 @@ bool storage_conn_stateless(const storage_conn *c)
 {
     if (c->ext_implicit) /* an Execute without Sync: its transaction is open, status 'I' */
         return false;
-    return c->handle && c->tx_status == 'I' && !c->copy && !c->settings &&
+    return c->handle && c->tx_status == 'I' && !c->copy && !c->ext_pending && !c->settings &&
            !c->session_objects && sqlite_extended_conn_unnamed_only(c);
 }
 

@@ -47,6 +47,7 @@
 
 #include "sqlite_conn.h"
 #include "sqlite_copy.h"
+#include "sqlite_extended.h"
 #include "sqlite_error.h"
 #include "sqlite_types.h"
 #include "translate.h"
@@ -1810,6 +1811,10 @@ void sqlite_copy_run(storage_job *job)
     storage_conn *c = job->conn;
     sqlite_copy *cp = c->copy;
     sqlite_query q = {.job = job, .c = c};
+    if (!cp && c->ext_pending) { /* an Execute's large result, not a COPY */
+        sqlite_extended_resume(job);
+        return;
+    }
 
     if (!cp || !c->handle) {
         wire_error e = {.severity = "ERROR",

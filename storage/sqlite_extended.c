@@ -104,7 +104,41 @@ typedef struct sqlite_ext {
     sqlite_query q;
     storage_conn *c;
     bool close_portals; /* a transaction ended: drop the portals after this message */
+    bool suspended;     /* an Execute's output filled a part: c->ext_pending goes on */
 } sqlite_ext;
+
+/* Output after which an Execute stops and goes on in the next job, once
+ * the owner's client has read what was sent (backpressure). */
+#define SQLITE_EXT_STREAM_AT (256u * 1024u)
+
+/* An Execute that stopped there, and the rest of its batch. */
+struct sqlite_ext_pending {
+    char *portal;
+    uint64_t rows;  /* sent so far, for CommandComplete */
+    uint64_t limit; /* the Execute's max_rows (UINT64_MAX: all) */
+    uint8_t *rest;  /* the messages after the Execute */
+    size_t rest_len;
+};
+
+static void ext_pending_free(struct sqlite_ext_pending *p)
+{
+    if (!p)
+        return;
+    free(p->portal);
+    free(p->rest);
+    free(p);
+}
+
+/* c->copying says a cancel must wait for the next job (storage_conn_interrupt). */
+static void ext_set_pending(storage_conn *c, struct sqlite_ext_pending *p)
+{
+    pthread_mutex_lock(&c->lock);
+    c->ext_pending = p;
+    c->copying = p != NULL;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static bool ext_execute_rows(sqlite_ext *x, sqlite_portal *po, uint64_t rows, uint64_t limit);
 
 /* ---- objects ---- */
 
@@ -204,6 +238,9 @@ static void ext_portals_stop(storage_conn *c, const sqlite_portal *keep)
 
 void sqlite_extended_conn_clear(storage_conn *c)
 {
+    ext_pending_free(c->ext_pending);
+    if (c->ext_pending)
+        ext_set_pending(c, NULL);
     portals_close_all(c);
     while (c->prepared) {
         sqlite_prepared *p = c->prepared;
@@ -222,7 +259,7 @@ bool sqlite_extended_conn_unnamed_only(const storage_conn *c)
     for (const sqlite_portal *po = c->portals; po; po = po->next)
         if (po->name[0])
             return false;
-    return !c->ext_discarding;
+    return !c->ext_discarding && !c->ext_pending;
 }
 
 bool sqlite_extended_deallocate(storage_conn *c, const char *name)
@@ -1589,9 +1626,32 @@ static bool ext_execute(sqlite_ext *x, const wire_frame *f)
             return false;
     }
 
-    uint64_t rows = 0;
-    uint64_t limit = m.max_rows > 0 ? (uint64_t)m.max_rows : UINT64_MAX;
+    return ext_execute_rows(x, po, 0, m.max_rows > 0 ? (uint64_t)m.max_rows : UINT64_MAX);
+}
+
+/* Steps po's rows from `rows` (already sent) up to `limit`, then ends the
+ * Execute: PortalSuspended, or CommandComplete once the rows are out.  A
+ * part's worth of output suspends it (x->suspended, c->ext_pending). */
+static bool ext_execute_rows(sqlite_ext *x, sqlite_portal *po, uint64_t rows, uint64_t limit)
+{
+    storage_conn *c = x->c;
+    const storage_stmt *s = po->prep->stmt;
+    wire_buf *out = &x->q.job->out;
+    uint64_t first = rows;
     for (;;) {
+        if (!po->has_row && !po->at_end && rows < limit && out->len >= SQLITE_EXT_STREAM_AT &&
+            po->ncols > 0) {
+            struct sqlite_ext_pending *p = calloc(1, sizeof(*p));
+            if (p && (p->portal = strdup(po->name))) {
+                p->rows = rows;
+                p->limit = limit;
+                ext_set_pending(c, p);
+                x->suspended = true;
+                x->q.job->rows_returned += rows - first;
+                return true;
+            }
+            free(p); /* no memory: the rest goes out in this job */
+        }
         if (!po->has_row) {
             if (po->at_end)
                 break;
@@ -1602,21 +1662,21 @@ static bool ext_execute(sqlite_ext *x, const wire_frame *f)
                 break;
             if (rc != SQLITE_ROW) {
                 po->done = true;
-                x->q.job->rows_returned += rows;
+                x->q.job->rows_returned += rows - first;
                 return false;
             }
         }
         if (po->ncols > 0) {
             if (!ext_data_row(x, po)) {
                 po->done = true;
-                x->q.job->rows_returned += rows;
+                x->q.job->rows_returned += rows - first;
                 return false;
             }
             rows++;
         }
         po->has_row = false;
     }
-    x->q.job->rows_returned += rows;
+    x->q.job->rows_returned += rows - first;
     if (!po->at_end) {
         wire_put_portal_suspended(out);
         return true;
@@ -1689,6 +1749,66 @@ static bool ext_message(sqlite_ext *x, const wire_frame *f)
     }
 }
 
+/* Runs messages until they end or an Execute suspends: then the rest goes
+ * to c->ext_pending (false: no memory for it). */
+static void ext_run_msgs(sqlite_ext *x, const uint8_t *msgs, size_t len)
+{
+    storage_conn *c = x->c;
+    size_t off = 0;
+    while (off < len && !x->suspended) {
+        wire_frame f;
+        if (wire_frame_parse(msgs + off, len - off, UINT32_MAX, &f) != WIRE_FRAME_OK) {
+            /* the owner framed these messages: a broken batch is a bug */
+            if (!c->ext_discarding) {
+                ext_error(x, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message framing");
+                sqlite_query_failed(&x->q);
+                c->ext_discarding = true;
+            }
+            break;
+        }
+        off += f.total_len;
+        if (f.type == 'S') {
+            ext_sync(x); /* a Sync with a body is still a Sync */
+            continue;
+        }
+        if (c->ext_discarding)
+            continue;
+        if (!ext_message(x, &f)) {
+            sqlite_query_failed(&x->q);
+            c->ext_discarding = true;
+        }
+        if (x->close_portals) {
+            x->close_portals = false;
+            if (c->tx_status == 'I')
+                portals_close_all(c);
+        }
+    }
+    if (x->suspended && off < len) {
+        struct sqlite_ext_pending *p = c->ext_pending;
+        p->rest = malloc(len - off);
+        if (p->rest) {
+            memcpy(p->rest, msgs + off, len - off);
+            p->rest_len = len - off;
+        } else { /* no memory to keep them: the batch fails at its Sync */
+            x->q.job->out.oom = true;
+        }
+    }
+}
+
+/* What every run of extended messages ends with. */
+static void ext_finish(sqlite_ext *x)
+{
+    storage_conn *c = x->c;
+    storage_job *job = x->q.job;
+    c->ext_implicit = x->q.implicit;
+    job->discarding = c->ext_discarding;
+    job->copy = c->ext_pending ? STORAGE_COPY_OUT : STORAGE_COPY_NONE;
+    free(x->q.scratch);
+    free(x->q.types);
+    free(x->q.cols);
+    free(x->q.names);
+}
+
 static void ext_run_batch(storage_job *job)
 {
     storage_conn *c = job->conn;
@@ -1696,43 +1816,61 @@ static void ext_run_batch(storage_job *job)
     x.q.job = job;
     x.q.c = c;
     x.q.implicit = c->ext_implicit;
+    ext_run_msgs(&x, job->msgs, job->msgs_len);
+    ext_finish(&x);
+}
 
-    size_t off = 0;
-    while (off < job->msgs_len) {
-        wire_frame f;
-        if (wire_frame_parse(job->msgs + off, job->msgs_len - off, UINT32_MAX, &f) !=
-            WIRE_FRAME_OK) {
-            /* the owner framed these messages: a broken batch is a bug */
-            if (!c->ext_discarding) {
-                ext_error(&x, WIRE_SQLSTATE_PROTOCOL_VIOLATION, "invalid message framing");
-                sqlite_query_failed(&x.q);
-                c->ext_discarding = true;
-            }
-            break;
-        }
-        off += f.total_len;
-        if (f.type == 'S') {
-            ext_sync(&x); /* a Sync with a body is still a Sync */
-            continue;
-        }
-        if (c->ext_discarding)
-            continue;
-        if (!ext_message(&x, &f)) {
-            sqlite_query_failed(&x.q);
-            c->ext_discarding = true;
-        }
-        if (x.close_portals) {
-            x.close_portals = false;
-            if (c->tx_status == 'I')
-                portals_close_all(c);
-        }
+/* A COPY job after an Execute suspended: more of its rows, then the rest of
+ * its batch (which may suspend again). */
+static void ext_resume(storage_job *job)
+{
+    storage_conn *c = job->conn;
+    struct sqlite_ext_pending *p = c->ext_pending;
+    ext_set_pending(c, NULL);
+    sqlite_ext x = {.c = c};
+    x.q.job = job;
+    x.q.c = c;
+    x.q.implicit = c->ext_implicit;
+    job->extended = true;
+    sqlite_portal *po = portal_find(c, p->portal);
+    bool ok;
+    if (atomic_load(&c->cancel))
+        ok = ext_error(&x, WIRE_SQLSTATE_QUERY_CANCELED,
+                       atomic_load(&c->cancel_timeout) ? "canceling statement due to statement timeout"
+                                                       : "canceling statement due to user request");
+    else if (!po)
+        ok = ext_error(&x, WIRE_SQLSTATE_INVALID_CURSOR_NAME, "portal \"%s\" does not exist",
+                       p->portal);
+    else
+        ok = ext_execute_rows(&x, po, p->rows, p->limit);
+    if (!ok) {
+        sqlite_query_failed(&x.q);
+        c->ext_discarding = true;
     }
-    c->ext_implicit = x.q.implicit;
-    job->discarding = c->ext_discarding;
-    free(x.q.scratch);
-    free(x.q.types);
-    free(x.q.cols);
-    free(x.q.names);
+    if (x.suspended) { /* again: the rest stays for later */
+        c->ext_pending->rest = p->rest;
+        c->ext_pending->rest_len = p->rest_len;
+        p->rest = NULL;
+    } else {
+        ext_run_msgs(&x, p->rest, p->rest_len);
+    }
+    ext_pending_free(p);
+    ext_finish(&x);
+}
+
+void sqlite_extended_resume(storage_job *job)
+{
+    storage_conn *c = job->conn;
+    pthread_mutex_lock(&c->lock);
+    c->active = c->handle;
+    pthread_mutex_unlock(&c->lock);
+    ext_resume(job);
+    pthread_mutex_lock(&c->lock);
+    c->active = NULL;
+    c->queued = false;
+    atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void sqlite_extended_run(storage_job *job)

@@ -17,6 +17,9 @@
  * including a ReadyForQuery after each Sync, to job->out; sets
  * job->discarding when the batch ended while skipping to a Sync. */
 void sqlite_extended_run(storage_job *job);
+/* A COPY job while an Execute's large result is pending (c->ext_pending):
+ * its next part, then the rest of its batch. */
+void sqlite_extended_resume(storage_job *job);
 
 /* Does the batch need the database's write lock?  True when it binds or
  * executes a statement that is not a read or transaction control (a Parse

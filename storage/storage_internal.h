@@ -88,6 +88,8 @@ struct storage_conn {
     sqlite_portal *portals;    /* open portals, the unnamed one included */
     bool ext_discarding;       /* an error: skip messages until the next Sync */
     bool ext_implicit;         /* the implicit block of the current Sync is open */
+    struct sqlite_ext_pending *ext_pending; /* an Execute's large result goes on in COPY
+                                             * jobs, then the rest of its batch */
 
     /* worker-owned: the client created temporary objects (only a RESET
      * drops them): the connection cannot serve another client before one */

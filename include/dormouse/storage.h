@@ -214,7 +214,11 @@ struct storage_job {
     bool discarding; /* EXTENDED: an error left the connection skipping
                       * messages until Sync (the batch ended before one); the
                       * owner drops Query messages until it sends a Sync */
-    storage_copy_mode copy; /* QUERY/COPY: the COPY sub-protocol goes on (see above) */
+    storage_copy_mode copy; /* QUERY/COPY: the COPY sub-protocol goes on (see above);
+                             * also a large result: STORAGE_COPY_OUT, its rest comes in
+                             * COPY jobs as the owner asks for them */
+    bool extended;          /* COPY: it went on with an extended-protocol batch (its
+                             * Sync wrote ReadyForQuery; `discarding` is meaningful) */
     bool copy_discard;      /* COPY IN: the COPY already failed; the owner drops the rest
                              * of the data and submits only the end (the error is reported
                              * then, before ReadyForQuery) */

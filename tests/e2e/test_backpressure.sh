@@ -72,13 +72,23 @@ def query(s, sql):
     b = sql.encode() + b"\0"
     s.sendall(b"Q" + struct.pack("!I", 4 + len(b)) + b)
 
-def slow_reader(db, sql, what, bound_mb):
+def extended(s, sql, max_rows=0):
+    """Parse, Bind, Execute (max_rows), Sync: the extended protocol, as drivers send it."""
+    q = sql.encode() + b"\0"
+    parse = b"P" + struct.pack("!I", 4 + 1 + len(q) + 2) + b"\0" + q + b"\0\0"
+    bind = b"B" + struct.pack("!I", 4 + 1 + 1 + 2 + 2 + 2) + b"\0\0" + b"\0\0" + b"\0\0" + b"\0\0"
+    execute = b"E" + struct.pack("!I", 4 + 1 + 4) + b"\0" + struct.pack("!i", max_rows)
+    s.sendall(parse + bind + execute + b"S\0\0\0\x04")
+
+def slow_reader(db, sql, what, bound_mb, proto="simple"):
     c = connect(port, db, "bp")
     c.execute("select 1").fetchone()
     base = rss_mb()
     s = startup(db)
-    t0 = time.time()
-    query(s, sql)
+    if proto == "simple":
+        query(s, sql)
+    else:
+        extended(s, sql)
     time.sleep(4)  # it would have produced (and buffered) everything by now
     grown = rss_mb() - base
     report(grown < bound_mb, f"{what}: a client that does not read holds Dormouse's memory to {bound_mb} MB (grew {grown:.1f} MB for a ~110 MB result)", f"{grown:.1f} MB")
@@ -97,6 +107,7 @@ def slow_reader(db, sql, what, bound_mb):
 big_sqlite = ("with recursive n(x) as (select 1 union all select x + 1 from n where x < %d) "
               "select x, '%s' from n" % (N, PAD))
 slow_reader("bigdb", big_sqlite, "SQLite", 40)
+slow_reader("bigdb", big_sqlite, "SQLite, extended protocol", 40, "extended")
 big_pg = "select x, '%s' from generate_series(1, %d) x" % (PAD, N)
 slow_reader("up", big_pg, "upstream PostgreSQL", 40)
 
@@ -105,11 +116,35 @@ con = Console(port)
 def usage():
     r = [x for x in con.rows("SHOW USAGE bigdb") if x["database"] == "bigdb"]
     return r[0] if r else None
-# (select 1, the big one, 'after', 41 + 1: four queries, N + 3 rows)
-ok = wait_for(lambda: usage() and usage()["rows_returned"] >= N + 3, 15)
+# (twice: select 1, the big one, 'after', 41 + 1: four queries, N + 3 rows)
+ok = wait_for(lambda: usage() and usage()["rows_returned"] >= 2 * (N + 3), 15)
 u = usage()
-report(ok and u["rows_returned"] == N + 3 and u["queries"] == 4,
+report(ok and u["rows_returned"] == 2 * (N + 3) and u["queries"] == 8,
        "metering: the streamed result counts as one query with all its rows returned", u)
+
+# a driver fetching a large result over the extended protocol, and a
+# PortalSuspended in the middle of a streamed Execute
+c = connect(port, "bigdb", "bp")
+n = sum(1 for _ in c.execute(big_sqlite))
+report(n == N, "psycopg 3 (extended protocol) fetches all the rows of a streamed result", n)
+s = startup("bigdb")
+extended(s, big_sqlite, 600000)
+buf, rows, kinds = b"", 0, []
+while True:
+    while len(buf) < 5 or len(buf) < 1 + struct.unpack("!I", buf[1:5])[0]:
+        buf += s.recv(1 << 20)
+    ln = struct.unpack("!I", buf[1:5])[0]
+    kind, buf = buf[0:1], buf[1 + ln:]
+    if kind == b"D":
+        rows += 1
+    else:
+        kinds.append(kind)
+    if kind == b"Z":
+        break
+report(rows == 600000 and kinds == [b"1", b"2", b"s", b"Z"],
+       "Execute with max_rows 600000 sends 600000 rows in parts, then PortalSuspended", (rows, kinds))
+s.close()
+c.close()
 
 # COPY TO STDOUT is metered whole too
 c = connect(port, "copydb", "bp")
