@@ -14,7 +14,7 @@ RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libpg-query-dev
 TEST_PKGS=(postgresql postgresql-contrib sqlite3 python3 procps util-linux
            python3-psycopg2 python3-psycopg python3-asyncpg libpostgresql-jdbc-java
            default-jdk-headless nodejs npm curl chromium openssl
-           clang libclang-rt-14-dev)
+           clang libclang-rt-14-dev valgrind)
 
 want=("${RUN_PKGS[@]}")
 if [[ "${1:-run}" == "test" ]]; then

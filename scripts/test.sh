@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then
 #   1. a Release build (warnings are errors there too) running the unit tests,
+#      then the same unit tests under valgrind's memcheck,
 #   2. an ASan+UBSan build running every unit and end-to-end test,
 #   3. the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan), 30 s each, and
 #   4. a ThreadSanitizer build running the end-to-end tests where threads meet
@@ -24,6 +25,9 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null &&
     cmake --build build/release -j"$jobs" >/dev/null &&
     ctest --test-dir build/release -R '^unit/' --output-on-failure -j"$jobs" || status=1
 
+echo "== valgrind (memcheck): unit tests of the Release build"
+bash scripts/valgrind-unit.sh build/release || status=1
+
 echo "== ASan+UBSan build: unit and end-to-end tests"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Asan >/dev/null &&
     cmake --build build/asan -j"$jobs" >/dev/null &&
@@ -38,6 +42,6 @@ TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
     cmake --build build/tsan -j"$jobs" --target dormouse dm_e2e_client >/dev/null &&
     TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
         ctest --test-dir build/tsan --output-on-failure -j"$jobs" \
-        -R '^e2e/test_(workers|txpool|copy|pgbench|auth_query|scale_to_zero|managed_pg|http|usage)$' || status=1
+        -R '^e2e/test_(workers|txpool|copy|pgbench|auth_query|scale_to_zero|managed_pg|http|usage|tls)$' || status=1
 
 exit $status
