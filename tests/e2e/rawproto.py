@@ -768,6 +768,173 @@ def sc_authreq(args):
     return "R %d%s" % (code, extra)
 
 
+# ---- cut points (test_faults): a session brought to one precise point of
+# the protocol and returned, for the caller to abandon there (Conn.close:
+# FIN; Conn.abort: RST) and then check what the server let go of ----
+
+def cut_mid_startup(args):
+    """Half a startup packet sent (its length says more is coming)."""
+    c = connect(args)
+    packet = startup_packet({"user": args.user, "database": args.db})
+    c.send(packet[:len(packet) // 2])
+    return c
+
+
+def cut_after_sasl(args):
+    """Startup sent, AuthenticationSASL read: the client has said nothing yet."""
+    c = connect(args)
+    c.startup()
+    kind, body = c.read_msg()
+    check(kind == "R" and struct.unpack("!I", body[:4])[0] == 10,
+          "expected AuthenticationSASL, got %r %r" % (kind, body[:40]))
+    return c
+
+
+def cut_after_server_first(args):
+    """SASLInitialResponse sent, the server-first message (AuthenticationSASLContinue)
+    read: the server waits for the client's proof."""
+    c = cut_after_sasl(args)
+    first = ("n,,n=,r=" + base64.b64encode(os.urandom(18)).decode()).encode()
+    c.send(msg(b"p", cstr("SCRAM-SHA-256") + struct.pack("!i", len(first)) + first))
+    kind, body = c.read_msg()
+    check(kind == "R" and struct.unpack("!I", body[:4])[0] == 11,
+          "expected AuthenticationSASLContinue, got %r %r" % (kind, body[:40]))
+    check(b"r=" in body and b"s=" in body and b"i=" in body, "not a server-first message: %r" % body)
+    return c
+
+
+def cut_mid_query(args, sql):
+    """Logged in, a Query sent, nothing of its result read."""
+    c = connect(args)
+    c.login()
+    c.send(msg(b"Q", cstr(sql)))
+    return c
+
+
+def cut_mid_copy_in(args, sql, lines):
+    """Logged in, COPY ... FROM STDIN started (CopyInResponse read), the given
+    lines sent as CopyData, neither CopyDone nor CopyFail."""
+    c = connect(args)
+    c.login()
+    c.send(msg(b"Q", cstr(sql)))
+    kind, body = c.read_msg()
+    if kind == "E":
+        raise Fail("COPY FROM STDIN refused: " + describe_error(body))
+    check(kind == "G", "expected CopyInResponse, got %r" % kind)
+    for line in lines:
+        c.send(msg(b"d", line.encode()))
+    return c
+
+
+def cut_mid_copy_out(args, sql, nbytes):
+    """Logged in, COPY ... TO STDOUT started (CopyOutResponse read) and at
+    least nbytes of its CopyData read; the client then stops reading."""
+    c = connect(args)
+    c.login()
+    c.send(msg(b"Q", cstr(sql)))
+    kind, body = c.read_msg()
+    if kind == "E":
+        raise Fail("COPY TO STDOUT refused: " + describe_error(body))
+    check(kind == "H", "expected CopyOutResponse, got %r" % kind)
+    got = 0
+    while got < nbytes:
+        kind, body = c.read_msg()
+        check(kind == "d", "expected CopyData, got %r (after %d bytes)" % (kind, got))
+        got += len(body)
+    return c
+
+
+def cut_in_transaction(args, stmts):
+    """Logged in, BEGIN and then each statement run (each must succeed): the
+    session is idle inside an open transaction."""
+    c = connect(args)
+    c.login()
+    for sql in ["begin"] + list(stmts):
+        results, status = c.query(sql)
+        errors = [describe_error_fields(r["error"]) for r in results if "error" in r]
+        check(not errors, "%s: %r" % (sql, errors))
+        check(status == "T", "%s: status %r, expected 'T'" % (sql, status))
+    return c
+
+
+def describe_error_fields(f):
+    return "%s %s %s" % (f.get("S", "?"), f.get("C", "?????"), f.get("M", ""))
+
+
+def cut_mid_batch(args, sql, params, flush=True):
+    """Logged in, an extended-protocol batch without Sync: Parse, Bind (text
+    parameters), Execute; with flush, a Flush too and the replies read up to
+    CommandComplete, so the statement has run inside the batch's implicit
+    transaction, which only a Sync would end."""
+    c = connect(args)
+    c.login()
+    bind = cstr("") + cstr("") + struct.pack("!HH", 0, len(params))
+    for v in params:
+        b = str(v).encode()
+        bind += struct.pack("!i", len(b)) + b
+    bind += struct.pack("!H", 0)
+    c.send(msg(b"P", cstr("") + cstr(sql) + struct.pack("!H", 0)) + msg(b"B", bind) +
+           msg(b"E", cstr("") + struct.pack("!I", 0)) + (msg(b"H") if flush else b""))
+    if not flush:
+        return c
+    seen = []
+    while True:
+        kind, body = c.read_msg()
+        seen.append(kind)
+        if kind == "E":
+            raise Fail("batch failed: " + describe_error(body))
+        check(kind in "12NC", "unexpected %r in the batch's replies %r" % (kind, seen))
+        if kind == "C":
+            return c
+
+
+def _abandon_each(args, cuts):
+    """Each (what, cut) pair twice: abandoned with a FIN, then with a RST."""
+    done = []
+    for what, cut in cuts:
+        cut(args).close()
+        cut(args).abort()
+        done.append(what)
+    return "closed and reset: " + ", ".join(done)
+
+
+@scenario
+def sc_disconnect_mid_scram(args):
+    """SCRAM login abandoned after AuthenticationSASL, and after the
+    server-first message (each with a close, then a reset)."""
+    return _abandon_each(args, [("after AuthenticationSASL", cut_after_sasl),
+                                ("after server-first", cut_after_server_first)])
+
+
+@scenario
+def sc_disconnect_mid_work(args):
+    """Sessions abandoned mid-query, mid-COPY FROM STDIN, mid-COPY TO STDOUT,
+    inside a transaction and inside a batch without Sync (each with a close,
+    then a reset), on a table of their own."""
+    table = "abandoned_%d" % os.getpid()
+    c = connect(args)
+    c.login()
+    for sql in ("drop table if exists " + table, "create table %s (id int, v text)" % table,
+                "insert into %s select g, 'row ' || g from generate_series(1, 20000) g" % table):
+        results, _ = c.query(sql)
+        check(all("error" not in r for r in results), "%s: %r" % (sql, results))
+    got = _abandon_each(args, [
+        ("mid-query", lambda a: cut_mid_query(a, SLOW_SQL)),
+        ("mid-COPY FROM STDIN", lambda a: cut_mid_copy_in(
+            a, "copy %s from stdin" % table, ["%d\tcopied\n" % i for i in range(100)])),
+        ("mid-COPY TO STDOUT", lambda a: cut_mid_copy_out(a, "copy %s to stdout" % table, 1000)),
+        ("inside a transaction", lambda a: cut_in_transaction(
+            a, ["insert into %s values (-1, 'in tx')" % table])),
+        ("inside a batch", lambda a: cut_mid_batch(
+            a, "insert into %s values ($1, 'batch')" % table, [-2])),
+    ])
+    results, _ = c.query("select count(*) from %s where id < 0 or v = 'copied'" % table)
+    check(results[0].get("rows") == [["0"]], "abandoned rows are visible: %r" % results)
+    c.query("drop table " + table)
+    c.close()
+    return got + "; none of their rows is visible"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario")
