@@ -9,6 +9,7 @@
 #   --merge  afterwards adds the inputs the run found that reach new code to
 #            the seed corpus in tests/fuzz/corpus/TARGET/ (for longer runs:
 #            `scripts/fuzz.sh --merge 600`); the test suite never does.
+# DM_FUZZ_ARGS adds libFuzzer options to every run (e.g. -only_ascii=1).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,7 +25,7 @@ for arg in "$@"; do
     case "$arg" in
     --merge) merge=1 ;;
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -92,7 +93,7 @@ run_one() {
     [[ -f tests/fuzz/$name.dict ]] && dict=(-dict="tests/fuzz/$name.dict")
     "$build/tests/fuzz/fuzz_$name" "${dict[@]}" -max_total_time="$seconds" -max_len="$(max_len "$name")" \
         -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1
+        -artifact_prefix="$dir/artifacts/" ${DM_FUZZ_ARGS:-} "$dir/corpus" >"$dir/log" 2>&1
     echo $? >"$dir/rc"
 }
 
@@ -125,7 +126,7 @@ for name in "${targets[@]}"; do
     keep="$build/crashes/$name"
     mkdir -p "$keep"
     echo "fuzz_$name: FAILED (exit $rc)"
-    grep -E '^==[0-9]+==ERROR|runtime error|^SUMMARY|ERROR: libFuzzer' "$dir/log" | head -n 5
+    grep -E '^==[0-9]+== ?ERROR|runtime error|^SUMMARY|ERROR: libFuzzer' "$dir/log" | head -n 5
     for a in "$dir"/artifacts/*; do
         [[ -e "$a" ]] || continue
         cp "$a" "$keep/"
