@@ -160,9 +160,10 @@ void meter_jobs_early(storage_job *jobs)
 
 void meter_job(proxy_session *s, storage_job *job)
 {
-    /* A COPY job in COPY_OUT is a later part of a large result (or of a
-     * COPY TO): more of the query that started it, not another query. */
-    bool part = job->kind == STORAGE_JOB_COPY && s->state == SESSION_COPY_OUT;
+    /* A COPY job is a later part of the query that started it (a chunk of
+     * a COPY FROM's data or its end, a part of a COPY TO or of a large
+     * result): its rows, bytes and time, not another query. */
+    bool part = job->kind == STORAGE_JOB_COPY;
     if (!s->server->ledger ||
         (job->kind != STORAGE_JOB_QUERY && job->kind != STORAGE_JOB_EXTENDED && !part))
         return;
@@ -173,7 +174,9 @@ void meter_job(proxy_session *s, storage_job *job)
         r.wall_us = job->wall_us;
         r.cpu_us = job->cpu_us;
         r.rows_returned = job->rows_returned;
+        r.rows_written = job->rows_written;
         r.rows_read = job->rows_read;
+        r.bytes_in = job->copy_len;
         r.fingerprint = s->stream_fingerprint;
         r.kind = s->stream_kind;
         r.bytes_out = job->out.len;

@@ -1920,6 +1920,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
         }
     } else if (kind == STORAGE_JOB_COPY && s->state == SESSION_COPY_IN) {
         /* a chunk of COPY FROM data is in */
+        meter_job(s, job);
         session_take_reply(s, job);
         if (job->copy_discard && !s->copy->discard) {
             s->copy->discard = true;
@@ -1936,7 +1937,7 @@ void session_on_job_done(proxy_session *s, storage_job *job)
                       "terminating connection because protocol synchronization was lost");
         return;
     } else {
-        if (job->copy == STORAGE_COPY_OUT && kind != STORAGE_JOB_COPY) {
+        if (job->copy != STORAGE_COPY_NONE && kind != STORAGE_JOB_COPY) {
             s->stream_fingerprint = job->fingerprint; /* its later parts count as it */
             s->stream_kind = job->query_kind;
         }

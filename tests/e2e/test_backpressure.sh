@@ -160,6 +160,14 @@ def copy_usage():
     return r[0] if r else None
 ok = wait_for(lambda: copy_usage() and copy_usage()["rows_returned"] >= 100000, 15)
 report(ok and copy_usage()["rows_returned"] == 100000, "metering: every COPY TO part is counted", copy_usage())
+with c.cursor().copy("copy t from stdin") as cp:
+    for i in range(50000):
+        cp.write_row((i, PAD))
+ok = wait_for(lambda: copy_usage()["rows_written"] >= 150000, 15)
+u = copy_usage()
+# create, insert, copy to, copy from: four queries; 100000 + 50000 rows written
+report(ok and u["rows_written"] == 150000 and u["queries"] == 4 and u["bytes_in"] > 50000 * 100,
+       "metering: a COPY FROM's rows and bytes, in chunks, count as one query", u)
 
 # query_timeout cancels a streamed result whose client stopped reading
 text = open(conf).read()
