@@ -463,7 +463,10 @@ void session_free(proxy_session *s);
  * SQLSTATE and message, a running statement interrupted. */
 void session_terminate(proxy_session *s, const char *sqlstate, const char *message);
 /* Loop 0, world lock, every second: client_login_timeout,
- * idle_transaction_timeout and query_timeout for every session. */
+ * idle_transaction_timeout and query_timeout for every session; and the
+ * sessions of clients that hung up while their SQLite statement runs end
+ * (as PostgreSQL's client_connection_check_interval), so the statement
+ * does not hold its backend (or the write lock) to its end. */
 void session_enforce_timeouts(proxy_server *srv);
 /* auth_query is done: error (the query failed) or the user's secret (owned
  * by the session from now; NULL: no such user or no password).  The login

@@ -53,6 +53,7 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2026,11 +2027,18 @@ void session_terminate(proxy_session *s, const char *sqlstate, const char *messa
     session_fatal(s, sqlstate, "%s", message);
 }
 
+/* Whether the client of a session whose socket is not being read (a
+ * statement runs) has hung up: FIN or RST, as PostgreSQL's
+ * client_connection_check_interval sees it. */
+static bool session_client_hung_up(const proxy_session *s)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLRDHUP};
+    return s->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 void session_enforce_timeouts(proxy_server *srv)
 {
     const proxy_config *cfg = &srv->cfg;
-    if (!cfg->client_login_timeout && !cfg->idle_transaction_timeout && !cfg->query_timeout)
-        return;
     uint64_t now = proxy_stats_now_us();
     time_t wall = time(NULL);
     for (proxy_session *s = server_sessions_first(srv); s; s = server_sessions_next(srv, s)) {
@@ -2051,6 +2059,13 @@ void session_enforce_timeouts(proxy_server *srv)
             break;
         case SESSION_BUSY:
         case SESSION_COPY_OUT: /* (its statement goes on in parts: it is still running) */
+            /* A client gone while its SQLite statement runs: the statement
+             * would hold its backend (and maybe the write lock) to its end. */
+            if (s->backend && s->job_in_flight && !s->admin && session_client_hung_up(s)) {
+                session_terminate(s, WIRE_SQLSTATE_CONNECTION_FAILURE,
+                                  "the client closed the connection while a statement ran");
+                break;
+            }
             if (cfg->query_timeout && !s->timed_out && !s->admin && s->query_start_us &&
                 now - s->query_start_us >= (uint64_t)cfg->query_timeout * 1000000u) {
                 s->timed_out = true; /* once per statement */

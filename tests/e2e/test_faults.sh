@@ -272,6 +272,22 @@ try:
 except (rp.Fail, rp.Closed, OSError, psycopg.Error) as e:
     report(False, name, repr(e))
 
+# A long statement whose client leaves is stopped within a few seconds (the
+# once-a-second check of hung-up clients), not run to its end holding its
+# backend: 200 million rows would take SQLite a minute.
+for how in ("close", "reset"):
+    name = "sqlite: a client gone (%s) during a minute-long statement frees its backend within 5 s" % (
+        "FIN" if how == "close" else "RST")
+    try:
+        A = raw_args("sqlite")
+        conn = running("sqlite", rp.cut_mid_query(A, slow["sqlite"].replace("10000000", "200000000")))
+        conn.close() if how == "close" else conn.abort()
+        t0 = time.time()
+        freed = wait_for(lambda: not held(A.db), 5)
+        report(freed, name, "still held after %.1f s" % (time.time() - t0))
+    except (rp.Fail, rp.Closed, OSError) as e:
+        report(False, name, repr(e))
+
 left = admin.quiet()
 now = admin.sockets()
 report(now == extra_sockets and not left,
