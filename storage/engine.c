@@ -332,11 +332,7 @@ static void storage_job_expire(storage_job *job)
     if (c->tx_status == 'T')
         c->tx_status = 'E';
     job->tx_status = c->tx_status;
-    pthread_mutex_lock(&c->lock);
-    c->queued = false;
-    atomic_store(&c->cancel, false);
-    atomic_store(&c->cancel_timeout, false);
-    pthread_mutex_unlock(&c->lock);
+    sqlite_conn_job_end(c);
 }
 
 static void *storage_worker_main(void *arg)

@@ -55,6 +55,16 @@ static int sqlite_conn_authorize(void *arg, int action, const char *a1, const ch
     }
 }
 
+void sqlite_conn_job_end(storage_conn *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->active = NULL;
+    c->queued = false;
+    atomic_store(&c->cancel, false);
+    atomic_store(&c->cancel_timeout, false);
+    pthread_mutex_unlock(&c->lock);
+}
+
 int sqlite_conn_exec(storage_conn *c, const char *sql)
 {
     sqlite3_stmt *st = NULL;

@@ -27,6 +27,9 @@ void sqlite_query_run(storage_job *job);
 /* Runs a statement that the engine itself issues (BEGIN, COMMIT, ROLLBACK,
  * SAVEPOINT ...) and returns SQLite's extended result code. */
 int sqlite_conn_exec(storage_conn *c, const char *sql);
+/* A job is over: nothing runs on c, and a cancel (or query_timeout) aimed at
+ * it never reaches the next job. */
+void sqlite_conn_job_end(storage_conn *c);
 /* Rolls back whatever transaction SQLite has open, if any.  Best effort: if
  * even a retried ROLLBACK fails, CLOSE (sqlite3_close_v2) discards the
  * transaction. */

@@ -1474,53 +1474,44 @@ static void copy_from_feed(sqlite_query *q, sqlite_copy *cp, const uint8_t *p, s
 
 /* ---- COPY TO ---- */
 
+/* One row of the SELECT: a CopyData line, or a DataRow (rows_out). */
+static bool copy_to_row(sqlite_copy *cp, wire_buf *out)
+{
+    sqlite3_stmt *st = cp->select;
+    size_t m = cp->rows_out ? wire_data_row_begin(out, (uint16_t)cp->ncols) : wire_msg_begin(out, 'd');
+    for (int i = 0; i < cp->ncols; i++) {
+        const char *v = NULL;
+        int32_t n = sqlite_value_format(&cp->types[i], st, i, &cp->scratch, &cp->scratch_cap, &v);
+        if (n == -2) {
+            out->oom = true;
+            return false;
+        }
+        if (cp->rows_out) {
+            wire_data_row_field(out, v, n);
+            continue;
+        }
+        if (i)
+            wire_buf_put_u8(out, (uint8_t)cp->fmt.delim);
+        sqlite_copy_encode_field(&cp->fmt, out, n < 0 ? NULL : v, n < 0 ? 0 : (size_t)n,
+                                 cp->ncols == 1);
+    }
+    if (!cp->rows_out)
+        wire_buf_put_u8(out, '\n');
+    wire_msg_end(out, m);
+    return !out->oom;
+}
+
 /* Writes rows until about one part of output is in job->out or the rows
  * end.  Returns false when the statement failed (reported in cp). */
 static bool copy_to_produce(sqlite_query *q, sqlite_copy *cp)
 {
     wire_buf *out = &q->job->out;
-    sqlite3_stmt *st = cp->select;
     while (cp->step_rc == SQLITE_ROW && out->len < SQLITE_COPY_OUT_PART) {
-        if (cp->rows_out) {
-            size_t m = wire_data_row_begin(out, (uint16_t)cp->ncols);
-            for (int i = 0; i < cp->ncols; i++) {
-                const char *v = NULL;
-                int32_t n = sqlite_value_format(&cp->types[i], st, i, &cp->scratch,
-                                                &cp->scratch_cap, &v);
-                if (n == -2) {
-                    out->oom = true;
-                    return false;
-                }
-                wire_data_row_field(out, v, n);
-            }
-            wire_msg_end(out, m);
-            if (out->oom)
-                return false;
-            cp->rows++;
-            q->job->rows_returned++;
-            cp->step_rc = sqlite3_step(st);
-            continue;
-        }
-        size_t m = wire_msg_begin(out, 'd');
-        for (int i = 0; i < cp->ncols; i++) {
-            if (i)
-                wire_buf_put_u8(out, (uint8_t)cp->fmt.delim);
-            const char *v = NULL;
-            int32_t n = sqlite_value_format(&cp->types[i], st, i, &cp->scratch, &cp->scratch_cap, &v);
-            if (n == -2) {
-                out->oom = true;
-                return false;
-            }
-            sqlite_copy_encode_field(&cp->fmt, out, n < 0 ? NULL : v, n < 0 ? 0 : (size_t)n,
-                                     cp->ncols == 1);
-        }
-        wire_buf_put_u8(out, '\n');
-        wire_msg_end(out, m);
-        if (out->oom)
+        if (!copy_to_row(cp, out))
             return false;
         cp->rows++;
         q->job->rows_returned++;
-        cp->step_rc = sqlite3_step(st);
+        cp->step_rc = sqlite3_step(cp->select);
     }
     if (cp->step_rc != SQLITE_ROW && cp->step_rc != SQLITE_DONE) {
         sqlite_pg_error pe;
@@ -1901,9 +1892,5 @@ inactive:
     c->active = NULL;
     pthread_mutex_unlock(&c->lock);
 out:
-    pthread_mutex_lock(&c->lock);
-    c->queued = false;
-    atomic_store(&c->cancel, false);
-    atomic_store(&c->cancel_timeout, false);
-    pthread_mutex_unlock(&c->lock);
+    sqlite_conn_job_end(c);
 }

@@ -1865,12 +1865,7 @@ void sqlite_extended_resume(storage_job *job)
     c->active = c->handle;
     pthread_mutex_unlock(&c->lock);
     ext_resume(job);
-    pthread_mutex_lock(&c->lock);
-    c->active = NULL;
-    c->queued = false;
-    atomic_store(&c->cancel, false);
-    atomic_store(&c->cancel_timeout, false);
-    pthread_mutex_unlock(&c->lock);
+    sqlite_conn_job_end(c);
 }
 
 void sqlite_extended_run(storage_job *job)
@@ -1893,12 +1888,7 @@ void sqlite_extended_run(storage_job *job)
         c->active = NULL;
         pthread_mutex_unlock(&c->lock);
     }
-    /* Whatever path the batch took, a cancel never outlives its job. */
-    pthread_mutex_lock(&c->lock);
-    c->queued = false;
-    atomic_store(&c->cancel, false);
-    atomic_store(&c->cancel_timeout, false);
-    pthread_mutex_unlock(&c->lock);
+    sqlite_conn_job_end(c); /* whatever path the batch took */
 }
 
 /* ---- write lock ---- */

@@ -896,10 +896,5 @@ void sqlite_query_run(storage_job *job)
 {
     storage_conn *c = job->conn;
     sqlite_query_run_message(job);
-    /* Whatever path the message took, a cancel never outlives its job. */
-    pthread_mutex_lock(&c->lock);
-    c->queued = false;
-    atomic_store(&c->cancel, false);
-    atomic_store(&c->cancel_timeout, false);
-    pthread_mutex_unlock(&c->lock);
+    sqlite_conn_job_end(c); /* whatever path the message took */
 }

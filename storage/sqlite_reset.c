@@ -183,12 +183,7 @@ void sqlite_conn_reset(storage_job *job)
     }
     /* Nothing runs on the connection: a cancel aimed at the old client's last
      * statement must not hit the next client's first. */
-    pthread_mutex_lock(&c->lock);
-    c->active = NULL;
-    c->queued = false;
-    atomic_store(&c->cancel, false);
-    atomic_store(&c->cancel_timeout, false);
-    pthread_mutex_unlock(&c->lock);
+    sqlite_conn_job_end(c);
 
     sqlite_copy_conn_clear(c);     /* its statements, and c->copying */
     sqlite_extended_conn_clear(c); /* prepared statements, portals, ext_* flags */

@@ -592,6 +592,26 @@ expect_connect_error() {
     fi
 }
 
+# expect_psql_out NAME EXPECTED CONNINFO SQL: psql's answer (its first line) is EXPECTED.
+expect_psql_out() {
+    local out
+    out=$(dm_psql "$3" -At -c "$4" 2>&1 | head -1)
+    assert_eq "$1" "$2" "$out"
+}
+
+# expect_psql_fails NAME CONNINFO TEXT: psql cannot connect (or run `select 1`),
+# and what it prints contains TEXT.
+expect_psql_fails() {
+    local out rc
+    out=$(dm_psql "$2" -At -c "select 1" 2>&1)
+    rc=$?
+    if [ $rc -ne 0 ] && [[ "$out" == *"$3"* ]]; then
+        pass "$1"
+    else
+        fail "$1" "exit status $rc, expected '$3'" "$out"
+    fi
+}
+
 # expect_connect_ok NAME CONNINFO
 expect_connect_ok() {
     local out

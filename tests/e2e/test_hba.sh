@@ -38,52 +38,37 @@ dm_write_config "$DM_TMP/hba.ini" "auth_type = hba" "auth_hba_file = $HBA" \
 dm_start "$DM_TMP/hba.ini"
 
 # ok NAME EXPECTED CONNINFO: psql answers EXPECTED to select.
-ok() {
-    local out
-    out=$(dm_psql "$3" -At -c "select '$2'" 2>&1)
-    assert_eq "$1" "$2" "$out"
-}
-# refused NAME CONNINFO TEXT
-refused() {
-    local out rc
-    out=$(dm_psql "$2" -At -c "select 1" 2>&1)
-    rc=$?
-    if [ $rc -ne 0 ] && [[ "$out" == *"$3"* ]]; then
-        pass "$1"
-    else
-        fail "$1" "exit $rc, expected '$3'" "$out"
-    fi
-}
+ok() { expect_psql_out "$1" "$2" "$3" "select '$2'"; }
 NOSSL=sslmode=disable
 unset PGPASSWORD
 ok "local ... trust: the Unix socket needs no password" "local" "host=$SOCK port=$DM_PORT dbname=any user=nobody"
-refused "host ... reject: refused in PostgreSQL's words" "$(dm_conninfo blocked alice $NOSSL)" \
+expect_psql_fails "host ... reject: refused in PostgreSQL's words" "$(dm_conninfo blocked alice $NOSSL)" \
     'pg_hba.conf rejects connection for host "127.0.0.1", user "alice", database "blocked", no encryption'
 expect_connect_error "... with SQLSTATE 28000" "$(dm_conninfo blocked alice $NOSSL)" 28000
-refused "no matching record: 'no pg_hba.conf entry'" "$(dm_conninfo other alice $NOSSL)" \
+expect_psql_fails "no matching record: 'no pg_hba.conf entry'" "$(dm_conninfo other alice $NOSSL)" \
     'no pg_hba.conf entry for host "127.0.0.1", user "alice", database "other", no encryption'
 PGPASSWORD=alicepw ok "password: a cleartext password is asked for and checked" "plain" "$(dm_conninfo plaindb alice $NOSSL)"
-PGPASSWORD=wrong refused "password: a wrong one gets 28P01" "$(dm_conninfo plaindb alice $NOSSL)" \
+PGPASSWORD=wrong expect_psql_fails "password: a wrong one gets 28P01" "$(dm_conninfo plaindb alice $NOSSL)" \
     'password authentication failed for user "alice"'
 PGPASSWORD=bobpw ok "md5" "md5" "$(dm_conninfo md5db bob $NOSSL)"
 PGPASSWORD=alicepw ok "an @file list of databases, and an address with a netmask column" "listed" "$(dm_conninfo app_b alice $NOSSL)"
-PGPASSWORD=alicepw refused "... a database not in the list has no entry" "$(dm_conninfo app_c alice $NOSSL)" "no pg_hba.conf entry"
+PGPASSWORD=alicepw expect_psql_fails "... a database not in the list has no entry" "$(dm_conninfo app_c alice $NOSSL)" "no pg_hba.conf entry"
 PGPASSWORD=bobpw ok "a regular expression for databases, and a user list" "regex" "$(dm_conninfo shop_42 bob $NOSSL)"
-PGPASSWORD=bobpw refused "... which must match the whole name when anchored" "$(dm_conninfo shop_42x bob $NOSSL)" "no pg_hba.conf entry"
+PGPASSWORD=bobpw expect_psql_fails "... which must match the whole name when anchored" "$(dm_conninfo shop_42x bob $NOSSL)" "no pg_hba.conf entry"
 out=$("$PYTHON" "$DM_E2E_DIR/rawproto.py" alive --host 127.0.0.1 --port "$DM_PORT" --user bob \
     --password bobpw --db md5db --source 127.0.0.2 2>&1)
 assert_contains "the client address counts: bob from 127.0.0.2 is rejected by an earlier record" "$out" \
     'pg_hba.conf rejects connection for host "127.0.0.2"'
-PGPASSWORD=carolpw refused "hostssl: carol over plaintext has no entry" "$(dm_conninfo anydb carol $NOSSL)" \
+PGPASSWORD=carolpw expect_psql_fails "hostssl: carol over plaintext has no entry" "$(dm_conninfo anydb carol $NOSSL)" \
     'no pg_hba.conf entry for host "127.0.0.1", user "carol", database "anydb", no encryption'
-PGPASSWORD=carolpw refused "hostssl + clientcert=verify-full: TLS without a certificate is refused" \
+PGPASSWORD=carolpw expect_psql_fails "hostssl + clientcert=verify-full: TLS without a certificate is refused" \
     "$(dm_conninfo anydb carol sslmode=require)" "connection requires a valid client certificate"
-PGPASSWORD=carolpw refused "... and alice's certificate does not name carol" \
+PGPASSWORD=carolpw expect_psql_fails "... and alice's certificate does not name carol" \
     "$(dm_conninfo anydb carol "sslmode=require sslcert=$C/alice.pem sslkey=$C/alice.key")" \
     'certificate authentication failed for user "carol"'
 ok "cert: alice's certificate logs her in to certdb without a password" "cert" \
     "$(dm_conninfo certdb alice "sslmode=require sslcert=$C/alice.pem sslkey=$C/alice.key")"
-refused "cert: bob's certificate does not log in alice" \
+expect_psql_fails "cert: bob's certificate does not log in alice" \
     "$(dm_conninfo certdb alice "sslmode=require sslcert=$C/bob.pem sslkey=$C/bob.key")" \
     'certificate authentication failed for user "alice"'
 

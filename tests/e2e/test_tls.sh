@@ -33,42 +33,23 @@ DM_DATA=$(dm_tmpdir data)
 SOCK=$(dm_tmpdir sock)
 TLS_KEYS=("client_tls_cert_file = $C/server.pem" "client_tls_key_file = $C/server.key")
 
-# psql_out NAME EXPECTED CONNINFO SQL: psql's output (first line) must be EXPECTED.
-psql_out() {
-    local out
-    out=$(dm_psql "$3" -At -c "$4" 2>&1 | head -1)
-    assert_eq "$1" "$2" "$out"
-}
-
-# psql_fails NAME CONNINFO TEXT: psql cannot connect, and says TEXT.
-psql_fails() {
-    local out rc
-    out=$(dm_psql "$2" -At -c "select 1" 2>&1)
-    rc=$?
-    if [ $rc -ne 0 ] && [[ "$out" == *"$3"* ]]; then
-        pass "$1"
-    else
-        fail "$1" "exit status $rc, expected '$3'" "$out"
-    fi
-}
-
 # ---- prefer, with SCRAM ----
 dm_write_config "$DM_TMP/prefer.ini" "auth_type = scram-sha-256" "auth_file = $AUTH_FILE" \
     "admin_users = alice" "client_tls_sslmode = prefer" "${TLS_KEYS[@]}" "unix_socket_dir = $SOCK"
 dm_start "$DM_TMP/prefer.ini"
 export PGPASSWORD=alicepw
 VERIFY="sslmode=verify-full sslrootcert=$C/ca.pem"
-psql_out "prefer: psql with sslmode=verify-full and the test CA connects and answers" \
+expect_psql_out "prefer: psql with sslmode=verify-full and the test CA connects and answers" \
     "tls 1" "$(dm_conninfo tlsdb alice "$VERIFY")" "select 'tls ' || 1"
-psql_out "prefer: a plaintext client (sslmode=disable) connects too" \
+expect_psql_out "prefer: a plaintext client (sslmode=disable) connects too" \
     "plain" "$(dm_conninfo tlsdb alice sslmode=disable)" "select 'plain'"
-psql_fails "prefer: a client that trusts another CA refuses the server's certificate" \
+expect_psql_fails "prefer: a client that trusts another CA refuses the server's certificate" \
     "$(dm_conninfo tlsdb alice "sslmode=verify-ca sslrootcert=$C/other-ca.pem")" "certificate verify failed"
-psql_out "SCRAM-SHA-256-PLUS: channel_binding=require logs in over TLS" \
+expect_psql_out "SCRAM-SHA-256-PLUS: channel_binding=require logs in over TLS" \
     "bound" "$(dm_conninfo tlsdb alice "$VERIFY channel_binding=require")" "select 'bound'"
-psql_fails "SCRAM-SHA-256-PLUS: channel_binding=require cannot log in without TLS" \
+expect_psql_fails "SCRAM-SHA-256-PLUS: channel_binding=require cannot log in without TLS" \
     "$(dm_conninfo tlsdb alice "sslmode=disable channel_binding=require")" "channel binding"
-PGPASSWORD=wrong psql_fails "SCRAM-SHA-256-PLUS: a wrong password is still refused (28P01)" \
+PGPASSWORD=wrong expect_psql_fails "SCRAM-SHA-256-PLUS: a wrong password is still refused (28P01)" \
     "$(dm_conninfo tlsdb alice "$VERIFY channel_binding=require")" "password authentication failed"
 
 relay_checks "$(timeout 180 "$PYTHON" - "$DM_PORT" "$C" <<'PY'
@@ -170,15 +151,15 @@ dm_write_config "$DM_TMP/require.ini" "auth_type = scram-sha-256" "auth_file = $
     "client_tls_sslmode = require" "${TLS_KEYS[@]}" "unix_socket_dir = $SOCK" \
     "client_tls_protocols = tlsv1.3"
 dm_start "$DM_TMP/require.ini"
-psql_fails "require: a plaintext TCP login gets FATAL 'SSL required'" \
+expect_psql_fails "require: a plaintext TCP login gets FATAL 'SSL required'" \
     "$(dm_conninfo tlsdb alice sslmode=disable)" "SSL required"
 expect_connect_error "require: ... with SQLSTATE 28000" "$(dm_conninfo tlsdb alice sslmode=disable)" 28000
-psql_out "require: sslmode=require connects" "ok" "$(dm_conninfo tlsdb alice sslmode=require)" "select 'ok'"
-psql_out "require: the Unix socket needs no TLS" "unix" \
+expect_psql_out "require: sslmode=require connects" "ok" "$(dm_conninfo tlsdb alice sslmode=require)" "select 'ok'"
+expect_psql_out "require: the Unix socket needs no TLS" "unix" \
     "host=$SOCK port=$DM_PORT dbname=tlsdb user=alice" "select 'unix'"
-psql_fails "client_tls_protocols = tlsv1.3: a TLS 1.2 client is refused" \
+expect_psql_fails "client_tls_protocols = tlsv1.3: a TLS 1.2 client is refused" \
     "$(dm_conninfo tlsdb alice "sslmode=require ssl_max_protocol_version=TLSv1.2")" "SSL"
-psql_out "client_tls_protocols = tlsv1.3: a TLS 1.3 client connects" "13" \
+expect_psql_out "client_tls_protocols = tlsv1.3: a TLS 1.3 client connects" "13" \
     "$(dm_conninfo tlsdb alice "sslmode=require ssl_min_protocol_version=TLSv1.3")" "select 13"
 dm_stop_check "require: dormouse exits 0"
 
@@ -186,22 +167,22 @@ dm_stop_check "require: dormouse exits 0"
 dm_write_config "$DM_TMP/vca.ini" "auth_type = scram-sha-256" "auth_file = $AUTH_FILE" \
     "client_tls_sslmode = verify-ca" "${TLS_KEYS[@]}" "client_tls_ca_file = $C/ca.pem"
 dm_start "$DM_TMP/vca.ini"
-psql_fails "verify-ca: a client without a certificate fails the handshake" \
+expect_psql_fails "verify-ca: a client without a certificate fails the handshake" \
     "$(dm_conninfo tlsdb alice sslmode=require)" "certificate"
-psql_fails "verify-ca: a certificate from another CA fails the handshake" \
+expect_psql_fails "verify-ca: a certificate from another CA fails the handshake" \
     "$(dm_conninfo tlsdb alice "sslmode=require sslcert=$C/mallory.pem sslkey=$C/mallory.key")" "SSL"
-psql_out "verify-ca: alice's certificate and password log in" "ca" \
+expect_psql_out "verify-ca: alice's certificate and password log in" "ca" \
     "$(dm_conninfo tlsdb alice "sslmode=require sslcert=$C/alice.pem sslkey=$C/alice.key")" "select 'ca'"
-PGPASSWORD=bobpw psql_out "verify-ca: any valid certificate will do (bob with alice's)" "any" \
+PGPASSWORD=bobpw expect_psql_out "verify-ca: any valid certificate will do (bob with alice's)" "any" \
     "$(dm_conninfo tlsdb bob "sslmode=require sslcert=$C/alice.pem sslkey=$C/alice.key")" "select 'any'"
 dm_stop_check "verify-ca: dormouse exits 0"
 
 dm_write_config "$DM_TMP/vfull.ini" "auth_type = scram-sha-256" "auth_file = $AUTH_FILE" \
     "client_tls_sslmode = verify-full" "${TLS_KEYS[@]}" "client_tls_ca_file = $C/ca.pem"
 dm_start "$DM_TMP/vfull.ini"
-psql_out "verify-full: alice's certificate logs alice in" "full" \
+expect_psql_out "verify-full: alice's certificate logs alice in" "full" \
     "$(dm_conninfo tlsdb alice "sslmode=require sslcert=$C/alice.pem sslkey=$C/alice.key")" "select 'full'"
-PGPASSWORD=bobpw psql_fails "verify-full: alice's certificate cannot log bob in" \
+PGPASSWORD=bobpw expect_psql_fails "verify-full: alice's certificate cannot log bob in" \
     "$(dm_conninfo tlsdb bob "sslmode=require sslcert=$C/alice.pem sslkey=$C/alice.key")" \
     "certificate authentication failed for user \"bob\""
 dm_stop_check "verify-full: dormouse exits 0"
@@ -211,13 +192,13 @@ dm_write_config "$DM_TMP/cert.ini" "auth_type = cert" \
     "client_tls_sslmode = verify-ca" "${TLS_KEYS[@]}" "client_tls_ca_file = $C/ca.pem"
 dm_start "$DM_TMP/cert.ini"
 unset PGPASSWORD
-psql_out "cert: alice's certificate is her login (no password)" "alice" \
+expect_psql_out "cert: alice's certificate is her login (no password)" "alice" \
     "$(dm_conninfo tlsdb alice "sslmode=verify-full sslrootcert=$C/ca.pem sslcert=$C/alice.pem sslkey=$C/alice.key")" \
     "select 'alice'"
-psql_fails "cert: bob's certificate cannot log in as alice" \
+expect_psql_fails "cert: bob's certificate cannot log in as alice" \
     "$(dm_conninfo tlsdb alice "sslmode=require sslcert=$C/bob.pem sslkey=$C/bob.key")" \
     "certificate authentication failed for user \"alice\""
-psql_fails "cert: mallory's CN=alice from another CA fails the handshake" \
+expect_psql_fails "cert: mallory's CN=alice from another CA fails the handshake" \
     "$(dm_conninfo tlsdb alice "sslmode=require sslcert=$C/mallory.pem sslkey=$C/mallory.key")" "SSL"
 dm_stop_check "cert: dormouse exits 0"
 
@@ -239,25 +220,25 @@ SSLQ="select ssl || ' ' || version from pg_stat_ssl where pid = pg_backend_pid()
 dm_write_config "$DM_TMP/up.ini" "server_tls_sslmode = verify-full" "server_tls_ca_file = $C/ca.pem" \
     "[databases] appdb = $UP"
 dm_start "$DM_TMP/up.ini"
-psql_out "server_tls_sslmode = verify-full: the upstream connection is TLS 1.3 (pg_stat_ssl)" \
+expect_psql_out "server_tls_sslmode = verify-full: the upstream connection is TLS 1.3 (pg_stat_ssl)" \
     "true TLSv1.3" "$(dm_conninfo appdb app)" "$SSLQ"
-psql_out "... and SCRAM-SHA-256-PLUS logged it in (the server checked our channel binding)" "app" \
+expect_psql_out "... and SCRAM-SHA-256-PLUS logged it in (the server checked our channel binding)" "app" \
     "$(dm_conninfo appdb app)" "select current_user"
 dm_stop_check "server TLS: dormouse exits 0"
 dm_write_config "$DM_TMP/up2.ini" "server_tls_sslmode = disable" "[databases] appdb = $UP"
 dm_start "$DM_TMP/up2.ini"
-psql_fails "server_tls_sslmode = disable: a TLS-only server refuses the login, and the client is told" \
+expect_psql_fails "server_tls_sslmode = disable: a TLS-only server refuses the login, and the client is told" \
     "$(dm_conninfo appdb app)" "no encryption"
 dm_stop_check "server TLS disabled: dormouse exits 0"
 dm_write_config "$DM_TMP/up3.ini" "server_tls_sslmode = verify-ca" "server_tls_ca_file = $C/other-ca.pem" \
     "[databases] appdb = $UP"
 dm_start "$DM_TMP/up3.ini"
-psql_fails "server_tls_sslmode = verify-ca: a server certificate from another CA is refused" \
+expect_psql_fails "server_tls_sslmode = verify-ca: a server certificate from another CA is refused" \
     "$(dm_conninfo appdb app)" "certificate verify failed"
 dm_stop_check "server TLS verify-ca: dormouse exits 0"
 dm_write_config "$DM_TMP/up4.ini" "[databases] appdb = $UP"
 dm_start "$DM_TMP/up4.ini"
-psql_out "server_tls_sslmode = prefer (the default) uses TLS when the server has it" \
+expect_psql_out "server_tls_sslmode = prefer (the default) uses TLS when the server has it" \
     "true TLSv1.3" "$(dm_conninfo appdb app)" "$SSLQ"
 dm_stop_check "server TLS prefer: dormouse exits 0"
 
