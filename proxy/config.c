@@ -39,6 +39,17 @@ const char *proxy_auth_type_str(proxy_auth_type t)
     return "unknown";
 }
 
+/* Without a [databases] section: `* = engine=sqlite`, with no overrides of
+ * the [dormouse] values (idle_timeout, pool sizes). */
+static void config_default_database(proxy_config *cfg)
+{
+    memset(&cfg->databases[0], 0, sizeof(cfg->databases[0]));
+    snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
+    cfg->databases[0].engine = STORAGE_SQLITE;
+    cfg->databases[0].ov = (pool_db_overrides){-1, -1, -1, -1, -1, -1};
+    cfg->ndatabases = 1;
+}
+
 void proxy_config_defaults(proxy_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -78,9 +89,7 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->server_login_retry = 1;
     snprintf(cfg->server_reset_query, sizeof(cfg->server_reset_query), "DISCARD ALL");
     snprintf(cfg->auth_query, sizeof(cfg->auth_query), "%s", PROXY_DEFAULT_AUTH_QUERY);
-    snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
-    cfg->databases[0].engine = STORAGE_SQLITE;
-    cfg->ndatabases = 1;
+    config_default_database(cfg);
     cfg->stats_period = 60;
 }
 
@@ -514,9 +523,7 @@ bool proxy_config_load(proxy_config *cfg, const char *path, const proxy_config_o
             return false;
         }
         if (cfg->ndatabases == 0) {
-            snprintf(cfg->databases[0].name, sizeof(cfg->databases[0].name), "*");
-            cfg->databases[0].engine = STORAGE_SQLITE;
-            cfg->ndatabases = 1;
+            config_default_database(cfg);
         }
     }
     if (ov) {

@@ -142,7 +142,10 @@ switches() {
 if [ -n "${TSAN_OPTIONS:-}" ]; then
     skip "asleep: no thread wakes up in 30 s (ThreadSanitizer's runtime has a thread of its own that does)"
 else
-    # libev caps a wait at about 60 s, so an event loop may wake once in 30 s
+    # libev caps a wait at about 60 s, so an event loop may wake once in 30 s.
+    # The ledger's thread writes the last activity records just after the
+    # loop goes to sleep (it gathers for 0.1 s, then syncs): let it finish.
+    sleep 1
     a=$(switches)
     sleep 30
     b=$(switches)

@@ -39,6 +39,9 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.ndatabases, 1);
     ck_assert_str_eq(cfg.databases[0].name, "*");
     ck_assert_int_eq(cfg.databases[0].engine, STORAGE_SQLITE);
+    /* the built-in `* = engine=sqlite` overrides nothing: idle_timeout applies */
+    ck_assert_int_eq(cfg.databases[0].ov.idle_timeout, -1);
+    ck_assert_int_eq(cfg.databases[0].ov.pool_size, -1);
 }
 END_TEST
 
