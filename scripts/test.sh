@@ -3,7 +3,7 @@
 #   1. a Release build (warnings are errors there too) running the unit tests,
 #      then the same unit tests under valgrind's memcheck,
 #   2. an ASan+UBSan build running every unit and end-to-end test,
-#   3. the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan), 30 s each, and
+#   3. the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan), 20 s each, and
 #   4. a ThreadSanitizer build running the end-to-end tests where threads meet
 #      most (several event loops, pools, COPY, cancels, pause and resume).
 #      Tests whose outcome depends on timing under load (test_concurrency's
@@ -33,8 +33,8 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Asan >/dev/null &&
     cmake --build build/asan -j"$jobs" >/dev/null &&
     ctest --test-dir build/asan --output-on-failure -j"$jobs" || status=1
 
-echo "== libFuzzer targets (scripts/fuzz.sh): 30 s each"
-bash scripts/fuzz.sh 30 || status=1
+echo "== libFuzzer targets (scripts/fuzz.sh): 20 s each"
+bash scripts/fuzz.sh 20 || status=1
 
 echo "== TSan build: end-to-end tests of the threads"
 TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
