@@ -159,6 +159,24 @@ expect_psql_out "require: the Unix socket needs no TLS" "unix" \
     "host=$SOCK port=$DM_PORT dbname=tlsdb user=alice" "select 'unix'"
 expect_psql_fails "client_tls_protocols = tlsv1.3: a TLS 1.2 client is refused" \
     "$(dm_conninfo tlsdb alice "sslmode=require ssl_max_protocol_version=TLSv1.2")" "SSL"
+out=$(timeout 60 "$PYTHON" - "$DM_PORT" "$DM_SLOW_SQL" <<'PY'
+import sys, threading, time
+import psycopg
+from dmlib import report
+port, slow = sys.argv[1], sys.argv[2].replace("10000000", "300000000")
+c = psycopg.connect(f"host=127.0.0.1 port={port} dbname=tlsdb user=alice password=alicepw sslmode=require",
+                    autocommit=True)
+threading.Timer(1.0, c.cancel).start()  # libpq sends the CancelRequest in plaintext
+try:
+    c.execute(slow)
+    report(False, "require: a CancelRequest (plaintext, as libpq sends it) still cancels", "not cancelled")
+except psycopg.errors.QueryCanceled:
+    report(True, "require: a CancelRequest (plaintext, as libpq sends it) still cancels")
+report(c.execute("select 1").fetchone()[0] == 1, "... and the TLS session goes on")
+print("DONE")
+PY
+)
+relay_checks "$out"
 expect_psql_out "client_tls_protocols = tlsv1.3: a TLS 1.3 client connects" "13" \
     "$(dm_conninfo tlsdb alice "sslmode=require ssl_min_protocol_version=TLSv1.3")" "select 13"
 dm_stop_check "require: dormouse exits 0"
