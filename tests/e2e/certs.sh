@@ -5,6 +5,7 @@
 #   alice.pem / .key, bob.pem / .key    client certificates (CN = user name) signed by it
 #   other-ca.pem, mallory.pem / .key    another CA, and a client certificate
 #                                       with CN=alice that it signed
+#   server2.pem / server2.key           a server certificate from the other CA
 # Elliptic-curve keys (P-256): quick to make.
 make_test_certs() {
     local d=$1 n
@@ -33,5 +34,6 @@ make_test_certs() {
             sign "$n" ca "$n"
         done
         sign mallory other-ca alice
+        sign server2 other-ca 127.0.0.1 server.ext
     )
 }

@@ -31,7 +31,8 @@ printf '"alice" "alicepw"\n"bob" "bobpw"\n"alive" "alivepw"\n' >"$AUTH_FILE"
 DM_PORT=$(free_port) || die "no free port"
 DM_DATA=$(dm_tmpdir data)
 SOCK=$(dm_tmpdir sock)
-TLS_KEYS=("client_tls_cert_file = $C/server.pem" "client_tls_key_file = $C/server.key")
+cp "$C/server.pem" "$C/live.pem" && cp "$C/server.key" "$C/live.key"
+TLS_KEYS=("client_tls_cert_file = $C/live.pem" "client_tls_key_file = $C/live.key")
 
 # ---- prefer, with SCRAM ----
 dm_write_config "$DM_TMP/prefer.ini" "auth_type = scram-sha-256" "auth_file = $AUTH_FILE" \
@@ -144,6 +145,17 @@ out=$("$PGB" -n -c 4 -t 50 -S "$(dm_conninfo tlsdb alice "$VERIFY")" 2>&1)
 assert_contains "pgbench -S -c 4 over TLS finishes every transaction" "$out" "number of transactions actually processed: 200/200"
 out=$("$PGB" -n -C -c 2 -t 25 -S "$(dm_conninfo tlsdb alice "$VERIFY")" 2>&1)
 assert_contains "pgbench -C (a TLS handshake and SCRAM login per transaction)" "$out" "number of transactions actually processed: 50/50"
+# RELOAD (SIGHUP) takes a new certificate for new connections
+cp "$C/server2.pem" "$C/live.pem" && cp "$C/server2.key" "$C/live.key"
+dm_signal HUP
+other_ca_ok() { [ "$(dm_psql "$(dm_conninfo tlsdb alice "sslmode=verify-full sslrootcert=$C/other-ca.pem")" -At -c "select 1" 2>/dev/null)" = 1 ]; }
+if wait_until 10 other_ca_ok; then
+    pass "SIGHUP: new connections get the new certificate (signed by the other CA)"
+else
+    fail "SIGHUP: new connections get the new certificate (signed by the other CA)" "$(tail -5 "$DM_LOG")"
+fi
+expect_psql_fails "... and the old CA no longer verifies it" "$(dm_conninfo tlsdb alice "$VERIFY")" "certificate verify failed"
+cp "$C/server.pem" "$C/live.pem" && cp "$C/server.key" "$C/live.key"
 dm_stop_check "prefer: dormouse exits 0"
 
 # ---- require ----
