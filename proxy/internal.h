@@ -415,6 +415,7 @@ typedef enum proxy_tls_step {
     PROXY_TLS_WANT_READ,
     PROXY_TLS_WANT_WRITE,
     PROXY_TLS_FAILED,
+    PROXY_TLS_CLOSED, /* the peer closed the connection before the handshake ended */
 } proxy_tls_step;
 proxy_tls_step proxy_tls_handshake(SSL *ssl, char *err, size_t errlen);
 /* As read(2)/write(2) on a non-blocking socket: n > 0, 0 at end of stream

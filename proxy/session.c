@@ -1772,6 +1772,10 @@ static session_read_result session_tls_handshake(proxy_session *s)
         ev_io_stop(s->loop->loop, &s->rio);
         ev_io_start(s->loop->loop, &s->wio);
         return SESSION_READ_AGAIN;
+    case PROXY_TLS_CLOSED:
+        slog(s, PROXY_LOG_DEBUG, "%s", err);
+        session_close(s, "client closed the connection");
+        return SESSION_READ_GONE;
     case PROXY_TLS_FAILED:
         break;
     }

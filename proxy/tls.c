@@ -312,8 +312,17 @@ proxy_tls_step proxy_tls_handshake(SSL *ssl, char *err, size_t errlen)
         return PROXY_TLS_WANT_READ;
     if (e == SSL_ERROR_WANT_WRITE)
         return PROXY_TLS_WANT_WRITE;
-    if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-        snprintf(err, errlen, "%s", errno && rc < 0 ? strerror(errno) : "connection closed");
+    unsigned long first = ERR_peek_error();
+    if ((e == SSL_ERROR_SYSCALL && first == 0 && !(errno && rc < 0)) ||
+        (e == SSL_ERROR_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+        /* the peer went away (a readiness probe that asked for TLS, a
+         * client that gave up): nothing to report */
+        snprintf(err, errlen, "connection closed during the handshake");
+        ERR_clear_error();
+        return PROXY_TLS_CLOSED;
+    }
+    if (e == SSL_ERROR_SYSCALL && first == 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
         ERR_clear_error();
     } else {
         long v = SSL_get_verify_result(ssl);

@@ -485,6 +485,7 @@ static void upstream_tls_handshake(proxy_upstream *u)
         ev_io_start(upstream_loop(u), &u->wio);
         return;
     case PROXY_TLS_FAILED:
+    case PROXY_TLS_CLOSED:
         break;
     }
     upstream_fail(u, WIRE_SQLSTATE_CONNECTION_FAILURE,
