@@ -193,6 +193,18 @@ expect_psql_out "client_tls_protocols = tlsv1.3: a TLS 1.3 client connects" "13"
     "$(dm_conninfo tlsdb alice "sslmode=require ssl_min_protocol_version=TLSv1.3")" "select 13"
 dm_stop_check "require: dormouse exits 0"
 
+# ---- TLS 1.2 with a chosen cipher ----
+dm_write_config "$DM_TMP/ciphers.ini" "client_tls_sslmode = require" "${TLS_KEYS[@]}" \
+    "client_tls_protocols = tlsv1.2" "client_tls_ciphers = ECDHE-ECDSA-AES128-GCM-SHA256"
+dm_start "$DM_TMP/ciphers.ini"
+out=$("$PYTHON" -c '
+import sys, psycopg2
+c = psycopg2.connect(sys.argv[1])
+print(c.info.ssl_attribute("protocol"), c.info.ssl_attribute("cipher"))' "$(dm_conninfo tlsdb alice sslmode=require)" 2>&1)
+assert_eq "client_tls_protocols and client_tls_ciphers: TLS 1.2 with the one cipher allowed" \
+    "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256" "$out"
+dm_stop_check "ciphers: dormouse exits 0"
+
 # ---- verify-ca and verify-full ----
 dm_write_config "$DM_TMP/vca.ini" "auth_type = scram-sha-256" "auth_file = $AUTH_FILE" \
     "client_tls_sslmode = verify-ca" "${TLS_KEYS[@]}" "client_tls_ca_file = $C/ca.pem"
