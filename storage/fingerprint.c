@@ -4,11 +4,13 @@
  */
 #include "dormouse/storage.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
+#include <xxhash.h>
 
 #include "statement.h"
 
@@ -18,6 +20,169 @@ uint64_t storage_fingerprint(const char *sql)
     uint64_t fp = r.error ? 0 : r.fingerprint;
     pg_query_free_fingerprint_result(r);
     return fp;
+}
+
+/* ---- the shape of a parse tree ----
+ *
+ * libpg_query fingerprints a text by parsing it again; the engine has its
+ * tree already.  The tree's shape (every node and field, but constants'
+ * values and source locations) decides the fingerprint, since the
+ * fingerprint ignores exactly those and perhaps more: so a shape seen
+ * before has the fingerprint computed for it then (statement.c keeps them),
+ * and texts that differ only in their constants cost a walk of the tree
+ * instead of a second parse. */
+
+/* The shape is written out as bytes and hashed once (many small streaming
+ * updates cost more than the parse they replace). */
+typedef struct shape_buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool heap, oom;
+} shape_buf;
+
+static void shape_put(shape_buf *b, const void *data, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        uint8_t *q = b->heap ? realloc(b->p, cap) : malloc(cap);
+        if (!q) {
+            b->oom = true;
+            return;
+        }
+        if (!b->heap)
+            memcpy(q, b->p, b->len);
+        b->p = q;
+        b->cap = cap;
+        b->heap = true;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void shape_message(shape_buf *b, const ProtobufCMessage *m);
+
+static void shape_value(shape_buf *b, const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM:
+        shape_put(b, p, 4);
+        break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        shape_put(b, p, 8);
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        shape_put(b, p, sizeof(protobuf_c_boolean));
+        break;
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        /* with its NUL ("a","b" is not "ab",""); NULL as a lone 0xff */
+        if (s)
+            shape_put(b, s, strlen(s) + 1);
+        else
+            shape_put(b, "\xff", 1);
+        break;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *d = p;
+        shape_put(b, &d->len, sizeof(d->len));
+        if (d->len)
+            shape_put(b, d->data, d->len);
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+        if (sub)
+            shape_message(b, sub);
+        else
+            shape_put(b, "\0\0\0\0\0\0\0\0", sizeof(void *)); /* no descriptor */
+        break;
+    }
+    }
+}
+
+static size_t shape_elem_size(const ProtobufCFieldDescriptor *f)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4;
+    }
+}
+
+static void shape_message(shape_buf *b, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    shape_put(b, &d, sizeof(d)); /* the node's type (this process's descriptors) */
+    if (d == &pg_query__a__const__descriptor)
+        return; /* a constant: its value is not part of the shape */
+    const char *base = (const char *)m;
+    if (d == &pg_query__node__descriptor) {
+        /* a Node is one of some 250 kinds: go straight to the one it is */
+        const PgQuery__Node *node = (const PgQuery__Node *)m;
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field(d, (unsigned)node->node_case);
+        shape_put(b, &node->node_case, sizeof(node->node_case));
+        if (f)
+            shape_value(b, f, base + f->offset);
+        return;
+    }
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        /* where a node stood in the text: "location", "stmt_location", "stmt_len" */
+        if ((f->name[0] == 'l' && !strcmp(f->name, "location")) ||
+            (f->name[0] == 's' && !strncmp(f->name, "stmt_", 5)))
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            const char *arr = *(char *const *)(base + f->offset);
+            shape_put(b, &n, sizeof(n));
+            size_t sz = shape_elem_size(f);
+            for (size_t j = 0; j < n; j++)
+                shape_value(b, f, arr + j * sz);
+        } else {
+            shape_value(b, f, base + f->offset);
+        }
+    }
+}
+
+uint64_t storage_tree_shape(const PgQuery__ParseResult *tree)
+{
+    if (!tree)
+        return 0;
+    uint8_t stack[4096];
+    shape_buf b = {.p = stack, .cap = sizeof(stack)};
+    shape_message(&b, &tree->base);
+    uint64_t h = b.oom ? 0 : XXH3_64bits(b.p, b.len);
+    if (b.heap)
+        free(b.p);
+    return h;
 }
 
 char *storage_normalize(const char *sql, size_t max)

@@ -420,6 +420,8 @@ struct storage_parse_shared {
 
 #define STORAGE_PARSE_CACHE_BUCKETS 1024 /* a power of two */
 
+#define STORAGE_PARSE_SHAPES 1024 /* a power of two */
+
 struct storage_parse_cache {
     pthread_mutex_t lock; /* everything below */
     storage_parse_shared *buckets[STORAGE_PARSE_CACHE_BUCKETS];
@@ -427,7 +429,33 @@ struct storage_parse_cache {
     size_t count, max;
     uint64_t hits, misses;
     bool fingerprints; /* set before use */
+    /* fingerprints by tree shape (storage_tree_shape), direct-mapped */
+    struct {
+        uint64_t shape, fingerprint;
+    } shapes[STORAGE_PARSE_SHAPES];
 };
+
+/* The fingerprint of a parsed text: from the shape table when its shape was
+ * seen, else libpg_query's (which parses the text again), remembered. */
+static uint64_t storage_parse_fingerprint(storage_parse_cache *pc, const char *sql,
+                                          const storage_parse *p)
+{
+    uint64_t shape = storage_tree_shape(p->tree);
+    size_t slot = (size_t)shape & (STORAGE_PARSE_SHAPES - 1);
+    pthread_mutex_lock(&pc->lock);
+    uint64_t fp = shape && pc->shapes[slot].shape == shape ? pc->shapes[slot].fingerprint : 0;
+    pthread_mutex_unlock(&pc->lock);
+    if (fp)
+        return fp;
+    fp = storage_fingerprint(sql);
+    if (shape && fp) {
+        pthread_mutex_lock(&pc->lock);
+        pc->shapes[slot].shape = shape;
+        pc->shapes[slot].fingerprint = fp;
+        pthread_mutex_unlock(&pc->lock);
+    }
+    return fp;
+}
 
 static void storage_parse_shared_release(storage_parse_shared *e)
 {
@@ -549,7 +577,7 @@ bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_pars
         if (!storage_parse_query(sql, out, err))
             return false;
         if (pc && pc->fingerprints)
-            out->fingerprint = storage_fingerprint(sql);
+            out->fingerprint = storage_parse_fingerprint(pc, sql, out);
         return true;
     }
     uint64_t hash = XXH3_64bits(sql, len);
@@ -571,7 +599,7 @@ bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_pars
     if (!storage_parse_query(sql, out, err))
         return false;
     if (pc->fingerprints)
-        out->fingerprint = storage_fingerprint(sql);
+        out->fingerprint = storage_parse_fingerprint(pc, sql, out);
     e = calloc(1, sizeof(*e));
     char *copy = e ? malloc(len + 1) : NULL;
     if (!copy) {

@@ -108,6 +108,10 @@ typedef struct storage_parse_cache storage_parse_cache;
 
 #define STORAGE_PARSE_CACHE_MAX_TEXT 8192
 
+/* A hash of a tree's shape: every node and field, but constants' values and
+ * source locations (fingerprint.c).  Equal shapes have equal fingerprints. */
+uint64_t storage_tree_shape(const PgQuery__ParseResult *tree);
+
 storage_parse_cache *storage_parse_cache_new(size_t max_entries);
 /* No parse from the cache may still be referenced.  NULL is a no-op. */
 void storage_parse_cache_free(storage_parse_cache *pc);
@@ -115,7 +119,9 @@ void storage_parse_cache_free(storage_parse_cache *pc);
 bool storage_parse_cached(storage_parse_cache *pc, const char *sql, storage_parse *out,
                           storage_parse_error *err);
 /* Before the cache is used: parses through it also carry the message's
- * fingerprint (storage_fingerprint, computed once per cached text). */
+ * fingerprint (storage_fingerprint's value, computed once per cached text,
+ * and only once per tree shape: texts that differ in their constants alone
+ * are not parsed a second time for it). */
 void storage_parse_cache_set_fingerprints(storage_parse_cache *pc, bool on);
 /* Lookups answered from the cache, and parses done for it (for tests and
  * statistics). */

@@ -114,6 +114,74 @@ START_TEST(test_cache_carries_fingerprints)
 }
 END_TEST
 
+/* Equal tree shapes must mean equal fingerprints: through a cache whose
+ * shape table answers most of these, every text gets exactly libpg_query's
+ * fingerprint of that text. */
+START_TEST(test_shapes_give_libpg_query_fingerprints)
+{
+    static const char *const texts[] = {
+        "select * from t where id = 1",
+        "select * from t where id = 2",
+        "SELECT *   FROM t WHERE id=3",
+        "select * from t where id = $1",
+        "select * from t where name = 'x'",
+        "select * from t where name = 'y' and id = 4",
+        "select * from t where id in (1, 2, 3)",
+        "select * from t where id in (4, 5)",
+        "select a, b from t where id = 1",
+        "select b, a from t where id = 1",
+        "select a from t1 join t2 using (id) where t1.x > 5 order by a limit 10",
+        "select a from t1 join t2 using (id) where t1.x > 6 order by a limit 20",
+        "select a from t1 left join t2 using (id) where t1.x > 6 order by a limit 20",
+        "insert into t (id, name) values (1, 'a')",
+        "insert into t (id, name) values (2, 'b'), (3, 'c')",
+        "insert into t (name, id) values ('a', 1)",
+        "update pgbench_accounts set abalance = abalance + 3 where aid = 17",
+        "update pgbench_accounts set abalance = abalance + -2 where aid = 99",
+        "update pgbench_accounts set abalance = abalance - 2 where aid = 99",
+        "delete from t where id = 5",
+        "select '2020-01-01'::date, 1.5::numeric, true",
+        "select '2021-02-02'::date, 2.5::numeric, false",
+        "select count(*) from t group by x having count(*) > 3",
+        "with c as (select 1 as x) select x from c",
+        "with c as (select 2 as x) select x from c",
+        "select 1; select 2",
+        "select 3; select 4",
+        "begin",
+        "commit",
+        "select x as a from t",
+        "select x as b from t",
+    };
+    size_t n = sizeof(texts) / sizeof(texts[0]);
+    storage_parse_cache *pc = storage_parse_cache_new(2); /* tiny: texts fall out, shapes stay */
+    storage_parse_cache_set_fingerprints(pc, true);
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < n; i++) {
+            storage_parse p;
+            storage_parse_error err;
+            ck_assert_msg(storage_parse_cached(pc, texts[i], &p, &err), "%s", texts[i]);
+            ck_assert_msg(p.fingerprint == storage_fingerprint(texts[i]), "%s: %016llx, want %016llx",
+                          texts[i], (unsigned long long)p.fingerprint,
+                          (unsigned long long)storage_fingerprint(texts[i]));
+            storage_parse_free(&p);
+        }
+    }
+    storage_parse_cache_free(pc);
+
+    /* shapes ignore constants and spacing, not names or structure */
+    storage_parse a, b, c;
+    storage_parse_error err;
+    ck_assert(storage_parse_query("select * from t where id = 1", &a, &err));
+    ck_assert(storage_parse_query("SELECT *\n FROM t WHERE id=99", &b, &err));
+    ck_assert(storage_parse_query("select * from u where id = 1", &c, &err));
+    ck_assert_uint_eq(storage_tree_shape(a.tree), storage_tree_shape(b.tree));
+    ck_assert_uint_ne(storage_tree_shape(a.tree), storage_tree_shape(c.tree));
+    storage_parse_free(&a);
+    storage_parse_free(&b);
+    storage_parse_free(&c);
+}
+END_TEST
+
 static Suite *fingerprint_suite(void)
 {
     Suite *s = suite_create("storage/fingerprint");
@@ -122,6 +190,7 @@ static Suite *fingerprint_suite(void)
     tcase_add_test(tc, test_normalize);
     tcase_add_test(tc, test_kinds);
     tcase_add_test(tc, test_cache_carries_fingerprints);
+    tcase_add_test(tc, test_shapes_give_libpg_query_fingerprints);
     suite_add_tcase(s, tc);
     return s;
 }
