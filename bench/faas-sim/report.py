@@ -14,13 +14,17 @@ standard library only; the SVG is written by hand.
 Cold starts.  An invocation is cold when its first query asked for the
 database while it was down: from the moment it paused until the resume that
 query set off had finished.  The timeline (sampled every 250 ms) says when it
-was down; within the 250 ms before the first sample that saw it down, the
-pause is put at the end of the last query before it plus idle_timeout (what
-Dormouse does, up to its timer), and the resume is taken to last
-last_resume_ms of the next sample.  The first query of a cold invocation is a
-cold query; that is the one that waits.  Dormouse's own counts (SHOW
-DATABASES' cold_starts, the ledger's cold_starts and cold_queries: queries that
-waited for a resume) are shown next to the report's.
+was down (pausing, paused or resuming); within the 250 ms before the first
+sample that saw it down, the pause is put at the end of the last query before
+it plus idle_timeout (what Dormouse does, up to its one-second timer).  The
+first query after that sets the resume off, which is taken to last the
+last_resume_ms of the next samples; every first query asked until then waited
+for it.  A database down before the run's start was woken by the profile's
+setup statements (run just before the start), if it has any.  The first
+query of a cold invocation is a cold query; that is the one that waits.
+Dormouse's own counts (SHOW DATABASES' cold_starts, the ledger's cold_starts
+and cold_queries: queries that waited for a resume) are shown next to the
+report's.
 """
 import bisect
 import csv
@@ -211,7 +215,8 @@ def stats(s):
     cold = [q["lat"] for q in qs if q["cold"]]
     warm = [q["lat"] for q in qs if not q["cold"]]
     conn = [num(i["connect_ms"]) for i in invs if i.get("connect_ok") in ("1", "true", "t", "True")]
-    for key, v in (("all", lat), ("cold", cold), ("warm", warm), ("connect", conn)):
+    first_warm = [i["first"]["lat"] for i in invs if i["first"] is not None and not i["cold"]]
+    for key, v in (("all", lat), ("cold", cold), ("warm", warm), ("connect", conn), ("first_warm", first_warm)):
         st[key] = {p: percentile(v, p) for p in (50, 90, 99)}
         st[key]["max"] = max(v) if v else None
         st[key]["n"] = len(v)
@@ -258,8 +263,10 @@ def stats(s):
         row = (led.get("console") or {}).get("databases") or {}
         if row.get("cold_starts") is not None:
             st["console_cold_starts"] = int(row["cold_starts"])
+        st["resume"] = {50: num(row.get("resume_p50_ms"), None), 99: num(row.get("resume_p99_ms"), None)}
     else:
         st["ledger"] = None
+        st["resume"] = {50: None, 99: None}
     return st
 
 
@@ -322,7 +329,7 @@ def month_of_bill(s, bill):
     the run the database was up (the timeline) times the month; storage: the
     largest size for the whole month; rows, queries, transfer and request
     units: the traffic's part times 30 days / the run's length, plus the
-    setup's once."""
+    setup's once.  Returns (the total, its compute line)."""
     st = s["stats"]
     u = s["ledger"]["bill"].get("usage", {})
     su = s["setup_usage"]
@@ -344,7 +351,7 @@ def month_of_bill(s, bill):
         "queries": stretch(num(u.get("queries")), su["calls"]),
         "request units": stretch(ru_total, ru_setup),
     }
-    total = 0.0
+    total = compute = 0.0
     for line in bill.get("lines", []):
         q = num(line.get("quantity"))
         item = line.get("item")
@@ -361,8 +368,11 @@ def month_of_bill(s, bill):
         else:
             q *= factor.get(item, k)
         per = 1e6 if str(line.get("price_unit", "")).startswith("per million") else 1.0
-        total += max(0.0, q - num(line.get("included"))) * num(line.get("unit_price")) / per
-    return total
+        amount = max(0.0, q - num(line.get("included"))) * num(line.get("unit_price")) / per
+        total += amount
+        if item == "compute":
+            compute = amount
+    return total, compute
 
 
 def always_on_rows(setup_name, duration_s):
@@ -370,7 +380,8 @@ def always_on_rows(setup_name, duration_s):
     for a in ALWAYS_ON:
         hourly = a["units"] * a["price"]
         rows.append({"setup": setup_name, "pricing": a["label"], "plan": a["plan"], "kind": "always on",
-                     "run": hourly * duration_s / 3600, "month": hourly * MONTH_S / 3600})
+                     "run": hourly * duration_s / 3600, "month": hourly * MONTH_S / 3600,
+                     "month_compute": hourly * MONTH_S / 3600})
     return rows
 
 
@@ -382,8 +393,9 @@ def costs(setups):
         led = s.get("ledger")
         if led:
             for b in led.get("bill", {}).get("bills", []):
+                month, compute = month_of_bill(s, b)
                 rows.append({"setup": s["name"], "pricing": b["plan"], "plan": b["plan"], "kind": "bill",
-                             "run": num(b.get("total")), "month": month_of_bill(s, b)})
+                             "run": num(b.get("total")), "month": month, "month_compute": compute})
         else:
             rows += always_on_rows(s["name"], st["duration_s"])
     if not any(r["kind"] == "always on" for r in rows):
@@ -581,21 +593,27 @@ def latency_chart(s, ax, path):
     svg.save(path)
 
 
-def state_chart(s, ax, path, states_seen):
+def state_chart(s, ax, path):
     tl = s["timeline"]
     h = 118
     top, bottom = 40, 70
     svg = Svg(W, h, f"{s['setup'].get('title', s['name'])}: database state")
     svg.text(ML, 18, f"{s['setup'].get('title', s['name'])}: state of the database (sampled every 250 ms)",
              size=14, weight="bold")
-    for a, b in zip(tl, tl[1:]):
-        if b["t"] <= 0 or a["t"] >= ax.xmax:
-            continue
-        svg.rect(ax.x(a["t"]), top, ax.x(b["t"]) - ax.x(a["t"]) + 0.3, bottom - top,
-                 STATE_COLOURS.get(a["state"], "#ffffff"))
+    # each sample's state holds until the next sample; one rectangle per run of a state
+    k = 0
+    while k + 1 < len(tl):
+        j = k
+        while j + 2 < len(tl) and tl[j + 1]["state"] == tl[k]["state"]:
+            j += 1
+        a, b = tl[k]["t"], tl[j + 1]["t"]
+        if b > 0 and a < ax.xmax:
+            svg.rect(ax.x(a), top, ax.x(b) - ax.x(a), bottom - top, STATE_COLOURS.get(tl[k]["state"], "#ffffff"))
+        k = j + 1
     svg.rect(ML, top, W - MR - ML, bottom - top, "none", 1, "#444")
     svg.text(ML - 7, (top + bottom) / 2 + 4, "state", "end", 11)
     ax.draw(svg, top, bottom, label=False, grid=False)
+    states_seen = {r["state"] for r in tl}
     order = ["active", "idle", "pausing", "paused", "resuming", "always-on", "unknown"]
     svg.legend(ML + 60, h - 8, [("box", STATE_COLOURS[k], k) for k in order if k in states_seen])
     svg.save(path)
@@ -776,10 +794,9 @@ def main():
     xmax = max(max(s["stats"]["duration_s"], max((r["t"] for r in s["timeline"]), default=0)) for s in setups)
     xmax = max(xmax, 1.0)
     ax = TimeAxis(xmax)
-    states_seen = {r["state"] for s in setups for r in s["timeline"]}
     for s in setups:
         latency_chart(s, ax, os.path.join(s["dir"], "latency.svg"))
-        state_chart(s, ax, os.path.join(s["dir"], "state.svg"), states_seen)
+        state_chart(s, ax, os.path.join(s["dir"], "state.svg"))
         resources_chart(s, ax, os.path.join(s["dir"], "resources.svg"))
     comparison_latency_chart(setups, os.path.join(out, "comparison-latency.svg"))
     cost_rows = costs(setups)
@@ -825,17 +842,21 @@ def main():
     md.append("## Latency")
     md.append("")
     md.append("Milliseconds, as the simulator measured them (nearest-rank percentiles). *Cold* are the first "
-              "queries of cold invocations; *connect* is the time to log in.")
+              "queries of cold invocations, *warm first* the first queries of the others (in a burst these "
+              "wait for each other too); *connect* is the time to log in; *resume* is Dormouse's own time "
+              "to resume the database (SHOW DATABASES, its latest 128 resumes: the cold start itself).")
     md.append("")
     rows = []
     for s in setups:
         st = s["stats"]
         rows.append([s["name"], st["all"]["n"], ms(st["all"][50]), ms(st["all"][90]), ms(st["all"][99]),
                      ms(st["all"]["max"]), st["cold"]["n"], ms(st["cold"][50]), ms(st["cold"][90]),
-                     ms(st["cold"][99]), ms(st["cold"]["max"]), ms(st["connect"][50]), ms(st["connect"][99]),
+                     ms(st["cold"][99]), ms(st["cold"]["max"]), ms(st["first_warm"][50]), ms(st["first_warm"][99]),
+                     ms(st["resume"][50]), ms(st["resume"][99]), ms(st["connect"][50]), ms(st["connect"][99]),
                      ms(st["connect"]["max"])])
     md.append(md_table(["setup", "queries", "p50", "p90", "p99", "max", "cold queries", "cold p50", "cold p90",
-                        "cold p99", "cold max", "connect p50", "connect p99", "connect max"], rows))
+                        "cold p99", "cold max", "warm first p50", "warm first p99", "resume p50", "resume p99",
+                        "connect p50", "connect p99", "connect max"], rows))
     md.append("")
     md.append("![latency per setup](comparison-latency.svg)")
     md.append("")
@@ -873,18 +894,23 @@ def main():
               "returned and written, no rows read, no CPU), so the d1 and cockroachdb bills of the two "
               "engines do not compare.")
     md.append("")
-    md.append(md_table(["setup", "pricing", "the run", "a 30-day month"],
-                       [[r["setup"], r["pricing"], usd(r["run"]), usd(r["month"])] for r in cost_rows]))
-    md.append("")
     on = {r["plan"]: r for r in cost_rows if r["kind"] == "always on"}
-    sentences = []
-    for r in cost_rows:
-        if r["kind"] == "bill" and r["plan"] in on and on[r["plan"]]["month"] > 0:
-            sentences.append(f"{r['setup']} under {r['plan']}: {100 * r['month'] / on[r['plan']]['month']:.0f}% "
-                             f"of the same-sized instance always on")
-    if sentences:
-        md.append("A month at this traffic: " + "; ".join(sentences) + ".")
-        md.append("")
+
+    def versus(r):
+        ref = on.get(r["plan"])
+        if r["kind"] != "bill" or not ref or not r.get("month_compute"):
+            return "–"
+        return f"{100 * r['month_compute'] / ref['month_compute']:.0f}%"
+    md.append(md_table(["setup", "pricing", "the run", "a 30-day month", "of which compute",
+                        "compute / always on"],
+                       [[r["setup"], r["pricing"], usd(r["run"]), usd(r["month"]),
+                         usd(r["month_compute"]) if r.get("month_compute") else "–", versus(r)]
+                        for r in cost_rows]))
+    md.append("")
+    md.append("*Compute / always on*: the plan's compute for the month against the same-sized instance "
+              "always on (Neon's against Neon's, Aurora's against Aurora's); the rest of a bill (storage, "
+              "queries as I/O, rows, transfer) an always-on instance may well be charged too.")
+    md.append("")
     md.append("![cost per month](comparison-cost.svg)")
     md.append("")
     for s in setups:
