@@ -59,31 +59,34 @@ static void shape_put(shape_buf *b, const void *data, size_t n)
     b->len += n;
 }
 
-static void shape_message(shape_buf *b, const ProtobufCMessage *m);
-
-static void shape_value(shape_buf *b, const ProtobufCFieldDescriptor *f, const void *p)
+/* The size of one stored value of f's type (an element of a repeated field). */
+static size_t shape_elem_size(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_ENUM:
-        shape_put(b, p, 4);
-        break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
     case PROTOBUF_C_TYPE_DOUBLE:
-        shape_put(b, p, 8);
-        break;
+        return 8;
     case PROTOBUF_C_TYPE_BOOL:
-        shape_put(b, p, sizeof(protobuf_c_boolean));
-        break;
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4;
+    }
+}
+
+static void shape_message(shape_buf *b, const ProtobufCMessage *m);
+
+static void shape_value(shape_buf *b, const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)p;
         /* with its NUL ("a","b" is not "ab",""); NULL as a lone 0xff */
@@ -108,28 +111,9 @@ static void shape_value(shape_buf *b, const ProtobufCFieldDescriptor *f, const v
             shape_put(b, "\0\0\0\0\0\0\0\0", sizeof(void *)); /* no descriptor */
         break;
     }
-    }
-}
-
-static size_t shape_elem_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    default:
-        return 4;
+    default: /* numbers, enums and booleans, as they are stored */
+        shape_put(b, p, shape_elem_size(f));
+        break;
     }
 }
 
