@@ -299,7 +299,10 @@ relay_checks "$out"
 PGPASSWORD=alivepw dm_alive_check "after the disconnects"
 
 # ---- 2. the upstream PostgreSQL killed under load ----
-pg_psql -d up -c "create table load (w int, i int)" -c "grant all on load to up" >/dev/null ||
+# The test clusters run with synchronous_commit = off: a CHECKPOINT makes the
+# table survive the crashes below (its creation could still sit in the WAL
+# buffers that kill -9 throws away).
+pg_psql -d up -c "create table load (w int, i int)" -c "grant all on load to up" -c "checkpoint" >/dev/null ||
     die "cannot create the load table"
 PG_OPTS="-c listen_addresses=127.0.0.1 -p $PGPORT_REAL -c unix_socket_directories=$PGSOCK_REAL"
 PG_OPTS="$PG_OPTS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
