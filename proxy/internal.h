@@ -425,7 +425,7 @@ ssize_t proxy_tls_read(SSL *ssl, void *buf, size_t len, bool *want_write);
 ssize_t proxy_tls_write(SSL *ssl, const void *buf, size_t len, bool *want_read);
 bool proxy_tls_pending(SSL *ssl); /* decrypted bytes wait inside OpenSSL */
 void proxy_tls_close(SSL *ssl);   /* close_notify (best effort) and free; NULL: no-op */
-/* The peer sent a certificate that verified against the CA file. */
+/* The peer sent a certificate that verified against the CA file (NULL: no TLS, false). */
 bool proxy_tls_peer_cert(SSL *ssl);
 /* Its common name (a verified certificate only; false if none or unusable). */
 bool proxy_tls_peer_cn(SSL *ssl, char *out, size_t outlen);

@@ -847,6 +847,26 @@ static bool session_handle_cancel(proxy_session *s, const wire_startup *st)
     return false;
 }
 
+/* The client's verified certificate names s->user: its common name, or
+ * (pg_hba.conf's clientname=DN) its whole subject.  false with no verified
+ * certificate. */
+static bool session_cert_is_user(proxy_session *s, bool dn)
+{
+    char name[512];
+    return s->tls &&
+           (dn ? proxy_tls_peer_dn(s->tls, name, sizeof(name))
+               : proxy_tls_peer_cn(s->tls, name, sizeof(name))) &&
+           strcmp(name, s->user) == 0;
+}
+
+/* A certificate that does not name the user: a failed login, in PostgreSQL's words. */
+static void session_cert_refused(proxy_session *s)
+{
+    limits_login_failed(s);
+    session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
+                  "certificate authentication failed for user \"%s\"", s->user);
+}
+
 /* client_tls_sslmode, once the user is known: TCP clients must use TLS
  * from require up, and in verify-full their certificate must name them.
  * (verify-ca's certificate check is the handshake's.) */
@@ -861,13 +881,8 @@ static bool session_tls_check(proxy_session *s)
                       "(sslmode=require or stronger)");
         return false;
     }
-    char cn[WIRE_NAME_MAX];
-    if (mode == PROXY_TLS_VERIFY_FULL &&
-        (!proxy_tls_peer_cn(s->tls, cn, sizeof(cn)) || strcmp(cn, s->user) != 0)) {
-        limits_login_failed(s);
-        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
-                      "certificate authentication failed for user \"%s\": the client "
-                      "certificate's common name is not the user name", s->user);
+    if (mode == PROXY_TLS_VERIFY_FULL && !session_cert_is_user(s, false)) {
+        session_cert_refused(s);
         return false;
     }
     return true;
@@ -997,14 +1012,6 @@ static void session_enter_auth(proxy_session *s)
         session_set_state(s, SESSION_AUTH);
 }
 
-/* The client certificate's name as pg_hba.conf's clientname says (CN, or
- * the whole subject DN): false when there is no verified certificate. */
-static bool session_cert_name(proxy_session *s, bool dn, char *out, size_t outlen)
-{
-    return s->tls && (dn ? proxy_tls_peer_dn(s->tls, out, outlen)
-                         : proxy_tls_peer_cn(s->tls, out, outlen));
-}
-
 /* auth_type = hba: the method of auth_hba_file's first record for this
  * connection, after its clientcert checks; false when the login is refused
  * (FATAL sent), in PostgreSQL's words. */
@@ -1036,19 +1043,14 @@ static bool session_hba_method(proxy_session *s, proxy_auth_type *method)
         return false;
     }
     slog(s, PROXY_LOG_DEBUG, "hba: line %d, %s", r->line, proxy_hba_method_str(r->method));
-    char name[512];
     if (r->clientcert_verify_ca && !proxy_tls_peer_cert(s->tls)) {
         limits_login_failed(s);
         session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
                       "connection requires a valid client certificate");
         return false;
     }
-    if (r->clientcert_verify_full &&
-        (!session_cert_name(s, r->clientname_dn, name, sizeof(name)) ||
-         strcmp(name, s->user) != 0)) {
-        limits_login_failed(s);
-        session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
-                      "certificate authentication failed for user \"%s\"", s->user);
+    if (r->clientcert_verify_full && !session_cert_is_user(s, r->clientname_dn)) {
+        session_cert_refused(s);
         return false;
     }
     switch (r->method) {
@@ -1090,6 +1092,11 @@ static bool session_auth_begin(proxy_session *s)
             return false;
         }
         return session_start_backend(s); /* false: nothing to read until it is open */
+    case PROXY_AUTH_PLAIN:
+        wire_put_auth_cleartext(&s->out);
+        s->plain_started = true;
+        session_enter_auth(s);
+        return true;
     case PROXY_AUTH_MD5:
         /* As PostgreSQL: a user whose secret is a SCRAM verifier logs in with SCRAM. */
         if (!secret || strncmp(secret, "SCRAM-SHA-256$", 14) != 0) {
@@ -1098,14 +1105,6 @@ static bool session_auth_begin(proxy_session *s)
                 return false;
             }
             wire_put_auth_md5(&s->out, s->md5_salt);
-            session_enter_auth(s);
-            return true;
-        }
-        /* fall through */
-    case PROXY_AUTH_PLAIN:
-        if (method == PROXY_AUTH_PLAIN) {
-            wire_put_auth_cleartext(&s->out);
-            s->plain_started = true;
             session_enter_auth(s);
             return true;
         }
@@ -1125,19 +1124,14 @@ static bool session_auth_begin(proxy_session *s)
     case PROXY_AUTH_CERT: {
         /* As PostgreSQL's cert method: a verified certificate whose common
          * name is the user, and no password. */
-        char cn[WIRE_NAME_MAX];
-        if (!s->tls || !proxy_tls_peer_cn(s->tls, cn, sizeof(cn))) {
+        if (!proxy_tls_peer_cert(s->tls)) {
             limits_login_failed(s);
             session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
                           "connection requires a valid client certificate");
             return false;
         }
-        if (strcmp(cn, s->user) != 0) {
-            slog(s, PROXY_LOG_WARNING, "certificate of \"%s\" used to log in as \"%s\"", cn,
-                 s->user);
-            limits_login_failed(s);
-            session_fatal(s, WIRE_SQLSTATE_INVALID_AUTHORIZATION,
-                          "certificate authentication failed for user \"%s\"", s->user);
+        if (!session_cert_is_user(s, false)) {
+            session_cert_refused(s);
             return false;
         }
         return session_start_backend(s);

@@ -414,7 +414,7 @@ void proxy_tls_close(SSL *ssl)
 
 bool proxy_tls_peer_cert(SSL *ssl)
 {
-    X509 *cert = SSL_get0_peer_certificate(ssl);
+    X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
     return cert && SSL_get_verify_result(ssl) == X509_V_OK;
 }
 
