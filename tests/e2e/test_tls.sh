@@ -230,7 +230,7 @@ PGPASSWORD=bobpw expect_psql_fails "verify-full: alice's certificate cannot log 
 dm_stop_check "verify-full: dormouse exits 0"
 
 # ---- auth_type = cert ----
-dm_write_config "$DM_TMP/cert.ini" "auth_type = cert" \
+dm_write_config "$DM_TMP/cert.ini" "auth_type = cert" "unix_socket_dir = $SOCK" \
     "client_tls_sslmode = verify-ca" "${TLS_KEYS[@]}" "client_tls_ca_file = $C/ca.pem"
 dm_start "$DM_TMP/cert.ini"
 unset PGPASSWORD
@@ -242,6 +242,8 @@ expect_psql_fails "cert: bob's certificate cannot log in as alice" \
     "certificate authentication failed for user \"alice\""
 expect_psql_fails "cert: mallory's CN=alice from another CA fails the handshake" \
     "$(dm_conninfo tlsdb alice "sslmode=require sslcert=$C/mallory.pem sslkey=$C/mallory.key")" "SSL"
+expect_psql_fails "cert: the Unix socket (never TLS) has no certificate to log in with (28000)" \
+    "host=$SOCK port=$DM_PORT dbname=tlsdb user=alice" "connection requires a valid client certificate"
 dm_stop_check "cert: dormouse exits 0"
 
 # ---- towards an upstream PostgreSQL that accepts only TLS ----
