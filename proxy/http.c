@@ -936,11 +936,30 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
             return http_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return http_reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
     }
+    if (!strcmp(url, "/v1/timeline")) {
+        const char *since_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+        const char *plan = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "plan");
+        double since = 0;
+        if (since_s) {
+            char *end;
+            errno = 0;
+            since = strtod(since_s, &end);
+            if (end == since_s || *end || errno || !isfinite(since) || since < 0)
+                return http_json_error(c, MHD_HTTP_BAD_REQUEST,
+                                       "since: seconds since the epoch (e.g. 1790000000.5)");
+        }
+        char err[160];
+        unsigned status = MHD_HTTP_OK;
+        char *body = live_json(srv, since, plan, err, sizeof(err), &status);
+        if (!body)
+            return http_json_error(c, status, err);
+        return http_reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
+    }
     if (!strcmp(url, "/") || !strcmp(url, "/index.html")) /* the dashboard */
         return http_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", NULL, 0);
     char msg[400];
     snprintf(msg, sizeof(msg), "no such endpoint: %.200s (try /, /metrics, /healthz, /v1/databases, "
-             "/v1/overview, /v1/usage, /v1/queries, /v1/bill, /v1/bills)", url);
+             "/v1/overview, /v1/timeline, /v1/usage, /v1/queries, /v1/bill, /v1/bills)", url);
     return http_json_error(c, MHD_HTTP_NOT_FOUND, msg);
 }
 

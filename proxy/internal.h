@@ -16,6 +16,7 @@
 #include "dormouse/proxy.h"
 #include "dormouse/storage.h"
 #include "dormouse/wire.h"
+#include "timeline.h"
 
 typedef struct ssl_st SSL; /* OpenSSL's; tls.c is the only file that looks inside */
 
@@ -210,6 +211,7 @@ typedef struct proxy_loop {
     proxy_upstream *upstreams;        /* its upstream server connections */
     proxy_upstream *upstream_zombies; /* closed, freed by the reaper */
     proxy_stmt_cache stmt_cache;      /* prepared statements of its pools */
+    timeline_acc tl_acc;              /* the live timeline's counts since its last tick */
 
     struct meter_fp_cache *fp_cache; /* upstream queries' fingerprints (meter.c); lazily */
     storage_ledger_writer *ledger_w; /* its usage journal (metering on); flushed before replies */
@@ -261,6 +263,11 @@ struct proxy_server {
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
     proxy_managed *managed; /* managed PostgreSQL servers started at least once (loop 0) */
     proxy_http *http;       /* the HTTP surface (http.c); NULL: off */
+    timeline *timeline;     /* the live timeline (live.c); loop 0 */
+    double live_last_t;     /* wall clock of its latest sample */
+    uint64_t live_cold_starts, live_up_us; /* the databases' totals at that sample */
+    double live_self_mb, live_engine_mb;   /* live_read_memory's */
+    uint32_t live_engine_procs;
     storage_ledger *ledger; /* usage records (meter.c); NULL: metering off */
     struct proxy_quotas *quotas; /* this month's use of databases with quotas (quota.c) */
     struct proxy_limits *limits; /* clients per database and per user (limits.c) */
@@ -391,6 +398,9 @@ struct proxy_session {
     proxy_stats_db *stats;   /* this session's database counters; NULL: none */
     time_t connect_time, request_time; /* wall clock, for SHOW CLIENTS */
     uint64_t query_start_us, xact_start_us, wait_start_us; /* monotonic */
+    bool logged_in;          /* reached ReadyForQuery once (the live timeline's logins) */
+    uint64_t reopen_start_us; /* a query's message came while its released SQLite connection
+                                 was taken again (OPENING): the query's time starts there */
     uint64_t held_since_us;  /* a message waits because its database is paused; 0: none */
 
     proxy_session *next, *prev; /* loop->sessions */
@@ -704,6 +714,8 @@ void managed_stop(proxy_server *srv, pool_db *db);
 const char *managed_state(proxy_server *srv, const pool_db *db);
 /* Dormouse exits: every managed server is stopped, waiting for it. */
 void managed_shutdown_all(proxy_server *srv);
+/* The postmasters running now (at most max), for the live timeline's memory. */
+int managed_pids(proxy_server *srv, pid_t *out, int max);
 /* ---- metering (meter.c) ---- */
 
 /* A QUERY or EXTENDED job of s is done: its usage goes to the ledger
@@ -825,6 +837,20 @@ proxy_loop *server_db_home(proxy_server *srv, const char *database);
 /* Loop 0 only: takes (and gives back) every other loop's lock, for work that
  * spans loops (admin commands, signals, timers); the unlock wakes them so
  * that they see watchers changed meanwhile. */
+/* ---- the live timeline (live.c; timeline.h), loop 0 ---- */
+
+bool live_init(proxy_server *srv);
+void live_free(proxy_server *srv);
+/* Every pool tick: live_read_memory reads /proc (without the world lock),
+ * then live_tick, under it, makes one sample of the loops' counts, the
+ * databases' states and that memory. */
+void live_read_memory(proxy_server *srv);
+void live_tick(proxy_server *srv);
+/* GET /v1/timeline's answer; NULL with a message in err for an unknown
+ * plan (*status 400) or out of memory (500). */
+char *live_json(proxy_server *srv, double since, const char *plan, char *err, size_t errlen,
+                unsigned *status);
+
 void server_world_lock(proxy_server *srv);
 void server_world_unlock(proxy_server *srv);
 /* Every session / upstream server of every loop, for walks under the world

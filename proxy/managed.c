@@ -260,6 +260,15 @@ const char *managed_state(proxy_server *srv, const pool_db *db)
     return mg ? storage_pgm_state_str(storage_pgm_get_state(mg->m)) : "stopped";
 }
 
+int managed_pids(proxy_server *srv, pid_t *out, int max)
+{
+    int n = 0;
+    for (proxy_managed *mg = srv->managed; mg && n < max; mg = mg->next)
+        if (mg->m && storage_pgm_pid(mg->m) > 0)
+            out[n++] = storage_pgm_pid(mg->m);
+    return n;
+}
+
 void managed_shutdown_all(proxy_server *srv)
 {
     while (srv->managed) {

@@ -82,6 +82,12 @@ static void meter_append(proxy_session *s, const storage_usage_record *r)
         s->stats->rows_written += r->rows_written;
         s->stats->rows_returned += r->rows_returned;
     }
+    timeline_acc *tl = &s->loop->tl_acc;
+    tl->rows_read += r->rows_read;
+    tl->rows_written += r->rows_written;
+    tl->rows_returned += r->rows_returned;
+    tl->bytes_out += r->bytes_out;
+    tl->cpu_us += r->cpu_us;
     quota_count(s->server, s->database, r->rows_read, r->rows_written, 0, -1);
     if (!storage_ledger_append(s->loop->ledger_w, r) && !s->server->meter_warned) {
         s->server->meter_warned = true;

@@ -328,6 +328,7 @@ static bool server_at_zero(proxy_server *srv)
 static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy_server *srv = container_of(w, proxy_server, pool_timer);
+    live_read_memory(srv);
     server_world_lock(srv);
     /* what paused databases freed goes back to the system once their closes
      * have all run (glibc keeps freed memory in its arenas otherwise) */
@@ -343,6 +344,7 @@ static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     session_enforce_timeouts(srv);
     bool zero = server_at_zero(srv);
     meter_activity(srv, zero); /* before the process sleeps, the last of the active time */
+    live_tick(srv);
     server_world_unlock(srv);
     if (trim || zero)
         malloc_trim(0);
@@ -782,7 +784,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
     srv->start_time = time(NULL);
     admin_server_init(srv);
     srv->stats = proxy_stats_new(proxy_stats_now_us());
-    if (!srv->stats) {
+    if (!srv->stats || !live_init(srv)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -998,5 +1000,6 @@ void proxy_server_free(proxy_server *srv)
         pthread_mutex_destroy(&l->inbox_lock);
     }
     proxy_stats_free(srv->stats);
+    live_free(srv);
     free(srv);
 }

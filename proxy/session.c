@@ -193,7 +193,12 @@ static void session_count(proxy_session *s, session_state from, session_state to
         s->wait_start_us = now;
     if ((from == SESSION_OPENING && to == SESSION_IDLE) || from == SESSION_WAITING)
         proxy_stats_waited(s->stats, now - s->wait_start_us);
+    if (from == SESSION_IDLE && to == SESSION_OPENING && s->logged_in)
+        s->reopen_start_us = now; /* the query waits for its connection (maybe a resume) */
     if (session_state_ready(from) && (to == SESSION_BUSY || to == SESSION_WAITING)) {
+        if (s->reopen_start_us)
+            now = s->reopen_start_us; /* its time starts with its message */
+        s->reopen_start_us = 0;
         s->query_start_us = now;
         s->request_time = (time_t)ev_now(s->loop->loop);
         if (from == SESSION_IDLE)
@@ -201,6 +206,10 @@ static void session_count(proxy_session *s, session_state from, session_state to
     } else if ((from == SESSION_BUSY || from == SESSION_COPY_OUT || from == SESSION_WAITING) &&
                session_state_ready(to)) {
         proxy_stats_query_done(s->stats, now - s->query_start_us);
+        /* a resume that ended while the query waited made it a cold one (as meter.c) */
+        uint64_t resumed = s->db ? pool_db_resumed_at(s->db) : 0;
+        timeline_acc_query(&s->loop->tl_acc, now - s->query_start_us,
+                           resumed > s->query_start_us && resumed <= now);
         if (to == SESSION_IDLE)
             proxy_stats_xact_done(s->stats, now - s->xact_start_us);
     }
@@ -214,6 +223,11 @@ void session_set_state(proxy_session *s, session_state to)
         abort();
     }
     session_count(s, s->state, to);
+    if (to == SESSION_IDLE && !s->logged_in) {
+        s->logged_in = true;
+        if (!s->admin)
+            s->loop->tl_acc.logins++;
+    }
     if (to == SESSION_IDLE)
         s->idle_since_us = proxy_stats_now_us();
     if ((to == SESSION_IN_TX || to == SESSION_FAILED_TX) && to != s->state)
@@ -509,6 +523,8 @@ void session_fatal(proxy_session *s, const char *sqlstate, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     slog(s, PROXY_LOG_WARNING, "FATAL %s: %s", sqlstate, msg);
+    if (!s->logged_in && s->state != SESSION_CLOSING)
+        s->loop->tl_acc.refused++; /* a login refused */
     session_put_error(s, "FATAL", sqlstate, msg);
     session_close(s, msg);
 }
@@ -1906,6 +1922,8 @@ void session_on_job_done(proxy_session *s, storage_job *job)
             /* The engine's reply is a FATAL ErrorResponse saying why. */
             session_take_reply(s, job);
             slog(s, PROXY_LOG_WARNING, "cannot open the database");
+            if (!s->logged_in)
+                s->loop->tl_acc.refused++; /* a login refused */
             session_close(s, "database open failed");
             return;
         }
