@@ -5,7 +5,8 @@
 # then bench/faas-sim/report.py writes OUT/report.md and its SVG charts.
 #
 #   bench/faas-sim.sh [--profile NAME|FILE] [--setups sqlite,managed,postgres]
-#                     [--out DIR] [--seed N] [--time-scale X]
+#                     [--out DIR] [--seed N] [--time-scale X] [--http-port N]
+#                     [--idle-timeout S]
 #
 #   --profile     a file, or NAME for bench/faas-sim/profiles/NAME.ini
 #                 (default bursts)
@@ -15,6 +16,10 @@
 #   --seed        the simulator's seed, the same for every setup (default: the
 #                 profile's)
 #   --time-scale  passed to the simulator (stretches or shrinks the profile)
+#   --http-port   the Dormouse setups' HTTP port (default: a free one), so
+#                 that one browser tab at http://127.0.0.1:N/ follows every
+#                 setup live on the dashboard
+#   --idle-timeout  the Dormouse setups' idle_timeout in seconds (default 5)
 #
 # Per setup, on free loopback ports, in a temporary directory:
 #   sqlite    a Dormouse with `sim = engine=sqlite`
@@ -25,11 +30,13 @@
 #   postgres  a plain PostgreSQL (initdb, pg_ctl; default settings, like the
 #             managed one's), up for the whole run: the simulator connects
 #             straight to it
-# Each Dormouse has idle_timeout = 5, metering on, its HTTP API on a free port
-# and `admin_users = admin`.  While the simulator runs, sampler.py records
-# the database's state and the servers' processes and memory every 250 ms;
+# Each Dormouse has idle_timeout = 5 (--idle-timeout), metering on, its HTTP
+# API (the dashboard, whose address is printed when it starts) and
+# `admin_users = admin`.  While the simulator runs, sampler.py records the
+# database's state and the servers' processes and memory every 250 ms;
 # after it, the script waits until the database has paused (so the ledger
-# holds all its active time) and collect.py saves the ledger's usage and bill.
+# holds all its active time) and collect.py saves the ledger's usage and bill
+# and the dashboard's live timeline (/v1/timeline).
 #
 # OUT/<setup>/ holds the simulator's invocations.csv, queries.csv,
 # summary.json and log, timeline.csv, ledger.json (Dormouse), setup.json and
@@ -54,6 +61,8 @@ SETUPS=sqlite,managed,postgres
 OUT=""
 SEED=""
 TIME_SCALE=""
+FIXED_HTTP_PORT=""
+IDLE_TIMEOUT=5
 while (($#)); do
     case $1 in
     --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
@@ -61,6 +70,8 @@ while (($#)); do
     --out) OUT=${2:?--out needs a value}; shift 2 ;;
     --seed) SEED=${2:?--seed needs a value}; shift 2 ;;
     --time-scale) TIME_SCALE=${2:?--time-scale needs a value}; shift 2 ;;
+    --http-port) FIXED_HTTP_PORT=${2:?--http-port needs a value}; shift 2 ;;
+    --idle-timeout) IDLE_TIMEOUT=${2:?--idle-timeout needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "faas-sim.sh: unknown argument '$1' (--help)" >&2; exit 2 ;;
     esac
@@ -169,7 +180,8 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 # wait_port PORT: until something answers PostgreSQL's protocol there (10 s).
 wait_port() {
     for _ in $(seq 100); do
-        "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$1" -t 1 2>/dev/null && return 0
+        # as the console's admin, which counts as no login of the traffic's
+        "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$1" -U admin -d dormouse -t 1 2>/dev/null && return 0
         sleep 0.1
     done
     return 1
@@ -194,7 +206,6 @@ json.dump(out, open(sys.argv[1], "w"), indent=1)
 PY
 }
 
-IDLE_TIMEOUT=5
 DM_VERSION=$("$DORMOUSE" --version | awk '{print $2}')
 PG_VERSION=""
 [[ -x $PGBIN/postgres ]] && PG_VERSION=$("$PGBIN/postgres" --version | awk '{print $3}')
@@ -204,7 +215,7 @@ PG_VERSION=""
 start_dormouse() {
     local setup=$1 dir=$2 dbline=$3
     DM_PORT=$(free_port)
-    HTTP_PORT=$(free_port)
+    HTTP_PORT=${FIXED_HTTP_PORT:-$(free_port)}
     mkdir -p "$TMP/$setup/data"
     cat >"$dir/dormouse.ini" <<EOF
 ; written by bench/faas-sim.sh for the $setup setup
@@ -225,6 +236,7 @@ EOF
     "$DORMOUSE" -c "$dir/dormouse.ini" >"$dir/dormouse.log" 2>&1 </dev/null &
     DM_PID=$!
     wait_port "$DM_PORT" || { tail -n 30 "$dir/dormouse.log" >&2; echo "faas-sim.sh: Dormouse did not start" >&2; return 1; }
+    echo "   live dashboard: http://127.0.0.1:$HTTP_PORT/ (psql -h 127.0.0.1 -p $DM_PORT -U admin dormouse: the console)" >&2
 }
 
 # make_cluster DATADIR SUPERUSER: initdb, as Dormouse's managed_initdb does.

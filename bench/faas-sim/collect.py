@@ -14,6 +14,9 @@ Writes one JSON object to FILE:
   queries    /v1/queries?database=NAME: every query fingerprint's totals (the
              report tells the simulator's setup statements from its traffic)
   console    the database's row of SHOW DATABASES and of SHOW USAGE NAME
+  live       /v1/timeline: the dashboard's live timeline of the run (one
+             sample a second: logins, refusals, queries, cold queries and
+             starts, state changes, memory)
 The ledger answers after taking in everything journalled before the request,
 so every query the simulator was answered is counted.  Active time reaches it
 by activity records, the last one written within a second of the pause (on
@@ -79,6 +82,8 @@ def main():
     bill = get(a.http, f"/v1/bill?database={a.database}&month={month}")
     dbrow = [r for r in console_rows(a.admin, "SHOW DATABASES") if r.get("name") == a.database]
     usrow = [r for r in console_rows(a.admin, f"SHOW USAGE {a.database}") if r.get("database", a.database) == a.database]
+    live = get(a.http, "/v1/timeline")
+    live = get(a.http, "/v1/timeline")
     out = {
         "database": a.database,
         "month": month,
@@ -87,6 +92,7 @@ def main():
         "bill": bill,
         "queries": queries.get("queries", []),
         "console": {"databases": dbrow[0] if dbrow else None, "usage": usrow[0] if usrow else None},
+        "live": live,
     }
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1, default=str)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# test_faas_sim: bench/faas-sim.sh end to end, with the tiny profile against
-# Dormouse on SQLite only: the simulator (dm_faas_sim), the sampler, the
-# ledger's collector and report.py.  Checks that:
+# test_faas_sim: bench/faas-sim.sh end to end, with the tiny profile (its
+# lull made longer than --idle-timeout 1, so that the database pauses and
+# cold-starts mid-run) against Dormouse on SQLite only: the simulator
+# (dm_faas_sim), the sampler, the ledger's collector and report.py.  Checks
+# that:
 #   - the runner exits 0 and Dormouse exited 0 (under ASan: no leak report);
 #   - the simulator's counts agree with each other (summary.json,
 #     invocations.csv, queries.csv) and the report prints them;
@@ -9,7 +11,11 @@
 #     profile's setup statements (run once before the traffic), read again
 #     through the admin console of a Dormouse restarted on the run's data
 #     directory, and the report's ledger column and bills are the ledger's;
-#   - the timeline was sampled and ends with the database paused;
+#   - the dashboard's live timeline (/v1/timeline) counted, second by
+#     second, the same logins, refusals, queries, cold queries (= the
+#     ledger's), cold starts (= the console's) and rows, and its state
+#     changes end paused;
+#   - the sampler's timeline was sampled and ends with the database paused;
 #   - every SVG is well-formed XML, the latency chart draws one mark per
 #     query, and report.md links each chart.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,12 +29,18 @@ dm_only "bench/faas-sim.sh runs Dormouse" || dm_finish
 "$PYTHON" -c 'import psycopg' 2>/dev/null || die "setup: $PYTHON cannot import psycopg (install python3-psycopg)"
 
 OUT=$DM_TMP/out
+# tiny, with a lull longer than the idle timeout: the database pauses
+# mid-run, and the burst after it is a cold start
+PROFILE=$DM_TMP/tiny-cold.ini
+sed 's/^name = tiny$/name = tiny-cold/; /^\[phase:pause\]/,/^duration_s/s/^duration_s = .*/duration_s = 3/' \
+    "$DM_SOURCE_DIR/bench/faas-sim/profiles/tiny.ini" >"$PROFILE"
+grep -q "duration_s = 3" "$PROFILE" || die "setup: cannot lengthen tiny.ini's lull" "$(cat "$PROFILE")"
 RUNTMP=$(dm_tmpdir run) # the runner's servers and ledgers, kept (KEEP=1) for the checks below
 TMPDIR=$RUNTMP KEEP=1 DORMOUSE_BIN=$DORMOUSE_BIN FAAS_SIM_BIN=$SIM PG_BINDIR=$PG_BINDIR \
-    timeout 150 bash "$DM_SOURCE_DIR/bench/faas-sim.sh" --setups sqlite --profile tiny --out "$OUT" \
+    timeout 150 bash "$DM_SOURCE_DIR/bench/faas-sim.sh" --setups sqlite --profile "$PROFILE" --idle-timeout 1 --out "$OUT" \
     >"$DM_TMP/run.log" 2>&1
 rc=$?
-assert_rc "bench/faas-sim.sh --setups sqlite --profile tiny exits 0" 0 "$rc" "$(tail -n 40 "$DM_TMP/run.log")"
+assert_rc "bench/faas-sim.sh --setups sqlite --profile tiny-cold --idle-timeout 1 exits 0" 0 "$rc" "$(tail -n 40 "$DM_TMP/run.log")"
 [ -f "$OUT/report.md" ] || die "no report.md" "$(tail -n 40 "$DM_TMP/run.log")"
 DM_LOGS+=("$OUT/sqlite/dormouse.log" "$OUT/sqlite/sim.log")
 assert_eq "Dormouse exited 0 after the run" 0 "$(cat "$OUT/sqlite/dormouse.exit" 2>/dev/null)"
@@ -41,7 +53,7 @@ DM_DATA=$DATA
 dm_write_config "$DM_TMP/again.ini" "admin_users = admin" "[databases] sim = engine=sqlite"
 dm_start "$DM_TMP/again.ini"
 
-out=$("$PYTHON" - "$OUT" "$DM_PORT" "$DM_SOURCE_DIR/bench/faas-sim/profiles/tiny.ini" 2>&1 <<'PY'
+out=$("$PYTHON" - "$OUT" "$DM_PORT" "$PROFILE" 2>&1 <<'PY'
 import csv, json, os, re, sys
 import xml.etree.ElementTree as ET
 from dmlib import Console, report
@@ -54,7 +66,7 @@ nsetup = sum(1 for line in open(profile) if re.match(r"setup\s*=", line))
 q_ok = sum(1 for q in qs if q["ok"] == "1")
 q_failed = sum(1 for q in qs if q["ok"] != "1")
 conn_err = sum(1 for i in invs if i["connect_ok"] != "1")
-report(nsetup == 2, "tiny.ini has two setup statements", nsetup)
+report(nsetup == 2, "the profile (tiny.ini's) has two setup statements", nsetup)
 report(len(invs) == summary["invocations"] and len(invs) >= 10,
        "invocations.csv has summary.json's invocations (at least ten)", (len(invs), summary["invocations"]))
 report(conn_err == summary["connect_errors"], "connection errors: invocations.csv = summary.json",
@@ -112,6 +124,34 @@ def usd(v):
 want_costs = {p: usd(float(r["amount_usd"])) for p, r in totals.items()}
 report(want_costs and costs == want_costs, "report.md's bill for the run under each plan is SHOW BILL's total",
        (costs, want_costs, bill[:3]))
+
+# the dashboard's live timeline (/v1/timeline, saved by collect.py): the same
+# counts, second by second, from Dormouse's side
+live = ledger.get("live") or {}
+samples = live.get("samples", [])
+def total(k):
+    return sum(x[k] for x in samples)
+connected = sum(1 for i in invs if i["connect_ok"] == "1")
+report(len(samples) >= 5, "the live timeline has a sample a second", len(samples))
+report(total("logins") == connected + 1,
+       "live logins = the invocations that connected + the setup's connection", (total("logins"), connected))
+report(total("refused") == conn_err, "live refused logins = the simulator's connection errors",
+       (total("refused"), conn_err))
+report(total("queries") == q_ok + q_failed + nsetup, "live queries = the simulator's + the setup statements",
+       (total("queries"), q_ok, q_failed, nsetup))
+report(total("cold_queries") == ledger["usage"].get("cold_queries"),
+       "live cold queries = the ledger's (queries that waited for a resume)",
+       (total("cold_queries"), ledger["usage"].get("cold_queries")))
+dbrow = ledger["console"]["databases"] or {}
+report(total("cold_starts") == dbrow.get("cold_starts") and total("cold_starts") >= 1,
+       "live cold starts = SHOW DATABASES' (at least one)", (total("cold_starts"), dbrow.get("cold_starts")))
+report(all(x["dormouse_mb"] > 1 and x["engine_processes"] == 0 for x in samples),
+       "live memory: Dormouse's sampled, no engine process on SQLite")
+report(total("rows_returned") == ledger["usage"].get("rows_returned"),
+       "live rows returned = the ledger's", (total("rows_returned"), ledger["usage"].get("rows_returned")))
+sim_states = [x["state"] for x in live.get("states", []) if x["database"] == "sim"]
+report(sim_states[-1:] == ["paused"] and "up" in sim_states,
+       "live states: sim was up and ends paused", sim_states)
 
 # the timeline
 tl = list(csv.DictReader(open(os.path.join(d, "timeline.csv"))))
