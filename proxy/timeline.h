@@ -28,10 +28,11 @@
 
 #include "dormouse/proxy.h"
 
-/* Query durations in log buckets, four per power of two: bucket b holds
- * durations d (microseconds) with 2^(b/4) <= d + 1 < 2^((b+1)/4), so a
- * quantile is within 19% of the truth; the last bucket holds the rest
- * (about 4.9 hours and more). */
+/* Query durations in buckets, four per power of two: with x = d + 1 (d in
+ * microseconds) and 2^e <= x < 2^(e+1), bucket 4e + k holds the x in
+ * [2^e (1 + k/4), 2^e (1 + (k+1)/4)), so a quantile (a bucket's upper
+ * bound) is at most 25% above the truth; the last bucket holds the rest
+ * (14.7 s and more), and quantiles are capped by the largest duration. */
 #define TIMELINE_HIST 96
 
 /* One loop's counts since the last tick. */
