@@ -120,7 +120,7 @@ const char *timeline_state_str(timeline_state s)
 typedef struct tl_db {
     char name[64], engine[16];
     timeline_state state;
-    double last_t; /* its latest observation */
+    double first_t, last_t; /* its first and latest observations */
 } tl_db;
 
 typedef struct tl_event {
@@ -250,7 +250,7 @@ void timeline_observe(timeline *tl, const timeline_db_obs *o, double now)
     snprintf(d->engine, sizeof(d->engine), "%s", o->engine ? o->engine : "");
     if (added) {
         d->state = o->state;
-        d->last_t = now;
+        d->first_t = d->last_t = now;
         timeline_event(tl, now, k, o->state, o->state);
         return;
     }
@@ -350,16 +350,24 @@ json_t *timeline_json(const timeline *tl, double since, double now, const billin
     json_t *names = json_array();
     json_t *o = json_object();
     bool ok = samples && states && dbs && names && o;
+    /* nothing older than the window (the ring keeps samples from before a
+     * sleep at zero however old they are) */
+    double oldest = now - (double)tl->cap;
+    if (since < oldest)
+        since = oldest;
     for (int i = 0; ok && i < tl->n; i++) {
         const timeline_sample *s = timeline_sample_at(tl, i);
         if (s->t > since)
             ok = !json_array_append_new(samples, timeline_sample_json(s, plan));
     }
     /* the window starts at since, or where the oldest sample's period began */
-    double start = since > 0 ? since : now;
-    if (since <= 0 && tl->n)
-        start = timeline_sample_at(tl, 0)->t - timeline_sample_at(tl, 0)->seconds;
-    if (since <= 0 && tl->en && timeline_event_at(tl, 0)->t < start)
+    double start = since;
+    if (tl->n) {
+        const timeline_sample *first = timeline_sample_at(tl, 0);
+        if (first->t - first->seconds > start)
+            start = first->t - first->seconds;
+    }
+    if (tl->en && timeline_event_at(tl, 0)->t > since && timeline_event_at(tl, 0)->t < start)
         start = timeline_event_at(tl, 0)->t;
     /* each database's state at the start: the latest change at or before
      * it, or what the first change after it changed from */
@@ -378,8 +386,10 @@ json_t *timeline_json(const timeline *tl, double since, double now, const billin
                 after = true;
             }
         }
+        /* (from when it was first seen, if that is later) */
+        double t = tl->dbs[k].first_t > start ? tl->dbs[k].first_t : start;
         ok = !json_array_append_new(states, json_pack("{s:s, s:f, s:s}", "database",
-                                                      tl->dbs[k].name, "t", start, "state",
+                                                      tl->dbs[k].name, "t", t, "state",
                                                       timeline_state_str(st)));
     }
     for (int i = 0; ok && i < tl->en; i++) {

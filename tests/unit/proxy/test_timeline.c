@@ -199,8 +199,40 @@ START_TEST(test_events_ring)
     char got[512];
     states_str(tl, 102.5, 107, got, sizeof(got));
     ck_assert_str_eq(got, "a:up@102.5 a:paused@103 a:up@104 a:paused@105 a:up@106");
+    /* the first kept change says what came before it, since the database was first seen */
     states_str(tl, 0, 107, got, sizeof(got));
-    ck_assert_str_eq(got, "a:paused@103 a:up@104 a:paused@105 a:up@106");
+    ck_assert_str_eq(got, "a:up@100 a:paused@103 a:up@104 a:paused@105 a:up@106");
+    timeline_free(tl);
+}
+END_TEST
+
+/* After a long sleep the ring still holds old samples: the answer has
+ * only the window's (window_samples seconds back from now), and a
+ * database first seen after the window's start starts there. */
+START_TEST(test_window)
+{
+    timeline *tl = timeline_new(10, 2, 8);
+    for (int i = 0; i < 5; i++) {
+        timeline_sample s = {.t = 1000 + i, .seconds = 1, .p50_ms = -1, .p99_ms = -1,
+                             .max_ms = -1, .cold_max_ms = -1};
+        timeline_push(tl, &s);
+    }
+    timeline_sample s = {.t = 2000, .seconds = 1, .p50_ms = -1, .p99_ms = -1, .max_ms = -1,
+                         .cold_max_ms = -1};
+    timeline_push(tl, &s);
+    timeline_db_obs a = {.name = "a", .engine = "sqlite", .state = TIMELINE_UP};
+    timeline_observe(tl, &a, 1001);
+    timeline_db_obs b = {.name = "b", .engine = "sqlite", .state = TIMELINE_UP};
+    timeline_observe(tl, &b, 1999.5);
+    json_t *o = timeline_json(tl, 0, 2000.5, NULL, NULL, 0);
+    json_t *samples = json_object_get(o, "samples");
+    ck_assert_int_eq((int)json_array_size(samples), 1);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(json_array_get(samples, 0), "t")), 2000,
+                            1e-9);
+    json_decref(o);
+    char got[256];
+    states_str(tl, 0, 2000.5, got, sizeof(got));
+    ck_assert_str_eq(got, "a:up@1990.5 b:up@1999.5");
     timeline_free(tl);
 }
 END_TEST
@@ -278,6 +310,7 @@ int main(void)
     tcase_add_test(tc, test_ring);
     tcase_add_test(tc, test_states);
     tcase_add_test(tc, test_events_ring);
+    tcase_add_test(tc, test_window);
     tcase_add_test(tc, test_json_and_cost);
     tcase_add_test(tc, test_memory);
     suite_add_tcase(s, tc);
