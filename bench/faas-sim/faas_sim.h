@@ -131,7 +131,9 @@ typedef struct {
 
 /* Computes every arrival from the profile's phases and the seed.  The
  * arrivals are drawn in profile time and then multiplied by time_scale, so a
- * scale changes when things happen, never what happens. */
+ * scale changes when things happen, never what happens.  False, with the
+ * reason in err, for a time_scale that is not a finite number > 0, or a
+ * schedule of more than SIM_MAX_INVOCATIONS arrivals; out is then empty. */
 bool sim_schedule_build(const sim_profile *p, uint64_t seed, double time_scale, sim_schedule *out,
                         char *err, size_t errlen);
 void sim_schedule_free(sim_schedule *s);

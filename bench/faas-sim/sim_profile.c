@@ -34,6 +34,7 @@ typedef struct {
     int last_statement_kind; /* 0 none, 1 setup, 2 query, 3 description */
     bool seen[16];           /* [profile] keys given (no repeats but setup/query) */
     char err[1500];          /* the first error: "FILE:LINE: message" */
+    int err_line;            /* its LINE, 0 for the whole file */
 } profile_parse;
 
 static const char *const sim_shape_names[SIM_SHAPE_COUNT] = {"steady", "lull", "burst", "spike",
@@ -57,7 +58,9 @@ bool sim_shape_parse(const char *s, sim_shape *out)
     return false;
 }
 
-/* Records the first error only: it is the earliest line, since inih reads in order. */
+/* Records the first error only: it is the earliest line, since inih reads in
+ * order (except for inih's own syntax errors, which sim_profile_load learns
+ * only at the end and puts first when they come earlier). */
 static int profile_fail(profile_parse *pp, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int profile_fail(profile_parse *pp, int line, const char *fmt, ...)
@@ -73,6 +76,7 @@ static int profile_fail(profile_parse *pp, int line, const char *fmt, ...)
         snprintf(pp->err, sizeof(pp->err), "%s:%d: %s", pp->p->path, line, msg);
     else
         snprintf(pp->err, sizeof(pp->err), "%s: %s", pp->p->path, msg);
+    pp->err_line = line;
     return 0;
 }
 
@@ -152,6 +156,8 @@ static char *profile_read_line(char *str, int num, void *stream)
     pp->raw_indented = pp->raw[0] == ' ' || pp->raw[0] == '\t';
     /* A section header, as inih sees one: '[' after blanks, the name up to ']'. */
     const char *s = pp->raw;
+    if (pp->line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
+        s += 3; /* a UTF-8 byte order mark, which inih skips too */
     while (*s == ' ' || *s == '\t')
         s++;
     if (*s == '[') {
@@ -415,7 +421,10 @@ static int profile_handler(void *user, const char *section, const char *name, co
     if (!strcmp(section, "profile"))
         return profile_key(pp, name, value);
     if (!strncmp(section, "phase:", 6)) {
-        sim_phase *ph = profile_phase(pp->p, section + 6);
+        /* inih keeps only 49 characters of a section's name, so the phase is
+         * found by the header as our reader saw it, which holds a whole name. */
+        sim_phase *ph =
+            strncmp(pp->section, "phase:", 6) ? NULL : profile_phase(pp->p, pp->section + 6);
         if (!ph) /* its header was refused, with an error already */
             return 0;
         return phase_key(pp, ph, name, value);
@@ -480,8 +489,10 @@ sim_profile *sim_profile_load(const char *path, char *err, size_t errlen)
     int rc = ini_parse_stream(profile_read_line, &pp, profile_handler, &pp);
     fclose(pp.f);
     free(pp.raw);
-    if (rc > 0 && !pp.err[0])
+    if (rc > 0 && (!pp.err[0] || rc < pp.err_line)) {
+        pp.err[0] = '\0';
         profile_fail(&pp, rc, "syntax error (expected [section], key = value, or a comment)");
+    }
     if (rc < 0 && !pp.err[0])
         profile_fail(&pp, 0, "cannot read the file");
     for (int i = 0; i < p->nphases && !pp.err[0]; i++)

@@ -238,6 +238,10 @@ bool sim_schedule_build(const sim_profile *p, uint64_t seed, double time_scale, 
                         char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
+    if (!(time_scale > 0) || !isfinite(time_scale)) {
+        snprintf(err, errlen, "time scale: expected a number > 0, not %g", time_scale);
+        return false;
+    }
     size_t cap = 0;
     double phase_start = 0; /* profile time */
     for (int i = 0; i < p->nphases; i++) {
