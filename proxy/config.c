@@ -71,6 +71,8 @@ void proxy_config_defaults(proxy_config *cfg)
     cfg->usage_minute_days = 35;
     cfg->usage_retention_days = 400;
     snprintf(cfg->http_listen, sizeof(cfg->http_listen), "127.0.0.1:9127");
+    cfg->sql_http_max_request = 10u << 20;
+    cfg->sql_http_max_response = 10u << 20;
     cfg->sqlite_busy_timeout_ms = 5000;
     cfg->sqlite_synchronous_full = true;
     cfg->sqlite_pool_size = 20;
@@ -246,6 +248,18 @@ static int config_dormouse_key(config_parse *cp, const char *name, const char *v
                             "\"%s\"", value);
         snprintf(cfg->http_listen, sizeof(cfg->http_listen), "%s", value);
         cfg->http_listen_set = true;
+    } else if (!strcmp(name, "sql_http_listen")) {
+        if (strlen(value) >= sizeof(cfg->sql_http_listen) || !proxy_http_listen_valid(value))
+            CONFIG_FAIL(cp, "sql_http_listen must be ADDRESS:PORT (e.g. 127.0.0.1:4444) or empty, "
+                            "not \"%s\"", value);
+        snprintf(cfg->sql_http_listen, sizeof(cfg->sql_http_listen), "%s", value);
+    } else if (!strcmp(name, "sql_http_max_request") || !strcmp(name, "sql_http_max_response")) {
+        if (!config_int(value, 1024, 1L << 30, &v))
+            CONFIG_FAIL(cp, "%s must be bytes between 1024 and 1073741824", name);
+        if (!strcmp(name, "sql_http_max_request"))
+            cfg->sql_http_max_request = (size_t)v;
+        else
+            cfg->sql_http_max_response = (size_t)v;
     } else if (!strcmp(name, "usage_minute_days")) {
         if (!config_int(value, 0, 36500, &v))
             CONFIG_FAIL(cp, "usage_minute_days must be days between 0 and 36500");

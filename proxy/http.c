@@ -1038,6 +1038,11 @@ static bool http_parse_listen(const char *s, struct sockaddr_storage *ss, sockle
     return false;
 }
 
+bool proxy_http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    return http_parse_listen(s, ss, len);
+}
+
 bool proxy_http_listen_valid(const char *s)
 {
     struct sockaddr_storage ss;

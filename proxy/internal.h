@@ -263,6 +263,7 @@ struct proxy_server {
     ev_timer pause_timer; /* polls while a PAUSE waits for running queries */
     proxy_managed *managed; /* managed PostgreSQL servers started at least once (loop 0) */
     proxy_http *http;       /* the HTTP surface (http.c); NULL: off */
+    struct sqlhttp *sqlhttp; /* Neon's SQL over HTTP (serverless/sql_http.c); NULL: off */
     timeline *timeline;     /* the live timeline (live.c); loop 0 */
     double live_last_t;     /* wall clock of its latest sample */
     uint64_t live_cold_starts, live_up_us; /* the databases' totals at that sample */
@@ -837,6 +838,9 @@ proxy_loop *server_db_home(proxy_server *srv, const char *database);
 /* Loop 0 only: takes (and gives back) every other loop's lock, for work that
  * spans loops (admin commands, signals, timers); the unlock wakes them so
  * that they see watchers changed meanwhile. */
+/* "ADDRESS:PORT" or "[IPv6]:PORT" (http_listen's syntax) into an address. */
+bool proxy_http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
 /* ---- the live timeline (live.c; timeline.h), loop 0 ---- */
 
 bool live_init(proxy_server *srv);

@@ -25,6 +25,7 @@
  * interrupts running statements.  SIGHUP reloads the configuration file.
  */
 #include "internal.h"
+#include "serverless/serverless.h"
 #include "hba.h"
 
 #include <arpa/inet.h>
@@ -678,6 +679,7 @@ bool server_reload(proxy_server *srv, char *err, size_t errlen)
     snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv->cfg.data_dir);
     snprintf(cfg.cold_dir, sizeof(cfg.cold_dir), "%s", srv->cfg.cold_dir);
     snprintf(cfg.http_listen, sizeof(cfg.http_listen), "%s", srv->cfg.http_listen);
+    snprintf(cfg.sql_http_listen, sizeof(cfg.sql_http_listen), "%s", srv->cfg.sql_http_listen);
     cfg.http_listen_set = srv->cfg.http_listen_set;
     cfg.sqlite_workers = srv->cfg.sqlite_workers;
     cfg.workers = srv->cfg.workers;
@@ -867,7 +869,7 @@ proxy_server *proxy_server_new(const proxy_config *cfg, const proxy_config_overr
         ev_io_start(srv->loop, &srv->listeners[i].io);
     }
     meter_server_init(srv);
-    if (!http_start(srv, err, errlen))
+    if (!http_start(srv, err, errlen) || !sqlhttp_start(srv, err, errlen))
         goto fail;
     ev_timer_init(&srv->accept_pause, server_accept_resume_cb, 0.1, 0.);
     ev_timer_init(&srv->pool_timer, server_pool_timer_cb, 1.0, 1.0);
@@ -963,6 +965,7 @@ void proxy_server_free(proxy_server *srv)
     quota_close(srv);
     limits_free(srv);
     http_stop(srv);
+    sqlhttp_stop(srv);
     managed_shutdown_all(srv);
     pool_free(srv->pool);
     proxy_userlist_free(srv->users);

@@ -153,6 +153,9 @@ typedef struct proxy_config {
     char http_listen[80];     /* ADDRESS:PORT of /metrics and the API; "": off */
     bool http_listen_set;     /* given in the file (a bind failure is then fatal) */
     char http_auth_token[256]; /* "": no token asked */
+    char sql_http_listen[80];  /* ADDRESS:PORT of Neon's SQL over HTTP (POST /sql); "": off */
+    size_t sql_http_max_request;  /* bytes of a request body (10 MB) */
+    size_t sql_http_max_response; /* bytes of a response (10 MB, as Neon) */
     bool metering;            /* every query's usage into the ledger (default on) */
     int usage_minute_days;    /* usage kept per minute this long, then per hour (35) */
     int usage_retention_days; /* usage kept this long (400; 0: for ever) */
