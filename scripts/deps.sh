@@ -10,7 +10,7 @@ set -euo pipefail
 
 RUN_PKGS=(build-essential cmake pkg-config libev-dev libssl-dev libpg-query-dev
           libprotobuf-c-dev libxxhash-dev libinih-dev libpq-dev check libsubunit-dev postgresql-client
-          libmicrohttpd-dev libjansson-dev tcl xz-utils)
+          libmicrohttpd-dev libjansson-dev libwslay-dev tcl xz-utils)
 TEST_PKGS=(postgresql postgresql-contrib sqlite3 python3 procps util-linux
            python3-psycopg2 python3-psycopg python3-asyncpg libpostgresql-jdbc-java
            default-jdk-headless nodejs npm curl chromium openssl

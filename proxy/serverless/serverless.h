@@ -1,8 +1,9 @@
 /*
- * Serverless drivers (proxy/serverless/): Neon's "SQL over HTTP", so that
- * the unmodified npm package @neondatabase/serverless (neon(), with
- * neonConfig.fetchEndpoint) queries Dormouse.  PROTOCOL.md has what the
- * driver sends and expects.
+ * Serverless drivers (proxy/serverless/): Neon's "SQL over HTTP" and its
+ * PostgreSQL over WebSockets, so that the unmodified npm package
+ * @neondatabase/serverless (neon() with neonConfig.fetchEndpoint; Pool and
+ * Client with neonConfig.wsProxy) talks to Dormouse.  PROTOCOL.md has what
+ * the driver sends and expects.
  *
  * Design.  Every POST /sql becomes an ordinary client session of this
  * server: the endpoint opens a socketpair, hands one end to
@@ -20,6 +21,7 @@
 #ifndef DORMOUSE_PROXY_SERVERLESS_H
 #define DORMOUSE_PROXY_SERVERLESS_H
 
+#include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,5 +31,22 @@ struct proxy_server;
 bool sqlhttp_start(struct proxy_server *srv, char *err, size_t errlen);
 /* Stops listening; requests still under way are answered 503 and freed. */
 void sqlhttp_stop(struct proxy_server *srv);
+
+/* ---- PostgreSQL over WebSockets (ws.c), on the same listener ---- */
+
+typedef struct ws_conn ws_conn;
+typedef struct ws_list {
+    struct proxy_server *srv;
+    ws_conn *head; /* open bridges */
+    /* MHD closes an upgraded socket in its next run: have it run soon */
+    void (*kick)(struct ws_list *list);
+} ws_list;
+
+/* Whether the request asks for a WebSocket (Upgrade: websocket). */
+bool ws_is_upgrade(struct MHD_Connection *c);
+/* Answers the handshake: 101 and a bridge to a new session, or an error. */
+enum MHD_Result ws_accept(ws_list *list, struct MHD_Connection *c, const char *method);
+/* Closes every bridge (their sessions read EOF). */
+void ws_close_all(ws_list *list);
 
 #endif

@@ -86,6 +86,7 @@ struct sqlhttp {
     ev_io io;
     ev_timer timer;
     sqlreq *running;
+    ws_list ws; /* the WebSocket bridges (ws.c) */
     char where[80];
 };
 
@@ -1032,9 +1033,12 @@ static enum MHD_Result sqlh_handler(void *cls, struct MHD_Connection *c, const c
     (void)version;
     sqlreq *r = *con_cls;
     if (!r) {
+        if (ws_is_upgrade(c)) /* PostgreSQL over a WebSocket (Neon serves it on any path) */
+            return ws_accept(&h->ws, c, method);
         if (strcmp(url, "/sql") != 0) {
             char msg[300];
-            snprintf(msg, sizeof(msg), "no such endpoint: %.200s (POST /sql)", url);
+            snprintf(msg, sizeof(msg), "no such endpoint: %.200s (POST /sql, or a WebSocket at /v2)",
+                     url);
             return sqlh_error_now(c, MHD_HTTP_NOT_FOUND, msg);
         }
         if (!strcmp(method, "OPTIONS")) { /* a browser's CORS preflight */
@@ -1134,6 +1138,14 @@ static void sqlh_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     sqlh_rearm(h);
 }
 
+static void sqlh_kick(ws_list *list)
+{
+    sqlhttp *h = container_of(list, sqlhttp, ws);
+    ev_timer_stop(h->srv->loop, &h->timer);
+    ev_timer_set(&h->timer, 0., 0.);
+    ev_timer_start(h->srv->loop, &h->timer);
+}
+
 bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
 {
     const char *where = srv->cfg.sql_http_listen;
@@ -1152,7 +1164,9 @@ bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
     }
     h->srv = srv;
     snprintf(h->where, sizeof(h->where), "%s", where);
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    h->ws.srv = srv;
+    h->ws.kick = sqlh_kick;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, sqlh_handler, h, MHD_OPTION_SOCK_ADDR,
@@ -1170,7 +1184,8 @@ bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
     ev_timer_init(&h->timer, sqlh_timer_cb, 0., 0.);
     ev_unref(srv->loop); /* (it alone does not keep the loop running) */
     srv->sqlhttp = h;
-    proxy_log(PROXY_LOG_INFO, "SQL over HTTP (Neon's driver) on %s: POST /sql", where);
+    proxy_log(PROXY_LOG_INFO, "Neon's serverless driver on %s: SQL over HTTP (POST /sql) and "
+              "PostgreSQL over WebSockets (/v2)", where);
     return true;
 }
 
@@ -1181,6 +1196,8 @@ void sqlhttp_stop(proxy_server *srv)
         return;
     while (h->running) /* (their sessions are gone by now) */
         sqlreq_finish(h->running);
+    h->ws.kick = NULL;
+    ws_close_all(&h->ws);
     MHD_run(h->d);
     ev_io_stop(srv->loop, &h->io);
     ev_timer_stop(srv->loop, &h->timer);
