@@ -51,6 +51,7 @@ struct ws_conn {
     wire_buf to_session;
     bool binary;       /* the message under way is binary */
     bool session_gone; /* its socket read EOF (or failed) */
+    bool close_queued; /* our close frame */
     bool closed;
 };
 
@@ -280,15 +281,23 @@ static void ws_pump(ws_conn *w)
         w->session_gone = true;
     }
     if (w->session_gone && w->fd >= 0) {
-        /* the session ended: close the WebSocket once everything is sent */
         ev_io_stop(w->srv->loop, &w->fio);
         close(w->fd);
         w->fd = -1;
-        wslay_event_queue_close(w->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
     }
     if (wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0) {
         ws_close(w);
         return;
+    }
+    /* the session ended: close the WebSocket once all it said is sent (wslay
+     * would send a close frame ahead of queued data) */
+    if (w->session_gone && !w->close_queued && wslay_event_get_queued_msg_count(w->ctx) == 0) {
+        w->close_queued = true;
+        wslay_event_queue_close(w->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+        if (wslay_event_send(w->ctx) != 0) {
+            ws_close(w);
+            return;
+        }
     }
     if (!wslay_event_want_read(w->ctx) && !wslay_event_want_write(w->ctx)) {
         ws_close(w); /* both closes exchanged, or the client is gone */
