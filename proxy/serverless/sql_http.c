@@ -217,8 +217,10 @@ static char *sqlh_param_text(json_t *v, bool *null)
 }
 
 /* One {"query", "params"}: false with a message on a bad one. */
-static bool sqlreq_query_from(sqlreq_query *q, json_t *o, char *err, size_t errlen)
+static bool sqlreq_query_from(sqlreq_query *q, json_t *o, char *err, size_t errlen,
+                              const char **code)
 {
+    *code = "08P01";
     json_t *sql = json_object_get(o, "query"), *params = json_object_get(o, "params");
     if (!json_is_object(o) || !json_is_string(sql)) {
         snprintf(err, errlen, "each query must be an object with a \"query\" string");
@@ -259,6 +261,12 @@ static bool sqlreq_query_from(sqlreq_query *q, json_t *o, char *err, size_t errl
             return false;
         }
         q->owned[i] = t;
+        if (json_is_string(v) && strlen(t) != json_string_length(v)) {
+            *code = "22021";
+            snprintf(err, errlen, "parameter $%zu: invalid byte sequence for encoding \"UTF8\": 0x00",
+                     i + 1);
+            return false;
+        }
         q->params[i].data = (const uint8_t *)t;
         q->params[i].len = (int32_t)strlen(t);
     }
@@ -361,12 +369,14 @@ static bool sqlreq_prepare(sqlreq *r)
         sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
         return false;
     }
-    for (size_t i = 0; i < r->nq; i++)
+    for (size_t i = 0; i < r->nq; i++) {
+        const char *code;
         if (!sqlreq_query_from(&r->q[i], queries ? json_array_get(queries, i) : r->doc, err,
-                               sizeof(err))) {
-            sqlreq_fail(r, MHD_HTTP_BAD_REQUEST, "08P01", "%s", err);
+                               sizeof(err), &code)) {
+            sqlreq_fail(r, MHD_HTTP_BAD_REQUEST, code, "%s", err);
             return false;
         }
+    }
     if (r->batch) {
         const char *iso = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Neon-Batch-Isolation-Level");
         static const struct {
