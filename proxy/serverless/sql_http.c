@@ -41,6 +41,7 @@ typedef enum sqlreq_phase {
 
 typedef struct sqlreq_query {
     const char *sql; /* in the request's JSON document */
+    bool array_mode; /* rows as arrays: its "arrayMode", else Neon-Array-Mode */
     int nparams;
     wire_value *params;
     char **owned; /* the text of parameters that were not JSON strings */
@@ -113,9 +114,13 @@ static void sqlreq_fail(sqlreq *r, unsigned status, const char *code, const char
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *o = json_pack("{s:s}", "message", msg);
-    if (o && code)
-        json_object_set_new(o, "code", json_string(code));
+    /* all of an ErrorResponse's members, as Neon answers errors of its own */
+    static const char *const fields[] = {"severity", "detail", "hint", "position", "internalPosition",
+                                         "internalQuery", "where", "schema", "table", "column",
+                                         "dataType", "constraint", "file", "line", "routine"};
+    json_t *o = json_pack("{s:s, s:s}", "message", msg, "code", code ? code : "");
+    for (size_t i = 0; o && i < sizeof(fields) / sizeof(fields[0]); i++)
+        json_object_set_new(o, fields[i], i == 0 ? json_string("") : json_null());
     sqlreq_answer(r, status, o);
 }
 
@@ -231,6 +236,9 @@ static bool sqlreq_query_from(sqlreq_query *q, json_t *o, char *err, size_t errl
         return false;
     }
     q->sql = json_string_value(sql);
+    json_t *am = json_object_get(o, "arrayMode");
+    if (json_is_boolean(am))
+        q->array_mode = json_is_true(am);
     if (params && !json_is_null(params) && !json_is_array(params)) {
         snprintf(err, errlen, "\"params\" must be an array");
         return false;
@@ -276,7 +284,7 @@ static bool sqlreq_query_from(sqlreq_query *q, json_t *o, char *err, size_t errl
 static bool sqlh_header_true(struct MHD_Connection *c, const char *name)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-    return v && !strcasecmp(v, "true");
+    return v && !strcmp(v, "true"); /* (as Neon: only the literal true) */
 }
 
 /* Headers and body into what to run; false with the answer set. */
@@ -371,6 +379,7 @@ static bool sqlreq_prepare(sqlreq *r)
     }
     for (size_t i = 0; i < r->nq; i++) {
         const char *code;
+        r->q[i].array_mode = r->array_mode;
         if (!sqlreq_query_from(&r->q[i], queries ? json_array_get(queries, i) : r->doc, err,
                                sizeof(err), &code)) {
             sqlreq_fail(r, MHD_HTTP_BAD_REQUEST, code, "%s", err);
@@ -389,7 +398,7 @@ static bool sqlreq_prepare(sqlreq *r)
         if (iso) {
             level = NULL;
             for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-                if (!strcasecmp(iso, levels[i].header))
+                if (!strcmp(iso, levels[i].header))
                     level = levels[i].sql;
             if (!level) {
                 sqlreq_fail(r, MHD_HTTP_BAD_REQUEST, "08P01", "invalid isolation level: %.60s "
@@ -545,68 +554,181 @@ static void sqlh_command(const uint8_t *tag, size_t len, json_t *res)
     }
 }
 
-/* A text value as JSON: a string (invalid UTF-8 replaced), or, without
- * Neon-Raw-Text-Output, typed by its column's type where JSON has one. */
-static json_t *sqlh_value(sqlreq *r, uint32_t type, const uint8_t *p, int32_t len)
+/* A string from text that may not be UTF-8: each bad byte becomes U+FFFD. */
+static json_t *sqlh_string(const uint8_t *p, size_t len)
 {
-    if (len < 0)
-        return json_null();
-    if (!r->raw_text) {
-        char buf[64];
-        if ((type == 16) && len == 1)
-            return json_boolean(p[0] == 't');
-        if ((type == 20 || type == 21 || type == 23 || type == 26 || type == 700 || type == 701) &&
-            (size_t)len < sizeof(buf)) {
-            memcpy(buf, p, (size_t)len);
-            buf[len] = '\0';
-            char *end;
-            if (type == 700 || type == 701) {
-                double d = strtod(buf, &end);
-                if (!*end && end != buf && d == d && d - d == 0)
-                    return json_real(d);
-            } else {
-                long long v = strtoll(buf, &end, 10);
-                if (!*end && end != buf && (type != 20 || (v < (1LL << 53) && v > -(1LL << 53))))
-                    return json_integer(v);
-            }
-        }
-        if (type == 114 || type == 3802) {
-            json_t *j = json_loadb((const char *)p, (size_t)len, JSON_DECODE_ANY, NULL);
-            if (j)
-                return j;
-        }
-    }
-    json_t *s = json_stringn((const char *)p, (size_t)len);
+    json_t *s = json_stringn((const char *)p, len);
     if (s)
         return s;
-    /* not UTF-8: each bad byte becomes U+FFFD */
     wire_buf b;
     wire_buf_init(&b);
-    for (int32_t i = 0; i < len; i++) {
-        json_t *one = json_stringn((const char *)p + i, 1);
-        if (one) {
-            wire_buf_put_u8(&b, p[i]);
-            json_decref(one);
-            continue;
-        }
-        int n = 2;
-        for (; n <= 4 && i + n <= len; n++) {
-            json_t *t = json_stringn((const char *)p + i, (size_t)n);
+    for (size_t i = 0; i < len;) {
+        size_t n = 1;
+        while (n <= 4 && i + n <= len) {
+            json_t *t = json_stringn((const char *)p + i, n);
             if (t) {
                 json_decref(t);
                 break;
             }
+            n++;
         }
         if (n <= 4 && i + n <= len) {
-            wire_buf_append(&b, p + i, (size_t)n);
-            i += n - 1;
+            wire_buf_append(&b, p + i, n);
+            i += n;
         } else {
             wire_buf_append(&b, "\xef\xbf\xbd", 3);
+            i++;
         }
     }
     s = b.oom ? NULL : json_stringn((const char *)b.data, b.len);
     wire_buf_free(&b);
     return s ? s : json_string("");
+}
+
+/* The element type of the array types whose elements JSON can carry (0:
+ * not one of them). */
+static uint32_t sqlh_array_element(uint32_t type)
+{
+    static const uint32_t map[][2] = {
+        {1000, 16},   {1005, 21},   {1007, 23},   {1016, 20},   {1021, 700},  {1022, 701},
+        {199, 114},   {3807, 3802}, {1009, 25},   {1015, 1043}, {1014, 1042}, {1028, 26},
+        {1231, 1700}, {1182, 1082}, {1115, 1114}, {1185, 1184}, {2951, 2950}, {1001, 17},
+        {1183, 1083}, {1187, 1186}, {1041, 869},  {651, 650},   {1002, 18},   {1003, 19}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i][0] == type)
+            return map[i][1];
+    return 0;
+}
+
+static json_t *sqlh_typed(uint32_t type, const uint8_t *p, size_t len);
+
+/* A PostgreSQL array literal ({1,2}, {"a","b\"c",NULL}, {{1},{2}},
+ * [0:1]={1,2}) from *pp as a JSON array of its elements by type; NULL if
+ * it is not one. */
+static json_t *sqlh_array(uint32_t elem, const uint8_t **pp, const uint8_t *end, int depth)
+{
+    const uint8_t *p = *pp;
+    if (depth > 6 || p >= end || *p != '{')
+        return NULL;
+    p++;
+    json_t *a = json_array();
+    wire_buf item;
+    wire_buf_init(&item);
+    bool ok = a != NULL;
+    while (ok) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
+            p++;
+        if (p >= end) {
+            ok = false;
+            break;
+        }
+        if (*p == '}' && json_array_size(a) == 0) {
+            p++;
+            break;
+        }
+        json_t *v;
+        if (*p == '{') {
+            v = sqlh_array(elem, &p, end, depth + 1);
+        } else if (*p == '"') {
+            wire_buf_reset(&item);
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\' && p + 1 < end)
+                    p++;
+                wire_buf_put_u8(&item, *p);
+            }
+            if (p >= end) {
+                ok = false;
+                break;
+            }
+            p++;
+            v = sqlh_typed(elem, item.data, item.len);
+        } else {
+            const uint8_t *b = p;
+            while (p < end && *p != ',' && *p != '}')
+                p++;
+            const uint8_t *e = p;
+            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            v = e - b == 4 && !strncasecmp((const char *)b, "NULL", 4)
+                    ? json_null()
+                    : sqlh_typed(elem, b, (size_t)(e - b));
+        }
+        if (!v || json_array_append_new(a, v)) {
+            ok = false;
+            break;
+        }
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
+            p++;
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == '}') {
+            p++;
+            break;
+        }
+        ok = false;
+    }
+    wire_buf_free(&item);
+    if (!ok || item.oom) {
+        json_decref(a);
+        return NULL;
+    }
+    *pp = p;
+    return a;
+}
+
+/* A text value as JSON the way Neon converts it without
+ * Neon-Raw-Text-Output: booleans, int2 and int4 as numbers, float4 and
+ * float8 as numbers when finite, json and jsonb as they are, arrays of
+ * those as JSON arrays; everything else (int8, numeric, dates, bytea...)
+ * as its text. */
+static json_t *sqlh_typed(uint32_t type, const uint8_t *p, size_t len)
+{
+    char buf[64];
+    if (type == 16)
+        return json_boolean(len == 1 && p[0] == 't');
+    if ((type == 21 || type == 23 || type == 700 || type == 701) && len < sizeof(buf)) {
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        char *end;
+        if (type == 700 || type == 701) {
+            double d = strtod(buf, &end);
+            if (!*end && end != buf && d == d && d - d == 0)
+                return json_real(d);
+        } else {
+            long long v = strtoll(buf, &end, 10);
+            if (!*end && end != buf)
+                return json_integer(v);
+        }
+    }
+    if (type == 114 || type == 3802) {
+        json_t *j = json_loadb((const char *)p, len, JSON_DECODE_ANY, NULL);
+        if (j)
+            return j;
+    }
+    uint32_t elem = sqlh_array_element(type);
+    if (elem) {
+        const uint8_t *q = p, *end = p + len;
+        if (q < end && *q == '[') { /* explicit bounds: [1:2]={...} */
+            while (q < end && *q != '=')
+                q++;
+            q++;
+        }
+        json_t *a = sqlh_array(elem, &q, end, 0);
+        if (a)
+            return a;
+    }
+    return sqlh_string(p, len);
+}
+
+/* A column's text value as the answer carries it: null, the text itself
+ * (Neon-Raw-Text-Output: true, as the driver asks), or typed. */
+static json_t *sqlh_value(sqlreq *r, uint32_t type, const uint8_t *p, int32_t len)
+{
+    if (len < 0)
+        return json_null();
+    return r->raw_text ? sqlh_string(p, (size_t)len) : sqlh_typed(type, p, (size_t)len);
 }
 
 /* One message from the session.  false: stop reading (the answer is set). */
@@ -731,7 +853,8 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
         if (!r->rows)
             r->rows = json_array();
         uint16_t n = sqlh_u16(f->body);
-        json_t *row = r->array_mode ? json_array() : json_object();
+        bool arrays = r->q[r->qi].array_mode;
+        json_t *row = arrays ? json_array() : json_object();
         uint32_t at = 2;
         for (uint16_t i = 0; i < n && row; i++) {
             if (at + 4 > f->body_len)
@@ -743,7 +866,7 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
             json_t *field = r->fields ? json_array_get(r->fields, i) : NULL;
             uint32_t type = field ? (uint32_t)json_integer_value(json_object_get(field, "dataTypeID")) : 0;
             json_t *v = sqlh_value(r, type, f->body + at, len);
-            if (r->array_mode)
+            if (arrays)
                 json_array_append_new(row, v);
             else
                 json_object_set_new(row, field ? json_string_value(json_object_get(field, "name")) : "?", v);
@@ -781,7 +904,7 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
         }
         json_object_set_new(res, "rows", r->rows ? r->rows : json_array());
         json_object_set_new(res, "fields", r->fields ? r->fields : json_array());
-        json_object_set_new(res, "rowAsArray", json_boolean(r->array_mode));
+        json_object_set_new(res, "rowAsArray", json_boolean(r->q[r->qi].array_mode));
         r->rows = r->fields = NULL;
         json_array_append_new(r->results, res);
         return true;
