@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -388,6 +390,10 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
     int fl = fcntl(sock, F_GETFL);
     if (fl >= 0)
         fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+    /* wslay writes a frame's header and payload apart: without this, Nagle
+     * holds the payload until the client's delayed ACK (40 ms a message) */
+    int one = 1;
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ev_io_init(&w->sio, ws_sock_cb, sock, EV_READ);
     ev_io_init(&w->fio, ws_fd_cb, w->fd, EV_READ);
     w->next = list->head;
