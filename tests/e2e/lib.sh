@@ -683,3 +683,23 @@ _dm_check_tools() {
 }
 _dm_check_tools
 echo "== $DM_TEST_NAME (target: $DM_E2E_TARGET, tmp: $DM_TMP) =="
+
+# node_modules_setup DIR MIN_NODE_MAJOR PACKAGE...: npm ci into DIR (from its
+# package-lock.json) when DIR/node_modules is missing, older than the
+# lockfile or lacks a package.  Uses $NODE and $NPM (default node, npm);
+# prints the reason and returns 1 on failure.
+node_modules_setup() {
+    local dir=$1 min=$2 major p ok=1
+    shift 2
+    "${NODE:-node}" --version >/dev/null 2>&1 || { echo "node not found (Debian: apt-get install nodejs npm)"; return 1; }
+    major=$("${NODE:-node}" -p 'process.versions.node.split(".")[0]')
+    [ "$major" -ge "$min" ] || { echo "node $("${NODE:-node}" --version) is older than $min"; return 1; }
+    [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] || ok=0
+    for p in "$@"; do [ -d "$dir/node_modules/$p" ] || ok=0; done
+    [ $ok = 1 ] && return 0
+    if ! (cd "$dir" && "${NPM:-npm}" ci --no-audit --no-fund) >"$DM_TMP/npm.log" 2>&1; then
+        echo "npm ci failed in $dir:"
+        tail -n 30 "$DM_TMP/npm.log"
+        return 1
+    fi
+}

@@ -146,25 +146,6 @@ fi
 
 # ---- prerequisites: Node modules, the compiled Java class ----
 
-# _node_setup: npm ci into tests/drivers/node/ when node_modules is missing or
-# older than the lockfile.  Prints the reason on failure.
-_node_setup() {
-    local dir=$DRIVERS_DIR/node
-    "$NODE" --version >/dev/null 2>&1 || { echo "node not found (Debian: apt-get install nodejs npm)"; return 1; }
-    local major
-    major=$("$NODE" -p 'process.versions.node.split(".")[0]')
-    [ "$major" -ge 18 ] || { echo "node $("$NODE" --version) is older than 18"; return 1; }
-    if [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] &&
-        [ -d "$dir/node_modules/pg" ] && [ -d "$dir/node_modules/postgres" ]; then
-        return 0
-    fi
-    if ! (cd "$dir" && "$NPM" ci --no-audit --no-fund) >"$OUT/npm.log" 2>&1; then
-        echo "npm ci failed in $dir:"
-        tail -n 30 "$OUT/npm.log"
-        return 1
-    fi
-}
-
 # _java_setup: compiles the .java files once per source version into a cache
 # next to the dormouse binary (or in the temp dir); sets JAVA_CP.
 _java_setup() {
@@ -339,7 +320,7 @@ if [ "$DM_DRIVERS_MODE" = txpool ]; then
         start "$d-stress" "$PYTHON" "$DRIVERS_DIR/python/${d}_stress.py" "${a[@]}" "$STRESS_CLIENTS"
     done
 fi
-if err=$(_node_setup); then
+if err=$(node_modules_setup "$DRIVERS_DIR/node" 18 pg postgres); then
     for i in "${INSTANCES[@]}"; do
         mapfile -t a < <(args pg)
         start "pg$i" "$NODE" "$DRIVERS_DIR/node/pg_test.mjs" "${a[@]}"

@@ -20,20 +20,7 @@ NODE=${NODE:-node}
 NPM=${NPM:-npm}
 OUT=$(dm_tmpdir out)
 
-_neon_setup() {
-    "$NODE" --version >/dev/null 2>&1 || { echo "node not found (Debian: apt-get install nodejs npm)"; return 1; }
-    if [ -f "$NEON_DIR/node_modules/.package-lock.json" ] &&
-        [ "$NEON_DIR/node_modules/.package-lock.json" -nt "$NEON_DIR/package-lock.json" ] &&
-        [ -d "$NEON_DIR/node_modules/@neondatabase/serverless" ] && [ -d "$NEON_DIR/node_modules/ws" ]; then
-        return 0
-    fi
-    if ! (cd "$NEON_DIR" && "$NPM" ci --no-audit --no-fund) >"$OUT/npm.log" 2>&1; then
-        echo "npm ci failed in $NEON_DIR:"
-        tail -n 30 "$OUT/npm.log"
-        return 1
-    fi
-}
-err=$(_neon_setup) || die "setup: the Node modules of tests/drivers/neon" "$err"
+err=$(node_modules_setup "$NEON_DIR" 19 @neondatabase/serverless ws) || die "setup: the Node modules of tests/drivers/neon" "$err"
 
 AUTH_FILE=$DM_TMP/userlist.txt
 printf '"%s" "%s"\n' alice alicepw admin adminpw >"$AUTH_FILE"
