@@ -32,6 +32,11 @@ bool sqlhttp_start(struct proxy_server *srv, char *err, size_t errlen);
 /* Stops listening; requests still under way are answered 503 and freed. */
 void sqlhttp_stop(struct proxy_server *srv);
 
+/* A new session of this server on fd (our socketpair's other end), as a
+ * TCP client at the HTTP client's address: hba, TLS requirements and
+ * login limits see that address.  Its first bytes should be waiting. */
+void serverless_session(struct proxy_server *srv, struct MHD_Connection *c, int fd);
+
 /* ---- PostgreSQL over WebSockets (ws.c), on the same listener ---- */
 
 typedef struct ws_conn ws_conn;

@@ -1093,16 +1093,20 @@ static bool sqlreq_start(sqlreq *r)
     if (r->next)
         r->next->prev = r;
     r->h->running = r;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    serverless_session(srv, r->c, sv[1]);
+    return true;
+}
+
+void serverless_session(proxy_server *srv, struct MHD_Connection *c, int fd)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     struct sockaddr_in none = {.sin_family = AF_INET};
     if (!sa)
         sa = (const struct sockaddr *)&none;
     socklen_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                 : sizeof(struct sockaddr_in);
-    session_accept(srv, sv[1], sa, salen, false);
-    return true;
+    session_accept(srv, fd, sa, salen, false);
 }
 
 /* ---- MHD ---- */

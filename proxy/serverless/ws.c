@@ -400,16 +400,9 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
     if (w->next)
         w->next->prev = w;
     list->head = w;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    struct sockaddr_in none = {.sin_family = AF_INET};
-    if (!sa)
-        sa = (const struct sockaddr *)&none;
-    socklen_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
     /* what the client sent along with its handshake goes first */
     ws_pump(w); /* (may close it: the session then reads EOF) */
-    session_accept(srv, sv[1], sa, salen, false);
+    serverless_session(srv, c, sv[1]);
 }
 
 void ws_close_all(ws_list *list)

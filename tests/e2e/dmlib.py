@@ -75,3 +75,47 @@ def storm(n, open_conn, query, want, timeout=120):
     for t in ts:
         t.join(timeout)
     return errors
+
+
+def dom_text(dom):
+    """What a page shows, from the DOM headless Chromium dumped: (text,
+    attrs).  text maps "ID" to the text of the element with that id, and
+    "ID.CLASS" to that of a classed element inside it (a table cell of a
+    row: its last class); attrs maps "body" and every id to the element's
+    attributes."""
+    import html.parser
+
+    class P(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.text, self.attrs = [], {}, {}
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "body":
+                self.attrs["body"] = a
+            if a.get("id"):
+                self.attrs[a["id"]] = a
+            if tag not in ("meta", "br", "img", "input", "link"):
+                self.stack.append(a)
+
+        def handle_endtag(self, tag):
+            if self.stack:
+                self.stack.pop()
+
+        def handle_data(self, data):
+            if not self.stack:
+                return
+            inner = self.stack[-1]
+            if inner.get("id"):
+                key = inner["id"]
+            else:
+                ids = [a["id"] for a in self.stack if a.get("id")]
+                if not ids or not inner.get("class"):
+                    return
+                key = ids[-1] + "." + inner["class"].split()[-1]
+            self.text[key] = self.text.get(key, "") + data
+
+    p = P()
+    p.feed(dom)
+    return p.text, p.attrs

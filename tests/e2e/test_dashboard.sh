@@ -54,42 +54,13 @@ printf "%s" "$dom" >"$DM_TMP/dom.html"
 [ -n "$dom" ] || die "chromium printed no DOM"
 out=$("$PYTHON" - "$URL" "$DM_TMP/dom.html" 2>&1 <<'PY'
 import html.parser, json, sys, urllib.request
-from dmlib import report
+from dmlib import dom_text, report
 dom = open(sys.argv[2]).read()
-class P(html.parser.HTMLParser):
-    """Text by element: "ID" for an element with an id, "ID.CLASS" for a
-    classed element inside one (a table cell of a row)."""
-    def __init__(self):
-        super().__init__()
-        self.stack, self.text, self.attrs = [], {}, {}
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "body":
-            self.attrs["body"] = a
-        if tag not in ("meta", "br", "img", "input", "link"):
-            self.stack.append(a)
-    def handle_endtag(self, tag):
-        if self.stack:
-            self.stack.pop()
-    def handle_data(self, data):
-        if not self.stack:
-            return
-        inner = self.stack[-1]
-        if inner.get("id"):
-            key = inner["id"]
-        else:
-            ids = [a["id"] for a in self.stack if a.get("id")]
-            if not ids or not inner.get("class"):
-                return
-            key = ids[-1] + "." + inner["class"].split()[-1]
-        self.text[key] = self.text.get(key, "") + data
-p = P()
-p.feed(dom)
-t = p.text
+t, attrs = dom_text(dom)
 with urllib.request.urlopen(sys.argv[1] + "/v1/overview") as r:
     ov = json.load(r)
 dbs = {d["name"]: d for d in ov["databases"]}
-report(p.attrs.get("body", {}).get("data-loaded") == "yes", "the page's script fetched /v1/overview", p.attrs.get("body"))
+report(attrs.get("body", {}).get("data-loaded") == "yes", "the page's script fetched /v1/overview", attrs.get("body"))
 report(t.get("clients") == "1", "it shows one client connection", t.get("clients"))
 up = sum(1 for d in ov["databases"] if d["state"] != "paused")
 report(t.get("dbs-active") == str(up) and t.get("dbs-paused") == str(len(ov["databases"]) - up),
@@ -106,7 +77,7 @@ with urllib.request.urlopen(sys.argv[1] + "/v1/bills") as r:
     bills = json.load(r)
 with urllib.request.urlopen(sys.argv[1] + "/v1/queries?limit=10") as r:
     top = json.load(r)["queries"]
-report(p.attrs.get("body", {}).get("data-billing") == "yes", "the page's script fetched the billing data", p.attrs.get("body"))
+report(attrs.get("body", {}).get("data-billing") == "yes", "the page's script fetched the billing data", attrs.get("body"))
 nap = [d for d in bills["databases"] if d["database"] == "nap"][0]
 report(all(t.get("bill-nap." + k) == str(nap[k]) for k in ("queries", "rows_read", "rows_written", "rows_returned", "cold_starts"))
        and nap["rows_written"] == 1 and nap["queries"] >= 3,

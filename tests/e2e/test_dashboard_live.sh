@@ -59,42 +59,11 @@ printf "%s" "$dom" >"$DM_TMP/dom.html"
 curl -s "$URL/v1/timeline" >"$DM_TMP/timeline.json"
 out=$("$PYTHON" - "$DM_TMP/dom.html" "$DM_TMP/timeline.json" 2>&1 <<'PY'
 import html.parser, json, sys
-from dmlib import report
+from dmlib import dom_text, report
 dom = open(sys.argv[1]).read()
 tl = json.load(open(sys.argv[2]))
-class P(html.parser.HTMLParser):
-    """Text by element: "ID" for an element with an id, "ID.CLASS" for a
-    classed element inside one (a table cell of a row); attributes by id."""
-    def __init__(self):
-        super().__init__()
-        self.stack, self.text, self.attrs = [], {}, {}
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "body":
-            self.attrs["body"] = a
-        if a.get("id"):
-            self.attrs[a["id"]] = a
-        if tag not in ("meta", "br", "img", "input", "link"):
-            self.stack.append(a)
-    def handle_endtag(self, tag):
-        if self.stack:
-            self.stack.pop()
-    def handle_data(self, data):
-        if not self.stack:
-            return
-        inner = self.stack[-1]
-        if inner.get("id"):
-            key = inner["id"]
-        else:
-            ids = [a["id"] for a in self.stack if a.get("id")]
-            if not ids or not inner.get("class"):
-                return
-            key = ids[-1] + "." + inner["class"].split()[-1]
-        self.text[key] = self.text.get(key, "") + data
-p = P()
-p.feed(dom)
-t = p.text
-body = p.attrs.get("body", {})
+t, attrs = dom_text(dom)
+body = attrs.get("body", {})
 report(body.get("data-live") == "yes", "the page drew a /v1/timeline answer", body)
 report(int(body.get("data-live-answers", "0")) >= 2, "it merged later answers (since=) into the first",
        body.get("data-live-answers"))
@@ -149,7 +118,7 @@ report(resumes >= 1 and t.get("live-db-nap.cold_starts") == str(resumes),
 
 # the charts: drawn, so the script sized each canvas (300 wide unless set)
 for c in ("live-latency", "live-logins-chart", "live-states-chart", "live-memory", "live-cost-chart"):
-    a = p.attrs.get(c) or {}
+    a = attrs.get(c) or {}
     report(int(a.get("width", "300")) > 300 and "height:" in a.get("style", ""), f"the chart #{c} is drawn", a)
 print("DONE")
 PY
