@@ -35,6 +35,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "wire_internal.h"
 
@@ -649,9 +650,75 @@ bool wire_scram_server_client_key(const wire_scram_server *s, uint8_t out[WIRE_S
 
 enum scram_client_state { SC_NEW, SC_FIRST_SENT, SC_FINAL_SENT, SC_DONE };
 
+/* Keys derived from passwords, by an HMAC of (password, salt, iterations)
+ * under a random key of the cache's own: a ring, the oldest replaced. */
+typedef struct scram_cached_keys {
+    uint8_t tag[WIRE_SCRAM_KEY_LEN];
+    uint8_t client_key[WIRE_SCRAM_KEY_LEN], server_key[WIRE_SCRAM_KEY_LEN];
+    bool used;
+} scram_cached_keys;
+
+struct wire_scram_key_cache {
+    uint8_t secret[32];
+    scram_cached_keys *e;
+    int n, next;
+    uint64_t hits, misses;
+};
+
+wire_scram_key_cache *wire_scram_key_cache_new(int entries)
+{
+    wire_scram_key_cache *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->n = entries > 0 ? entries : 1;
+    k->e = calloc((size_t)k->n, sizeof(*k->e));
+    if (!k->e || RAND_bytes(k->secret, sizeof k->secret) != 1) {
+        free(k->e);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void wire_scram_key_cache_free(wire_scram_key_cache *k)
+{
+    if (!k)
+        return;
+    OPENSSL_cleanse(k->e, (size_t)k->n * sizeof(*k->e));
+    OPENSSL_cleanse(k->secret, sizeof k->secret);
+    free(k->e);
+    free(k);
+}
+
+void wire_scram_key_cache_stats(const wire_scram_key_cache *k, uint64_t *hits, uint64_t *misses)
+{
+    *hits = k->hits;
+    *misses = k->misses;
+}
+
+/* The tag of (password, salt, iterations); false on failure. */
+static bool scram_cache_tag(const wire_scram_key_cache *k, const char *password, const uint8_t *salt,
+                            size_t salt_len, int iterations, uint8_t tag[WIRE_SCRAM_KEY_LEN])
+{
+    size_t plen = strlen(password);
+    uint8_t *m = malloc(plen + 1 + salt_len + 4);
+    if (!m)
+        return false;
+    memcpy(m, password, plen);
+    m[plen] = 0;
+    memcpy(m + plen + 1, salt, salt_len);
+    uint32_t it = (uint32_t)iterations;
+    memcpy(m + plen + 1 + salt_len, &it, 4);
+    bool ok = wire_hmac_sha256(k->secret, sizeof k->secret, m, plen + 1 + salt_len + 4, tag);
+    OPENSSL_cleanse(m, plen + 1 + salt_len + 4);
+    free(m);
+    return ok;
+}
+
 struct wire_scram_client {
     enum scram_client_state state;
     char *password; /* NULL: keys mode */
+    wire_scram_key_cache *cache; /* NULL: none */
     uint8_t client_key[WIRE_SCRAM_KEY_LEN], server_key[WIRE_SCRAM_KEY_LEN];
     char *client_nonce;
     char *client_first_bare;
@@ -713,6 +780,11 @@ wire_scram_client *wire_scram_client_new(const char *password, const char *clien
         return NULL;
     }
     return c;
+}
+
+void wire_scram_client_set_cache(wire_scram_client *c, wire_scram_key_cache *k)
+{
+    c->cache = k;
 }
 
 void wire_scram_client_free(wire_scram_client *c)
@@ -820,9 +892,37 @@ bool wire_scram_client_final(wire_scram_client *c, const uint8_t *server_first, 
     if (!am)
         goto done;
     if (c->password) {
-        if (!derive_keys(c->password, salt, salt_len, iterations, client_key, stored_key,
-                         server_key))
-            goto done;
+        wire_scram_key_cache *k = c->cache;
+        uint8_t tag[WIRE_SCRAM_KEY_LEN];
+        scram_cached_keys *hit = NULL;
+        if (k && scram_cache_tag(k, c->password, salt, salt_len, iterations, tag)) {
+            for (int i = 0; i < k->n && !hit; i++)
+                if (k->e[i].used && CRYPTO_memcmp(k->e[i].tag, tag, sizeof tag) == 0)
+                    hit = &k->e[i];
+        } else {
+            k = NULL;
+        }
+        if (hit) {
+            k->hits++;
+            memcpy(client_key, hit->client_key, sizeof client_key);
+            memcpy(server_key, hit->server_key, sizeof server_key);
+            if (!wire_sha256(client_key, sizeof client_key, stored_key))
+                goto done;
+        } else {
+            if (!derive_keys(c->password, salt, salt_len, iterations, client_key, stored_key,
+                             server_key))
+                goto done;
+            if (k) {
+                k->misses++;
+                scram_cached_keys *e = &k->e[k->next];
+                k->next = (k->next + 1) % k->n;
+                memcpy(e->tag, tag, sizeof tag);
+                memcpy(e->client_key, client_key, sizeof client_key);
+                memcpy(e->server_key, server_key, sizeof server_key);
+                e->used = true;
+            }
+        }
+        OPENSSL_cleanse(tag, sizeof tag);
     } else {
         memcpy(client_key, c->client_key, sizeof client_key);
         memcpy(server_key, c->server_key, sizeof server_key);

@@ -468,6 +468,19 @@ wire_scram_client *wire_scram_client_new_keys(const uint8_t client_key[WIRE_SCRA
                                               const uint8_t server_key[WIRE_SCRAM_KEY_LEN],
                                               const char *client_nonce);
 void wire_scram_client_free(wire_scram_client *c);
+/* A cache of the keys derived from passwords (PBKDF2 with the server's salt
+ * and iterations, the costly part of a login), for a client that logs in
+ * again and again with the same password: one thread's, at most `entries`
+ * of them, the oldest replaced.  Entries are found by an HMAC of (password,
+ * salt, iterations) under the cache's own random key; the password is not
+ * kept. */
+typedef struct wire_scram_key_cache wire_scram_key_cache;
+wire_scram_key_cache *wire_scram_key_cache_new(int entries);
+void wire_scram_key_cache_free(wire_scram_key_cache *k);
+void wire_scram_key_cache_stats(const wire_scram_key_cache *k, uint64_t *hits, uint64_t *misses);
+/* A password client (wire_scram_client_new) looks its keys up in k and
+ * keeps them there; k must outlive the exchange. */
+void wire_scram_client_set_cache(wire_scram_client *c, wire_scram_key_cache *k);
 /* Before the first message: bind to the server's tls-server-end-point data
  * (SCRAM-SHA-256-PLUS). */
 bool wire_scram_client_bind(wire_scram_client *c, const uint8_t *cb, size_t cb_len);

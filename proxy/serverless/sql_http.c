@@ -88,6 +88,7 @@ struct sqlhttp {
     ev_timer timer;
     sqlreq *running;
     ws_list ws; /* the WebSocket bridges (ws.c) */
+    wire_scram_key_cache *keys; /* SCRAM keys of the passwords requests log in with */
     char where[80];
 };
 
@@ -772,6 +773,7 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
             wire_buf first;
             wire_buf_init(&first);
             if (!(r->scram = wire_scram_client_new(r->password, NULL)) ||
+                (wire_scram_client_set_cache(r->scram, r->h->keys), false) ||
                 !wire_scram_client_first(r->scram, &first)) {
                 wire_buf_free(&first);
                 goto bad;
@@ -1303,6 +1305,13 @@ bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
     snprintf(h->where, sizeof(h->where), "%s", where);
     h->ws.srv = srv;
     h->ws.kick = sqlh_kick;
+    /* a request logs in anew each time: the PBKDF2 of its password once */
+    h->keys = wire_scram_key_cache_new(256);
+    if (!h->keys) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return false;
+    }
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -1312,6 +1321,7 @@ bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
                             MHD_OPTION_NOTIFY_COMPLETED, sqlh_completed, h, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "cannot listen on sql_http_listen %s: %s", where, strerror(errno));
+        wire_scram_key_cache_free(h->keys);
         free(h);
         return false;
     }
@@ -1340,6 +1350,7 @@ void sqlhttp_stop(proxy_server *srv)
     ev_timer_stop(srv->loop, &h->timer);
     ev_ref(srv->loop);
     MHD_stop_daemon(h->d);
+    wire_scram_key_cache_free(h->keys);
     free(h);
     srv->sqlhttp = NULL;
 }

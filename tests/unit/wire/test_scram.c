@@ -299,6 +299,52 @@ START_TEST(test_client_vector)
 }
 END_TEST
 
+/* The key cache: the same messages as without it, the second login with
+ * the same password, salt and iterations a hit; another password (or a
+ * wrong one) a miss that does not reuse the first's keys. */
+START_TEST(test_client_key_cache)
+{
+    wire_scram_key_cache *k = wire_scram_key_cache_new(2);
+    ck_assert_ptr_nonnull(k);
+    const char *sf = RFC_SERVER_FIRST, *sfin = OUR_SERVER_FINAL;
+    for (int round = 0; round < 3; round++) {
+        wire_scram_client *c = wire_scram_client_new("pencil", RFC_CNONCE);
+        wire_scram_client_set_cache(c, k);
+        wire_buf out;
+        wire_buf_init(&out);
+        ck_assert(wire_scram_client_first(c, &out));
+        wire_buf_reset(&out);
+        ck_assert(wire_scram_client_final(c, (const uint8_t *)sf, strlen(sf), &out));
+        ck_assert_buf_str(&out, OUR_CLIENT_FINAL);
+        ck_assert(wire_scram_client_verify(c, (const uint8_t *)sfin, strlen(sfin)));
+        wire_scram_client_free(c);
+        wire_buf_free(&out);
+    }
+    uint64_t hits, misses;
+    wire_scram_key_cache_stats(k, &hits, &misses);
+    ck_assert_uint_eq(misses, 1);
+    ck_assert_uint_eq(hits, 2);
+    /* a wrong password: its own keys, so the proof differs and the server's
+     * signature does not verify */
+    wire_scram_client *c = wire_scram_client_new("pencil2", RFC_CNONCE);
+    wire_scram_client_set_cache(c, k);
+    wire_buf out;
+    wire_buf_init(&out);
+    ck_assert(wire_scram_client_first(c, &out));
+    wire_buf_reset(&out);
+    ck_assert(wire_scram_client_final(c, (const uint8_t *)sf, strlen(sf), &out));
+    ck_assert(out.len != strlen(OUR_CLIENT_FINAL) ||
+              memcmp(out.data, OUR_CLIENT_FINAL, out.len) != 0);
+    ck_assert(!wire_scram_client_verify(c, (const uint8_t *)sfin, strlen(sfin)));
+    wire_scram_client_free(c);
+    wire_buf_free(&out);
+    wire_scram_key_cache_stats(k, &hits, &misses);
+    ck_assert_uint_eq(misses, 2);
+    ck_assert_uint_eq(hits, 2);
+    wire_scram_key_cache_free(k);
+}
+END_TEST
+
 START_TEST(test_client_new_bad_args)
 {
     ck_assert_ptr_null(wire_scram_client_new(NULL, "abc"));
@@ -1022,6 +1068,7 @@ static Suite *scram_suite(void)
     TCase *tc = tcase_create("client");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_client_vector);
+    tcase_add_test(tc, test_client_key_cache);
     tcase_add_test(tc, test_client_new_bad_args);
     tcase_add_test(tc, test_client_out_of_order);
     tcase_add_test(tc, test_client_rejects_bad_server_first);
