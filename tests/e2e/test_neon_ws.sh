@@ -9,8 +9,9 @@
 # the session (42P01, 23505, then 25P02 in the aborted block), a 2 MB result
 # and a 300 KB parameter through the bridge, a Pool of 5 connections running
 # 20 queries, end() resolving once Dormouse closes the WebSocket, and a wrong
-# password (28P01).  This script adds the handshake's refusals (curl) and
-# that a dropped WebSocket ends its session.
+# password (28P01).  This script adds the handshake's refusals (curl), that a
+# dropped WebSocket ends its session, and a CancelRequest sent over another
+# WebSocket stopping a statement upstream (57014).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dm_only "the WebSocket endpoint is Dormouse's" || dm_finish
@@ -103,6 +104,97 @@ dm_start "$DM_TMP/postgres.ini"
 wait_until 10 sql_http_up || die "sql_http_listen does not accept connections" "$(tail -n 20 "$DM_LOG")"
 run_node postgres pgapp
 handshake_checks postgres "$SQL_PORT" pgapp
+
+# a CancelRequest over a second WebSocket stops a statement running on the first
+out=$("$PYTHON" - "$SQL_PORT" <<'PY' 2>&1
+import base64, hashlib, os, socket, struct, sys, time
+port = int(sys.argv[1])
+
+class WS:
+    def __init__(self):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall((f"GET /v2 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += self.s.recv(4096)
+        self.rest = buf.split(b"\r\n\r\n", 1)[1]
+        self.stream = b""
+    def send(self, data):
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+        self.s.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+    def _frame(self):
+        while True:
+            if len(self.rest) >= 2:
+                n = self.rest[1] & 0x7F
+                off = 2
+                if n == 126:
+                    n, off = struct.unpack("!H", self.rest[2:4])[0], 4
+                elif n == 127:
+                    n, off = struct.unpack("!Q", self.rest[2:10])[0], 10
+                if len(self.rest) >= off + n:
+                    op, data = self.rest[0] & 0x0F, self.rest[off:off + n]
+                    self.rest = self.rest[off + n:]
+                    return op, data
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None, b""
+            self.rest += chunk
+    def message(self):
+        """The next PostgreSQL message (type, body)."""
+        while True:
+            if len(self.stream) >= 5:
+                n = struct.unpack("!i", self.stream[1:5])[0]
+                if len(self.stream) >= 1 + n:
+                    t, body = chr(self.stream[0]), self.stream[5:1 + n]
+                    self.stream = self.stream[1 + n:]
+                    return t, body
+            op, data = self._frame()
+            if op is None or op == 8:
+                return None, b""
+            self.stream += data
+
+def startup(w, user, db, password):
+    body = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in (("user", user), ("database", db)))
+    w.send(struct.pack("!ii", 8 + len(body) + 1, 196608) + body + b"\0")
+    pid = key = None
+    while True:
+        t, b = w.message()
+        if t == "R" and struct.unpack("!i", b[:4])[0] == 5: # md5
+            inner = hashlib.md5((password + user).encode()).hexdigest()
+            resp = "md5" + hashlib.md5(inner.encode() + b[4:8]).hexdigest()
+            w.send(b"p" + struct.pack("!i", 4 + len(resp) + 1) + resp.encode() + b"\0")
+        elif t == "K":
+            pid, key = struct.unpack("!ii", b)
+        elif t == "Z":
+            return pid, key
+        elif t in ("E", None):
+            raise SystemExit(f"login failed: {b!r}")
+
+w1 = WS()
+pid, key = startup(w1, "alice", "pgapp", "alicepw")
+q = b"select pg_sleep(30)\0"
+w1.send(b"Q" + struct.pack("!i", 4 + len(q)) + q)
+time.sleep(0.5)
+t0 = time.time()
+w2 = WS()
+w2.send(struct.pack("!iiii", 16, 80877102, pid, key))
+code = None
+while True:
+    t, b = w1.message()
+    if t == "E":
+        fields = {f[:1]: f[1:] for f in b.split(b"\0") if f}
+        code = fields.get(b"C", b"").decode()
+    if t in ("Z", None):
+        break
+print("cancelled with", code, "after", round(time.time() - t0, 1), "s")
+PY
+)
+assert_contains "postgres: a CancelRequest over another WebSocket stops the statement (57014)" "$out" \
+    "cancelled with 57014"
 dm_stop_check "postgres: dormouse exits 0 on SIGTERM"
 
 dm_finish
