@@ -42,6 +42,6 @@ TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
     cmake --build build/tsan -j"$jobs" --target dormouse dm_e2e_client >/dev/null &&
     TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$root/tests/tsan.supp" \
         ctest --test-dir build/tsan --output-on-failure -j"$jobs" \
-        -R '^e2e/test_(workers|txpool|copy|pgbench|auth_query|scale_to_zero|managed_pg|http|usage|tls)$' || status=1
+        -R '^e2e/test_(workers|txpool|copy|pgbench|auth_query|scale_to_zero|managed_pg|http|usage|tls|neon_ws)$' || status=1
 
 exit $status
