@@ -86,6 +86,7 @@ struct sqlhttp {
     struct MHD_Daemon *d;
     ev_io io;
     ev_timer timer;
+    ev_timer kick; /* MHD to run soon (an upgraded socket to close), apart from its timeout */
     sqlreq *running;
     ws_list ws; /* the WebSocket bridges (ws.c) */
     wire_scram_key_cache *keys; /* SCRAM keys of the passwords requests log in with */
@@ -93,6 +94,7 @@ struct sqlhttp {
 };
 
 static void sqlreq_finish(sqlreq *r);
+static json_t *sqlh_string(const uint8_t *p, size_t len);
 
 /* ---- answers ---- */
 
@@ -119,7 +121,9 @@ static void sqlreq_fail(sqlreq *r, unsigned status, const char *code, const char
     static const char *const fields[] = {"severity", "detail", "hint", "position", "internalPosition",
                                          "internalQuery", "where", "schema", "table", "column",
                                          "dataType", "constraint", "file", "line", "routine"};
-    json_t *o = json_pack("{s:s, s:s}", "message", msg, "code", code ? code : "");
+    /* (msg may quote the client's bytes: not UTF-8, or cut inside a character) */
+    json_t *o = json_pack("{s:o, s:s}", "message", sqlh_string((const uint8_t *)msg, strlen(msg)),
+                          "code", code ? code : "");
     for (size_t i = 0; o && i < sizeof(fields) / sizeof(fields[0]); i++)
         json_object_set_new(o, fields[i], i == 0 ? json_string("") : json_null());
     sqlreq_answer(r, status, o);
@@ -144,7 +148,7 @@ static enum MHD_Result sqlh_queue(struct MHD_Connection *c, unsigned status, cha
 /* An answer that needs no session: queued at once. */
 static enum MHD_Result sqlh_error_now(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    json_t *o = json_pack("{s:s}", "message", msg);
+    json_t *o = json_pack("{s:o}", "message", sqlh_string((const uint8_t *)msg, strlen(msg)));
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return sqlh_queue(c, status, body, body ? strlen(body) : 0);
@@ -1277,12 +1281,20 @@ static void sqlh_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     sqlh_rearm(h);
 }
 
+static void sqlh_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sqlhttp *h = container_of(w, sqlhttp, kick);
+    MHD_run(h->d);
+    sqlh_rearm(h);
+}
+
 static void sqlh_kick(ws_list *list)
 {
     sqlhttp *h = container_of(list, sqlhttp, ws);
-    ev_timer_stop(h->srv->loop, &h->timer);
-    ev_timer_set(&h->timer, 0., 0.);
-    ev_timer_start(h->srv->loop, &h->timer);
+    if (!ev_is_active(&h->kick)) {
+        ev_timer_set(&h->kick, 0., 0.);
+        ev_timer_start(h->srv->loop, &h->kick);
+    }
 }
 
 bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
@@ -1329,6 +1341,7 @@ bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
     ev_io_init(&h->io, sqlh_io_cb, info->epoll_fd, EV_READ);
     ev_io_start(srv->loop, &h->io);
     ev_timer_init(&h->timer, sqlh_timer_cb, 0., 0.);
+    ev_timer_init(&h->kick, sqlh_kick_cb, 0., 0.);
     ev_unref(srv->loop); /* (it alone does not keep the loop running) */
     srv->sqlhttp = h;
     proxy_log(PROXY_LOG_INFO, "Neon's serverless driver on %s: SQL over HTTP (POST /sql) and "
@@ -1348,6 +1361,7 @@ void sqlhttp_stop(proxy_server *srv)
     MHD_run(h->d);
     ev_io_stop(srv->loop, &h->io);
     ev_timer_stop(srv->loop, &h->timer);
+    ev_timer_stop(srv->loop, &h->kick);
     ev_ref(srv->loop);
     MHD_stop_daemon(h->d);
     wire_scram_key_cache_free(h->keys);

@@ -51,7 +51,10 @@ struct ws_conn {
     uint8_t *extra; /* what MHD read past the handshake */
     size_t extra_len, extra_at;
     wire_buf to_session;
-    bool binary;       /* the message under way is binary */
+    bool binary;       /* the data message under way is binary */
+    bool control;      /* the frame under way is a control frame (ping, pong, close) */
+    bool rejected;     /* we closed the WebSocket (a text frame): nothing more goes in */
+    bool session_deaf; /* writing to the session failed: what comes is dropped */
     bool session_gone; /* its socket read EOF (or failed) */
     bool close_queued; /* our close frame */
     bool closed;
@@ -210,15 +213,23 @@ static void ws_frame_start_cb(wslay_event_context_ptr ctx,
                               const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
 {
     ws_conn *w = user;
-    if (arg->opcode == WSLAY_BINARY_FRAME)
+    /* wslay reports control frames' payloads too: they are not the stream */
+    w->control = (arg->opcode & 0x8) != 0;
+    if (w->control)
+        return;
+    if (arg->opcode == WSLAY_BINARY_FRAME) {
         w->binary = true;
-    else if (arg->opcode == WSLAY_TEXT_FRAME) {
-        /* the protocol is bytes: a text frame is a broken client */
+    } else if (arg->opcode == WSLAY_TEXT_FRAME) {
+        /* the protocol is bytes: a text frame is a broken client, whose
+         * session ends now (ws_pump) */
         w->binary = false;
-        static const char why[] = "binary frames only";
-        wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA, (const uint8_t *)why,
-                                sizeof(why) - 1);
-    }
+        if (!w->rejected) {
+            w->rejected = true;
+            static const char why[] = "binary frames only";
+            wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA, (const uint8_t *)why,
+                                    sizeof(why) - 1);
+        }
+    } /* (a continuation goes on with its message's kind) */
 }
 
 static void ws_frame_chunk_cb(wslay_event_context_ptr ctx,
@@ -226,7 +237,7 @@ static void ws_frame_chunk_cb(wslay_event_context_ptr ctx,
 {
     ws_conn *w = user;
     (void)ctx;
-    if (w->binary && w->fd >= 0)
+    if (w->binary && !w->control && !w->rejected && !w->session_deaf && w->fd >= 0)
         wire_buf_append(&w->to_session, arg->data, arg->data_length);
 }
 
@@ -244,11 +255,20 @@ static void ws_update(ws_conn *w);
 static void ws_pump(ws_conn *w)
 {
     /* client -> session */
-    if (wslay_event_want_read(w->ctx) && w->to_session.len < WS_HIGH)
-        if (wslay_event_recv(w->ctx) != 0) {
-            ws_close(w);
-            return;
-        }
+    if (wslay_event_want_read(w->ctx) && w->to_session.len < WS_HIGH &&
+        wslay_event_recv(w->ctx) != 0) {
+        /* a protocol error: wslay queued its close (1002, 1009...); send it */
+        if (wslay_event_want_write(w->ctx))
+            wslay_event_send(w->ctx);
+        ws_close(w);
+        return;
+    }
+    if (w->rejected && !w->session_gone) {
+        /* we closed the WebSocket: its session ends, nothing more goes in */
+        wslay_event_shutdown_read(w->ctx);
+        wire_buf_reset(&w->to_session);
+        w->session_gone = true;
+    }
     while (w->to_session.len && w->fd >= 0) {
         ssize_t n = send(w->fd, w->to_session.data, w->to_session.len, MSG_NOSIGNAL);
         if (n > 0) {
@@ -257,7 +277,9 @@ static void ws_pump(ws_conn *w)
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
-        w->session_gone = true; /* it closed: tell the client */
+        /* the session stopped reading (it ended): what it said last, say a
+         * FATAL, is still to be read below, up to its EOF */
+        w->session_deaf = true;
         wire_buf_reset(&w->to_session);
         break;
     }
