@@ -14,7 +14,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-ALL_TARGETS=(startup frontend scram translate config)
+ALL_TARGETS=(startup frontend scram translate config neon)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 PARALLEL=2
 
@@ -50,6 +50,7 @@ max_len() {
     frontend) echo 2048 ;;
     translate) echo 2048 ;;
     config) echo 4096 ;;
+    neon) echo 4096 ;;
     esac
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "neon_json.h"
 
 #define SQLH_MAX_QUERIES 1000 /* in one batch */
 
@@ -94,7 +95,6 @@ struct sqlhttp {
 };
 
 static void sqlreq_finish(sqlreq *r);
-static json_t *sqlh_string(const uint8_t *p, size_t len);
 
 /* ---- answers ---- */
 
@@ -122,7 +122,7 @@ static void sqlreq_fail(sqlreq *r, unsigned status, const char *code, const char
                                          "internalQuery", "where", "schema", "table", "column",
                                          "dataType", "constraint", "file", "line", "routine"};
     /* (msg may quote the client's bytes: not UTF-8, or cut inside a character) */
-    json_t *o = json_pack("{s:o, s:s}", "message", sqlh_string((const uint8_t *)msg, strlen(msg)),
+    json_t *o = json_pack("{s:o, s:s}", "message", neon_string((const uint8_t *)msg, strlen(msg)),
                           "code", code ? code : "");
     for (size_t i = 0; o && i < sizeof(fields) / sizeof(fields[0]); i++)
         json_object_set_new(o, fields[i], i == 0 ? json_string("") : json_null());
@@ -148,83 +148,13 @@ static enum MHD_Result sqlh_queue(struct MHD_Connection *c, unsigned status, cha
 /* An answer that needs no session: queued at once. */
 static enum MHD_Result sqlh_error_now(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    json_t *o = json_pack("{s:o}", "message", sqlh_string((const uint8_t *)msg, strlen(msg)));
+    json_t *o = json_pack("{s:o}", "message", neon_string((const uint8_t *)msg, strlen(msg)));
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return sqlh_queue(c, status, body, body ? strlen(body) : 0);
 }
 
 /* ---- the request: its headers and body ---- */
-
-/* A JSON parameter as PostgreSQL text (Neon's rules: strings as they are,
- * numbers and booleans as their JSON text, arrays as array literals,
- * objects as JSON).  NULL with *null for a JSON null; NULL otherwise: out
- * of memory. */
-static char *sqlh_param_text(json_t *v, bool *null);
-
-static void sqlh_array_literal(json_t *a, wire_buf *b)
-{
-    wire_buf_put_u8(b, '{');
-    size_t i;
-    json_t *e;
-    json_array_foreach(a, i, e)
-    {
-        if (i)
-            wire_buf_put_u8(b, ',');
-        if (json_is_null(e)) {
-            wire_buf_append(b, "NULL", 4);
-            continue;
-        }
-        if (json_is_array(e)) {
-            sqlh_array_literal(e, b);
-            continue;
-        }
-        bool null;
-        char *t = sqlh_param_text(e, &null);
-        if (!t) {
-            b->oom = true;
-            return;
-        }
-        wire_buf_put_u8(b, '"');
-        for (const char *p = t; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                wire_buf_put_u8(b, '\\');
-            wire_buf_put_u8(b, (uint8_t)*p);
-        }
-        wire_buf_put_u8(b, '"');
-        free(t);
-    }
-    wire_buf_put_u8(b, '}');
-}
-
-static char *sqlh_param_text(json_t *v, bool *null)
-{
-    *null = false;
-    switch (json_typeof(v)) {
-    case JSON_NULL:
-        *null = true;
-        return NULL;
-    case JSON_STRING:
-        return strndup(json_string_value(v), json_string_length(v));
-    case JSON_TRUE:
-        return strdup("true");
-    case JSON_FALSE:
-        return strdup("false");
-    case JSON_ARRAY: {
-        wire_buf b;
-        wire_buf_init(&b);
-        sqlh_array_literal(v, &b);
-        wire_buf_put_u8(&b, 0);
-        if (b.oom) {
-            wire_buf_free(&b);
-            return NULL;
-        }
-        return (char *)b.data;
-    }
-    default: /* numbers, objects */
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-    }
-}
 
 /* One {"query", "params"}: false with a message on a bad one. */
 static bool sqlreq_query_from(sqlreq_query *q, json_t *o, char *err, size_t errlen,
@@ -263,7 +193,7 @@ static bool sqlreq_query_from(sqlreq_query *q, json_t *o, char *err, size_t errl
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(params, i);
         bool null;
-        char *t = sqlh_param_text(v, &null);
+        char *t = neon_param_text(v, &null);
         if (null) {
             q->params[i].data = NULL;
             q->params[i].len = -1;
@@ -497,243 +427,13 @@ static uint16_t sqlh_u16(const uint8_t *p)
     return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
 }
 
-/* An ErrorResponse in Neon's shape: message and PostgreSQL's fields. */
-static json_t *sqlh_error_json(const wire_frame *f)
-{
-    static const struct {
-        char code;
-        const char *name;
-    } names[] = {{'S', "severity"}, {'C', "code"},      {'D', "detail"},        {'H', "hint"},
-                 {'P', "position"}, {'p', "internalPosition"}, {'q', "internalQuery"},
-                 {'W', "where"},    {'s', "schema"},    {'t', "table"},         {'c', "column"},
-                 {'d', "dataType"}, {'n', "constraint"}, {'F', "file"},         {'L', "line"},
-                 {'R', "routine"}};
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        json_object_set_new(o, names[i].name, json_null());
-    json_object_set_new(o, "message", json_string(""));
-    for (uint32_t i = 0; i < f->body_len && f->body[i];) {
-        char code = (char)f->body[i++];
-        size_t n = strnlen((const char *)f->body + i, f->body_len - i);
-        json_t *v = json_stringn((const char *)f->body + i, n);
-        if (!v)
-            v = json_string("(not UTF-8)");
-        if (code == 'M')
-            json_object_set_new(o, "message", v);
-        else {
-            bool set = false;
-            for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !set; k++)
-                if (names[k].code == code) {
-                    json_object_set_new(o, names[k].name, v);
-                    set = true;
-                }
-            if (!set)
-                json_decref(v);
-        }
-        i += (uint32_t)n + 1;
-    }
-    return o;
-}
-
-/* Neon's command and rowCount from a command tag: the first word, and the
- * last number (INSERT 0 1: 1), null when there is none. */
-static void sqlh_command(const uint8_t *tag, size_t len, json_t *res)
-{
-    size_t w = 0;
-    while (w < len && tag[w] != ' ')
-        w++;
-    json_object_set_new(res, "command", json_stringn((const char *)tag, w));
-    size_t s = len;
-    while (s > 0 && tag[s - 1] >= '0' && tag[s - 1] <= '9')
-        s--;
-    if (s < len && s > w && tag[s - 1] == ' ') {
-        char num[24];
-        size_t n = len - s < sizeof(num) - 1 ? len - s : sizeof(num) - 1;
-        memcpy(num, tag + s, n);
-        num[n] = '\0';
-        json_object_set_new(res, "rowCount", json_integer(strtoll(num, NULL, 10)));
-    } else {
-        json_object_set_new(res, "rowCount", json_null());
-    }
-}
-
-/* A string from text that may not be UTF-8: each bad byte becomes U+FFFD. */
-static json_t *sqlh_string(const uint8_t *p, size_t len)
-{
-    json_t *s = json_stringn((const char *)p, len);
-    if (s)
-        return s;
-    wire_buf b;
-    wire_buf_init(&b);
-    for (size_t i = 0; i < len;) {
-        size_t n = 1;
-        while (n <= 4 && i + n <= len) {
-            json_t *t = json_stringn((const char *)p + i, n);
-            if (t) {
-                json_decref(t);
-                break;
-            }
-            n++;
-        }
-        if (n <= 4 && i + n <= len) {
-            wire_buf_append(&b, p + i, n);
-            i += n;
-        } else {
-            wire_buf_append(&b, "\xef\xbf\xbd", 3);
-            i++;
-        }
-    }
-    s = b.oom ? NULL : json_stringn((const char *)b.data, b.len);
-    wire_buf_free(&b);
-    return s ? s : json_string("");
-}
-
-/* The element type of the array types whose elements JSON can carry (0:
- * not one of them). */
-static uint32_t sqlh_array_element(uint32_t type)
-{
-    static const uint32_t map[][2] = {
-        {1000, 16},   {1005, 21},   {1007, 23},   {1016, 20},   {1021, 700},  {1022, 701},
-        {199, 114},   {3807, 3802}, {1009, 25},   {1015, 1043}, {1014, 1042}, {1028, 26},
-        {1231, 1700}, {1182, 1082}, {1115, 1114}, {1185, 1184}, {2951, 2950}, {1001, 17},
-        {1183, 1083}, {1187, 1186}, {1041, 869},  {651, 650},   {1002, 18},   {1003, 19}};
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (map[i][0] == type)
-            return map[i][1];
-    return 0;
-}
-
-static json_t *sqlh_typed(uint32_t type, const uint8_t *p, size_t len);
-
-/* A PostgreSQL array literal ({1,2}, {"a","b\"c",NULL}, {{1},{2}},
- * [0:1]={1,2}) from *pp as a JSON array of its elements by type; NULL if
- * it is not one. */
-static json_t *sqlh_array(uint32_t elem, const uint8_t **pp, const uint8_t *end, int depth)
-{
-    const uint8_t *p = *pp;
-    if (depth > 6 || p >= end || *p != '{')
-        return NULL;
-    p++;
-    json_t *a = json_array();
-    wire_buf item;
-    wire_buf_init(&item);
-    bool ok = a != NULL;
-    while (ok) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
-            p++;
-        if (p >= end) {
-            ok = false;
-            break;
-        }
-        if (*p == '}' && json_array_size(a) == 0) {
-            p++;
-            break;
-        }
-        json_t *v;
-        if (*p == '{') {
-            v = sqlh_array(elem, &p, end, depth + 1);
-        } else if (*p == '"') {
-            wire_buf_reset(&item);
-            for (p++; p < end && *p != '"'; p++) {
-                if (*p == '\\' && p + 1 < end)
-                    p++;
-                wire_buf_put_u8(&item, *p);
-            }
-            if (p >= end) {
-                ok = false;
-                break;
-            }
-            p++;
-            v = sqlh_typed(elem, item.data, item.len);
-        } else {
-            const uint8_t *b = p;
-            while (p < end && *p != ',' && *p != '}')
-                p++;
-            const uint8_t *e = p;
-            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            v = e - b == 4 && !strncasecmp((const char *)b, "NULL", 4)
-                    ? json_null()
-                    : sqlh_typed(elem, b, (size_t)(e - b));
-        }
-        if (!v || json_array_append_new(a, v)) {
-            ok = false;
-            break;
-        }
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
-            p++;
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
-        if (p < end && *p == '}') {
-            p++;
-            break;
-        }
-        ok = false;
-    }
-    wire_buf_free(&item);
-    if (!ok || item.oom) {
-        json_decref(a);
-        return NULL;
-    }
-    *pp = p;
-    return a;
-}
-
-/* A text value as JSON the way Neon converts it without
- * Neon-Raw-Text-Output: booleans, int2 and int4 as numbers, float4 and
- * float8 as numbers when finite, json and jsonb as they are, arrays of
- * those as JSON arrays; everything else (int8, numeric, dates, bytea...)
- * as its text. */
-static json_t *sqlh_typed(uint32_t type, const uint8_t *p, size_t len)
-{
-    char buf[64];
-    if (type == 16)
-        return json_boolean(len == 1 && p[0] == 't');
-    if ((type == 21 || type == 23 || type == 700 || type == 701) && len < sizeof(buf)) {
-        memcpy(buf, p, len);
-        buf[len] = '\0';
-        char *end;
-        if (type == 700 || type == 701) {
-            double d = strtod(buf, &end);
-            if (!*end && end != buf && d == d && d - d == 0)
-                return json_real(d);
-        } else {
-            long long v = strtoll(buf, &end, 10);
-            if (!*end && end != buf)
-                return json_integer(v);
-        }
-    }
-    if (type == 114 || type == 3802) {
-        json_t *j = json_loadb((const char *)p, len, JSON_DECODE_ANY, NULL);
-        if (j)
-            return j;
-    }
-    uint32_t elem = sqlh_array_element(type);
-    if (elem) {
-        const uint8_t *q = p, *end = p + len;
-        if (q < end && *q == '[') { /* explicit bounds: [1:2]={...} */
-            while (q < end && *q != '=')
-                q++;
-            q++;
-        }
-        json_t *a = sqlh_array(elem, &q, end, 0);
-        if (a)
-            return a;
-    }
-    return sqlh_string(p, len);
-}
-
 /* A column's text value as the answer carries it: null, the text itself
  * (Neon-Raw-Text-Output: true, as the driver asks), or typed. */
 static json_t *sqlh_value(sqlreq *r, uint32_t type, const uint8_t *p, int32_t len)
 {
     if (len < 0)
         return json_null();
-    return r->raw_text ? sqlh_string(p, (size_t)len) : sqlh_typed(type, p, (size_t)len);
+    return r->raw_text ? neon_string(p, (size_t)len) : neon_typed(type, p, (size_t)len);
 }
 
 /* One message from the session.  false: stop reading (the answer is set). */
@@ -903,7 +603,7 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
             return false;
         }
         if (f->type == 'C')
-            sqlh_command(f->body, strnlen((const char *)f->body, f->body_len), res);
+            neon_command(f->body, strnlen((const char *)f->body, f->body_len), res);
         else {
             json_object_set_new(res, "command", json_string(""));
             json_object_set_new(res, "rowCount", json_null());
@@ -917,7 +617,7 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
     }
     case 'E': /* ErrorResponse */
         if (!r->error)
-            r->error = sqlh_error_json(f);
+            r->error = neon_error_json(f->body, f->body_len);
         if (r->phase == RQ_LOGIN) {
             /* a refused login ends the session: answer now */
             json_t *e = r->error;
