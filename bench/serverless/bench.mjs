@@ -101,6 +101,28 @@ function withTimeout(promise, what) {
     ]).finally(() => clearTimeout(timer));
 }
 
+
+// A way in that opens a new client per query: connect, query, end().
+function oneShot(newClient) {
+    return {
+        async op(q, p) {
+            const c = newClient();
+            c.on('error', () => {}); // a late error after end() would otherwise be thrown
+            try {
+                await c.connect();
+                const { rows } = await c.query(q.text, p);
+                const tRows = performance.now();
+                await c.end();
+                return { rows, tRows };
+            } catch (e) {
+                c.end().catch(() => {});
+                throw e;
+            }
+        },
+        async close() {},
+    };
+}
+
 const WAYS = {
     http(s) {
         const sql = neon(url(s));
@@ -110,42 +132,10 @@ const WAYS = {
         };
     },
     ws(s) {
-        return {
-            async op(q, p) {
-                const c = new NeonClient({ connectionString: url(s) });
-                c.on('error', () => {}); // a late error after end() would otherwise be thrown
-                try {
-                    await c.connect();
-                    const { rows } = await c.query(q.text, p);
-                    const tRows = performance.now();
-                    await c.end();
-                    return { rows, tRows };
-                } catch (e) {
-                    c.end().catch(() => {});
-                    throw e;
-                }
-            },
-            async close() {},
-        };
+        return oneShot(() => new NeonClient({ connectionString: url(s) }));
     },
     tcp(s) {
-        return {
-            async op(q, p) {
-                const c = new pg.Client(pgConfig(s));
-                c.on('error', () => {});
-                try {
-                    await c.connect();
-                    const { rows } = await c.query(q.text, p);
-                    const tRows = performance.now();
-                    await c.end();
-                    return { rows, tRows };
-                } catch (e) {
-                    c.end().catch(() => {});
-                    throw e;
-                }
-            },
-            async close() {},
-        };
+        return oneShot(() => new pg.Client(pgConfig(s)));
     },
     pooled(s) {
         let c = null;
