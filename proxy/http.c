@@ -875,7 +875,8 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
     proxy_server *srv = h->srv;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return http_json_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served");
-    if (!http_authorized(h, c)) {
+    bool page = !strcmp(url, "/") || !strcmp(url, "/index.html");
+    if (!page && !http_authorized(h, c)) { /* (the page is static: its data asks for the token) */
         json_t *o = json_pack("{s:s}", "error", "missing or wrong bearer token (http_auth_token)");
         char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);

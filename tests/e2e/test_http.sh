@@ -124,6 +124,17 @@ dm_start "$DM_TMP/token.ini"
 assert_contains "http_auth_token: no token, 401" "$(get /metrics)" '401 {"error":"missing or wrong bearer token'
 assert_contains "... a wrong one, 401" "$(get /metrics -H 'Authorization: Bearer nope')" "401 "
 assert_contains "... the right one, 200" "$(get /metrics -H 'Authorization: Bearer s3cret')" "200 # HELP"
+assert_contains "... the dashboard page itself needs none (its data does)" "$(get /)" "200 <!doctype html>"
+assert_contains "... /v1/overview does" "$(get /v1/overview)" "401 "
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$CHROMIUM" ]; then
+    dump() { timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+        --user-data-dir="$DM_TMP/chromium" --virtual-time-budget=4000 --dump-dom "$1" 2>/dev/null; }
+    assert_contains "... opened as /#token=TOKEN, the page sends it and loads its data" \
+        "$(dump "http://127.0.0.1:$HTTP_PORT/#token=s3cret")" 'data-loaded="yes"'
+    assert_contains "... without it, the page says what is wrong" \
+        "$(dump "http://127.0.0.1:$HTTP_PORT/")" "cannot reach Dormouse: HTTP 401"
+fi
 assert_contains "metering = off: /v1/usage says so, 503" \
     "$(get '/v1/usage?database=x' -H 'Authorization: Bearer s3cret')" '503 {"error":"metering is off'
 expect_sqlstate "metering = off: the console's SHOW USAGE says so (0A000)" "$(dm_conninfo dormouse admin)" \
