@@ -593,6 +593,12 @@ uint64_t pool_db_resumed_at(const pool_db *db)
     return db->resumed_at_us;
 }
 
+static int pool_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* The engine answers again after a pause: the resume's latency is kept. */
 static void pool_db_resumed(pool_db *db)
 {
@@ -610,6 +616,13 @@ static void pool_db_resumed(pool_db *db)
         db->resume_next = (db->resume_next + 1) % POOL_RESUME_SAMPLES;
         if (db->nresume < POOL_RESUME_SAMPLES)
             db->nresume++;
+        /* the percentiles once per resume, not at every read (every second's) */
+        uint64_t v[POOL_RESUME_SAMPLES];
+        for (int i = 0; i < db->nresume; i++)
+            v[i] = db->resume_us[i];
+        qsort(v, (size_t)db->nresume, sizeof(v[0]), pool_u64_cmp);
+        db->resume_p50_us = v[(db->nresume - 1) / 2];
+        db->resume_p99_us = v[(db->nresume * 99 + 99) / 100 - 1];
     }
     db->state = POOL_DB_ACTIVE;
 }
@@ -965,12 +978,6 @@ bool pool_at_zero(const pool *p)
     return true;
 }
 
-static int pool_u64_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
 {
     memset(out, 0, sizeof(*out));
@@ -982,14 +989,8 @@ void pool_db_lifecycle_get(const pool_db *db, pool_db_lifecycle *out)
     out->resumes = db->resumes;
     out->resume_sum_us = db->resume_sum_us;
     out->last_resume_us = db->last_resume_us;
-    if (db->nresume > 0) {
-        uint64_t v[POOL_RESUME_SAMPLES];
-        for (int i = 0; i < db->nresume; i++)
-            v[i] = db->resume_us[i];
-        qsort(v, (size_t)db->nresume, sizeof(v[0]), pool_u64_cmp);
-        out->resume_p50_us = v[(db->nresume - 1) / 2];
-        out->resume_p99_us = v[(db->nresume * 99 + 99) / 100 - 1];
-    }
+    out->resume_p50_us = db->resume_p50_us;
+    out->resume_p99_us = db->resume_p99_us;
     if (db->state == POOL_DB_PAUSED)
         out->paused_for_us = now - db->last_pause_us;
     if (db->last_pause_us)

@@ -48,6 +48,7 @@ struct pool_db {
     int nresume;             /* samples in the ring (at most POOL_RESUME_SAMPLES) */
     uint64_t resumes, resume_sum_us; /* every resume since start, and their latencies' sum */
     int resume_next;
+    uint64_t resume_p50_us, resume_p99_us; /* over the ring, computed when a resume ends */
     uint64_t up_since_us;    /* not paused since (pool clock); 0 while paused */
     uint64_t up_total_us;    /* time not paused, before up_since_us */
     uint64_t period_start_us;/* the latest active period began (pool clock) */

@@ -38,8 +38,7 @@ typedef struct http_usage http_usage;
 struct proxy_http {
     proxy_server *srv;
     struct MHD_Daemon *d;
-    ev_io io;
-    ev_timer timer;
+    proxy_mhd_loop ml;
     ev_async answered;       /* the ledger answered a /v1/usage read */
     pthread_mutex_t lock;    /* done (the ledger's thread pushes) */
     http_usage *done;
@@ -966,36 +965,70 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
 
 /* ---- the loop ---- */
 
-static void http_rearm(proxy_http *h)
+static void mhd_loop_rearm(proxy_mhd_loop *m)
 {
     MHD_UNSIGNED_LONG_LONG ms;
-    ev_timer_stop(h->srv->loop, &h->timer);
-    if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
-        ev_timer_set(&h->timer, (double)ms / 1000.0, 0.);
-        ev_timer_start(h->srv->loop, &h->timer);
+    ev_timer_stop(m->loop, &m->timer);
+    if (MHD_get_timeout(m->d, &ms) == MHD_YES) {
+        ev_timer_set(&m->timer, (double)ms / 1000.0, 0.);
+        ev_timer_start(m->loop, &m->timer);
     }
+}
+
+void proxy_mhd_loop_run(proxy_mhd_loop *m)
+{
+    MHD_run(m->d);
+    mhd_loop_rearm(m);
+}
+
+static void mhd_loop_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    proxy_mhd_loop_run(container_of(w, proxy_mhd_loop, io));
+}
+
+static void mhd_loop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    proxy_mhd_loop_run(container_of(w, proxy_mhd_loop, timer));
+}
+
+static void mhd_loop_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    proxy_mhd_loop_run(container_of(w, proxy_mhd_loop, kick));
+}
+
+void proxy_mhd_loop_kick(proxy_mhd_loop *m)
+{
+    if (!ev_is_active(&m->kick)) {
+        ev_timer_set(&m->kick, 0., 0.);
+        ev_timer_start(m->loop, &m->kick);
+    }
+}
+
+void proxy_mhd_loop_start(proxy_mhd_loop *m, struct ev_loop *loop, struct MHD_Daemon *d)
+{
+    m->loop = loop;
+    m->d = d;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    ev_io_init(&m->io, mhd_loop_io_cb, info->epoll_fd, EV_READ);
+    ev_io_start(loop, &m->io);
+    ev_unref(loop); /* (it alone does not keep the loop running) */
+    ev_timer_init(&m->timer, mhd_loop_timer_cb, 0., 0.);
+    ev_timer_init(&m->kick, mhd_loop_kick_cb, 0., 0.);
+}
+
+void proxy_mhd_loop_stop(proxy_mhd_loop *m)
+{
+    ev_io_stop(m->loop, &m->io);
+    ev_ref(m->loop);
+    ev_timer_stop(m->loop, &m->timer);
+    ev_timer_stop(m->loop, &m->kick);
 }
 
 static void http_answered_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     proxy_http *h = container_of(w, proxy_http, answered);
     http_resume_answered(h);
-    MHD_run(h->d);
-    http_rearm(h);
-}
-
-static void http_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    proxy_http *h = container_of(w, proxy_http, io);
-    MHD_run(h->d);
-    http_rearm(h);
-}
-
-static void http_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    proxy_http *h = container_of(w, proxy_http, timer);
-    MHD_run(h->d);
-    http_rearm(h);
+    proxy_mhd_loop_run(&h->ml);
 }
 
 /* "host:port" or "[v6]:port" into a socket address. */
@@ -1087,14 +1120,10 @@ bool http_start(proxy_server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot listen on http_listen %s: %s", where, strerror(e));
         return false;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
-    ev_io_init(&h->io, http_io_cb, info->epoll_fd, EV_READ);
-    ev_io_start(srv->loop, &h->io);
-    ev_timer_init(&h->timer, http_timer_cb, 0., 0.);
+    proxy_mhd_loop_start(&h->ml, srv->loop, h->d);
     pthread_mutex_init(&h->lock, NULL);
     ev_async_init(&h->answered, http_answered_cb);
     ev_async_start(srv->loop, &h->answered);
-    ev_unref(srv->loop); /* (it alone does not keep the loop running) */
     srv->http = h;
     proxy_log(PROXY_LOG_INFO, "HTTP on %s: /metrics, /healthz, /v1/databases", where);
     return true;
@@ -1105,9 +1134,7 @@ void http_stop(proxy_server *srv)
     proxy_http *h = srv->http;
     if (!h)
         return;
-    ev_io_stop(srv->loop, &h->io);
-    ev_timer_stop(srv->loop, &h->timer);
-    ev_ref(srv->loop);
+    proxy_mhd_loop_stop(&h->ml);
     ev_async_stop(srv->loop, &h->answered);
     http_resume_answered(h); /* (the ledger has answered everything by now) */
     MHD_stop_daemon(h->d);

@@ -838,6 +838,24 @@ proxy_loop *server_db_home(proxy_server *srv, const char *database);
 /* Loop 0 only: takes (and gives back) every other loop's lock, for work that
  * spans loops (admin commands, signals, timers); the unlock wakes them so
  * that they see watchers changed meanwhile. */
+/* A libmicrohttpd daemon (MHD_USE_EPOLL, no thread of its own) driven by a
+ * libev loop (http.c): its epoll descriptor and its timeout as watchers. */
+struct MHD_Daemon;
+typedef struct proxy_mhd_loop {
+    struct ev_loop *loop;
+    struct MHD_Daemon *d;
+    ev_io io;
+    ev_timer timer; /* MHD's own timeout */
+    ev_timer kick;  /* a run soon, asked for from inside MHD's callbacks */
+} proxy_mhd_loop;
+/* Watches d; the watchers alone do not keep the loop running. */
+void proxy_mhd_loop_start(proxy_mhd_loop *m, struct ev_loop *loop, struct MHD_Daemon *d);
+/* MHD_run now, then wait for its timeout (not from inside MHD's callbacks). */
+void proxy_mhd_loop_run(proxy_mhd_loop *m);
+/* MHD_run at the loop's next turn (from anywhere on its loop). */
+void proxy_mhd_loop_kick(proxy_mhd_loop *m);
+void proxy_mhd_loop_stop(proxy_mhd_loop *m);
+
 /* "ADDRESS:PORT" or "[IPv6]:PORT" (http_listen's syntax) into an address. */
 bool proxy_http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
@@ -845,7 +863,7 @@ bool proxy_http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen
 
 bool live_init(proxy_server *srv);
 void live_free(proxy_server *srv);
-/* Every pool tick: live_read_memory reads /proc (without the world lock),
+/* Every pool tick (with an HTTP surface to read it): live_read_memory reads /proc (without the world lock),
  * then live_tick, under it, makes one sample of the loops' counts, the
  * databases' states and that memory. */
 void live_read_memory(proxy_server *srv);

@@ -36,9 +36,15 @@ void live_free(proxy_server *srv)
     srv->timeline = NULL;
 }
 
+/* Without an HTTP surface nobody can read the timeline: no work for it. */
+static bool live_wanted(const proxy_server *srv)
+{
+    return srv->timeline && srv->http;
+}
+
 void live_read_memory(proxy_server *srv)
 {
-    if (!srv->timeline)
+    if (!live_wanted(srv))
         return;
     pid_t pids[LIVE_MAX_SERVERS];
     int n = managed_pids(srv, pids, LIVE_MAX_SERVERS);
@@ -84,7 +90,7 @@ static void live_db(const pool_db *db, void *arg)
 
 void live_tick(proxy_server *srv)
 {
-    if (!srv->timeline)
+    if (!live_wanted(srv))
         return;
     timeline_acc acc;
     memset(&acc, 0, sizeof(acc));

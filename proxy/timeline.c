@@ -370,28 +370,31 @@ json_t *timeline_json(const timeline *tl, double since, double now, const billin
     if (tl->en && timeline_event_at(tl, 0)->t > since && timeline_event_at(tl, 0)->t < start)
         start = timeline_event_at(tl, 0)->t;
     /* each database's state at the start: the latest change at or before
-     * it, or what the first change after it changed from */
-    for (int k = 0; ok && k < tl->ndbs; k++) {
-        timeline_state st = tl->dbs[k].state;
-        bool before = false, after = false;
-        for (int i = 0; i < tl->en; i++) {
-            const tl_event *e = timeline_event_at(tl, i);
-            if (e->db != (uint32_t)k)
-                continue;
-            if (e->t <= start) {
-                st = (timeline_state)e->state;
-                before = true;
-            } else if (!before && !after) {
-                st = (timeline_state)e->prev;
-                after = true;
-            }
+     * it, or what the first change after it changed from (one pass) */
+    uint8_t *at_start = malloc((size_t)(tl->ndbs ? tl->ndbs : 1));
+    uint8_t *seen = calloc((size_t)(tl->ndbs ? tl->ndbs : 1), 1); /* 1: before, 2: after */
+    ok = ok && at_start && seen;
+    for (int k = 0; ok && k < tl->ndbs; k++)
+        at_start[k] = (uint8_t)tl->dbs[k].state;
+    for (int i = 0; ok && i < tl->en; i++) {
+        const tl_event *e = timeline_event_at(tl, i);
+        if (e->t <= start) {
+            at_start[e->db] = e->state;
+            seen[e->db] = 1;
+        } else if (!seen[e->db]) {
+            at_start[e->db] = e->prev;
+            seen[e->db] = 2;
         }
+    }
+    for (int k = 0; ok && k < tl->ndbs; k++) {
         /* (from when it was first seen, if that is later) */
         double t = tl->dbs[k].first_t > start ? tl->dbs[k].first_t : start;
         ok = !json_array_append_new(states, json_pack("{s:s, s:f, s:s}", "database",
                                                       tl->dbs[k].name, "t", t, "state",
-                                                      timeline_state_str(st)));
+                                                      timeline_state_str((timeline_state)at_start[k])));
     }
+    free(at_start);
+    free(seen);
     for (int i = 0; ok && i < tl->en; i++) {
         const tl_event *e = timeline_event_at(tl, i);
         if (e->t > start && e->state != e->prev)

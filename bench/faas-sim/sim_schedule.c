@@ -84,33 +84,28 @@ int64_t sim_rng_range(sim_rng *r, int64_t lo, int64_t hi)
 
 static const char sim_placeholder[] = "$RANDOM";
 
+/* An integer at s, with spaces around it, then the character sep; on
+ * success returns the character after sep. */
+static const char *placeholder_int(const char *s, int64_t *v, char sep)
+{
+    char *end;
+    while (*s == ' ')
+        s++;
+    if (!isdigit((unsigned char)*s) && *s != '-')
+        return NULL;
+    *v = strtoll(s, &end, 10);
+    s = end;
+    while (*s == ' ')
+        s++;
+    return *s == sep ? s + 1 : NULL;
+}
+
 /* Parses "(a,b)" at s; on success returns the character after ')'. */
 static const char *placeholder_parse(const char *s, int64_t *lo, int64_t *hi)
 {
-    char *end;
-    if (*s++ != '(')
+    if (*s++ != '(' || !(s = placeholder_int(s, lo, ',')))
         return NULL;
-    while (*s == ' ')
-        s++;
-    if (!isdigit((unsigned char)*s) && *s != '-')
-        return NULL;
-    *lo = strtoll(s, &end, 10);
-    s = end;
-    while (*s == ' ')
-        s++;
-    if (*s++ != ',')
-        return NULL;
-    while (*s == ' ')
-        s++;
-    if (!isdigit((unsigned char)*s) && *s != '-')
-        return NULL;
-    *hi = strtoll(s, &end, 10);
-    s = end;
-    while (*s == ' ')
-        s++;
-    if (*s++ != ')')
-        return NULL;
-    return s;
+    return placeholder_int(s, hi, ')');
 }
 
 bool sim_template_check(const char *tmpl, char *err, size_t errlen)

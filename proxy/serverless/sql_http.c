@@ -75,6 +75,9 @@ typedef struct sqlreq {
     /* the answer */
     json_t *results;     /* one per query */
     json_t *fields, *rows; /* the query under way */
+    uint32_t *col_types;   /* its columns' type OIDs and names (names in fields), */
+    const char **col_names; /* read once per row description, not per value */
+    uint16_t ncols;
     json_t *error;       /* the first ErrorResponse, Neon's shape */
     size_t bytes;        /* the answer's size so far (roughly) */
     unsigned status;
@@ -85,9 +88,7 @@ typedef struct sqlreq {
 struct sqlhttp {
     proxy_server *srv;
     struct MHD_Daemon *d;
-    ev_io io;
-    ev_timer timer;
-    ev_timer kick; /* MHD to run soon (an upgraded socket to close), apart from its timeout */
+    proxy_mhd_loop ml;
     sqlreq *running;
     ws_list ws; /* the WebSocket bridges (ws.c) */
     wire_scram_key_cache *keys; /* SCRAM keys of the passwords requests log in with */
@@ -272,7 +273,7 @@ static bool sqlreq_prepare(sqlreq *r)
         snprintf(r->application, sizeof(r->application), "%s", app ? app : "sql-over-http");
         r->password = password ? strdup(password) : NULL;
         if (password && !r->password) {
-            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
             ok = false;
         }
     }
@@ -309,7 +310,7 @@ static bool sqlreq_prepare(sqlreq *r)
     }
     r->q = calloc(r->nq ? r->nq : 1, sizeof(*r->q));
     if (!r->q) {
-        sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+        sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
         return false;
     }
     for (size_t i = 0; i < r->nq; i++) {
@@ -526,30 +527,38 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
         if (r->phase != RQ_QUERY || f->body_len < 2)
             return true;
         json_decref(r->fields);
-        r->fields = json_array();
         uint16_t n = sqlh_u16(f->body);
+        r->fields = json_array();
+        free(r->col_types);
+        free(r->col_names);
+        r->col_types = calloc(n ? n : 1, sizeof(*r->col_types));
+        r->col_names = calloc(n ? n : 1, sizeof(*r->col_names));
+        r->ncols = 0;
+        if (!r->fields || !r->col_types || !r->col_names) {
+            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
+            return false;
+        }
         uint32_t at = 2;
-        for (uint16_t i = 0; i < n && r->fields; i++) {
+        for (uint16_t i = 0; i < n; i++) {
             size_t nl = strnlen((const char *)f->body + at, f->body_len - at);
             if (at + nl + 1 + 18 > f->body_len)
                 goto bad;
             const uint8_t *p = f->body + at + nl + 1;
-            json_t *fo = json_pack("{s:s%, s:I, s:i, s:I, s:i, s:i, s:s}", "name",
-                                   (const char *)f->body + at, nl, "tableID",
+            json_t *name = neon_string(f->body + at, nl);
+            json_t *fo = json_pack("{s:o, s:I, s:i, s:I, s:i, s:i, s:s}", "name", name, "tableID",
                                    (json_int_t)sqlh_u32(p), "columnID", (int)(int16_t)sqlh_u16(p + 4),
                                    "dataTypeID", (json_int_t)sqlh_u32(p + 6), "dataTypeSize",
                                    (int)(int16_t)sqlh_u16(p + 10), "dataTypeModifier",
                                    (int)(int32_t)sqlh_u32(p + 12), "format", "text");
             if (!fo || json_array_append_new(r->fields, fo)) {
-                json_decref(r->fields);
-                r->fields = NULL;
+                sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
+                return false;
             }
+            r->col_types[i] = sqlh_u32(p + 6);
+            r->col_names[i] = json_string_value(name); /* (fields holds it) */
+            r->ncols = (uint16_t)(i + 1);
             at += (uint32_t)nl + 1 + 18;
             r->bytes += nl + 120;
-        }
-        if (!r->fields) {
-            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
-            return false;
         }
         return true;
     }
@@ -563,25 +572,23 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
         json_t *row = arrays ? json_array() : json_object();
         uint32_t at = 2;
         for (uint16_t i = 0; i < n && row; i++) {
-            if (at + 4 > f->body_len)
+            int32_t len = at + 4 <= f->body_len ? (int32_t)sqlh_u32(f->body + at) : 0;
+            if (at + 4 > f->body_len || (len > 0 && (uint32_t)len > f->body_len - at - 4)) {
+                json_decref(row);
                 goto bad;
-            int32_t len = (int32_t)sqlh_u32(f->body + at);
+            }
             at += 4;
-            if (len > 0 && (uint32_t)len > f->body_len - at)
-                goto bad;
-            json_t *field = r->fields ? json_array_get(r->fields, i) : NULL;
-            uint32_t type = field ? (uint32_t)json_integer_value(json_object_get(field, "dataTypeID")) : 0;
-            json_t *v = sqlh_value(r, type, f->body + at, len);
+            json_t *v = sqlh_value(r, i < r->ncols ? r->col_types[i] : 0, f->body + at, len);
             if (arrays)
                 json_array_append_new(row, v);
             else
-                json_object_set_new(row, field ? json_string_value(json_object_get(field, "name")) : "?", v);
+                json_object_set_new(row, i < r->ncols && r->col_names[i] ? r->col_names[i] : "?", v);
             if (len > 0)
                 at += (uint32_t)len;
             r->bytes += (len > 0 ? (size_t)len * 2 : 0) + 8;
         }
         if (!row || !r->rows || json_array_append_new(r->rows, row)) {
-            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
             return false;
         }
         if (r->bytes > srv->cfg.sql_http_max_response) {
@@ -599,7 +606,7 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
             return true;
         json_t *res = json_object();
         if (!res) {
-            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
             return false;
         }
         if (f->type == 'C')
@@ -612,6 +619,7 @@ static bool sqlreq_message(sqlreq *r, const wire_frame *f)
         json_object_set_new(res, "fields", r->fields ? r->fields : json_array());
         json_object_set_new(res, "rowAsArray", json_boolean(r->q[r->qi].array_mode));
         r->rows = r->fields = NULL;
+        r->ncols = 0;
         json_array_append_new(r->results, res);
         return true;
     }
@@ -686,7 +694,6 @@ static void sqlreq_finish(sqlreq *r)
     MHD_resume_connection(r->c);
 }
 
-static void sqlh_rearm(sqlhttp *h);
 
 static void sqlreq_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -709,7 +716,7 @@ static void sqlreq_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     if ((revents & EV_READ) && !gone) {
         for (;;) {
             if (!wire_buf_reserve(&r->in, 65536)) {
-                sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+                sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
                 gone = true;
                 break;
             }
@@ -757,10 +764,9 @@ static void sqlreq_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     if (gone || r->out.oom) {
         if (r->out.oom && !r->resp)
-            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+            sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
         sqlreq_finish(r);
-        MHD_run(h->d);
-        sqlh_rearm(h);
+        proxy_mhd_loop_run(&h->ml);
         return;
     }
     sqlreq_update_io(r);
@@ -786,7 +792,7 @@ static bool sqlreq_start(sqlreq *r)
     if (!r->results || r->out.oom) {
         close(sv[0]);
         close(sv[1]);
-        sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+        sqlreq_fail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "53200", "out of memory");
         return false;
     }
     ssize_t n = send(sv[0], r->out.data, r->out.len, MSG_NOSIGNAL);
@@ -842,6 +848,8 @@ static void sqlreq_free(sqlreq *r)
     json_decref(r->results);
     json_decref(r->fields);
     json_decref(r->rows);
+    free(r->col_types);
+    free(r->col_names);
     json_decref(r->error);
     wire_scram_client_free(r->scram);
     if (r->password) {
@@ -957,44 +965,9 @@ static enum MHD_Result sqlh_handler(void *cls, struct MHD_Connection *c, const c
     return MHD_YES;
 }
 
-static void sqlh_rearm(sqlhttp *h)
-{
-    MHD_UNSIGNED_LONG_LONG ms;
-    ev_timer_stop(h->srv->loop, &h->timer);
-    if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
-        ev_timer_set(&h->timer, (double)ms / 1000.0, 0.);
-        ev_timer_start(h->srv->loop, &h->timer);
-    }
-}
-
-static void sqlh_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    sqlhttp *h = container_of(w, sqlhttp, io);
-    MHD_run(h->d);
-    sqlh_rearm(h);
-}
-
-static void sqlh_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    sqlhttp *h = container_of(w, sqlhttp, timer);
-    MHD_run(h->d);
-    sqlh_rearm(h);
-}
-
-static void sqlh_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    sqlhttp *h = container_of(w, sqlhttp, kick);
-    MHD_run(h->d);
-    sqlh_rearm(h);
-}
-
 static void sqlh_kick(ws_list *list)
 {
-    sqlhttp *h = container_of(list, sqlhttp, ws);
-    if (!ev_is_active(&h->kick)) {
-        ev_timer_set(&h->kick, 0., 0.);
-        ev_timer_start(h->srv->loop, &h->kick);
-    }
+    proxy_mhd_loop_kick(&container_of(list, sqlhttp, ws)->ml);
 }
 
 bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
@@ -1037,12 +1010,7 @@ bool sqlhttp_start(proxy_server *srv, char *err, size_t errlen)
         free(h);
         return false;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
-    ev_io_init(&h->io, sqlh_io_cb, info->epoll_fd, EV_READ);
-    ev_io_start(srv->loop, &h->io);
-    ev_timer_init(&h->timer, sqlh_timer_cb, 0., 0.);
-    ev_timer_init(&h->kick, sqlh_kick_cb, 0., 0.);
-    ev_unref(srv->loop); /* (it alone does not keep the loop running) */
+    proxy_mhd_loop_start(&h->ml, srv->loop, h->d);
     srv->sqlhttp = h;
     proxy_log(PROXY_LOG_INFO, "Neon's serverless driver on %s: SQL over HTTP (POST /sql) and "
               "PostgreSQL over WebSockets (/v2)", where);
@@ -1059,10 +1027,7 @@ void sqlhttp_stop(proxy_server *srv)
     h->ws.kick = NULL;
     ws_close_all(&h->ws);
     MHD_run(h->d);
-    ev_io_stop(srv->loop, &h->io);
-    ev_timer_stop(srv->loop, &h->timer);
-    ev_timer_stop(srv->loop, &h->kick);
-    ev_ref(srv->loop);
+    proxy_mhd_loop_stop(&h->ml);
     MHD_stop_daemon(h->d);
     wire_scram_key_cache_free(h->keys);
     free(h);
